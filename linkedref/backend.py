@@ -1,0 +1,186 @@
+"""The array backend: NumPy on the CPU, CuPy on an NVIDIA GPU.
+
+Every array operation in linkedref goes through the module this file hands out, so the same
+layer code runs on both. Layer code never writes ``import numpy``; it asks for the module that
+owns its data, as Chainer does::
+
+    xp = get_array_module(x)      # numpy or cupy, whichever x lives on
+    y = xp.maximum(x, 0)
+
+and creates new arrays (parameters, buffers) with ``xp()`` — the *active* backend — and the
+default dtype (float32 unless ``set_default_dtype("float64")``).
+
+The active backend is chosen by ``set_backend("numpy" | "cupy")`` or, at import time, by the
+environment variable ``LINKEDREF_BACKEND``.
+
+Random numbers: library code never seeds a global generator. Every random draw takes an explicit
+``numpy.random.Generator``; ``uniform`` and ``normal`` below draw on the device that is active
+(for CuPy, from a CuPy generator seeded by the NumPy one, so a seed still fixes the result).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numpy
+
+_BACKENDS = ("numpy", "cupy")
+_DTYPES = {"float32": numpy.float32, "float64": numpy.float64}
+
+_state = {"name": "numpy", "xp": numpy, "dtype": numpy.dtype(numpy.float32)}
+
+
+# ----------------------------------------------------------------------------------- backend
+def _import_cupy():
+    """Import CuPy and make sure a CUDA device is usable; raise a clear error otherwise."""
+    try:
+        import cupy
+    except ImportError as err:
+        raise ValueError(
+            "backend 'cupy' was requested but CuPy is not installed; "
+            "install it with `pip install linkedref[gpu]` (or the cupy-cudaXX wheel for your CUDA), "
+            "or use set_backend('numpy')"
+        ) from err
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as err:  # CUDA driver missing or broken
+        raise ValueError(
+            f"backend 'cupy' was requested but CuPy cannot reach a CUDA device ({err}); "
+            "use set_backend('numpy')"
+        ) from err
+    if count < 1:
+        raise ValueError("backend 'cupy' was requested but no CUDA device is visible; "
+                         "use set_backend('numpy')")
+    return cupy
+
+
+def set_backend(name: str) -> None:
+    """Make ``name`` ("numpy" or "cupy") the active backend for new arrays."""
+    if not isinstance(name, str) or name.lower() not in _BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; expected one of {_BACKENDS}")
+    name = name.lower()
+    _state["xp"] = numpy if name == "numpy" else _import_cupy()
+    _state["name"] = name
+
+
+def get_backend() -> str:
+    """The name of the active backend: "numpy" or "cupy"."""
+    return _state["name"]
+
+
+def xp():
+    """The active backend's array module (``numpy`` or ``cupy``)."""
+    return _state["xp"]
+
+
+@contextlib.contextmanager
+def using_backend(name: str):
+    """``with using_backend("cupy"): ...`` — switch the backend for a block, then switch back."""
+    previous = get_backend()
+    set_backend(name)
+    try:
+        yield
+    finally:
+        set_backend(previous)
+
+
+def get_array_module(*arrays):
+    """The module (numpy or cupy) that owns ``arrays``; numpy for anything that is not CuPy."""
+    for a in arrays:
+        if type(a).__module__.startswith("cupy"):
+            import cupy
+            return cupy
+    return numpy
+
+
+def is_array(a) -> bool:
+    """True for a NumPy or CuPy ndarray."""
+    return isinstance(a, numpy.ndarray) or type(a).__module__.startswith("cupy")
+
+
+def asarray(a, dtype=None):
+    """``a`` as an array of the active backend (copying across devices when needed)."""
+    return _state["xp"].asarray(a, dtype=dtype)
+
+
+def to_numpy(a):
+    """``a`` as a NumPy array (a device-to-host copy for CuPy arrays; scalars pass through)."""
+    if type(a).__module__.startswith("cupy"):
+        return a.get()
+    return numpy.asarray(a)
+
+
+def to_float(a) -> float:
+    """A 0-d array or scalar as a Python float (synchronises with the device for CuPy)."""
+    return float(to_numpy(a))
+
+
+# ------------------------------------------------------------------------------------ dtypes
+def set_default_dtype(dtype) -> None:
+    """Set the dtype new parameters are created in: "float32" (default) or "float64"."""
+    _state["dtype"] = resolve_dtype(dtype)
+
+
+def get_default_dtype():
+    """The dtype new parameters are created in (a ``numpy.dtype``)."""
+    return _state["dtype"]
+
+
+def resolve_dtype(dtype):
+    """"float32"/"float64" (or the numpy types) as a ``numpy.dtype``; anything else is an error."""
+    key = numpy.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if key not in _DTYPES:
+        raise ValueError(f"unsupported dtype {dtype!r}; expected 'float32' or 'float64'")
+    return numpy.dtype(_DTYPES[key])
+
+
+@contextlib.contextmanager
+def default_dtype(dtype):
+    """``with default_dtype("float64"): ...`` — change the default dtype for a block."""
+    previous = get_default_dtype()
+    set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        set_default_dtype(previous)
+
+
+# ------------------------------------------------------------------------------------ random
+def _device_rng(rng: numpy.random.Generator):
+    """A CuPy generator seeded from ``rng`` (so the NumPy seed still decides every draw)."""
+    import cupy
+    return cupy.random.default_rng(int(rng.integers(2**63 - 1)))
+
+
+def uniform(rng: numpy.random.Generator, shape, dtype=None):
+    """Uniform [0, 1) draws of ``shape`` on the active backend, from the explicit generator ``rng``."""
+    if not isinstance(rng, numpy.random.Generator):
+        raise TypeError(f"expected a numpy.random.Generator, got {type(rng).__name__}")
+    dtype = resolve_dtype(dtype or get_default_dtype())
+    if get_backend() == "numpy":
+        return rng.random(shape, dtype=dtype)
+    return _device_rng(rng).random(shape, dtype=dtype)
+
+
+def normal(rng: numpy.random.Generator, shape, std=1.0, dtype=None):
+    """Normal(0, std) draws of ``shape`` on the active backend, from ``rng``."""
+    if not isinstance(rng, numpy.random.Generator):
+        raise TypeError(f"expected a numpy.random.Generator, got {type(rng).__name__}")
+    dtype = resolve_dtype(dtype or get_default_dtype())
+    if get_backend() == "numpy":
+        return (rng.standard_normal(shape, dtype=dtype) * dtype.type(std))
+    return _device_rng(rng).standard_normal(shape, dtype=dtype) * dtype.type(std)
+
+
+def as_generator(seed_or_rng) -> numpy.random.Generator:
+    """Accept a Generator (returned as is) or an int seed / None (a new Generator)."""
+    if isinstance(seed_or_rng, numpy.random.Generator):
+        return seed_or_rng
+    if seed_or_rng is None or isinstance(seed_or_rng, (int, numpy.integer)):
+        return numpy.random.default_rng(seed_or_rng)
+    raise TypeError(f"expected a numpy.random.Generator or an int seed, got {type(seed_or_rng).__name__}")
+
+
+# At import, honour LINKEDREF_BACKEND (an unknown name or missing CuPy fails loudly here).
+if os.environ.get("LINKEDREF_BACKEND"):
+    set_backend(os.environ["LINKEDREF_BACKEND"])

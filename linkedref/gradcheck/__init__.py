@@ -1,0 +1,12 @@
+"""Gradient checking as a feature: ``gradcheck(layer, x)`` and ``python -m linkedref.gradcheck``.
+
+``gradcheck`` checks any layer or model (input and every parameter) against central differences in
+float64 and raises ``GradientCheckError`` with the worst coordinate's numeric and analytic values.
+The command line checks every registered component (``all_cases()``) on the active backend.
+"""
+from .check import (GradcheckReport, GradientCheckError, away_from_kinks, distinct_values,
+                    gradcheck)
+from .cases import Case, all_cases, run_cases
+
+__all__ = ["gradcheck", "GradcheckReport", "GradientCheckError", "away_from_kinks",
+           "distinct_values", "Case", "all_cases", "run_cases"]

@@ -1,0 +1,79 @@
+"""The gradient checker itself: it passes a right backward, catches a wrong one, skips kinks."""
+import numpy as np
+import pytest
+
+import linkedref.backend as B
+from linkedref.gradcheck import GradientCheckError, away_from_kinks, distinct_values, gradcheck
+from linkedref.layer import Layer, Sequential
+
+
+class Affine(Layer):
+    """y = x * w + b**2, elementwise over the last axis; w, b of shape (D,). (Test-only layer.)"""
+
+    def __init__(self, d, rng, wrong=False):
+        super().__init__()
+        self.params = {"w": B.asarray(rng.standard_normal(d), self.dtype),
+                       "b": B.asarray(rng.standard_normal(d), self.dtype)}
+        self.grads = {k: v * 0 for k, v in self.params.items()}
+        self.wrong = wrong
+
+    def forward(self, x, training=False):
+        self.cache = x
+        return x * self.params["w"] + self.params["b"] ** 2
+
+    def backward(self, dy):
+        x = self.saved()
+        self.grads["w"] = (dy * x).sum(axis=0)
+        self.grads["b"] = 2 * self.params["b"] * dy.sum(axis=0) * (1.5 if self.wrong else 1.0)
+        return dy * self.params["w"]
+
+
+class Relu(Layer):
+    def forward(self, x, training=False):
+        self.cache = x > 0
+        return x * self.cache
+
+    def backward(self, dy):
+        return dy * self.saved()
+
+
+def test_passes_a_correct_backward(rng):
+    report = gradcheck(Sequential([Affine(5, rng), Affine(5, rng)]), rng.standard_normal((4, 5)))
+    assert report.passed and report.max_error < 1e-8
+    assert {r.name for r in report.rows} == {"x", "0.w", "0.b", "1.w", "1.b"}
+
+
+def test_catches_a_wrong_backward_and_prints_numbers(rng):
+    with pytest.raises(GradientCheckError) as err:
+        gradcheck(Affine(3, rng, wrong=True), rng.standard_normal((2, 3)))
+    msg = str(err.value)
+    assert "'b'" not in msg and "b " in msg and "analytic" in msg   # names the tensor, prints values
+    assert "FAIL" not in msg and "e-0" in msg
+
+
+def test_does_not_modify_the_layer(rng):
+    layer = Affine(3, rng)
+    before = {k: v.copy() for k, v in layer.params.items()}
+    gradcheck(layer, rng.standard_normal((2, 3)))
+    for k in before:
+        assert layer.params[k].dtype == np.float32
+        np.testing.assert_array_equal(B.to_numpy(layer.params[k]), B.to_numpy(before[k]))
+
+
+def test_kinks_are_skipped_not_reported(rng):
+    x = away_from_kinks((3, 4), rng)
+    x[0, 0] = 1e-7                       # within eps of the ReLU kink
+    report = gradcheck(Relu(), x)
+    assert report.passed and report.rows[0].skipped == 1
+
+
+def test_all_kinks_is_an_error(rng):
+    with pytest.raises(ValueError, match="kink"):
+        gradcheck(Relu(), np.zeros((2, 2)))
+
+
+def test_helpers_keep_their_promises(rng):
+    x = away_from_kinks((50,), rng, margin=0.2)
+    assert np.abs(x).min() >= 0.2
+    v = np.sort(distinct_values((4, 5), rng, spacing=0.01).ravel())
+    assert np.diff(v).min() >= 0.01 - 1e-12
