@@ -56,11 +56,15 @@ def _import_cupy():
 
 def set_backend(name: str) -> None:
     """Make ``name`` ("numpy" or "cupy") the active backend for new arrays."""
+    _state["xp"] = module_for(name)
+    _state["name"] = name.lower()
+
+
+def module_for(name: str):
+    """The array module of backend ``name`` (a clear error for unknown names or missing CuPy)."""
     if not isinstance(name, str) or name.lower() not in _BACKENDS:
         raise ValueError(f"unknown backend {name!r}; expected one of {_BACKENDS}")
-    name = name.lower()
-    _state["xp"] = numpy if name == "numpy" else _import_cupy()
-    _state["name"] = name
+    return numpy if name.lower() == "numpy" else _import_cupy()
 
 
 def get_backend() -> str:

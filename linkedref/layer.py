@@ -88,6 +88,22 @@ class Layer:
                 store[k] = v.astype(dtype)
         return self
 
+    def to(self, backend: str):
+        """Move params, grads and buffers to ``backend`` ("numpy" or "cupy"); returns self.
+
+        The cache is dropped (it may hold arrays of the other device); run forward again.
+        """
+        module = B.module_for(backend)
+        self.cache = None
+        if self.children():
+            for child in self.children():
+                child.to(backend)
+            return self
+        for store in (self.params, self.grads, self.buffers):
+            for k, v in store.items():
+                store[k] = module.asarray(B.to_numpy(v))
+        return self
+
     def __repr__(self) -> str:
         return f"{self.name}()"
 
