@@ -1,0 +1,213 @@
+"""Looking inside a network while it trains: dead units, pre-activation statistics, gradient norms.
+
+Three tools, none of which changes the network or any other module:
+
+- ``activation_layers(model)`` lists the activation layers of a model in the order data meets them
+  (it walks ``Sequential``, ``Residual`` and any container through ``children()``).
+- ``dead_units(model, X)`` counts, for each activation layer, the units that are *dead* in the
+  paper's sense: the output is zero for every sample of ``X`` (and, for conv layers, at every
+  spatial position). A linked unit — the C inputs of an LK layer give 2C outputs, unit c owning
+  output channels c and C + c — is dead only when *all* of its members are.
+- ``Recorder(model, X_probe)`` records, at the steps you choose, statistics of the *input* of each
+  activation layer (its pre-activation z: mean, std, percentiles) on a fixed probe batch, and the
+  norm of each layer's parameter gradients (whatever the last ``backward`` left in ``grads``).
+
+How we look inside without touching other code: ``watch_activations`` temporarily replaces the
+``forward`` of each activation layer *instance* with a wrapper that calls the original and hands
+(name, input, output) to a callback; leaving the ``with`` block restores the class's method.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import NamedTuple
+
+import numpy
+
+from . import backend as B
+
+ACTIVATION_MODULES = ("linkedref.activations", "linkedref.linked")
+
+
+# --------------------------------------------------------------------------- finding the layers
+def is_activation(layer) -> bool:
+    """True for a layer from ``linkedref.activations`` / ``linkedref.linked``, or any layer with
+    an ``expansion`` attribute (outputs per input unit: 1 for single units, d for a d-member link)."""
+    return type(layer).__module__ in ACTIVATION_MODULES or hasattr(layer, "expansion")
+
+
+def activation_layers(model, prefix: str = "") -> list:
+    """``[(name, layer), ...]`` for every activation layer in ``model``, in forward order.
+
+    ``name`` is the dotted position path of the layer, as in the container's parameter keys:
+    "3" is ``model.layers[3]``, "2.1" is child 1 of child 2 (e.g. inside a Residual block).
+    """
+    if is_activation(model):
+        return [(prefix or "0", model)]
+    found = []
+    for i, child in enumerate(model.children()):
+        found.extend(activation_layers(child, f"{prefix}.{i}" if prefix else str(i)))
+    return found
+
+
+def expansion(layer) -> int:
+    """How many outputs each input unit of ``layer`` has: 2 for a mirror link, 1 for ReLU & co."""
+    return int(getattr(layer, "expansion", 1))
+
+
+@contextlib.contextmanager
+def watch_activations(model, callback):
+    """Within the block, every forward of an activation layer also calls ``callback(name, x, y)``.
+
+    x is the layer's input (the pre-activation z, shape (N, C) or (N, C, H, W)), y its output.
+    """
+    layers = activation_layers(model)
+    for name, layer in layers:
+        original = layer.forward
+
+        def watched(x, training=False, _original=original, _name=name):
+            y = _original(x, training=training)
+            callback(_name, x, y)
+            return y
+
+        layer.forward = watched            # an instance attribute shadows the class's method
+    try:
+        yield layers
+    finally:
+        for _, layer in layers:
+            del layer.forward              # back to the class's method
+
+
+def _batches(X, batch_size):
+    for start in range(0, len(X), batch_size):
+        yield B.asarray(X[start:start + batch_size])
+
+
+# ----------------------------------------------------------------------------------- dead units
+class DeadUnits(NamedTuple):
+    """One activation layer's count: ``name`` ("3:ReLU"), ``dead`` and ``total`` units."""
+    name: str
+    dead: int
+    total: int
+
+    @property
+    def fraction(self) -> float:
+        return self.dead / self.total if self.total else 0.0
+
+
+def dead_units(model, X, batch_size: int = 256, atol: float = 0.0) -> list:
+    """Dead units per activation layer of ``model`` over the samples ``X``.
+
+    Args:
+        model: a Layer (usually a Sequential) containing activation layers.
+        X: inputs (N, D) or (N, C, H, W), NumPy or the active backend's arrays.
+        batch_size: forward passes run on this many samples at a time (inference mode).
+        atol: an output counts as zero when |y| <= atol (0: exactly zero, the paper's definition).
+
+    Returns:
+        ``[DeadUnits(name, dead, total), ...]`` in forward order. ``total`` is the number of
+        *units* (input channels C of the activation), not of outputs (d·C for a d-member link).
+        A unit is alive when any member's output is non-zero for any sample and position.
+    """
+    alive = {}                                         # name -> (d·C,) bool: output ever non-zero
+
+    def observe(name, x, y):
+        xp = B.get_array_module(y)
+        axes = (0,) + tuple(range(2, y.ndim))         # samples and spatial positions
+        nonzero = (xp.abs(y) > atol).any(axis=axes)   # (d·C,)
+        alive[name] = nonzero if name not in alive else alive[name] | nonzero
+
+    with watch_activations(model, observe) as layers:
+        for xb in _batches(X, batch_size):
+            model.forward(xb, training=False)
+    counts = []
+    for name, layer in layers:
+        if name not in alive:
+            raise ValueError(f"dead_units: activation layer {name} ({layer.name}) never ran; "
+                             "is it reachable from the model's forward?")
+        members = B.to_numpy(alive[name])
+        d = expansion(layer)
+        if members.size % d:
+            raise ValueError(f"dead_units: layer {name} ({layer.name}) has {members.size} output "
+                             f"channels, not a multiple of its expansion {d}")
+        # unit c owns output channels c, C + c, ..., (d-1)·C + c: alive if any member is
+        unit_alive = members.reshape(d, -1).any(axis=0)
+        counts.append(DeadUnits(f"{name}:{layer.name}", int((~unit_alive).sum()), unit_alive.size))
+    return counts
+
+
+# ---------------------------------------------------------------- statistics during training
+PERCENTILES = (1, 25, 50, 75, 99)
+
+
+def preactivation_stats(x, percentiles=PERCENTILES) -> dict:
+    """Statistics of one layer's pre-activations x (all samples, units and positions together):
+    ``{"mean", "std", "frac_pos" (share of z > 0), "p1", "p25", ...}`` as Python floats."""
+    xp = B.get_array_module(x)
+    flat = x.reshape(-1).astype(xp.float64)
+    values = [flat.mean(), flat.std(), (flat > 0).mean(), *xp.percentile(flat, list(percentiles))]
+    values = B.to_numpy(xp.stack(values))             # one device-to-host copy
+    keys = ["mean", "std", "frac_pos"] + [f"p{q:g}" for q in percentiles]
+    return dict(zip(keys, (float(v) for v in values)))
+
+
+def grad_norms(model) -> dict:
+    """The L2 norm of each layer's parameter gradients, ``{"0": |dW, db|, "3": ...}``, from
+    whatever the last ``backward`` left in ``model.grads`` (keys "i.W" grouped by "i")."""
+    squares = {}
+    for key, g in model.grads.items():
+        layer = key.rsplit(".", 1)[0] if "." in key else ""
+        xp = B.get_array_module(g)
+        squares[layer] = squares.get(layer, 0.0) + (g.astype(xp.float64) ** 2).sum()
+    return {k: float(numpy.sqrt(B.to_float(v))) for k, v in squares.items()}
+
+
+class Recorder:
+    """Record pre-activation statistics on a fixed probe batch, and gradient norms, over training.
+
+    Usage::
+
+        rec = Recorder(model, X[:512])
+        for epoch in range(E):
+            fit(model, loss, opt, X, y, epochs=1, seed=epoch)
+            rec.record(step=epoch + 1)            # probe forward (inference mode) + grad norms
+        rec.percentile_array("p50")               # (steps, layers)
+
+    ``rec.steps`` lists the recorded steps; ``rec.stats[name]`` one dict per step for each
+    activation layer; ``rec.grads[name]`` one gradient norm per step for each parameterised layer.
+    The probe forward runs with ``training=False`` (BatchNorm uses its running statistics, and
+    nothing in the model changes); it does not touch ``grads``.
+    """
+
+    def __init__(self, model, X_probe, percentiles=PERCENTILES):
+        self.model = model
+        self.X_probe = X_probe
+        self.percentiles = tuple(percentiles)
+        self.layers = [name for name, _ in activation_layers(model)]
+        self.labels = [f"{name}:{layer.name}" for name, layer in activation_layers(model)]
+        self.steps: list = []
+        self.stats: dict = {name: [] for name in self.layers}
+        self.grads: dict = {}
+
+    def record(self, step) -> None:
+        """Measure now and file the numbers under ``step`` (an int: epoch, iteration, ...)."""
+        found = {}
+
+        def observe(name, x, y):
+            found[name] = preactivation_stats(x, self.percentiles)
+
+        with watch_activations(self.model, observe):
+            self.model.forward(B.asarray(self.X_probe), training=False)
+        self.steps.append(step)
+        for name in self.layers:
+            self.stats[name].append(found[name])
+        for name, norm in grad_norms(self.model).items():
+            self.grads.setdefault(name, []).append(norm)
+
+    def array(self, key: str):
+        """One statistic ("mean", "std", "frac_pos", "p1", ...) as a (steps, layers) NumPy array."""
+        return numpy.array([[self.stats[name][t][key] for name in self.layers]
+                            for t in range(len(self.steps))])
+
+    def grad_array(self):
+        """Gradient norms as a (steps, parameterised layers) array; columns ordered as ``grads``."""
+        return numpy.array([self.grads[name] for name in self.grads]).T

@@ -1,0 +1,153 @@
+"""Diagnostics: dead units against hand-computed counts, the recorder against plain NumPy."""
+import numpy as np
+import pytest
+
+import linkedref.backend as B
+from linkedref.diagnostics import (Recorder, activation_layers, dead_units, grad_norms,
+                                   preactivation_stats, watch_activations)
+from linkedref.layer import Layer, Sequential
+
+
+# Tiny local layers, so these tests stand on the diagnostics alone.
+class Affine(Layer):
+    """y = x @ W + b, x (N, D) -> (N, K); W (D, K) and b (K,) given."""
+
+    def __init__(self, W, b):
+        super().__init__()
+        self.params = {"W": B.asarray(W, self.dtype), "b": B.asarray(b, self.dtype)}
+        self.grads = {k: v * 0 for k, v in self.params.items()}
+
+    def forward(self, x, training=False):
+        self.cache = x
+        return x @ self.params["W"] + self.params["b"]
+
+
+class Relu(Layer):
+    expansion = 1
+
+    def forward(self, x, training=False):
+        return x * (x > 0)
+
+
+class MirrorRelu(Layer):
+    """(relu(z), relu(-z)) on axis 1: C -> 2C."""
+    expansion = 2
+
+    def forward(self, x, training=False):
+        xp = B.get_array_module(x)
+        return xp.concatenate([x * (x > 0), -x * (x < 0)], axis=1)
+
+
+class Wrap(Layer):
+    """A container with a non-Sequential layout (like Residual): children walked in order."""
+
+    def __init__(self, *layers):
+        super().__init__()
+        self.inner = list(layers)
+
+    def children(self):
+        return self.inner
+
+    def forward(self, x, training=False):
+        for layer in self.inner:
+            x = layer.forward(x, training=training)
+        return x
+
+
+def _net_with_known_dead_units():
+    """3 inputs in [0, 1) -> 4 units, of which units 1 and 3 always see z < 0 (dead)."""
+    W = np.array([[1.0, -1.0, 0.5, -2.0],
+                  [0.5, -1.0, -0.5, -2.0],
+                  [0.2, -1.0, 0.3, -2.0]])
+    b = np.array([0.1, -0.5, 0.0, -0.1])
+    return W, b
+
+
+def test_dead_units_matches_a_hand_count(rng):
+    W, b = _net_with_known_dead_units()
+    X = rng.random((100, 3)).astype(np.float32)          # x >= 0, so units 1, 3 get z < 0 always
+    model = Sequential([Affine(W, b), Relu(), Affine(np.eye(4), -np.ones(4) * 10), Relu()])
+    counts = dead_units(model, X, batch_size=16)
+    assert [(c.name, c.dead, c.total) for c in counts] == [("1:Relu", 2, 4), ("3:Relu", 4, 4)]
+    assert counts[0].fraction == 0.5
+
+
+def test_a_linked_unit_is_dead_only_when_both_members_are(rng):
+    W, b = _net_with_known_dead_units()
+    X = rng.random((50, 3)).astype(np.float32)
+    model = Sequential([Affine(W, b), MirrorRelu()])
+    (count,) = dead_units(model, X)
+    assert (count.dead, count.total) == (0, 4)            # z < 0 always: the mirror member lives
+    # A unit whose z is exactly 0 everywhere kills both members; unit 2 only.
+    W0 = W.copy()
+    W0[:, 2], b0 = 0.0, b.copy()
+    b0[2] = 0.0
+    (count,) = dead_units(Sequential([Affine(W0, b0), MirrorRelu()]), X)
+    assert (count.dead, count.total) == (1, 4)
+
+
+def test_linked_members_are_paired_c_with_C_plus_c(rng):
+    x = np.zeros((6, 4), np.float32)
+    x[:, 1] = rng.standard_normal(6)                      # only unit 1 ever sees z != 0
+    (count,) = dead_units(Sequential([MirrorRelu()]), x)  # outputs 1 and 5 live, the rest zero
+    assert (count.dead, count.total) == (3, 4)
+
+
+def test_dead_units_on_conv_shaped_outputs_needs_every_position():
+    x = np.full((2, 3, 4, 4), -1.0, np.float32)
+    x[1, 0, 3, 2] = 0.5                                   # channel 0 alive at one position only
+    x[0, 2, 0, 0] = 2.0                                   # channel 2 alive at one position only
+    assert [c.dead for c in dead_units(Sequential([Relu()]), x)] == [1]
+    assert [c.dead for c in dead_units(Sequential([MirrorRelu()]), x)] == [0]
+
+
+def test_walks_nested_containers_and_restores_forward(rng):
+    model = Sequential([Affine(np.eye(2), np.zeros(2)), Wrap(Relu(), Wrap(MirrorRelu())), Relu()])
+    names = [name for name, _ in activation_layers(model)]
+    assert names == ["1.0", "1.1.0", "2"]
+    seen = []
+    with watch_activations(model, lambda name, x, y: seen.append((name, x.shape, y.shape))):
+        model.forward(np.ones((5, 2), np.float32))
+    assert seen == [("1.0", (5, 2), (5, 2)), ("1.1.0", (5, 2), (5, 4)), ("2", (5, 4), (5, 4))]
+    assert all("forward" not in vars(layer) for _, layer in activation_layers(model))
+
+
+def test_an_unreachable_activation_is_reported():
+    class Skips(Wrap):
+        def forward(self, x, training=False):
+            return x
+    with pytest.raises(ValueError, match="never ran"):
+        dead_units(Skips(Relu()), np.ones((2, 2), np.float32))
+
+
+def test_preactivation_stats_match_numpy(rng):
+    x = rng.standard_normal((64, 3, 5, 5))
+    s = preactivation_stats(B.asarray(x))
+    assert s["mean"] == pytest.approx(x.mean(), rel=1e-12)
+    assert s["std"] == pytest.approx(x.std(), rel=1e-12)
+    assert s["frac_pos"] == pytest.approx((x > 0).mean())
+    for q in (1, 25, 50, 75, 99):
+        assert s[f"p{q}"] == pytest.approx(np.percentile(x, q), rel=1e-12)
+
+
+def test_recorder_records_inputs_of_activations_and_grad_norms(rng):
+    W, b = _net_with_known_dead_units()
+    layer = Affine(W, b)
+    model = Sequential([layer, Relu(), Affine(np.ones((4, 2)), np.zeros(2)), MirrorRelu()])
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    rec = Recorder(model, X)
+    rec.record(step=0)
+    layer.grads["W"] = B.asarray(np.full((3, 4), 2.0), layer.dtype)     # as if backward ran
+    layer.params["b"] += 1.0                                          # as if the optimizer stepped
+    rec.record(step=5)
+
+    z1 = X.astype(np.float64) @ W + b + 1.0                  # layer 1's input at step 5
+    assert rec.steps == [0, 5] and rec.layers == ["1", "3"]
+    assert rec.stats["1"][1]["p75"] == pytest.approx(np.percentile(z1, 75), rel=1e-5)
+    assert rec.stats["1"][1]["mean"] == pytest.approx(z1.mean(), rel=1e-5)
+    z3 = np.maximum(z1, 0) @ np.ones((4, 2))
+    assert rec.array("std")[1, 1] == pytest.approx(z3.std(), rel=1e-5)
+    assert rec.array("p50").shape == (2, 2)
+    assert rec.grads["0"] == [0.0, pytest.approx(np.sqrt(12 * 4.0))]
+    assert grad_norms(model)["2"] == 0.0
+    assert rec.grad_array().shape == (2, 2)
