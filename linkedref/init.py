@@ -119,7 +119,7 @@ def looks_linear(shape, fan_in, fan_out, rng, in_axis=None):
     n_out = shape[out_axis]
     q = orthogonal(int(numpy.prod(half)) // n_out, n_out, rng)   # (C·prod(rest), out)
     w0 = numpy.moveaxis(q.reshape([half[in_axis], *rest, n_out]), [0, -1], [in_axis, out_axis])
-    return numpy.concatenate([w0, -w0], axis=in_axis)
+    return numpy.ascontiguousarray(numpy.concatenate([w0, -w0], axis=in_axis))
 
 
 INITIALIZERS = {
@@ -148,4 +148,4 @@ def initialize(name, shape, fan_in, fan_out, rng, dtype=None, in_axis=None):
         w = looks_linear(shape, fan_in, fan_out, rng, in_axis=in_axis)
     else:
         w = INITIALIZERS[name](tuple(shape), fan_in, fan_out, rng)
-    return B.asarray(w, dtype=dtype)
+    return B.asarray(numpy.ascontiguousarray(w), dtype=dtype)   # C order: views reshape in place

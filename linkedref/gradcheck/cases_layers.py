@@ -1,0 +1,59 @@
+"""Gradient-check cases for Dense, Dropout and BatchNorm (see cases.py for the protocol).
+
+Dropout is checked in training mode: ``gradcheck`` evaluates deep copies of the layer, and a
+deep copy carries the layer's Generator state with it, so every evaluation draws the same mask.
+"""
+from __future__ import annotations
+
+from .. import backend as B
+from ..batchnorm import BatchNorm
+from ..dense import Dense
+from ..dropout import Dropout
+from .cases import Case
+from .check import away_from_kinks
+
+
+def _dense(rng):
+    return dict(layer=Dense(5, 3, rng=rng), x=rng.standard_normal((4, 5)))
+
+
+def _dense_looks_linear(rng):
+    return dict(layer=Dense(6, 4, init="looks_linear", rng=rng), x=rng.standard_normal((3, 6)))
+
+
+def _dropout(rng):
+    # away from 0 so that no kept value sits near a sign change of anything downstream
+    return dict(layer=Dropout(0.4, rng=rng), x=away_from_kinks((6, 5), rng), training=True)
+
+
+def _batchnorm(num_features, rng):
+    """A BatchNorm with non-trivial gamma, beta and running statistics."""
+    layer = BatchNorm(num_features)
+    C = num_features
+    layer.params["gamma"] = B.asarray(rng.uniform(0.5, 2.0, C), dtype=layer.dtype)
+    layer.params["beta"] = B.asarray(rng.standard_normal(C), dtype=layer.dtype)
+    layer.buffers["running_mean"] = B.asarray(rng.standard_normal(C), dtype=layer.dtype)
+    layer.buffers["running_var"] = B.asarray(rng.uniform(0.5, 2.0, C), dtype=layer.dtype)
+    return layer
+
+
+def _batchnorm_2d(rng):
+    return dict(layer=_batchnorm(3, rng), x=1.0 + 2.0 * rng.standard_normal((6, 3)), training=True)
+
+
+def _batchnorm_4d(rng):
+    return dict(layer=_batchnorm(3, rng), x=rng.standard_normal((2, 3, 4, 5)), training=True)
+
+
+def _batchnorm_inference(rng):
+    return dict(layer=_batchnorm(3, rng), x=rng.standard_normal((2, 3, 4, 4)), training=False)
+
+
+CASES = [
+    Case("Dense", _dense),
+    Case("Dense (looks_linear init)", _dense_looks_linear),
+    Case("Dropout (training, fixed mask)", _dropout),
+    Case("BatchNorm (training, N C)", _batchnorm_2d),
+    Case("BatchNorm (training, N C H W)", _batchnorm_4d),
+    Case("BatchNorm (inference, N C H W)", _batchnorm_inference),
+]
