@@ -37,7 +37,7 @@ class Dropout(Layer):
         self.check_input(x, ndims=(2, 3, 4, 5))
         if not training or self.p == 0.0:
             self.cache = 1.0                                  # backward: dx = dy
-            return x
+            return x.copy()      # a new array: callers may write into y without touching x
         keep = B.uniform(self.rng, tuple(x.shape), dtype=x.dtype) >= self.p   # P(keep) = 1 − p
         scale = x.dtype.type(1.0 / (1.0 - self.p))
         self.cache = keep * scale                             # same shape and dtype as x
