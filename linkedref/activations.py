@@ -1,0 +1,294 @@
+"""Single activation functions, each a Layer applied elementwise.
+
+Every activation takes an input of shape (N, C, ...) — (N, D) vectors or (N, C, H, W) images,
+any ndim ≥ 2 — and returns an output of the same shape. Axis 1 is the feature/channel axis;
+only PReLU uses it (one slope per feature/channel).
+
+The elementwise formulas also live here as plain functions that write into a given output
+(``relu_into``, ``elu_into``, ``sigmoid_into``, ``swish_into``), so that the linked units in
+``linked.py`` can write each half of their output in place, without temporaries.
+
+Caches (what backward keeps): a boolean mask (ReLU, LeakyReLU: a quarter of a float32 array) or
+the input z (all others). Never the output: a later layer may legitimately add into the array it
+was given (a residual sum), which would corrupt a cached output.
+"""
+from __future__ import annotations
+
+from . import backend as B
+from .layer import Layer
+
+# SELU's constants (Klambauer et al., 2017): the fixed point (mean 0, variance 1) of the map.
+SELU_ALPHA = 1.6732632423543772
+SELU_LAMBDA = 1.0507009873554805
+
+
+# ------------------------------------------------------------- elementwise formulas, in place
+def relu_into(t, out):
+    """out = max(t, 0). ``out`` may be ``t`` itself."""
+    xp = B.get_array_module(t)
+    return xp.maximum(t, 0, out=out)
+
+
+def elu_into(t, out, alpha=1.0, scale=1.0):
+    """out = scale·t (t > 0), scale·alpha·(e^t − 1) (t ≤ 0). ``out`` must not alias ``t``.
+
+    expm1 of min(t, 0) never overflows and is accurate near 0.
+    """
+    xp = B.get_array_module(t)
+    xp.minimum(t, 0, out=out)
+    xp.expm1(out, out=out)
+    out *= alpha
+    xp.copyto(out, t, where=t > 0)
+    if scale != 1.0:
+        out *= scale
+    return out
+
+
+def sigmoid_into(t, out):
+    """out = σ(t) = 1 / (1 + e^−t), stable for any t. ``out`` must not alias ``t``.
+
+    With e = exp(−|t|) ∈ (0, 1] (never overflows): σ(t) = 1/(1 + e) for t ≥ 0, e/(1 + e) for t < 0;
+    both forms keep full relative accuracy, also in the far tails (float32, |t| up to 1e4 and beyond).
+    """
+    xp = B.get_array_module(t)
+    xp.abs(t, out=out)
+    xp.negative(out, out=out)
+    xp.exp(out, out=out)                   # e = exp(−|t|)
+    d = out + 1                            # 1 + e
+    xp.copyto(out, 1, where=t >= 0)        # numerator: 1 (t ≥ 0) or e (t < 0)
+    out /= d
+    return out
+
+
+def swish_into(t, out):
+    """out = t·σ(t). ``out`` must not alias ``t``."""
+    sigmoid_into(t, out)
+    out *= t
+    return out
+
+
+def sigmoid(t):
+    """σ(t) in a new array (see ``sigmoid_into``)."""
+    xp = B.get_array_module(t)
+    return sigmoid_into(t, xp.empty_like(t))
+
+
+# ------------------------------------------------------------------------------- base class
+class Activation(Layer):
+    """Base of every activation layer: checks the input (float, ndim ≥ 2) and sets ``expansion``.
+
+    ``expansion``: how many outputs per input feature/channel (1 here; 2 for a mirror-linked unit),
+    so a model builder knows the next layer's fan-in.
+    """
+
+    expansion = 1
+
+    def _check(self, x, channels=None):
+        if B.is_array(x) and x.ndim < 2:
+            raise ValueError(f"{self.name}: expected input of shape (N, C, ...) with ndim ≥ 2, "
+                             f"got shape {tuple(x.shape)}")
+        self.check_input(x, ndims=(getattr(x, "ndim", 2),), channels=channels)
+
+
+class ReLU(Activation):
+    """f(z) = max(0, z);  f'(z) = 1 (z > 0), 0 (z ≤ 0).   (N, C, ...) → (N, C, ...)
+
+    Cache: the boolean mask z > 0.
+    """
+
+    def forward(self, x, training=False):
+        self._check(x)
+        xp = B.get_array_module(x)
+        self.cache = x > 0                          # N, C, ...  (bool)
+        return relu_into(x, xp.empty_like(x))
+
+    def backward(self, dy):
+        mask = self.saved()
+        return dy * mask                            # dz = dy · f'(z)
+
+
+class LeakyReLU(Activation):
+    """f(z) = z (z > 0), αz (z ≤ 0);  f'(z) = 1 (z > 0), α (z ≤ 0).   (N, C, ...) → (N, C, ...)
+
+    ``alpha`` defaults to 0.01 (PyTorch's default; Keras uses 0.3) and must lie in [0, 1], so that
+    f(z) = max(z, αz). Cache: the boolean mask z > 0.
+    """
+
+    def __init__(self, alpha=0.01):
+        super().__init__()
+        if not 0.0 <= float(alpha) <= 1.0:
+            raise ValueError(f"LeakyReLU: alpha must lie in [0, 1], got {alpha}")
+        self.alpha = float(alpha)
+
+    def forward(self, x, training=False):
+        self._check(x)
+        xp = B.get_array_module(x)
+        self.cache = x > 0
+        y = xp.multiply(x, self.alpha)
+        return xp.maximum(x, y, out=y)              # max(z, αz)
+
+    def backward(self, dy):
+        mask = self.saved()
+        xp = B.get_array_module(dy)
+        return xp.where(mask, dy, self.alpha * dy)  # dz = dy · (1 or α)
+
+    def __repr__(self):
+        return f"LeakyReLU(alpha={self.alpha})"
+
+
+def _per_channel(a, ndim):
+    """A (C,) parameter reshaped to (1, C, 1, ...) to broadcast against an ndim-D input."""
+    return a.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _reduce_axes(ndim):
+    """Every axis but the channel axis 1: (0, 2, 3, ...)."""
+    return (0,) + tuple(range(2, ndim))
+
+
+class PReLU(Activation):
+    """f(z) = z (z > 0), a_c·z (z ≤ 0), one learnable slope a_c per feature/channel c (axis 1).
+
+    f'(z) = 1 (z > 0), a_c (z ≤ 0);   ∂f/∂a_c = z (z ≤ 0), 0 (z > 0).
+
+    Shapes: x (N, C, ...) → y (N, C, ...); ``params["alpha"]`` (C,), created on the first forward
+    (or at construction when ``channels`` is given) in ``self.dtype``, filled with ``init``.
+    Cache: the input z.
+    """
+
+    def __init__(self, init=0.25, channels=None):
+        super().__init__()
+        self.init = float(init)
+        if channels is not None:
+            self._build(int(channels))
+
+    def _build(self, channels):
+        xp = B.xp()
+        self.params["alpha"] = xp.full((channels,), self.init, dtype=self.dtype)
+        self.grads["alpha"] = xp.zeros((channels,), dtype=self.dtype)
+
+    def forward(self, x, training=False):
+        if not self.params:
+            self._check(x)
+            if x.dtype != self.dtype:
+                raise TypeError(f"{self.name}: input dtype {x.dtype} differs from the parameters' "
+                                f"dtype {self.dtype}; cast the input or call .astype()")
+            self._build(x.shape[1])
+        self._check(x, channels=self.params["alpha"].shape[0])
+        xp = B.get_array_module(x)
+        a = _per_channel(self.params["alpha"], x.ndim)      # 1, C, 1, ...
+        self.cache = x
+        y = xp.multiply(x, a)                               # a·z
+        xp.copyto(y, x, where=x > 0)                        # z where z > 0
+        return y
+
+    def backward(self, dy):
+        x = self.saved()
+        xp = B.get_array_module(dy)
+        a = _per_channel(self.params["alpha"], x.ndim)
+        # ∂L/∂a_c = Σ over N and space of dy · min(z, 0)
+        self.grads["alpha"][...] = (dy * xp.minimum(x, 0)).sum(axis=_reduce_axes(x.ndim))
+        return xp.where(x > 0, dy, a * dy)                  # dz = dy · (1 or a_c)
+
+    def __repr__(self):
+        return f"PReLU(init={self.init})"
+
+
+class ELU(Activation):
+    """f(z) = z (z > 0), α(e^z − 1) (z ≤ 0);  f'(z) = 1 (z > 0), α·e^z = f(z) + α (z ≤ 0).
+
+    (N, C, ...) → (N, C, ...). Cache: the input z.
+    """
+
+    scale = 1.0
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        if not float(alpha) > 0:
+            raise ValueError(f"{self.name}: alpha must be positive, got {alpha}")
+        self.alpha = float(alpha)
+
+    def forward(self, x, training=False):
+        self._check(x)
+        xp = B.get_array_module(x)
+        self.cache = x
+        return elu_into(x, xp.empty_like(x), self.alpha, self.scale)
+
+    def backward(self, dy):
+        x = self.saved()
+        xp = B.get_array_module(dy)
+        # f'(z) = s (z > 0), s·α·e^z (z ≤ 0), with s the scale (1 for ELU, λ for SELU)
+        slope = xp.exp(xp.minimum(x, 0))                 # e^min(z, 0): no overflow
+        slope *= self.scale * self.alpha
+        xp.copyto(slope, self.scale, where=x > 0)
+        return dy * slope
+
+    def __repr__(self):
+        return f"ELU(alpha={self.alpha})"
+
+
+class SELU(ELU):
+    """f(z) = λz (z > 0), λα(e^z − 1) (z ≤ 0);  f'(z) = λ (z > 0), λα·e^z = f(z) + λα (z ≤ 0).
+
+    α = SELU_ALPHA ≈ 1.6733, λ = SELU_LAMBDA ≈ 1.0507 (fixed): for z ~ N(0, 1), f(z) has mean 0
+    and variance 1. (N, C, ...) → (N, C, ...). Cache: the input z.
+    """
+
+    scale = SELU_LAMBDA
+
+    def __init__(self):
+        super().__init__(alpha=SELU_ALPHA)
+
+    def __repr__(self):
+        return "SELU()"
+
+
+class Swish(Activation):
+    """f(z) = z·σ(z);  f'(z) = σ(z) + z·σ(z)(1 − σ(z)) = σ(z)·(1 + z(1 − σ(z))).
+
+    σ is computed from exp(−|z|), finite for any z. (N, C, ...) → (N, C, ...).
+    Cache: the input z (σ is recomputed in backward: one exp instead of a second cached array).
+    """
+
+    def forward(self, x, training=False):
+        self._check(x)
+        xp = B.get_array_module(x)
+        self.cache = x
+        return swish_into(x, xp.empty_like(x))
+
+    def backward(self, dy):
+        x = self.saved()
+        s = sigmoid(x)                                   # N, C, ...
+        return dy * (s * (1 + x * (1 - s)))              # dz = dy · σ(1 + z(1 − σ))
+
+
+class Tanh(Activation):
+    """f(z) = tanh(z);  f'(z) = 1 − tanh²(z).   (N, C, ...) → (N, C, ...). Cache: the input z."""
+
+    def forward(self, x, training=False):
+        self._check(x)
+        xp = B.get_array_module(x)
+        self.cache = x
+        return xp.tanh(x)
+
+    def backward(self, dy):
+        x = self.saved()
+        y = B.get_array_module(x).tanh(x)
+        return dy * (1 - y * y)                          # dz = dy · (1 − tanh²z)
+
+
+class Sigmoid(Activation):
+    """f(z) = σ(z) = 1/(1 + e^−z);  f'(z) = σ(z)(1 − σ(z)).
+
+    Computed from exp(−|z|): finite and accurate for any z. (N, C, ...) → (N, C, ...).
+    Cache: the input z.
+    """
+
+    def forward(self, x, training=False):
+        self._check(x)
+        self.cache = x
+        return sigmoid(x)
+
+    def backward(self, dy):
+        y = sigmoid(self.saved())
+        return dy * (y * (1 - y))                        # dz = dy · σ(1 − σ)
