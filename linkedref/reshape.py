@@ -1,0 +1,32 @@
+"""Flatten: images to vectors, between the convolutional and the dense part of a network.
+
+Shapes: x (N, C, H, W) → y (N, C·H·W), in C-order (channel-major, as PyTorch's ``flatten(1)``).
+"""
+from __future__ import annotations
+
+import math
+
+from .layer import Layer
+
+
+class Flatten(Layer):
+    """y = x.reshape(N, -1).   x: (N, C, H, W) (or any (N, ...)) → y: (N, C·H·W).
+
+    y is a *view* of x (no copy), as with PyTorch's ``flatten``: do not modify it in place.
+    cache: x's shape. Backward reshapes dy back to it (a view when dy is contiguous).
+    """
+
+    def forward(self, x, training: bool = False):
+        """x (N, C, H, W) → y (N, C·H·W)."""
+        self.check_input(x, ndims=(2, 3, 4, 5))
+        self.cache = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        """dy (N, C·H·W) → dx (N, C, H, W): flattening only moves values, so dx is dy reshaped."""
+        shape = self.saved()
+        if dy.ndim != 2 or dy.shape[0] * dy.shape[1] != math.prod(shape):
+            raise ValueError(f"Flatten: dy of shape {tuple(dy.shape)} does not match the forward "
+                             f"input {tuple(shape)}")
+        return dy.reshape(shape)
+

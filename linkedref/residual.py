@@ -1,0 +1,79 @@
+"""Residual connection: y = block(x) + shortcut(x), the building brick of a ResNet.
+
+Shapes: x (N, ...) → y of block(x)'s shape, which must equal shortcut(x)'s (x itself for the
+identity shortcut). params/grads/buffers are the children's under "block.*" and "shortcut.*".
+"""
+from __future__ import annotations
+
+from .layer import Layer, _merge
+
+
+class Residual(Layer):
+    """y = block(x) + shortcut(x); shortcut=None is the identity.
+
+    Args:
+        block: any Layer (typically a Sequential of Conv2D, BatchNorm, activation, ...).
+        shortcut: a Layer mapping x to block(x)'s shape (e.g. a 1×1 stride-2 Conv2D), or None.
+
+    Backward: both branches saw the same x, so dL/dx = block.backward(dy) + shortcut.backward(dy)
+    (dy itself for the identity).
+    """
+
+    def __init__(self, block, shortcut=None):
+        super().__init__()
+        for what, layer in (("block", block), ("shortcut", shortcut)):
+            if layer is not None and not isinstance(layer, Layer):
+                raise TypeError(f"Residual: {what} is a {type(layer).__name__}, not a Layer")
+        self.block, self.shortcut = block, shortcut
+
+    def children(self):
+        return [self.block] if self.shortcut is None else [self.block, self.shortcut]
+
+    def _names(self):
+        return ["block", "shortcut"][:len(self.children())]
+
+    @property
+    def params(self):
+        return _merge(self.children(), "params", self._names())
+
+    @params.setter
+    def params(self, value):   # Layer.__init__ assigns {}; a container derives its own
+        pass
+
+    @property
+    def grads(self):
+        return _merge(self.children(), "grads", self._names())
+
+    @grads.setter
+    def grads(self, value):
+        pass
+
+    @property
+    def buffers(self):
+        return _merge(self.children(), "buffers", self._names())
+
+    @buffers.setter
+    def buffers(self, value):
+        pass
+
+    def forward(self, x, training: bool = False):
+        """x (N, ...) → y = block(x) + shortcut(x)."""
+        yb = self.block.forward(x, training=training)
+        ys = x if self.shortcut is None else self.shortcut.forward(x, training=training)
+        if tuple(yb.shape) != tuple(ys.shape):
+            which = "the input (identity shortcut)" if self.shortcut is None else "shortcut(x)"
+            raise ValueError(f"Residual: block(x) has shape {tuple(yb.shape)} but {which} has "
+                             f"shape {tuple(ys.shape)}; give a shortcut that maps x to the block's "
+                             f"output shape (e.g. a 1×1 Conv2D with the block's stride)")
+        self.cache = True
+        return yb + ys
+
+    def backward(self, dy):
+        """dy (y's shape) → dx (x's shape) = block.backward(dy) + shortcut.backward(dy)."""
+        self.saved()
+        dx_block = self.block.backward(dy)
+        dx_short = dy if self.shortcut is None else self.shortcut.backward(dy)
+        return dx_block + dx_short                            # a new array: dy is left untouched
+
+    def __repr__(self):
+        return f"Residual(block={self.block!r}, shortcut={self.shortcut!r})"
