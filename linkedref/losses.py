@@ -1,0 +1,148 @@
+"""Losses: softmax cross-entropy for classification, mean squared error for regression.
+
+A loss follows the layer protocol's spirit, minus parameters:
+
+    loss = crit.forward(y, target)   # a 0-d array on y's backend (no host sync)
+    dy = crit.backward()             # dL/dy, the same shape as y
+
+``classification`` tells ``fit`` whether accuracy (argmax of y against integer labels) means
+anything for this loss.
+"""
+from __future__ import annotations
+
+import numpy
+
+from . import backend as B
+
+
+class SoftmaxCrossEntropy:
+    """L = mean_n [ log Σ_k exp(z_nk) − z_n,y_n ]: softmax and cross-entropy in one stable step.
+
+    forward(logits, labels): logits (N, K) float; labels (N,) integer class indices in [0, K),
+    NumPy or backend arrays (moved to the logits' backend). Returns a 0-d array.
+    backward() → dlogits (N, K) = (softmax(z) − onehot(y)) / N.
+
+    cache: probabilities p (N, K) and labels (N,).
+
+    Labels held in host memory (NumPy) are range-checked on every call; labels already on the
+    GPU are trusted, since checking them would stall the device every step (``fit`` checks all
+    labels once, up front).
+    """
+
+    classification = True
+
+    def __init__(self):
+        self.cache = None
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def forward(self, logits, labels):
+        """logits (N, K), labels (N,) → mean cross-entropy, a 0-d array in logits' dtype."""
+        _check_float(self.name, logits, "logits")
+        if logits.ndim != 2:
+            raise ValueError(f"{self.name}: expected logits of shape (N, K), "
+                             f"got shape {tuple(logits.shape)}")
+        N, K = logits.shape
+        if N == 0 or K == 0:
+            raise ValueError(f"{self.name}: empty logits of shape {tuple(logits.shape)}")
+        labels = _as_labels(self.name, labels, N, K)
+        xp = B.get_array_module(logits)
+        labels = xp.asarray(labels)                                     # N, on logits' device
+        # log Σ exp(z) = m + log Σ exp(z − m) with m = max_k z: no overflow for any finite z.
+        shifted = logits - logits.max(axis=1, keepdims=True)            # N, K  (≤ 0)
+        lse = xp.log(xp.exp(shifted).sum(axis=1))                       # N
+        picked = xp.take_along_axis(shifted, labels[:, None], axis=1)[:, 0]   # N: z_n,y_n − m
+        self.cache = (xp.exp(shifted - lse[:, None]), labels)           # softmax p (N, K)
+        return xp.asarray((lse - picked).mean())                        # 0-d
+
+    def backward(self):
+        """→ dlogits (N, K).
+
+        L = (1/N) Σ_n [lse(z_n) − z_n,y_n]  ⇒  dL/dz_nk = (p_nk − [k = y_n]) / N.
+        """
+        if self.cache is None:
+            raise ValueError(f"{self.name}: backward() called before forward()")
+        p, labels = self.cache
+        xp = B.get_array_module(p)
+        N = p.shape[0]
+        dz = p.copy()                                                   # N, K
+        dz[xp.arange(N), labels] -= 1                                   # − onehot (one per row)
+        dz /= N
+        return dz
+
+    def __repr__(self):
+        return f"{self.name}()"
+
+
+class MSE:
+    """L = mean over all elements of (y − t)²  (Keras' mean_squared_error, averaged over the batch).
+
+    forward(pred, target): pred (N, ...) float; target of the same shape (NumPy or backend array,
+    moved to pred's backend and dtype). Returns a 0-d array.
+    backward() → dpred = 2 (y − t) / size, the shape of pred.
+
+    cache: the difference y − t.
+    """
+
+    classification = False
+
+    def __init__(self):
+        self.cache = None
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def forward(self, pred, target):
+        """pred, target (N, ...) → mean squared error, a 0-d array in pred's dtype."""
+        _check_float(self.name, pred, "predictions")
+        if not B.is_array(target):
+            target = numpy.asarray(target)
+        if target.dtype.kind not in "fiu":
+            raise TypeError(f"{self.name}: expected a numeric target, got dtype {target.dtype}")
+        if tuple(target.shape) != tuple(pred.shape):
+            raise ValueError(f"{self.name}: target shape {tuple(target.shape)} differs from the "
+                             f"predictions' shape {tuple(pred.shape)}")
+        if pred.size == 0:
+            raise ValueError(f"{self.name}: empty predictions of shape {tuple(pred.shape)}")
+        xp = B.get_array_module(pred)
+        diff = pred - xp.asarray(target, dtype=pred.dtype)              # same shape as pred
+        self.cache = diff
+        return xp.asarray((diff * diff).mean())                         # 0-d
+
+    def backward(self):
+        """→ dpred.   L = (1/S) Σ d²,  d = y − t  ⇒  dL/dy = 2 d / S  (S = number of elements)."""
+        if self.cache is None:
+            raise ValueError(f"{self.name}: backward() called before forward()")
+        diff = self.cache
+        return diff * (2.0 / diff.size)
+
+    def __repr__(self):
+        return f"{self.name}()"
+
+
+# ----------------------------------------------------------------------------------- checks
+def _check_float(name, y, what):
+    if not B.is_array(y):
+        raise TypeError(f"{name}: expected {what} as a NumPy or CuPy array, got {type(y).__name__}")
+    if y.dtype.kind != "f":
+        raise TypeError(f"{name}: expected floating-point {what}, got dtype {y.dtype}")
+
+
+def _as_labels(name, labels, N, K):
+    """``labels`` checked as N integer class indices in [0, K); host labels are range-checked."""
+    if not B.is_array(labels):
+        labels = numpy.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected integer class labels, got dtype {labels.dtype}")
+    if tuple(labels.shape) != (N,):
+        raise ValueError(f"{name}: expected labels of shape ({N},) to match logits with N={N}, "
+                         f"got shape {tuple(labels.shape)}")
+    if isinstance(labels, numpy.ndarray):
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= K:
+            raise ValueError(f"{name}: labels must lie in [0, {K}) for {K} classes, "
+                             f"got values in [{low}, {high}]")
+    return labels
