@@ -19,6 +19,7 @@ How we look inside without touching other code: ``watch_activations`` temporaril
 from __future__ import annotations
 
 import contextlib
+import copy
 from typing import NamedTuple
 
 import numpy
@@ -174,14 +175,18 @@ class Recorder:
 
     ``rec.steps`` lists the recorded steps; ``rec.stats[name]`` one dict per step for each
     activation layer; ``rec.grads[name]`` one gradient norm per step for each parameterised layer.
-    The probe forward runs with ``training=False`` (BatchNorm uses its running statistics, and
-    nothing in the model changes); it does not touch ``grads``.
+    The probe forward runs in inference mode (``training=False``: BatchNorm uses its running
+    statistics). With ``training=True`` it runs in training mode — BatchNorm normalises with the
+    probe batch's own statistics, as during a training step — on a deep copy of the model, so
+    the running statistics do not move. Either way the model's ``params`` and ``grads`` stay as
+    they are.
     """
 
-    def __init__(self, model, X_probe, percentiles=PERCENTILES):
+    def __init__(self, model, X_probe, percentiles=PERCENTILES, training: bool = False):
         self.model = model
         self.X_probe = X_probe
         self.percentiles = tuple(percentiles)
+        self.training = training
         self.layers = [name for name, _ in activation_layers(model)]
         self.labels = [f"{name}:{layer.name}" for name, layer in activation_layers(model)]
         self.steps: list = []
@@ -195,8 +200,9 @@ class Recorder:
         def observe(name, x, y):
             found[name] = preactivation_stats(x, self.percentiles)
 
-        with watch_activations(self.model, observe):
-            self.model.forward(B.asarray(self.X_probe), training=False)
+        target = copy.deepcopy(self.model) if self.training else self.model
+        with watch_activations(target, observe):
+            target.forward(B.asarray(self.X_probe), training=self.training)
         self.steps.append(step)
         for name in self.layers:
             self.stats[name].append(found[name])

@@ -151,3 +151,31 @@ def test_recorder_records_inputs_of_activations_and_grad_norms(rng):
     assert rec.grads["0"] == [0.0, pytest.approx(np.sqrt(12 * 4.0))]
     assert grad_norms(model)["2"] == 0.0
     assert rec.grad_array().shape == (2, 2)
+
+
+class BatchStats(Layer):
+    """Stand-in for BatchNorm: subtracts the batch mean in training mode, a running mean (which
+    moves on each training forward) in inference mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.buffers = {"mean": 0.0}
+
+    def forward(self, x, training=False):
+        if training:
+            self.buffers["mean"] = x.mean(axis=0)
+            return x - x.mean(axis=0)
+        return x - self.buffers["mean"]
+
+
+def test_recorder_in_training_mode_leaves_the_model_alone(rng):
+    norm = BatchStats()
+    model = Sequential([norm, Relu()])
+    X = (rng.standard_normal((30, 2)) + 5).astype(np.float32)
+    Recorder(model, X, training=True).record(0)
+    assert norm.buffers["mean"] == 0.0                         # ran on a copy
+    rec_train, rec_infer = Recorder(model, X, training=True), Recorder(model, X)
+    rec_train.record(0)
+    rec_infer.record(0)
+    assert abs(rec_train.stats["1"][0]["mean"]) < 1e-5          # batch-normalised input
+    assert rec_infer.stats["1"][0]["mean"] == pytest.approx(X.mean(), rel=1e-5)

@@ -124,3 +124,44 @@ def finish(args, verdict: str) -> None:
     """Print the one-line verdict and the run time."""
     print(f"\nVERDICT: {verdict}")
     print(f"done in {time.perf_counter() - args.started:.1f} s")
+
+
+# ----------------------------------------------------------------------------------- models
+def mlp(act: str, n_in: int, n_out: int, width: int, depth: int, rng, batchnorm: bool = False):
+    """A plain MLP: ``depth`` × [Dense(width) (+ BatchNorm) + activation ``act``], then
+    Dense(n_out). A linked activation doubles its outputs, so the next Dense's fan-in doubles
+    (the linked net has ~2× the parameters of a single one of the same width)."""
+    import linkedref as lr
+    from linkedref.diagnostics import expansion
+    layers, fan_in = [], n_in
+    for _ in range(depth):
+        layers.append(lr.Dense(fan_in, width, rng=rng))
+        if batchnorm:
+            layers.append(lr.BatchNorm(width))
+        unit = lr.activation(act)
+        layers.append(unit)
+        fan_in = width * expansion(unit)
+    layers.append(lr.Dense(fan_in, n_out, rng=rng))
+    return lr.Sequential(layers)
+
+
+def n_params(model) -> int:
+    return int(sum(v.size for v in model.params.values()))
+
+
+def accuracy(model, X, y, batch_size: int = 1024) -> float:
+    """Share of samples whose arg-max output equals the label (inference mode)."""
+    hits = 0
+    for s in range(0, len(X), batch_size):
+        out = B.to_numpy(model.forward(B.asarray(X[s:s + batch_size]), training=False))
+        hits += int((out.argmax(axis=1) == B.to_numpy(y[s:s + batch_size])).sum())
+    return hits / len(X)
+
+
+LABELS = {"relu": "ReLU", "prelu": "PReLU", "selu": "SELU", "swish": "Swish", "elu": "ELU",
+          "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
+
+
+def pretty(act: str) -> str:
+    """"lkrelu" -> "LK-ReLU", "relu" -> "ReLU"."""
+    return "LK-" + LABELS[act[2:]] if act.startswith("lk") else LABELS.get(act, act)
