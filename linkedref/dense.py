@@ -20,7 +20,7 @@ class Dense(Layer):
         bias: whether to add b (params then hold only W when False).
         rng: a numpy Generator or int seed for the initial W.
 
-    cache: x (N, in).
+    cache: x (N, in). grads["W"], grads["b"] are overwritten in place by each backward.
     """
 
     def __init__(self, in_features: int, out_features: int, init: str = "glorot_uniform",
@@ -57,7 +57,7 @@ class Dense(Layer):
         x = self.saved()
         xp = B.get_array_module(dy)
         W = self.params["W"]
-        if self.grads["W"].shape == W.shape and self.grads["W"].dtype == x.dtype:
+        if self.grads["W"].shape == W.shape and self.grads["W"].dtype == x.dtype == dy.dtype:
             xp.matmul(x.T, dy, out=self.grads["W"])           # in, out — written in place
         else:
             self.grads["W"] = xp.matmul(x.T, dy)
