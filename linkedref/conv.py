@@ -37,7 +37,8 @@ from .layer import Layer
 
 def _pair(value, what):
     """An int or a pair of ints as a pair (a clear Conv2D error for anything else)."""
-    pair = (value, value) if isinstance(value, int) else tuple(value)
+    pair = (value, value) if isinstance(value, int) else \
+        tuple(value) if isinstance(value, (tuple, list)) else ()
     if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
         raise ValueError(f"Conv2D: {what} must be an int or a pair of ints, got {value!r}")
     return pair

@@ -21,7 +21,8 @@ from .layer import Layer
 
 
 def _pair(value, name, what):
-    pair = (value, value) if isinstance(value, int) else tuple(value)
+    pair = (value, value) if isinstance(value, int) else \
+        tuple(value) if isinstance(value, (tuple, list)) else ()
     if len(pair) != 2 or not all(isinstance(v, int) and v >= 1 for v in pair):
         raise ValueError(f"{name}: {what} must be a positive int or a pair of them, got {value!r}")
     return pair
