@@ -77,3 +77,10 @@ def test_helpers_keep_their_promises(rng):
     assert np.abs(x).min() >= 0.2
     v = np.sort(distinct_values((4, 5), rng, spacing=0.01).ravel())
     assert np.diff(v).min() >= 0.01 - 1e-12
+
+
+def test_non_contiguous_parameters_are_refused(rng):
+    layer = Affine(4, rng)
+    layer.params["w"] = np.ones((4, 2), np.float32)[:, 0]     # a strided view
+    with pytest.raises(ValueError, match="not C-contiguous"):
+        gradcheck(layer, rng.standard_normal((2, 4)))

@@ -145,6 +145,9 @@ def gradcheck(layer, x, *, loss=None, labels=None, training=True, eps=1e-5, rtol
         if tuple(grad.shape) != tuple(arr.shape):
             raise GradientCheckError(f"gradcheck {target}: gradient of '{name}' has shape "
                                      f"{tuple(grad.shape)}, expected {tuple(arr.shape)}")
+        if not arr.flags.c_contiguous:  # reshape would copy, and the perturbation be lost
+            raise ValueError(f"gradcheck {target}: parameter '{name}' is not C-contiguous; "
+                             "layers must keep their parameters contiguous")
         flat = arr.reshape(-1)          # a view: perturbing it perturbs the tensor in place
         gflat = B.to_numpy(grad).reshape(-1)
         idx = numpy.arange(flat.size) if flat.size <= max_coords else \
