@@ -1,0 +1,193 @@
+"""save_weights / load_weights: plain .npz round trip, architecture mismatches, bad files."""
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+import linkedref.backend as B
+from linkedref.io import load_weights, save_weights
+from linkedref.layer import Layer, Sequential
+
+
+class Affine(Layer):
+    """params W (in, out), b (out,). (Test-only.)"""
+
+    def __init__(self, d_in, d_out, seed):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.params = {"W": B.asarray(rng.standard_normal((d_in, d_out)), self.dtype),
+                       "b": B.asarray(rng.standard_normal(d_out), self.dtype)}
+        self.grads = {k: v * 0 for k, v in self.params.items()}
+
+
+class Stats(Layer):
+    """A buffer-only layer, like BatchNorm's running statistics. (Test-only.)"""
+
+    def __init__(self, d, seed):
+        super().__init__()
+        self.buffers = {"mean": B.asarray(np.random.default_rng(seed).standard_normal(d), self.dtype)}
+
+
+class Lazy(Layer):
+    """Creates its parameter on the first forward, as PReLU does. (Test-only.)"""
+
+    def _build(self, c):
+        self.params["alpha"] = B.xp().full((c,), 0.25, dtype=self.dtype)
+        self.grads["alpha"] = B.xp().zeros((c,), dtype=self.dtype)
+
+    def forward(self, x, training=False):
+        if not self.params:
+            self._build(x.shape[1])
+        return x
+
+
+def _model(seed, width=4):
+    return Sequential([Affine(3, width, seed), Stats(width, seed), Affine(width, 2, seed + 1)])
+
+
+def _host(store):
+    return {k: B.to_numpy(v) for k, v in store.items()}
+
+
+def test_round_trip_in_place(tmp_path):
+    path = tmp_path / "weights.bin"                       # any name: no ".npz" is appended
+    a, b = _model(0), _model(10)
+    save_weights(a, path)
+    assert os.listdir(tmp_path) == ["weights.bin"]        # no temporary file left behind
+    arrays = {**b.params, **b.buffers}
+    load_weights(b, path)
+    for store in ("params", "buffers"):
+        got, want = _host(getattr(b, store)), _host(getattr(a, store))
+        assert got.keys() == want.keys()
+        for k in want:
+            np.testing.assert_array_equal(got[k], want[k])
+    for k, v in {**b.params, **b.buffers}.items():
+        assert v is arrays[k] and v.dtype == np.float32  # same objects, same dtype
+
+
+def test_file_is_plain_npz_with_metadata(tmp_path):
+    path = tmp_path / "w.npz"
+    save_weights(_model(0), path)
+    with np.load(path, allow_pickle=False) as f:          # readable without linkedref or pickle
+        names = set(f.files)
+        meta = f["__linkedref__"]
+        assert meta.dtype.kind == "U" and meta[0] == "linkedref-weights"
+        assert set(meta[2:]) == names - {"__linkedref__"}
+        assert {"param/0.W", "param/2.b", "buffer/1.mean"} <= names
+
+
+def test_loads_into_another_dtype(tmp_path):
+    path = tmp_path / "w.npz"
+    with B.default_dtype("float64"):
+        a = _model(0)
+    save_weights(a, path)
+    b = _model(5)
+    load_weights(b, path)
+    assert b.params["0.W"].dtype == np.float32
+    np.testing.assert_allclose(B.to_numpy(b.params["0.W"]), B.to_numpy(a.params["0.W"]), rtol=1e-6)
+
+
+def test_architecture_mismatches_say_what_differs(tmp_path):
+    path = tmp_path / "w.npz"
+    save_weights(_model(0), path)
+    with pytest.raises(ValueError) as err:
+        load_weights(_model(1, width=5), path)
+    msg = str(err.value)
+    assert str(path) in msg and "0.W: file (3, 4), model (3, 5)" in msg and "1.mean (buffer)" in msg
+    with pytest.raises(ValueError, match=r"missing in the file: 3\.W, 3\.b"):
+        load_weights(Sequential([*_model(0).layers, Affine(2, 2, 0)]), path)
+    with pytest.raises(ValueError, match=r"not in the model: 2\.W, 2\.b"):
+        load_weights(Sequential(_model(0).layers[:2]), path)
+    b = _model(7)
+    before = _host(b.params)
+    with pytest.raises(ValueError):
+        load_weights(Sequential([Affine(3, 4, 7), Stats(4, 7), Affine(4, 3, 8)]), path)
+    for k, v in _host(b.params).items():                  # a refused file changes nothing
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_lazy_parameters_need_a_forward_first(tmp_path):
+    path = tmp_path / "w.npz"
+    model = Sequential([Affine(3, 4, 0), Lazy()])
+    with pytest.raises(ValueError, match="save_weights: Lazy.*run model.forward"):
+        save_weights(model, path)
+    model.layers[1].forward(B.asarray(np.zeros((1, 4)), dtype="float32"))
+    save_weights(model, path)
+    fresh = Sequential([Affine(3, 4, 1), Lazy()])
+    with pytest.raises(ValueError, match=r"not in the model: 1\.alpha.*forward"):
+        load_weights(fresh, path)
+    fresh.layers[1].forward(B.asarray(np.zeros((1, 4)), dtype="float32"))
+    load_weights(fresh, path)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "npy", "foreign npz",
+                                    "corrupt member"])
+def test_unreadable_files_raise_value_error_naming_the_file(tmp_path, damage):
+    path = tmp_path / "w.npz"
+    save_weights(_model(0), path)
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"not weights at all" * 20)
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.ones(3))
+    elif damage == "foreign npz":
+        with open(path, "wb") as f:
+            np.savez(f, a=np.ones(3))
+    else:                                                 # flip bytes inside an array's data
+        i = data.index(b"param/0.W") + 200
+        path.write_bytes(data[:i] + bytes(64) + data[i + 64:])
+    with pytest.raises(ValueError) as err:
+        load_weights(_model(0), path)
+    assert str(path) in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.npz"):
+        load_weights(_model(0), tmp_path / "nope.npz")
+
+
+_UNPICKLED = []
+
+
+def _spring():
+    _UNPICKLED.append("loaded")
+
+
+class _Trap:
+    """Unpickling this calls _spring — it must never happen."""
+
+    def __reduce__(self):
+        return (_spring, ())
+
+
+def test_pickled_content_is_never_loaded(tmp_path):
+    path = tmp_path / "w.npz"
+    save_weights(_model(0), path)
+    with zipfile.ZipFile(path, "a") as z:                 # smuggle in an object array
+        with z.open("trap.npy", "w") as f:
+            np.lib.format.write_array(f, np.array([_Trap()], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="w.npz"):
+        load_weights(_model(0), path)
+    raw = tmp_path / "raw.npz"
+    raw.write_bytes(pickle.dumps(_Trap()))
+    with pytest.raises(ValueError, match="raw.npz"):
+        load_weights(_model(0), raw)
+    assert _UNPICKLED == []
+
+
+@pytest.mark.gpu
+def test_cupy_weights_load_into_numpy(tmp_path):
+    path = tmp_path / "w.npz"
+    with B.using_backend("cupy"):
+        a = _model(0)
+        save_weights(a, path)
+    b = _model(3)                                          # the session backend
+    load_weights(b, path)
+    np.testing.assert_array_equal(B.to_numpy(b.params["0.W"]), B.to_numpy(a.params["0.W"]))
