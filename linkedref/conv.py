@@ -30,18 +30,19 @@ bottom/right — asymmetric, exactly as Keras does).
 """
 from __future__ import annotations
 
+import numbers
+
 from . import backend as B
 from .init import initialize
 from .layer import Layer
 
 
 def _pair(value, what):
-    """An int or a pair of ints as a pair (a clear Conv2D error for anything else)."""
-    pair = (value, value) if isinstance(value, int) else \
-        tuple(value) if isinstance(value, (tuple, list)) else ()
-    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
+    """An int or a pair of ints as a pair of Python ints (a clear Conv2D error for anything else)."""
+    items = list(value) if isinstance(value, (tuple, list)) else [value, value]
+    if len(items) != 2 or not all(isinstance(v, numbers.Integral) for v in items):
         raise ValueError(f"Conv2D: {what} must be an int or a pair of ints, got {value!r}")
-    return pair
+    return tuple(int(v) for v in items)
 
 
 def as_strided(x, shape, strides):
@@ -64,20 +65,35 @@ def windows(x, kh, kw, stride=(1, 1)):
 
 
 def scratch(xp, shape, dtype, tag):
-    """A reusable work array of ``shape`` (contents undefined), shared by every Conv2D.
+    """A work array of ``shape`` (contents undefined), reused across calls and across Conv2D layers.
 
     Why: a fresh multi-megabyte NumPy array comes as new pages from the OS, and touching them for
     the first time (page faults) cost more than the im2col copy itself — a 4× slowdown measured
-    on the depth net's 4-channel layers. Only arrays that no caller keeps go here (cols, the
-    dilated dy, dW's per-sample products); layers run one at a time, so sharing is safe.
+    on the depth net's 4-channel layers. So each ``tag`` keeps one flat buffer, grown to the
+    largest size asked for (at most ``SCRATCH_LIMIT`` elements; larger requests get a fresh array)
+    and handed out as views. Only arrays that no caller keeps go here (cols, the dilated dy, dW's
+    per-sample products); layers run one at a time, so sharing is safe. ``clear_scratch()``
+    frees the buffers.
     """
-    key = (tag, tuple(shape), xp.dtype(dtype).str, xp.__name__)
-    if key not in _SCRATCH:
-        _SCRATCH[key] = xp.empty(shape, dtype=dtype)
-    return _SCRATCH[key]
+    size = 1
+    for d in shape:
+        size *= d
+    if size > SCRATCH_LIMIT:
+        return xp.empty(shape, dtype=dtype)
+    key = (tag, str(dtype), xp.__name__)
+    buf = _SCRATCH.get(key)
+    if buf is None or buf.size < size:
+        buf = _SCRATCH[key] = xp.empty(size, dtype=dtype)
+    return buf[:size].reshape(shape)
 
 
+SCRATCH_LIMIT = 2 ** 26          # elements (256 MiB of float32) per buffer
 _SCRATCH: dict = {}
+
+
+def clear_scratch():
+    """Free the work buffers ``scratch`` keeps (they are re-created when next needed)."""
+    _SCRATCH.clear()
 
 
 def im2col(x, kh, kw, stride=(1, 1)):

@@ -15,17 +15,19 @@ convolution, and it is as fast for the small pooling kernels used in practice.
 """
 from __future__ import annotations
 
+import numbers
+
 from . import backend as B
 from .conv import windows
 from .layer import Layer
 
 
 def _pair(value, name, what):
-    pair = (value, value) if isinstance(value, int) else \
-        tuple(value) if isinstance(value, (tuple, list)) else ()
-    if len(pair) != 2 or not all(isinstance(v, int) and v >= 1 for v in pair):
+    """A positive int or a pair of them as a pair of Python ints (an error naming ``name`` else)."""
+    items = list(value) if isinstance(value, (tuple, list)) else [value, value]
+    if len(items) != 2 or not all(isinstance(v, numbers.Integral) and v >= 1 for v in items):
         raise ValueError(f"{name}: {what} must be a positive int or a pair of them, got {value!r}")
-    return pair
+    return tuple(int(v) for v in items)
 
 
 class _Pool2D(Layer):
