@@ -1,0 +1,250 @@
+"""Linked units: gradients, forward against an independent concatenation, the linkage checker,
+the general Linked, activation() by name, and bad input."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import linkedref.backend as B
+from linkedref.activations import ELU, PReLU, ReLU, Sigmoid, Swish, Tanh
+from linkedref.gradcheck import away_from_kinks, gradcheck, run_cases
+from linkedref.gradcheck.cases_activations import CASES
+from linkedref.linked import (ACTIVATIONS, LKELU, LKPReLU, LKReLU, LKSELU, LKSwish, Linked,
+                              Member, activation, check_linkage, is_linked)
+
+LINKED = ("lkrelu", "lkleaky_relu", "lkprelu", "lkelu", "lkselu", "lkswish")
+
+shapes_2d = st.tuples(st.integers(1, 4), st.integers(1, 4))
+shapes_4d = st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3))
+
+
+def _inputs(shape, rng):
+    """Off the kinks at 0 and off |z| ≈ 1.2785, where Swish's slope is 0 (its curvature there
+    looks like a kink to the checker, and a 1-element input would have nothing left to check)."""
+    x = away_from_kinks(shape, rng)
+    near = np.abs(np.abs(x) - 1.2785) < 0.05
+    x[near] = np.sign(x[near]) * 1.4
+    return x
+
+
+def _sig(z):
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def _elu(z, alpha=1.0, scale=1.0):
+    return scale * np.where(z > 0, z, alpha * (np.exp(np.minimum(z, 0)) - 1))
+
+
+# g for each linked unit, in plain float64 numpy; the test builds concat(g(z), g(-z)) itself.
+G = {
+    "lkrelu": lambda z: np.where(z > 0, z, 0.0),
+    "lkleaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+    "lkprelu": lambda z: np.where(z > 0, z, 0.25 * z),
+    "lkelu": _elu,
+    "lkselu": lambda z: _elu(z, 1.6732632423543772, 1.0507009873554805),
+    "lkswish": lambda z: z * _sig(z),
+}
+
+
+@pytest.mark.parametrize("name", LINKED)
+@settings(max_examples=4)
+@given(shape=st.one_of(shapes_2d, shapes_4d), seed=st.integers(0, 2**31))
+def test_gradcheck_float64(name, shape, seed):
+    rng = np.random.default_rng(seed)
+    report = gradcheck(activation(name), _inputs(shape, rng))
+    assert report.max_error <= 1e-6
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_registered_cases(case):
+    [(name, report)] = run_cases([case])
+    assert not isinstance(report, Exception), report
+    assert report.max_error <= 1e-6, str(report)
+
+
+@pytest.mark.parametrize("name", LINKED)
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 5), (2, 3, 4, 5)])
+def test_forward_is_concat_of_unit_and_mirror(name, shape, rng):
+    z = rng.standard_normal(shape) * 3
+    z[0, 0] = 0.0                                           # the kink itself, too
+    y = B.to_numpy(activation(name).astype("float64").forward(B.asarray(z)))
+    g = G[name]
+    expected = np.concatenate([g(z), g(-z)], axis=1)
+    assert y.shape == (shape[0], 2 * shape[1]) + shape[2:]  # axis 1 doubles
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", LINKED)
+def test_float32_in_float32_out_and_dy_untouched(name, rng):
+    layer = activation(name)
+    x = B.asarray(rng.standard_normal((2, 3, 4, 4)), dtype="float32")
+    y = layer.forward(x)
+    assert y.dtype == np.float32 and y.shape == (2, 6, 4, 4) and y.flags.c_contiguous
+    dy = B.asarray(rng.standard_normal(y.shape), dtype="float32")
+    before = dy.copy()
+    dx = layer.backward(dy)
+    assert dx.dtype == np.float32 and dx.shape == x.shape
+    np.testing.assert_array_equal(B.to_numpy(dy), B.to_numpy(before))
+
+
+def test_lkrelu_backward_is_the_crelu_one_liner(rng):
+    z = away_from_kinks((3, 4, 2, 2), rng)
+    dy = rng.standard_normal((3, 8, 2, 2))
+    layer = LKReLU()
+    layer.forward(B.asarray(z))
+    dx = B.to_numpy(layer.backward(B.asarray(dy)))
+    np.testing.assert_array_equal(dx, dy[:, :4] * (z > 0) - dy[:, 4:] * (z < 0))
+
+
+@pytest.mark.parametrize("cls", [LKReLU, LKELU, LKSELU, LKSwish])
+def test_mirror_classes_equal_general_linked(cls, rng):
+    single = {LKReLU: ReLU, LKELU: ELU, LKSELU: activation("selu").__class__,
+              LKSwish: Swish}[cls]
+    fast, general = cls(), Linked.mirror(single())
+    z = B.asarray(away_from_kinks((2, 3, 3, 3), rng))
+    dy = B.asarray(rng.standard_normal((2, 6, 3, 3)))
+    np.testing.assert_allclose(B.to_numpy(fast.forward(z)), B.to_numpy(general.forward(z)),
+                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(B.to_numpy(fast.backward(dy)), B.to_numpy(general.backward(dy)),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_lkprelu_two_independent_slope_sets(rng):
+    layer = LKPReLU(init=0.1, init_mirror=0.3).astype("float64")
+    z = away_from_kinks((4, 3, 2, 2), rng)
+    y = B.to_numpy(layer.forward(B.asarray(z)))
+    assert set(layer.params) == set(layer.grads) == {"alpha", "alpha_mirror"}
+    assert layer.params["alpha"].shape == layer.params["alpha_mirror"].shape == (3,)
+    prelu = lambda t, a: np.where(t > 0, t, a * t)
+    np.testing.assert_allclose(y, np.concatenate([prelu(z, 0.1), prelu(-z, 0.3)], axis=1))
+    # changing the mirror's slopes leaves the first half alone
+    layer.params["alpha_mirror"][...] = 0.9
+    y2 = B.to_numpy(layer.forward(B.asarray(z)))
+    np.testing.assert_array_equal(y2[:, :3], y[:, :3])
+    assert not np.allclose(y2[:, 3:], y[:, 3:])
+    # the two slope sets get different gradients, each from its own half only
+    dy = rng.standard_normal(y.shape)
+    layer.backward(B.asarray(dy))
+    ga, gb = B.to_numpy(layer.grads["alpha"]), B.to_numpy(layer.grads["alpha_mirror"])
+    np.testing.assert_allclose(ga, (dy[:, :3] * np.minimum(z, 0)).sum(axis=(0, 2, 3)))
+    np.testing.assert_allclose(gb, (dy[:, 3:] * np.minimum(-z, 0)).sum(axis=(0, 2, 3)))
+    assert not np.allclose(ga, gb)
+
+
+def test_lkprelu_sized_on_first_forward(rng):
+    layer = LKPReLU()
+    assert layer.params == {}
+    layer.forward(B.asarray(rng.standard_normal((2, 5)), dtype="float32"))
+    assert layer.params["alpha_mirror"].shape == (5,)
+    with pytest.raises(ValueError, match="LKPReLU.*5"):
+        layer.forward(B.asarray(rng.standard_normal((2, 4)), dtype="float32"))
+
+
+# ------------------------------------------------------------------------- check_linkage
+relu = lambda z: np.maximum(z, 0)
+
+
+def test_check_linkage_accepts_mirror_and_min_max():
+    for linkage in [LKReLU(), Linked.mirror(ReLU()), Linked.min_max(),
+                    [relu, lambda z: relu(-z)], [relu, lambda z: np.minimum(z, 0)],
+                    LKPReLU(init=0.0), LKSwish(), LKSELU()]:
+        result = check_linkage(linkage)
+        assert result and result.ok and result.failures.size == 0, (linkage, result)
+
+
+def test_check_linkage_rejects_a_non_link():
+    result = check_linkage([relu, relu])
+    assert not result
+    assert result.failures.size > 0 and result.failures.max() < 0
+    np.testing.assert_allclose(result.failures.min(), -5.0)
+    assert "ok=False" in repr(result)
+    assert not check_linkage(Linked(ReLU(), ReLU()))        # same, as a layer
+    assert not check_linkage(ReLU())                         # a single ReLU dies for z < 0
+    assert not check_linkage([Sigmoid()], z_range=(-40, 40))  # saturates: slope below tol
+
+
+def test_check_linkage_range_and_points():
+    assert check_linkage([relu, relu], z_range=(0.5, 3.0))   # only positive z: condition holds
+    result = check_linkage([relu, relu], z=np.array([-1.0, 2.0]))
+    np.testing.assert_array_equal(result.failures, [-1.0])
+    assert result.slopes.shape == (2, 2)
+
+
+def test_check_linkage_does_not_touch_the_layer():
+    layer = LKPReLU()
+    check_linkage(layer)
+    assert layer.params == {} and layer.dtype == np.float32
+
+
+def test_check_linkage_bad_arguments():
+    with pytest.raises(TypeError, match="check_linkage"):
+        check_linkage("relu")
+    with pytest.raises(ValueError, match="check_linkage"):
+        check_linkage([relu], tol=0)
+
+
+# ------------------------------------------------------------------------------- Linked
+def test_min_max_forward(rng):
+    z = rng.standard_normal((3, 2, 2, 2))
+    y = B.to_numpy(Linked.min_max().forward(B.asarray(z)))
+    np.testing.assert_array_equal(y, np.concatenate([np.maximum(0, z), np.minimum(0, z)], axis=1))
+
+
+def test_three_members_with_params(rng):
+    layer = Linked(PReLU(), Member(ELU(), -1, -1), Tanh()).astype("float64")
+    z = rng.standard_normal((2, 3, 4))
+    y = B.to_numpy(layer.forward(B.asarray(z)))
+    assert layer.expansion == 3 and is_linked(layer) and y.shape == (2, 9, 4)
+    np.testing.assert_allclose(y, np.concatenate([np.where(z > 0, z, 0.25 * z), -_elu(-z),
+                                                  np.tanh(z)], axis=1), rtol=1e-12)
+    assert set(layer.params) == set(layer.grads) == {"0.alpha"}
+    layer.backward(B.asarray(rng.standard_normal(y.shape)))
+    assert layer.grads["0.alpha"] is layer.members[0].layer.grads["alpha"]
+
+
+def test_linked_rejects_bad_members():
+    r = ReLU()
+    with pytest.raises(ValueError, match="same layer"):
+        Linked(r, (r, -1))
+    with pytest.raises(ValueError, match="signs"):
+        Linked(ReLU(), (ReLU(), 2))
+    with pytest.raises(TypeError, match="member 1"):
+        Linked(ReLU(), "relu")
+    with pytest.raises(ValueError, match="itself linked"):
+        Linked(LKReLU())
+    with pytest.raises(ValueError, match="at least one"):
+        Linked()
+
+
+# ------------------------------------------------------------------------ by name; expansion
+def test_activation_by_every_name():
+    assert ACTIVATIONS == ("relu", "leaky_relu", "prelu", "elu", "selu", "swish", "tanh",
+                           "sigmoid") + LINKED
+    for name in ACTIVATIONS:
+        layer = activation(name)
+        assert layer.expansion == (2 if name.startswith("lk") else 1)
+        assert is_linked(layer) == name.startswith("lk")
+    assert isinstance(activation("lk_relu"), LKReLU)
+    assert isinstance(activation("LK-ReLU"), LKReLU)
+    assert activation("leaky_relu", alpha=0.2).alpha == 0.2
+
+
+def test_unknown_activation_lists_the_names():
+    with pytest.raises(ValueError, match="unknown.*'mish'.*relu.*lkswish"):
+        activation("mish")
+    with pytest.raises(TypeError, match="activation"):
+        activation(ReLU)
+
+
+@pytest.mark.parametrize("name", LINKED)
+def test_linked_errors(name, rng):
+    layer = activation(name)
+    with pytest.raises(ValueError, match="before forward"):
+        layer.backward(B.xp().ones((2, 6)))
+    with pytest.raises(ValueError, match=f"{layer.name}.*ndim"):
+        layer.forward(B.xp().ones(3, dtype="float32"))
+    with pytest.raises(TypeError, match=f"{layer.name}.*floating"):
+        layer.forward(B.xp().ones((2, 3), dtype="int32"))
+    layer.forward(B.asarray(rng.standard_normal((2, 3)), dtype="float32"))
+    with pytest.raises(ValueError, match=f"{layer.name}.*dy"):
+        layer.backward(B.xp().ones((2, 3), dtype="float32"))
