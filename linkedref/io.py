@@ -138,7 +138,8 @@ def _check_built(model, where):
     for layer in _walk(model):
         if _unbuilt(layer):
             raise ValueError(f"{where}: {layer!r} has not created its parameters yet (they are "
-                             f"sized on the first forward); run model.forward(x) on one batch first")
+                             "sized on the first forward); run model.forward(x) on one batch "
+                             "first")
 
 
 def _strip(keys):

@@ -37,7 +37,8 @@ class StepSchedule:
 
     def __init__(self, steps: dict):
         if not isinstance(steps, dict):
-            raise TypeError(f"StepSchedule: expected a dict {{epoch: factor}}, got {type(steps).__name__}")
+            raise TypeError(f"StepSchedule: expected a dict {{epoch: factor}}, "
+                            f"got {type(steps).__name__}")
         for epoch, factor in steps.items():
             if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
                 raise ValueError(f"StepSchedule: epochs must be integers ≥ 0, got {epoch!r}")
@@ -70,7 +71,8 @@ class Optimizer:
             raise TypeError(f"{self.name}: the model needs .params and .grads dicts, "
                             f"got a {type(model).__name__}")
         _require(self.name, "lr", lr, _finite_real(lr) and lr > 0, "a finite number > 0")
-        _require(self.name, "decay", decay, _finite_real(decay) and decay >= 0, "a finite number ≥ 0")
+        _require(self.name, "decay", decay, _finite_real(decay) and decay >= 0,
+                 "a finite number ≥ 0")
         if schedule is not None and not callable(schedule):
             raise TypeError(f"{self.name}: schedule must be callable (epoch → factor), "
                             f"e.g. StepSchedule({{100: 0.1}}); got {type(schedule).__name__}")
@@ -178,7 +180,8 @@ class SGD(Optimizer):
             p += v                          # p ← p + v
 
     def _hyper(self):
-        return f"lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, decay={self.decay}"
+        return (f"lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
+                f"decay={self.decay}")
 
 
 class RMSProp(Optimizer):

@@ -84,7 +84,7 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
     _check_positive_int("fit", "sync_every", sync_every)
     if not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"fit: optimizer must have a step() method, got {type(optimizer).__name__}")
-    dtype = getattr(model, "dtype", None) or B.get_default_dtype()
+    dtype = _dtype_of(model)
     X, y = _check_data("fit", X, y, classification)
     _check_against_model("fit", model, X, y, classification, dtype)
     if validation is not None:
@@ -104,24 +104,22 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
         if hasattr(optimizer, "set_epoch"):
             optimizer.set_epoch(epoch)
         start = time.perf_counter()
-        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
-                   disable=not progress, unit="step")
         run = _Running(classification)
-        for step, (xb, yb) in enumerate(batches(X, y, batch_size, rng=rng, shuffle=shuffle,
-                                                dtype=dtype)):
-            out = model.forward(xb, training=True)
-            l = loss.forward(out, yb)
-            run.add(l, len(xb), (out.argmax(axis=1) == yb).sum() if classification else None)
-            if (step + 1) % sync_every == 0 or step + 1 == steps:
-                bad = run.flush()
-                if bad is not None:
-                    bar.close()
-                    raise _non_finite_error(model, bad, step, xb, epoch, epochs, steps, run)
-                bar.set_postfix(run.postfix(), refresh=False)
-            model.backward(loss.backward())
-            optimizer.step()
-            bar.update(1)
-        bar.close()
+        with tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
+                  disable=not progress, unit="step") as bar:
+            for step, (xb, yb) in enumerate(batches(X, y, batch_size, rng=rng, shuffle=shuffle,
+                                                    dtype=dtype)):
+                out = model.forward(xb, training=True)
+                l = loss.forward(out, yb)
+                run.add(l, len(xb), (out.argmax(axis=1) == yb).sum() if classification else None)
+                if (step + 1) % sync_every == 0 or step + 1 == steps:   # read the device
+                    bad = run.flush()
+                    if bad is not None:                 # before the bad step's update
+                        raise _non_finite_error(model, bad, step, xb, epoch, epochs, steps)
+                    bar.set_postfix(run.postfix(), refresh=False)
+                model.backward(loss.backward())
+                optimizer.step()
+                bar.update(1)
         history["loss"].append(run.loss_sum / n)
         if classification:
             history["accuracy"].append(run.correct / n)
@@ -145,15 +143,15 @@ def evaluate(model, loss, X, y, batch_size: int = 256):
     classification = bool(getattr(loss, "classification", False))
     _check_positive_int("evaluate", "batch_size", batch_size)
     X, y = _check_data("evaluate", X, y, classification)
-    dtype = getattr(model, "dtype", None) or B.get_default_dtype()
+    dtype = _dtype_of(model)
     return _evaluate(model, loss, X, y, batch_size, dtype, classification)
 
 
 def predict(model, X, batch_size: int = 256):
-    """The outputs of ``model`` on X (N, ...), forward(training=False), as a NumPy array (N, ...)."""
+    """The outputs of ``model`` on X (N, ...) with forward(training=False), as a NumPy array."""
     _check_positive_int("predict", "batch_size", batch_size)
     X, _ = _check_data("predict", X, None, False)
-    dtype = getattr(model, "dtype", None) or B.get_default_dtype()
+    dtype = _dtype_of(model)
     outs = [model.forward(xb, training=False)
             for xb, _ in batches(X, None, batch_size, shuffle=False, dtype=dtype)]
     xp = B.get_array_module(outs[0])
@@ -210,7 +208,7 @@ class _Running:
         return out
 
 
-def _non_finite_error(model, bad, step, xb, epoch, epochs, steps, run):
+def _non_finite_error(model, bad, step, xb, epoch, epochs, steps):
     """A FloatingPointError naming epoch, step and the first layer whose output is non-finite."""
     bad_step, value = bad
     where = f"epoch {epoch + 1} of {epochs}, step {bad_step + 1} of {steps}"
@@ -247,6 +245,12 @@ def _walk(seq, x, prefix):
             return f"{prefix}{i}", layer
         x = y
     return None
+
+
+def _dtype_of(model):
+    """The model's parameter dtype (batches are cast to it), else the default dtype."""
+    dtype = getattr(model, "dtype", None)
+    return B.get_default_dtype() if dtype is None else dtype
 
 
 def _finite(a) -> bool:

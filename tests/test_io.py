@@ -27,7 +27,8 @@ class Stats(Layer):
 
     def __init__(self, d, seed):
         super().__init__()
-        self.buffers = {"mean": B.asarray(np.random.default_rng(seed).standard_normal(d), self.dtype)}
+        mean = np.random.default_rng(seed).standard_normal(d)
+        self.buffers = {"mean": B.asarray(mean, self.dtype)}
 
 
 class Lazy(Layer):

@@ -15,7 +15,8 @@ class Affine(Layer):
     def __init__(self, d_in, d_out, seed):
         super().__init__()
         rng = np.random.default_rng(seed)
-        self.params = {"W": B.asarray(rng.standard_normal((d_in, d_out)) / np.sqrt(d_in), self.dtype),
+        W = rng.standard_normal((d_in, d_out)) / np.sqrt(d_in)
+        self.params = {"W": B.asarray(W, self.dtype),
                        "b": B.xp().zeros(d_out, dtype=self.dtype)}
         self.grads = {k: v * 0 for k, v in self.params.items()}
 
@@ -209,3 +210,10 @@ def test_with_the_library_layers_if_present():
     h = fit(model, SoftmaxCrossEntropy(), Adam(model, lr=0.02), X, y, epochs=15, batch_size=16,
             progress=False)
     assert h["accuracy"][-1] > 0.85
+
+
+def test_batches_follow_the_model_dtype():
+    X, y = _problem(16)
+    model = _net().astype("float64")                   # default dtype stays float32
+    fit(model, SoftmaxCrossEntropy(), SGD(model), X, y, epochs=1, progress=False)
+    assert model.params["0.W"].dtype == np.float64 and predict(model, X).dtype == np.float64

@@ -1,4 +1,4 @@
-"""Gradient-check cases for the losses (no layer: the check differentiates the loss in its input)."""
+"""Gradient-check cases for the losses (layer=None: the loss is differentiated in its input)."""
 from __future__ import annotations
 
 from ..losses import MSE, SoftmaxCrossEntropy
