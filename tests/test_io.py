@@ -192,3 +192,30 @@ def test_cupy_weights_load_into_numpy(tmp_path):
     b = _model(3)                                          # the session backend
     load_weights(b, path)
     np.testing.assert_array_equal(B.to_numpy(b.params["0.W"]), B.to_numpy(a.params["0.W"]))
+
+
+@pytest.mark.slow
+def test_trained_library_model_round_trip(tmp_path):
+    dense = pytest.importorskip("linkedref.dense")
+    acts = pytest.importorskip("linkedref.activations")
+    from linkedref.losses import SoftmaxCrossEntropy
+    from linkedref.optim import Adam
+    from linkedref.train import fit, predict
+
+    def make(seed):
+        return Sequential([dense.Dense(2, 8, rng=seed), acts.PReLU(),
+                           dense.Dense(8, 2, rng=seed + 1)])
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 2))
+    y = (X[:, 0] > 0).astype(np.int64)
+    model = make(0)
+    fit(model, SoftmaxCrossEntropy(), Adam(model, lr=0.01), X, y, epochs=2, progress=False)
+    assert "1.alpha" in model.params                       # created lazily, then trained
+    save_weights(model, tmp_path / "w.npz")
+    fresh = make(5)
+    with pytest.raises(ValueError, match="forward"):
+        load_weights(fresh, tmp_path / "w.npz")
+    predict(fresh, X[:1])
+    load_weights(fresh, tmp_path / "w.npz")
+    np.testing.assert_array_equal(predict(fresh, X), predict(model, X))
