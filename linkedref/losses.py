@@ -51,10 +51,17 @@ class SoftmaxCrossEntropy:
         xp = B.get_array_module(logits)
         labels = xp.asarray(labels)                                     # N, on logits' device
         # log Σ exp(z) = m + log Σ exp(z − m) with m = max_k z: no overflow for any finite z.
-        shifted = logits - logits.max(axis=1, keepdims=True)            # N, K  (≤ 0)
-        lse = xp.log(xp.exp(shifted).sum(axis=1))                       # N
+        # The max term is exp(0) = 1, so Σ = 1 + r and log Σ = log1p(r), with r summed without
+        # it: exact to the last bit even for a confident prediction whose loss is ~1e-9.
+        top = logits.argmax(axis=1)                                     # N
+        shifted = logits - xp.take_along_axis(logits, top[:, None], axis=1)   # N, K  (≤ 0)
+        e = xp.exp(shifted)                                             # N, K
+        rest = e.copy()
+        rest[xp.arange(N), top] = 0
+        total = rest.sum(axis=1)                                        # N: r = Σ − 1
+        lse = xp.log1p(total)                                           # N: log Σ exp(z − m)
         picked = xp.take_along_axis(shifted, labels[:, None], axis=1)[:, 0]   # N: z_n,y_n − m
-        self.cache = (xp.exp(shifted - lse[:, None]), labels)           # softmax p (N, K)
+        self.cache = (e / (1 + total)[:, None], labels)                 # softmax p (N, K)
         return xp.asarray((lse - picked).mean())                        # 0-d
 
     def backward(self):

@@ -30,7 +30,7 @@ def test_registered_cases_pass_gradcheck(case, rng):
 @given(n=st.integers(1, 7), k=st.integers(2, 6), seed=st.integers(0, 2**16))
 def test_cross_entropy_gradcheck_hypothesis(n, k, seed):
     rng = np.random.default_rng(seed)
-    report = gradcheck(None, 3.0 * rng.standard_normal((n, k)), loss=SoftmaxCrossEntropy(),
+    report = gradcheck(None, 2.0 * rng.standard_normal((n, k)), loss=SoftmaxCrossEntropy(),
                        labels=rng.integers(0, k, n))
     assert report.max_error <= 1e-6
 
@@ -74,6 +74,23 @@ def test_cross_entropy_is_finite_for_huge_logits():
     dz = B.to_numpy(crit.backward())
     assert np.isfinite(dz).all()
     np.testing.assert_allclose(dz.sum(axis=1), 0, atol=1e-6)   # softmax − onehot sums to 0
+
+
+def test_confident_predictions_keep_a_tiny_loss_in_float32():
+    z = B.asarray(np.array([[20.0, 0.0, -3.0], [0.0, 30.0, 0.0]]), dtype="float32")
+    loss = SoftmaxCrossEntropy().forward(z, np.array([0, 1]))
+    ref = (np.log1p(np.exp(-20.0) + np.exp(-23.0)) + np.log1p(2 * np.exp(-30.0))) / 2
+    np.testing.assert_allclose(B.to_float(loss), ref, rtol=1e-5)      # not rounded to 0
+
+
+def test_ties_for_the_maximum(rng):
+    z = np.array([[1.0, 1.0, 0.0], [2.0, 2.0, 2.0]])
+    crit = SoftmaxCrossEntropy()
+    with B.default_dtype("float64"):
+        loss = crit.forward(B.asarray(z), np.array([1, 2]))
+    ref_loss, ref_grad = _reference_cross_entropy(z, [1, 2])
+    np.testing.assert_allclose(B.to_float(loss), ref_loss, rtol=1e-12)
+    np.testing.assert_allclose(B.to_numpy(crit.backward()), ref_grad, rtol=1e-12)
 
 
 def test_mse_matches_numpy_reference(rng):
