@@ -45,6 +45,62 @@ def blas_threads():
         return "unknown (threadpoolctl not installed)"
 
 
+def bench(N, C, O, H, k, stride, repeat, rng):
+    """Times (s) of Conv2D fwd+bwd, of numpy matmul on its GEMM shapes, and of PyTorch (or None)."""
+    f32 = numpy.float32
+    conv = Conv2D(C, O, k, stride=stride, padding="same", rng=rng)
+    x = rng.standard_normal((N, C, H, H), dtype=f32)
+    y = conv.forward(x, training=True)
+    dy = rng.standard_normal(y.shape, dtype=f32)
+    Ho, (top, bottom), _ = y.shape[2], *conv.pads(H, H)
+
+    def step():
+        conv.forward(x, training=True)
+        conv.backward(dy)
+    t_conv = best_time(step, repeat)
+
+    # numpy matmul on the same three GEMMs, operands contiguous and ready
+    K, P, Px = C * k * k, Ho * Ho, H * H
+    w2, cols = rng.standard_normal((O, K), dtype=f32), rng.standard_normal((N, K, P), dtype=f32)
+    dy3, colsT = rng.standard_normal((N, O, P), dtype=f32), rng.standard_normal((N, P, K), dtype=f32)
+    wt2, dycols = rng.standard_normal((C, O * k * k), dtype=f32), rng.standard_normal((N, O * k * k, Px), dtype=f32)
+
+    def gemms():
+        w2 @ cols                      # forward
+        (dy3 @ colsT).sum(axis=0)      # dW
+        wt2 @ dycols                   # dx (transposed convolution, over the input's H·W)
+    t_mm = best_time(gemms, repeat)
+
+    t_torch = None
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        return t_conv, t_mm, t_torch
+    xt = torch.from_numpy(x).requires_grad_(True)
+    wt = torch.from_numpy(B.to_numpy(conv.params["W"]).copy()).requires_grad_(True)
+    bt = torch.zeros(O, requires_grad=True)
+    dyt = torch.from_numpy(dy)
+    xt_pad = (top, bottom) != (0, 0)
+
+    def torch_step():
+        xt.grad = wt.grad = bt.grad = None
+        xin = F.pad(xt, (top, bottom, top, bottom)) if xt_pad else xt
+        F.conv2d(xin, wt, bt, stride=stride).backward(dyt)
+    t_torch = best_time(torch_step, repeat)
+    return t_conv, t_mm, t_torch
+
+
+SUITE = [  # N, C, O, H, k, stride: the shapes of issue 3's networks
+    (32, 3, 4, 32, 7, 2),       # depth_net, first layer
+    (32, 4, 4, 16, 3, 1),       # depth_net, the 49 others
+    (32, 3, 32, 32, 3, 1),      # cifar_net
+    (32, 32, 32, 32, 3, 1),
+    (32, 32, 64, 16, 3, 1),
+    (32, 64, 64, 16, 3, 1),     # the issue's target shape
+]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=32)
@@ -52,69 +108,35 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=16, help="H = W")
     parser.add_argument("--kernel", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--suite", action="store_true",
+                        help="also time the depth_net and cifar_net layer shapes")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    N, C, H, k = args.batch, args.channels, args.size, args.kernel
-    O, P = C, H * H                                   # "same" padding, stride 1: Ho·Wo = H·W
     rng = numpy.random.default_rng(args.seed)
-    f32 = numpy.float32
-    flops = 3 * 2 * N * O * P * C * k * k
-
-    print(f"bench_conv — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}")
-    print(f"machine: {platform.machine()} {platform.processor() or ''} {platform.system()}, "
-          f"{os.cpu_count()} CPUs; numpy {numpy.__version__}, BLAS threads: {blas_threads()}")
-    print(f"Conv2D {C}→{O} channels, {k}×{k}, {H}×{H}, batch {N}, padding 'same', float32; "
-          f"{flops / 1e9:.3f} GFLOP per forward+backward (fwd + dW + dx)")
-
-    # linkedref
-    conv = Conv2D(C, O, k, padding="same", rng=rng)
-    x = rng.standard_normal((N, C, H, H), dtype=f32)
-    dy = rng.standard_normal((N, O, H, H), dtype=f32)
-
-    def step():
-        conv.forward(x, training=True)
-        conv.backward(dy)
-    t_conv = best_time(step, args.repeat)
-
-    # numpy matmul on the same three GEMMs, operands contiguous and ready
-    K = C * k * k
-    w2, cols = rng.standard_normal((O, K), dtype=f32), rng.standard_normal((N, K, P), dtype=f32)
-    dy3 = rng.standard_normal((N, O, P), dtype=f32)
-    wt2, dycols = rng.standard_normal((C, O * k * k), dtype=f32), rng.standard_normal((N, O * k * k, P), dtype=f32)
-    colsT = numpy.ascontiguousarray(cols.transpose(0, 2, 1))
-
-    def gemms():
-        w2 @ cols                      # forward
-        (dy3 @ colsT).sum(axis=0)      # dW
-        wt2 @ dycols                   # dx (transposed convolution)
-    t_mm = best_time(gemms, args.repeat)
-
-    rows = [("linkedref Conv2D", t_conv), ("numpy matmul, same GEMMs", t_mm)]
-
     try:
         import torch
-        import torch.nn.functional as F
-        xt = torch.from_numpy(x).requires_grad_(True)
-        wt = torch.from_numpy(rng.standard_normal((O, C, k, k), dtype=f32)).requires_grad_(True)
-        bt = torch.zeros(O, requires_grad=True)
-        dyt = torch.from_numpy(dy)
-
-        def torch_step():
-            xt.grad = wt.grad = bt.grad = None
-            F.conv2d(xt, wt, bt, padding=k // 2).backward(dyt)
-        t_torch = best_time(torch_step, args.repeat)
-        rows.append((f"PyTorch {torch.__version__} conv2d ({torch.get_num_threads()} threads)", t_torch))
+        torch_text = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads"
     except ImportError:
-        t_torch = None
-        print("(PyTorch not installed: no PyTorch comparison)")
-
-    print(f"{'':<44}{'ms':>9}{'GFLOP/s':>10}")
-    for name, t in rows:
-        print(f"{name:<44}{t * 1e3:>9.2f}{flops / t / 1e9:>10.1f}")
-    print(f"Conv2D / numpy matmul GFLOP/s: {t_mm / t_conv:.0%}  (target ≥ 50%)")
-    if t_torch is not None:
-        print(f"Conv2D time / PyTorch time:    {t_conv / t_torch:.2f}×")
+        torch_text = "PyTorch not installed (no PyTorch column)"
+    print(f"bench_conv — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}")
+    print(f"machine: {platform.machine()} {platform.processor() or ''} {platform.system()}, "
+          f"{os.cpu_count()} CPUs; numpy {numpy.__version__}, BLAS threads: {blas_threads()}; {torch_text}")
+    print("Conv2D forward+backward (fwd + dW + dx), float32, padding 'same'; best of "
+          f"{args.repeat}. GFLOP/s = 3·2·N·O·Ho·Wo·C·kh·kw / time.")
+    print(f"{'N':>3} {'C→O':>7} {'H':>3} {'k':>2} {'s':>2} {'GFLOP':>7} {'Conv2D ms':>10} {'GFLOP/s':>8} "
+          f"{'matmul GFLOP/s':>15} {'Conv2D/matmul':>14} {'torch ms':>9} {'Conv2D/torch time':>18}")
+    shapes = [(args.batch, args.channels, args.channels, args.size, args.kernel, 1)]
+    if args.suite:
+        shapes = SUITE + [s for s in shapes if s not in SUITE]
+    for N, C, O, H, k, s in shapes:
+        t_conv, t_mm, t_torch = bench(N, C, O, H, k, s, args.repeat, rng)
+        Ho = -(-H // s)
+        flops = 3 * 2 * N * O * Ho * Ho * C * k * k
+        torch_cols = f"{t_torch * 1e3:>9.2f} {t_conv / t_torch:>17.2f}×" if t_torch else f"{'-':>9} {'-':>18}"
+        print(f"{N:>3} {f'{C}→{O}':>7} {H:>3} {k:>2} {s:>2} {flops / 1e9:>7.3f} {t_conv * 1e3:>10.2f} "
+              f"{flops / t_conv / 1e9:>8.1f} {flops / t_mm / 1e9:>15.1f} {t_mm / t_conv:>13.0%} {torch_cols}")
+    print("target (issue 3): Conv2D ≥ 50% of matmul GFLOP/s on 64→64, 3×3, 16×16, batch 32")
 
 
 if __name__ == "__main__":

@@ -168,3 +168,13 @@ def test_bad_arguments(kwargs):
     args = {**dict(in_channels=2, out_channels=2, kernel_size=3), **kwargs}
     with pytest.raises(ValueError, match="Conv2D"):
         Conv2D(**args)
+
+
+def test_scratch_limit_and_clear_keep_results_exact(rng, monkeypatch):
+    """Above SCRATCH_LIMIT the work arrays are fresh; after clear_scratch they are re-created."""
+    import linkedref.conv as conv_module
+    monkeypatch.setattr(conv_module, "SCRATCH_LIMIT", 10)
+    check_against_oracle(rng, 2, 2, 3, 6, 5, 3, 2, "same")
+    conv_module.clear_scratch()
+    monkeypatch.undo()
+    check_against_oracle(rng, 2, 2, 3, 6, 5, 3, 2, "same")
