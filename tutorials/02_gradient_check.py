@@ -107,12 +107,8 @@ def main(argv=None):
     args = start(make_parser(__doc__), argv)
     seed = args.seeds[0]
     rng = np.random.default_rng(seed)
-    B.set_default_dtype("float64")               # gradient checks need float64 round-off
-    try:
-        results = run(args, rng, seed)
-    finally:
-        B.set_default_dtype("float32")
-    return results
+    with B.default_dtype("float64"):             # gradient checks need float64 round-off
+        return run(args, rng, seed)
 
 
 def run(args, rng, seed):

@@ -35,7 +35,7 @@ DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 
 
 # ------------------------------------------------------------------------------ command line
-def make_parser(description: str, *, data: bool = False, seeds=(0,)) -> argparse.ArgumentParser:
+def make_parser(description: str, *, data: bool = False) -> argparse.ArgumentParser:
     """The options every tutorial takes: --quick, --smoke, --seed/--seeds, --backend, --epochs,
     --figdir and, for tutorials that use a data set, --dataset."""
     p = argparse.ArgumentParser(description=(description or "").strip().splitlines()[0],
@@ -44,7 +44,8 @@ def make_parser(description: str, *, data: bool = False, seeds=(0,)) -> argparse
                    help="a short run (well under a minute on 2 cores): the trend, not final numbers")
     p.add_argument("--smoke", action="store_true",
                    help="a tiny run that only exercises the code (for the test suite)")
-    p.add_argument("--seeds", type=int, nargs="+", default=list(seeds), help="random seeds to run")
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="random seeds to run (default: per mode, see the tutorial)")
     p.add_argument("--seed", type=int, default=None, help="a single seed (overrides --seeds)")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: per mode)")
@@ -54,13 +55,16 @@ def make_parser(description: str, *, data: bool = False, seeds=(0,)) -> argparse
     return p
 
 
-def start(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+def start(parser: argparse.ArgumentParser, argv=None, seeds=((0,), (0,), (0,))) -> argparse.Namespace:
     """Parse ``argv``, set the backend, create the figure folder; ``args.mode`` is one of
-    "smoke", "quick", "full"."""
+    "smoke", "quick", "full". ``seeds``: the default seeds in (smoke, quick, full) mode, used
+    when neither --seed nor --seeds is given."""
     args = parser.parse_args(argv)
+    args.mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     if args.seed is not None:
         args.seeds = [args.seed]
-    args.mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    elif args.seeds is None:
+        args.seeds = list(per_mode(args, *seeds))
     B.set_backend(args.backend)
     args.figdir = Path(args.figdir)
     args.figdir.mkdir(parents=True, exist_ok=True)
