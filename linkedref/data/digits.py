@@ -7,8 +7,6 @@ split.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.datasets import load_digits as _sk_load_digits
-from sklearn.model_selection import train_test_split
 
 TEST_FRACTION = 0.3
 SPLIT_SEED = 0          # fixed: the split is part of the dataset's definition
@@ -16,6 +14,10 @@ SPLIT_SEED = 0          # fixed: the split is part of the dataset's definition
 
 def load_digits():
     """-> ((X_train, y_train), (X_test, y_test)); X float32 (N, 1, 8, 8) in [0, 1], y int64 (N,)."""
+    # scikit-learn is imported here, not at module level: it takes seconds to import
+    from sklearn.datasets import load_digits as _sk_load_digits
+    from sklearn.model_selection import train_test_split
+
     bunch = _sk_load_digits()
     x = (bunch.images[:, None, :, :] / 16.0).astype(np.float32)       # N, 1, 8, 8
     y = bunch.target.astype(np.int64)                                    # N

@@ -8,7 +8,6 @@ seeded from ``rng``.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.datasets import make_circles, make_moons
 
 from .. import backend as B
 
@@ -68,6 +67,7 @@ def moons(n=1000, noise=0.1, rng=None):
     """scikit-learn's two interleaving half circles (``make_moons``), seeded from ``rng``."""
     _check("moons", n, noise)
     rng = B.as_generator(rng)
+    from sklearn.datasets import make_moons   # imported lazily: sklearn is slow to import
     X, y = make_moons(n_samples=n, noise=noise, random_state=int(rng.integers(2**31)))
     return X.astype(np.float32), y.astype(np.int64)          # make_moons shuffles already
 
@@ -78,6 +78,7 @@ def circles(n=1000, noise=0.05, factor=0.5, rng=None):
     if not 0 < factor < 1:
         raise ValueError(f"circles: factor must be in (0, 1), got {factor!r}")
     rng = B.as_generator(rng)
+    from sklearn.datasets import make_circles
     X, y = make_circles(n_samples=n, noise=noise, factor=factor,
                         random_state=int(rng.integers(2**31)))
     return X.astype(np.float32), y.astype(np.int64)          # make_circles shuffles already
