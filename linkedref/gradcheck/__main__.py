@@ -18,19 +18,19 @@ def main(argv=None) -> int:
         B.set_backend(args.backend)
     cases = [c for c in all_cases() if args.filter.lower() in c.name.lower()]
     print(f"linkedref gradient check — backend {B.get_backend()}, float64, {len(cases)} components")
-    print(f"{'component':<34}{'max rel err':>12}  {'coords':>7}  {'kinks':>6}  result")
+    print(f"{'component':<58}{'max rel err':>12}  {'coords':>7}  {'kinks':>6}  result")
     failed = 0
     for name, result in run_cases(cases, seed=args.seed):
         if isinstance(result, Exception):
             failed += 1
             first = str(result).splitlines()[0]
-            print(f"{name:<34}{'-':>12}  {'-':>7}  {'-':>6}  ERROR {type(result).__name__}: {first}")
+            print(f"{name:<58}{'-':>12}  {'-':>7}  {'-':>6}  ERROR {type(result).__name__}: {first}")
             continue
         ok = result.passed
         failed += not ok
         coords = sum(r.checked for r in result.rows)
         kinks = sum(r.skipped for r in result.rows)
-        print(f"{name:<34}{result.max_error:>12.2e}  {coords:>7}  {kinks:>6}  {'ok' if ok else 'FAIL'}")
+        print(f"{name:<58}{result.max_error:>12.2e}  {coords:>7}  {kinks:>6}  {'ok' if ok else 'FAIL'}")
     print(f"{len(cases) - failed} passed, {failed} failed")
     return 1 if failed else 0
 

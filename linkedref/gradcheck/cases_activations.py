@@ -3,6 +3,7 @@ the general ``Linked`` (min-max and a three-member link) and the learnable slope
 
 Inputs come from ``away_from_kinks`` (|z| ≥ 0.1), so ReLU-like kinks at 0 are never straddled.
 """
+from .. import backend as B
 from ..activations import ELU, PReLU, ReLU, Swish, Tanh
 from ..linked import ACTIVATIONS, Linked, activation
 from .cases import Case
@@ -20,9 +21,9 @@ def _plain(name, shape):
 def _random_slopes(layer, shape, rng):
     """Run one forward (sizes the slopes), then give every slope its own random value."""
     x = away_from_kinks(shape, rng)
-    layer.forward(x.astype(layer.dtype))
+    layer.forward(B.asarray(x, dtype=layer.dtype))
     for v in layer.params.values():
-        v[...] = rng.uniform(-0.5, 1.5, v.shape)
+        v[...] = B.asarray(rng.uniform(-0.5, 1.5, v.shape), dtype=v.dtype)
     return dict(layer=layer, x=x)
 
 
