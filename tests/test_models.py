@@ -207,3 +207,26 @@ def test_a_seed_fixes_the_model():
     a, b = (M.cifar_net(widen=0.125, rng=7) for _ in range(2))
     for key in a.params:
         np.testing.assert_array_equal(B.to_numpy(a.params[key]), B.to_numpy(b.params[key]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("net", ["depth", "cifar"])
+def test_torch_twins_have_the_same_parameter_counts(net):
+    """benchmarks/torch_models.py must build the very networks the benchmark compares against."""
+    pytest.importorskip("torch")
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+    try:
+        import torch_models as T
+    finally:
+        sys.path.pop(0)
+    for act, bn, widen in [("relu", False, 1.0), ("lkrelu", True, 1.0), ("lkprelu", False, 1.0),
+                           ("relu", False, SQRT2)]:
+        if net == "depth":
+            ours = M.depth_net(50, 4, activation=act, batchnorm=bn, widen=widen, rng=0)
+            theirs = T.depth_net(50, 4, activation=act, batchnorm=bn, widen=widen)
+        else:
+            ours = M.cifar_net(widen=widen, activation=act, batchnorm=bn, rng=0)
+            theirs = T.cifar_net(widen=widen, activation=act, batchnorm=bn)
+        assert M.count_params(ours) == T.count_params(theirs), (act, bn, widen)
