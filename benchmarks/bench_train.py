@@ -94,7 +94,7 @@ def build_torch(net, variant, device, seed=0):
 
 # --------------------------------------------------------------------------------- steps
 class LinkedrefStep:
-    """One training step of a linkedref model on the active backend: forward, loss, backward, Adam."""
+    """One training step of a linkedref model on the active backend (forward, loss, backward, Adam)."""
 
     def __init__(self, net, variant, batch, backend, seed=0):
         import linkedref.backend as B
@@ -259,7 +259,8 @@ def profile(net, variant, batch, backend, steps=3):
             t0 = time.perf_counter()
             y = fwd(x, training=training)
             step.sync()
-            totals[(kind, "forward")] = totals.get((kind, "forward"), 0.0) + time.perf_counter() - t0
+            key = (kind, "forward")
+            totals[key] = totals.get(key, 0.0) + time.perf_counter() - t0
             return y
 
         def backward(dy):
@@ -267,7 +268,8 @@ def profile(net, variant, batch, backend, steps=3):
             t0 = time.perf_counter()
             dx = bwd(dy)
             step.sync()
-            totals[(kind, "backward")] = totals.get((kind, "backward"), 0.0) + time.perf_counter() - t0
+            key = (kind, "backward")
+            totals[key] = totals.get(key, 0.0) + time.perf_counter() - t0
             return dx
         layer.forward, layer.backward = forward, backward
 
@@ -319,11 +321,13 @@ def set_threads(threads):
 
 
 def machine_info(threads) -> str:
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     lines = [f"date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}",
              f"machine: {platform.platform()}; {platform.processor() or platform.machine()}; "
-             f"{os.cpu_count()} CPUs (usable {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}); "
+             f"{os.cpu_count()} CPUs (usable {usable}); "
              f"load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}",
-             f"python {platform.python_version()}, numpy {np.__version__}, threads requested {threads}"]
+             f"python {platform.python_version()}, numpy {np.__version__}, "
+             f"threads requested {threads}"]
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         lines.append(f"numpy BLAS: {blas.get('name')} {blas.get('version', '')}")
@@ -332,7 +336,8 @@ def machine_info(threads) -> str:
     try:
         from threadpoolctl import threadpool_info
         for pool in threadpool_info():
-            lines.append(f"  threadpool: {pool.get('internal_api')} ({os.path.basename(pool.get('filepath', ''))}) "
+            lib = os.path.basename(pool.get("filepath", ""))
+            lines.append(f"  threadpool: {pool.get('internal_api')} ({lib}) "
                          f"num_threads={pool.get('num_threads')}")
     except ImportError:
         lines.append("  (threadpoolctl not installed: thread pools not listed)")
@@ -346,8 +351,9 @@ def machine_info(threads) -> str:
     try:
         import cupy
         dev = cupy.cuda.runtime.getDeviceProperties(0)
-        lines.append(f"cupy {cupy.__version__}, CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}, "
-                     f"GPU {dev['name'].decode() if isinstance(dev['name'], bytes) else dev['name']}")
+        gpu = dev["name"].decode() if isinstance(dev["name"], bytes) else dev["name"]
+        lines.append(f"cupy {cupy.__version__}, "
+                     f"CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}, GPU {gpu}")
     except Exception:
         pass
     return "\n".join(lines)
@@ -431,13 +437,15 @@ def main(argv=None):
         for (net, variant, batch, backend), r in results.items():
             if backend == "cupy" and (net, variant, batch, "numpy") in results:
                 npt = results[(net, variant, batch, "numpy")]["linkedref"]["median"]
-                emit(f"  {net:<6} {variant:<11} batch {batch:>4}: {npt / r['linkedref']['median']:6.1f}x")
+                speedup = npt / r["linkedref"]["median"]
+                emit(f"  {net:<6} {variant:<11} batch {batch:>4}: {speedup:6.1f}x")
     bn_pairs = [(k, v) for k, v in results.items() if k[1].endswith("_bn")]
     for (net, variant, batch, backend), r in bn_pairs:
         base = results.get((net, variant[:-3], batch, backend))
         if base:
             emit(f"BatchNorm cost {net}/{variant[:-3]} batch {batch} {backend}: "
-                 f"{r['linkedref']['median'] / base['linkedref']['median']:.2f}x the step without BN")
+                 f"{r['linkedref']['median'] / base['linkedref']['median']:.2f}x "
+                 f"the step without BN")
 
     if args.memory:
         for variant in args.mem_variants:

@@ -108,8 +108,8 @@ def _conv_out(size, k, s, padding):
         size = size + 2 * int(padding)
     out = (size - k) // s + 1
     if out < 1:
-        raise ValueError(f"models: a {k}×{k} window (stride {s}, padding {padding!r}) does not fit "
-                         f"an input of size {size}; use a larger input_size")
+        raise ValueError(f"models: a {k}×{k} window (stride {s}, padding {padding!r}) does not "
+                         f"fit an input of size {size}; use a larger input_size")
     return out
 
 
@@ -133,10 +133,11 @@ def depth_net(depth=50, width=4, activation="relu", batchnorm=False, in_channels
               num_classes=10, input_size=(32, 32), init="glorot_uniform", rng=None, widen=1.0):
     """The paper's depth experiment: ``depth`` conv layers of ``width`` filters, then a Dense.
 
-    Layers: Conv 7×7 stride 2 "same" (in → w), act; (depth − 1) × [Conv 3×3 "same" (w·e → w),
-    act]; Flatten; Dense(w·e·H'·W' → num_classes), with w = round(width · widen), e the
-    activation's expansion, H' = ceil(H / 2), W' = ceil(W / 2). BatchNorm (if asked) sits
-    between each conv and its activation.
+    Layers: Conv 7×7 stride 2 "same" (in → w), act;
+    (depth − 1) × [Conv 3×3 "same" (w·e → w), act];
+    Flatten; Dense(w·e·H'·W' → num_classes),
+    with w = round(width · widen), e the activation's expansion, H' = ceil(H / 2),
+    W' = ceil(W / 2). BatchNorm (if asked) sits between each conv and its activation.
 
     x (N, in_channels, H, W) → logits (N, num_classes).
     """
@@ -284,7 +285,8 @@ def small_resnet(blocks=(1, 1, 1), width=16, activation="relu", batchnorm=False,
     name = "small_resnet"
     blocks = tuple(int(n) for n in blocks)
     if not blocks or min(blocks) < 1:
-        raise ValueError(f"{name}: blocks must be a non-empty sequence of counts ≥ 1, got {blocks!r}")
+        raise ValueError(f"{name}: blocks must be a non-empty sequence of counts ≥ 1, "
+                         f"got {blocks!r}")
     w = _widened(width, widen, name)
     rng = B.as_generator(rng)
     pooling, _, residual = _layers_module()
@@ -342,7 +344,8 @@ def summary(model, input_shape, print_fn=print) -> str:
     (so lazily created parameters exist, and every shape is the real one).
     """
     if not isinstance(model, Layer):
-        raise TypeError(f"summary: expected a Layer (e.g. a Sequential), got {type(model).__name__}")
+        raise TypeError(f"summary: expected a Layer (e.g. a Sequential), "
+                        f"got {type(model).__name__}")
     shape = tuple(int(v) for v in input_shape)
     if len(shape) in (1, 3):
         shape = (1,) + shape
@@ -363,7 +366,10 @@ def summary(model, input_shape, print_fn=print) -> str:
     total = count_params(model)
     widths = [max(len(r[k]) for r in rows) for k in range(4)]
     line = "-" * (sum(widths) + 6)
-    fmt = lambda r: f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}"
+    def fmt(r):
+        w = widths
+        return f"{r[0]:>{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]:>{w[3]}}"
+
     text = "\n".join([f"input {shape[1:]}", fmt(rows[0]), line, *map(fmt, rows[1:]), line,
                       f"total params: {total:,}"])
     if print_fn is not None:

@@ -25,7 +25,7 @@ def dense_params(d_in, d_out):
 @pytest.mark.parametrize("act, e", [("relu", 1), ("lkrelu", 2), ("selu", 1), ("lkswish", 2)])
 @pytest.mark.parametrize("batchnorm", [False, True])
 def test_depth_net_params_follow_the_paper(act, e, batchnorm):
-    # 50 layers of width 4: 7×7/2 conv on 3×32×32 → 16×16, then 49 3×3 convs fed w·e channels.
+    # 50 layers of width 4: 7×7/2 conv on 3×32×32 → 16×16, then 49 3×3 convs fed w·e channels
     w, H = 4, 16
     expect = conv_params(3, w, 7) + 49 * conv_params(w * e, w, 3) + dense_params(w * e * H * H, 10)
     if batchnorm:
@@ -44,7 +44,7 @@ def test_depth_net_prelu_counts_one_slope_per_channel_and_half():
 
 @pytest.mark.parametrize("act, e", [("relu", 1), ("lkrelu", 2)])
 def test_cifar_net_params_follow_keras_cifar10_cnn(act, e):
-    # 32 → conv same 32 → conv valid 30 → pool 15 → same 15 → valid 13 → pool 6: flatten 64·6·6.
+    # 32 → conv same 32 → valid 30 → pool 15 → same 15 → valid 13 → pool 6: flatten 64·6·6
     expect = (conv_params(3, 32, 3) + conv_params(32 * e, 32, 3) + conv_params(32 * e, 64, 3)
               + conv_params(64 * e, 64, 3) + dense_params(64 * e * 6 * 6, 512)
               + dense_params(512 * e, 10))
@@ -134,7 +134,7 @@ def test_small_input_too_small_is_a_clear_error():
 
 # ---------------------------------------------------------------------------- looks-linear
 def _affine_gap(model, rng, shape):
-    """max |f(a x1 + (1−a) x2) − (a f(x1) + (1−a) f(x2))| relative to |f|: 0 for an affine f."""
+    """max |f(a x1 + (1−a) x2) − (a f(x1) + (1−a) f(x2))| over max |f|: 0 for an affine f."""
     x1, x2 = (B.asarray(rng.standard_normal((3, *shape))) for _ in range(2))
     a = 0.3
     lhs = model.forward(a * x1 + (1 - a) * x2)
