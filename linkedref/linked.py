@@ -26,8 +26,8 @@ import numpy
 
 from . import backend as B
 from .activations import (ELU, SELU, SELU_ALPHA, SELU_LAMBDA, Activation, LeakyReLU, PReLU, ReLU,
-                          Sigmoid, Swish, Tanh, _per_channel, _reduce_axes, elu_into, sigmoid,
-                          swish_into)
+                          Sigmoid, Swish, Tanh, _per_channel, _reduce_axes, elu_into, relu_into,
+                          sigmoid, swish_into)
 from .layer import Layer
 
 
@@ -67,9 +67,8 @@ class LKReLU(_Mirror):
 
     def _forward_into(self, x, ya, yb):
         xp = B.get_array_module(x)
-        xp.maximum(x, 0, out=ya)          # relu(z)
-        xp.negative(x, out=yb)
-        xp.maximum(yb, 0, out=yb)         # relu(−z)
+        relu_into(x, ya)                  # relu(z)
+        xp.subtract(ya, x, out=yb)        # relu(−z) = relu(z) − z  (exact: one term is 0)
 
     def backward(self, dy):
         x, dy_a, dy_b = self._halves(dy)
@@ -98,9 +97,10 @@ class LKLeakyReLU(_Mirror):
 
     def backward(self, dy):
         x, dy_a, dy_b = self._halves(dy)
-        xp = B.get_array_module(dy)
         a = self.alpha
-        return xp.where(x > 0, dy_a, a * dy_a) - xp.where(x < 0, dy_b, a * dy_b)
+        pos, neg = x > 0, x < 0
+        # g'(z) = 1 (z > 0), α (z ≤ 0);  g'(−z) = 1 (z < 0), α (z ≥ 0)
+        return dy_a * pos + (a * dy_a) * ~pos - dy_b * neg - (a * dy_b) * ~neg
 
     def __repr__(self):
         return f"LKLeakyReLU(alpha={self.alpha})"
@@ -143,13 +143,13 @@ class LKPReLU(_Mirror):
         xp = B.get_array_module(x)
         a = _per_channel(self.params["alpha"], x.ndim)           # 1, C, 1, ...
         b = _per_channel(self.params["alpha_mirror"], x.ndim)
-        pos = x > 0
-        xp.multiply(x, a, out=ya)
-        xp.copyto(ya, x, where=pos)          # prelu_a(z) = z (z > 0), a·z
-        xp.multiply(x, b, out=yb)
-        xp.logical_not(pos, out=pos)
-        xp.copyto(yb, x, where=pos)          # z (z ≤ 0), b·z (z > 0) ...
-        xp.negative(yb, out=yb)              # ... negated: prelu_b(−z)
+        relu_into(x, yb)                     # scratch: max(z, 0)
+        m = x - yb                           # N, C, ...: min(z, 0)  (the one temporary; exact)
+        xp.multiply(m, a, out=ya)
+        ya += yb                             # prelu_a(z) = max(z, 0) + a·min(z, 0)
+        yb *= -b
+        yb -= m                              # prelu_b(−z) = max(−z, 0) + b·min(−z, 0)
+                                             #             = −min(z, 0) − b·max(z, 0)
 
     def backward(self, dy):
         x, dy_a, dy_b = self._halves(dy)
@@ -159,7 +159,9 @@ class LKPReLU(_Mirror):
         axes = _reduce_axes(x.ndim)
         self.grads["alpha"][...] = (dy_a * xp.minimum(x, 0)).sum(axis=axes)
         self.grads["alpha_mirror"][...] = -(dy_b * xp.maximum(x, 0)).sum(axis=axes)
-        return xp.where(x > 0, dy_a, a * dy_a) - xp.where(x < 0, dy_b, b * dy_b)
+        pos, neg = x > 0, x < 0
+        # prelu_a'(z) = 1 (z > 0), a (z ≤ 0);  prelu_b'(−z) = 1 (z < 0), b (z ≥ 0)
+        return dy_a * (pos + a * ~pos) - dy_b * (neg + b * ~neg)
 
     def __repr__(self):
         return f"LKPReLU(init={self.init}, init_mirror={self.init_mirror})"
@@ -191,9 +193,11 @@ class LKELU(_Mirror):
         x, dy_a, dy_b = self._halves(dy)
         xp = B.get_array_module(dy)
         s = self.scale
-        e = xp.exp(-xp.abs(x))                           # N, C, ...: e^{−|z|}, both halves' slope
-        e *= s * self.alpha                              #   off their linear side
-        return dy_a * xp.where(x > 0, s, e) - dy_b * xp.where(x < 0, s, e)
+        pos, neg = x > 0, x < 0
+        e = xp.exp(-xp.abs(x))                           # N, C, ...: e^{−|z|}
+        e *= s * self.alpha                              # g' off the linear side, for both halves
+        # dz = s·(dy_a·[z > 0] − dy_b·[z < 0]) + e·(dy_a·[z ≤ 0] − dy_b·[z ≥ 0])
+        return s * (dy_a * pos - dy_b * neg) + e * (dy_a * ~pos - dy_b * ~neg)
 
     def __repr__(self):
         return f"LKELU(alpha={self.alpha})"
