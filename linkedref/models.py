@@ -353,7 +353,9 @@ def summary(model, input_shape, print_fn=print) -> str:
         raise ValueError(f"summary: input_shape must be (C, H, W), (D,), or one of those with a "
                          f"batch axis first; got {tuple(input_shape)!r}")
     layers = model.layers if isinstance(model, Sequential) else [model]
-    x = B.xp().zeros(shape, dtype=model.dtype)
+    params = list(model.params.values())
+    xp = B.get_array_module(params[0]) if params else B.xp()   # where the model lives
+    x = xp.zeros(shape, dtype=model.dtype)
     rows = [("#", "layer", "output shape", "params")]
     for i, layer in enumerate(layers):
         try:
