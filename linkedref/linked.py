@@ -157,8 +157,9 @@ class LKPReLU(_Mirror):
         a = _per_channel(self.params["alpha"], x.ndim)
         b = _per_channel(self.params["alpha_mirror"], x.ndim)
         axes = _reduce_axes(x.ndim)
-        self.grads["alpha"][...] = (dy_a * xp.minimum(x, 0)).sum(axis=axes)
-        self.grads["alpha_mirror"][...] = -(dy_b * xp.maximum(x, 0)).sum(axis=axes)
+        p = relu_into(x, xp.empty_like(x))              # N, C, ...: max(z, 0)
+        self.grads["alpha"][...] = (dy_a * (x - p)).sum(axis=axes)      # Σ dy_a·min(z, 0)
+        self.grads["alpha_mirror"][...] = -(dy_b * p).sum(axis=axes)    # −Σ dy_b·max(z, 0)
         pos, neg = x > 0, x < 0
         # prelu_a'(z) = 1 (z > 0), a (z ≤ 0);  prelu_b'(−z) = 1 (z < 0), b (z ≥ 0)
         return dy_a * (pos + a * ~pos) - dy_b * (neg + b * ~neg)

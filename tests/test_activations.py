@@ -159,3 +159,29 @@ def test_any_ndim_from_two(rng):
         assert ReLU().forward(x).shape == shape
         assert PReLU().forward(x).shape == shape
         assert Tanh().forward(x).shape == shape
+
+
+TORCH = {"relu": "relu", "leaky_relu": "leaky_relu", "elu": "elu", "selu": "selu",
+         "swish": "silu", "tanh": "tanh", "sigmoid": "sigmoid"}
+
+
+@pytest.mark.parametrize("name", [*TORCH, "prelu"])
+def test_matches_pytorch_when_installed(name, rng):
+    """An independent oracle (forward and backward), skipped when PyTorch is absent."""
+    torch = pytest.importorskip("torch")
+    z = away_from_kinks((3, 4, 2, 2), rng) * 2
+    dy = rng.standard_normal(z.shape)
+    layer = activation(name).astype("float64")
+    y = B.to_numpy(layer.forward(B.asarray(z)))
+    dx = B.to_numpy(layer.backward(B.asarray(dy)))
+    zt = torch.tensor(z, requires_grad=True)
+    if name == "prelu":
+        a = torch.full((4,), 0.25, dtype=torch.float64, requires_grad=True)
+        yt = torch.nn.functional.prelu(zt, a)
+    else:
+        yt = getattr(torch.nn.functional, TORCH[name])(zt)
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dx, zt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    if name == "prelu":
+        np.testing.assert_allclose(B.to_numpy(layer.grads["alpha"]), a.grad.numpy(), rtol=1e-12)
