@@ -63,7 +63,8 @@ def bench(N, C, O, H, k, stride, repeat, rng):
     K, P, Px = C * k * k, Ho * Ho, H * H
     w2, cols = rng.standard_normal((O, K), dtype=f32), rng.standard_normal((N, K, P), dtype=f32)
     dy3, colsT = rng.standard_normal((N, O, P), dtype=f32), rng.standard_normal((N, P, K), dtype=f32)
-    wt2, dycols = rng.standard_normal((C, O * k * k), dtype=f32), rng.standard_normal((N, O * k * k, Px), dtype=f32)
+    wt2 = rng.standard_normal((C, O * k * k), dtype=f32)
+    dycols = rng.standard_normal((N, O * k * k, Px), dtype=f32)
 
     def gemms():
         w2 @ cols                      # forward
@@ -102,7 +103,8 @@ SUITE = [  # N, C, O, H, k, stride: the shapes of issue 3's networks
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--channels", type=int, default=64, help="in = out channels")
     parser.add_argument("--size", type=int, default=16, help="H = W")
@@ -110,8 +112,18 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--suite", action="store_true",
                         help="also time the depth_net and cifar_net layer shapes")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit numpy's BLAS and PyTorch to this many threads (default: theirs)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(args.threads)
+        try:
+            import torch
+            torch.set_num_threads(args.threads)
+        except ImportError:
+            pass
 
     rng = numpy.random.default_rng(args.seed)
     try:
