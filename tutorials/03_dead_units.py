@@ -103,7 +103,7 @@ def main(argv=None):
     acts = args.activations if args.mode != "smoke" else ["relu", "lkrelu"]
     data = load_images(args.dataset, n_train=n_train, n_test=per_mode(args, 64, 500, None),
                        flatten=args.arch == "mlp")
-    print(f"{args.arch} net, {args.depth} layers of width {args.width}, {args.dataset} "
+    print(f"{'MLP' if args.arch == 'mlp' else 'conv net'}, {args.depth} layers of width {args.width}, {args.dataset} "
           f"({len(data[0][0])} training samples), Adam 1e-3, {epochs} epochs; dead units counted on "
           f"{min(args.probe, len(data[0][0]))} training samples")
 
@@ -153,7 +153,7 @@ def main(argv=None):
     if never:                                   # their lines lie on top of each other at 0
         ax1.text(0.02, 0.97, "no dead unit at any epoch:\n" + ", ".join(never), transform=ax1.transAxes,
                  va="top", fontsize=8, bbox=dict(facecolor="white", alpha=0.8, edgecolor="0.8"))
-    fig.suptitle(f"Deep plain {args.arch} net ({args.depth}×{args.width}, no BatchNorm) on "
+    fig.suptitle(f"Deep plain {'MLP' if args.arch == 'mlp' else 'conv net'} ({args.depth}×{args.width}, no BatchNorm) on "
                  f"{args.dataset}; mean over seeds {seeds_text(args.seeds)}; "
                  "dead = output 0 for every sample (linked: both members)", fontsize=10)
     fig.tight_layout()
@@ -161,12 +161,19 @@ def main(argv=None):
 
     single = [r for a in runs if not a.startswith("lk") for r in runs[a]]
     linked = [r for a in runs if a.startswith("lk") for r in runs[a]]
-    dead_single = np.mean([r["dead"][-1].sum() for r in single]) if single else float("nan")
-    dead_linked = np.mean([r["dead"][-1].sum() for r in linked]) if linked else float("nan")
-    relu_layers = [i + 1 for i, v in enumerate(np.mean([r["dead"][-1] for r in runs.get("relu", single)], 0)) if v > 0]
-    finish(args, f"linked nets: {dead_linked:.1f} dead units on average (paper: none); single nets: "
-                 f"{dead_single:.1f}; ReLU layers with dead units: {relu_layers or 'none'} "
-                 "(paper: from about layer 7 on)")
+    relu = runs.get("relu", [])
+    if relu:
+        final, init = (np.mean([r["dead"][k].sum() for r in relu]) for k in (-1, 0))
+        layers = np.nonzero(np.mean([r["dead"][-1] for r in relu], axis=0) > 0)[0]
+        relu_text = (f"ReLU {final:.1f}/{relu[0]['units'].sum()} dead ({init:.1f} already at "
+                     f"initialisation), first in layer {layers[0] + 1 if len(layers) else '-'} "
+                     "(paper: from about layer 7 on)")
+    else:
+        relu_text = "ReLU not run"
+    finish(args, f"linked nets: {np.mean([r['dead'][-1].sum() for r in linked]) if linked else float('nan'):.1f} "
+                 f"dead units on average (paper: none); single nets: "
+                 f"{np.mean([r['dead'][-1].sum() for r in single]) if single else float('nan'):.1f}; "
+                 + relu_text)
     return runs
 
 

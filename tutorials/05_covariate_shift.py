@@ -136,6 +136,8 @@ def main(argv=None):
     save_figure(fig, "05_covariate_shift.png", args)
 
     summary = {r[0]: r for r in rows}
+    print("\nReading the table: the drift shows mostly as a growing spread (std(T)/std(0)), not as a "
+          "moving median; BatchNorm pins the spread near 1, linked units let it grow but lose no unit.")
     finish(args, f"median shift (mean over layers, in final stds): ReLU {summary['ReLU'][1]:.2f}, "
                  f"LK-ReLU {summary['LK-ReLU'][1]:.2f}, ReLU+BN {summary['ReLU+BN'][1]:.2f}; spread "
                  f"std(T)/std(0): ReLU {summary['ReLU'][2]}, LK-ReLU {summary['LK-ReLU'][2]}, "
