@@ -1,0 +1,230 @@
+"""What tutorials 04, 06, 07 and 08 share: train one configuration for several seeds, summarise
+the test accuracy the way the paper's tables do, and draw accuracy curves.
+
+A tutorial describes each configuration as a ``Variant`` (a label, an activation name, BatchNorm
+or not, an initialiser, a width factor) and calls::
+
+    runs = run_variants(variants, build, data, seeds, epochs)      # {label: [Run, ...]}
+    s = summarize(runs["LK-ReLU"], chance)                         # Summary(max, median, ...)
+
+Training is ``linkedref.fit`` one epoch at a time (fresh shuffling seed per epoch, the optimizer
+kept across epochs), so one tqdm bar can count every epoch of every run, and a run can be
+stopped early when it is *provably* stuck (``stop_when_dead``, below).
+
+Numbers, as in the paper: each run's test accuracy is measured after every epoch. Per run,
+"max" is the best epoch's accuracy (the paper's "max accuracy") and "median" the median over
+its epochs. Over seeds, a table reports the best seed's max, the median of the seeds' maxima,
+and how many seeds escaped chance (max accuracy ≥ 2 × chance).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+import linkedref as lr
+from linkedref.diagnostics import dead_units
+
+
+# ---------------------------------------------------------------------------- configurations
+@dataclass(frozen=True)
+class Variant:
+    """One network configuration of an experiment.
+
+    label: the name in tables and legends ("LK-ReLU", "ReLU+BN", "ReLU√2").
+    act: activation name for ``linkedref.activation`` ("relu", "lkrelu", ...).
+    batchnorm: BatchNorm between each conv/dense and its activation.
+    init: weight initialiser name ("glorot_uniform", "looks_linear").
+    widen: width factor of every layer (√2 for the paper's fair-parameter single nets).
+    paper: the paper's number for this row (None when it has none).
+    """
+    label: str
+    act: str
+    batchnorm: bool = False
+    init: str = "glorot_uniform"
+    widen: float = 1.0
+    paper: float | None = None
+
+    @property
+    def linked(self) -> bool:
+        return self.act.startswith("lk")
+
+    @property
+    def can_die(self) -> bool:
+        """True when every unit can output exactly 0 for all inputs (plain ReLU without BN):
+        only then can a whole layer die, which ``stop_when_dead`` detects."""
+        return self.act == "relu" and not self.batchnorm
+
+
+@dataclass
+class Run:
+    """One trained network: test accuracy, training loss and seconds per epoch.
+
+    stopped: the epoch (1-based) after which training was stopped because a layer died, or None.
+    When stopped, the remaining epochs repeat the last measured accuracy (see ``train_run``).
+    """
+    label: str
+    seed: int
+    val_accuracy: list = field(default_factory=list)
+    loss: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    n_params: int = 0
+    stopped: int | None = None
+    note: str = ""
+
+    @property
+    def max(self) -> float:
+        return float(np.max(self.val_accuracy))
+
+    @property
+    def median(self) -> float:
+        return float(np.median(self.val_accuracy))
+
+    @property
+    def trained_epochs(self) -> int:
+        return len(self.seconds)
+
+    def seconds_to(self, target: float) -> float | None:
+        """Training seconds until the test accuracy first reached ``target`` (None: never)."""
+        hit = np.nonzero(np.asarray(self.val_accuracy) >= target)[0]
+        return float(np.sum(self.seconds[:hit[0] + 1])) if len(hit) else None
+
+
+def make_optimizer(name: str, model, lr_: float, decay: float):
+    """The paper's optimizers: "adam" (depth/width experiments) or "rmsprop" (√2 experiment)."""
+    if name == "adam":
+        return lr.Adam(model, lr=lr_, decay=decay)
+    if name == "rmsprop":
+        return lr.RMSProp(model, lr=lr_, decay=decay)
+    raise ValueError(f"_experiments: unknown optimizer {name!r}; expected 'adam' or 'rmsprop'")
+
+
+def all_dead_layer(model, X) -> int | None:
+    """The 1-based index of the first activation layer whose units are *all* dead on ``X``
+    (output zero for every sample and position), or None.
+
+    Such a layer outputs zeros for every sample, so the network's output no longer depends on
+    its input and no gradient reaches any layer before it: training cannot revive it.
+    """
+    for i, d in enumerate(dead_units(model, X), start=1):
+        if d.total and d.dead == d.total:
+            return i
+    return None
+
+
+# ----------------------------------------------------------------------------------- training
+def train_run(model, data, epochs: int, *, label="", seed=0, optimizer="adam", lr_=1e-3,
+              decay=1e-6, batch_size=32, stop_when_dead=False, check_every=5, bar=None) -> Run:
+    """Train ``model`` on ``data = ((X_train, y_train), (X_test, y_test))`` for ``epochs`` epochs,
+    measuring the test accuracy after each. Returns a ``Run``.
+
+    stop_when_dead: every ``check_every`` epochs (and before the first), stop if some activation
+    layer has every unit dead on the training set (``all_dead_layer``). From then on the output
+    is the same for every training sample whatever the epoch, so training longer only moves the
+    last layer's biases; the remaining epochs are filled with the last measured accuracy.
+    bar: a tqdm bar advanced by one per epoch (also for the skipped ones).
+    """
+    (Xtr, ytr), (Xte, yte) = data
+    opt = make_optimizer(optimizer, model, lr_, decay)
+    loss = lr.SoftmaxCrossEntropy()
+    run = Run(label, seed, n_params=lr.models.count_params(model))
+    for epoch in range(epochs):
+        if stop_when_dead and epoch % check_every == 0:
+            dead = all_dead_layer(model, Xtr)
+            if dead is not None:
+                run.stopped, run.note = epoch, f"layer {dead} dead after epoch {epoch}"
+                last = run.val_accuracy[-1] if run.val_accuracy else lr.evaluate(model, loss, Xte, yte)[1]
+                run.val_accuracy += [last] * (epochs - epoch)
+                if bar is not None:
+                    bar.update(epochs - epoch)
+                break
+        h = lr.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=batch_size,
+                   validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
+        run.val_accuracy.append(h["val_accuracy"][0])
+        run.loss.append(h["loss"][0])
+        run.seconds.append(h["seconds"][0])
+        if bar is not None:
+            bar.set_postfix_str(f"{label} seed {seed}: acc {run.val_accuracy[-1]:.3f}", refresh=False)
+            bar.update(1)
+    return run
+
+
+def run_variants(variants, build, data, seeds, epochs, *, desc="training", epochs_for=None,
+                 seeds_for=None, **train_kw) -> dict:
+    """Train every variant for every seed: ``{label: [Run per seed]}``.
+
+    build(variant, seed) -> a fresh model. epochs_for(variant) / seeds_for(variant) override
+    ``epochs`` / ``seeds`` per variant (e.g. fewer seeds for slow variants). ``train_kw`` go to
+    ``train_run``; ``stop_when_dead=True`` applies only to variants that can die
+    (``Variant.can_die``). One tqdm bar counts the epochs of all runs.
+    """
+    plan = [(v, s, epochs_for(v) if epochs_for else epochs)
+            for v in variants for s in (seeds_for(v) if seeds_for else seeds)]
+    runs = {v.label: [] for v in variants}
+    stop = train_kw.pop("stop_when_dead", False)
+    with tqdm(total=sum(e for _, _, e in plan), desc=desc, unit="epoch") as bar:
+        for v, seed, e in plan:
+            model = build(v, seed)
+            runs[v.label].append(train_run(model, data, e, label=v.label, seed=seed, bar=bar,
+                                           stop_when_dead=stop and v.can_die, **train_kw))
+    return runs
+
+
+# ---------------------------------------------------------------------------------- summaries
+@dataclass
+class Summary:
+    """Over the seeds of one variant: best max, median of the maxima, median over epochs
+    (median of the seeds'), how many seeds escaped chance, seconds per trained epoch."""
+    best: float
+    median_max: float
+    median: float
+    escaped: int
+    seeds: int
+    epoch_seconds: float
+
+    @property
+    def escaped_text(self) -> str:
+        return f"{self.escaped}/{self.seeds}"
+
+
+def chance_level(y) -> float:
+    """The accuracy of always predicting the most frequent class of ``y``."""
+    return float(np.bincount(np.asarray(y)).max() / len(y))
+
+
+def summarize(runs, chance: float) -> Summary:
+    """A ``Summary`` of a list of ``Run``; a run escaped chance when its max ≥ 2 × chance."""
+    maxima = [r.max for r in runs]
+    secs = [s for r in runs for s in r.seconds]
+    return Summary(best=float(np.max(maxima)), median_max=float(np.median(maxima)),
+                   median=float(np.median([r.median for r in runs])),
+                   escaped=int(sum(m >= 2 * chance for m in maxima)), seeds=len(runs),
+                   epoch_seconds=float(np.mean(secs)) if secs else float("nan"))
+
+
+def paper_text(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+# ------------------------------------------------------------------------------------ figures
+def plot_runs(ax, runs, color, label, ls="-"):
+    """Each seed's test-accuracy curve (thin) and their median (bold) on ``ax``; stopped runs
+    show their filled-in epochs dotted."""
+    curves = np.array([r.val_accuracy for r in runs])              # seeds, epochs
+    x = np.arange(1, curves.shape[1] + 1)
+    for r in runs:
+        n = r.stopped if r.stopped is not None else len(r.val_accuracy)
+        ax.plot(x[:n], r.val_accuracy[:n], color=color, lw=0.7, alpha=0.45, ls=ls)
+        if r.stopped is not None:
+            ax.plot(x[n - 1 if n else 0:], r.val_accuracy[n - 1 if n else 0:], color=color,
+                    lw=0.7, alpha=0.45, ls=":")
+    ax.plot(x, np.median(curves, axis=0), color=color, lw=2, ls=ls, label=label)
+
+
+def timed(fn, *args, **kw):
+    """(result, seconds) of ``fn(*args, **kw)``."""
+    t = time.perf_counter()
+    out = fn(*args, **kw)
+    return out, time.perf_counter() - t
