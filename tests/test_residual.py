@@ -63,3 +63,11 @@ def test_not_a_layer_and_backward_first():
         Residual(Layer(), shortcut="identity")
     with pytest.raises(ValueError, match="Residual: backward"):
         Residual(Layer()).backward(np.zeros((1, 1)))
+
+
+def test_buffers_are_merged_too(rng):
+    bn = pytest.importorskip("linkedref.batchnorm")
+    res = Residual(Sequential([Conv2D(2, 2, 3, padding=1, rng=rng), bn.BatchNorm(2)]),
+                   bn.BatchNorm(2))
+    assert {"block.1.running_mean", "block.1.running_var",
+            "shortcut.running_mean", "shortcut.running_var"} <= set(res.buffers)
