@@ -82,7 +82,7 @@ def scratch(xp, shape, dtype, tag):
         size *= d
     if size > SCRATCH_LIMIT:
         return xp.empty(shape, dtype=dtype)
-    key = (tag, str(dtype), xp.__name__)
+    key = (tag, dtype, xp.__name__)
     buf = _SCRATCH.get(key)
     if buf is None or buf.size < size:
         buf = _SCRATCH[key] = xp.empty(size, dtype=dtype)
