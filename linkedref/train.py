@@ -6,10 +6,11 @@ One training step is
     model.backward(loss.backward());  optimizer.step()
 
 The data stay on the host; ``batches`` moves one minibatch at a time to the backend. Per-step
-losses stay on the device and are read back every ``sync_every`` steps (every step on NumPy,
-where reading costs nothing; every few steps on CuPy, so the GPU is not stalled each step).
-A read that finds a non-finite loss stops training with a ``FloatingPointError`` naming the
-epoch, the step, and the first layer whose output is non-finite.
+losses stay on the device and are read back every ``sync_every`` steps on CuPy, so the GPU is not
+stalled each step. On NumPy every loss is read at once (it costs nothing), whatever
+``sync_every`` says. A read that finds a non-finite loss stops training with a
+``FloatingPointError`` naming the epoch, the step, and the first layer whose output is
+non-finite — before that step's update, on NumPy always at the bad step itself.
 """
 from __future__ import annotations
 
@@ -71,7 +72,8 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
         seed: seeds the shuffling (same seed + same initial model → the same history on NumPy).
         progress: show a tqdm bar per epoch and a line per epoch; silent when False.
         shuffle: reshuffle the samples every epoch.
-        sync_every: steps between reads of the loss from the device (default: SYNC_EVERY).
+        sync_every: steps between reads of the loss from a GPU (default: SYNC_EVERY). Ignored
+            on NumPy, where every step's loss is read and checked at once.
 
     Raises:
         FloatingPointError: the loss turned non-finite (names epoch, step and first bad layer).
@@ -82,6 +84,8 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
     _check_positive_int("fit", "batch_size", batch_size)
     sync_every = SYNC_EVERY.get(B.get_backend(), 1) if sync_every is None else sync_every
     _check_positive_int("fit", "sync_every", sync_every)
+    if _reads_are_free():
+        sync_every = 1                  # NumPy: the loss is already on the host
     if not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"fit: optimizer must have a step() method, got {type(optimizer).__name__}")
     dtype = _dtype_of(model)
@@ -245,6 +249,11 @@ def _walk(seq, x, prefix):
             return f"{prefix}{i}", layer
         x = y
     return None
+
+
+def _reads_are_free() -> bool:
+    """True when batches live on the host (NumPy), so reading a loss costs no device sync."""
+    return B.get_backend() == "numpy"
 
 
 def _dtype_of(model):

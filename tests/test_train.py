@@ -150,7 +150,19 @@ def test_non_finite_layer_inside_a_nested_sequential():
         fit(model, SoftmaxCrossEntropy(), SGD(model), X, y, epochs=1, batch_size=8, progress=False)
 
 
-def test_delayed_read_says_so():
+def test_numpy_stops_at_the_bad_step_whatever_sync_every_says():
+    X, y = _problem(40)
+    model = Sequential([Affine(2, 4, 0), Poison(after=1), Affine(4, 2, 1)])
+    with pytest.raises(FloatingPointError) as err:
+        fit(model, SoftmaxCrossEntropy(), SGD(model), X, y, epochs=1, batch_size=8,
+            progress=False, sync_every=4)
+    assert "step 2 of 5" in str(err.value) and "read at" not in str(err.value)
+    assert np.isfinite(B.to_numpy(model.params["2.W"])).all()   # the bad step was not applied
+
+
+def test_delayed_read_says_so(monkeypatch):
+    import linkedref.train as T
+    monkeypatch.setattr(T, "_reads_are_free", lambda: False)    # as on a GPU
     X, y = _problem(40)
     model = Sequential([Affine(2, 4, 0), Poison(after=1), Affine(4, 2, 1)])
     with pytest.raises(FloatingPointError, match=r"step 2 of 5 \(read at step 4;.*sync_every=1"):
