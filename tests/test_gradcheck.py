@@ -98,3 +98,18 @@ def test_non_contiguous_parameters_are_refused(rng):
     with pytest.raises(ValueError, match="not C-contiguous"):
         gradcheck(_MatMul(w), rng.standard_normal((2, 4)))
     assert gradcheck(_MatMul(np.ascontiguousarray(w)), rng.standard_normal((2, 4))).passed
+
+
+class _View(Layer):
+    """y = x.reshape(N, -1): a view of the input, as Flatten returns."""
+
+    def forward(self, x, training=False):
+        self.cache = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape(self.saved())
+
+
+def test_layers_returning_views_of_their_input_check_cleanly(rng):
+    assert gradcheck(_View(), rng.standard_normal((2, 3, 2))).max_error < 1e-9

@@ -109,7 +109,7 @@ def gradcheck(layer, x, *, loss=None, labels=None, training=True, eps=1e-5, rtol
         """The output (no loss) or the loss value, from fresh copies of layer and loss."""
         y = xin if base is None else copy.deepcopy(base).forward(xin, training=training)
         if crit is None:
-            return y
+            return y.copy()      # y may be a view of xin (Flatten), and xin is perturbed in place
         return B.to_float(copy.deepcopy(crit).forward(y, labels))
 
     # The analytic gradient, from one forward/backward on a fresh copy.
