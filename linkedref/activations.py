@@ -98,6 +98,14 @@ class Activation(Layer):
                              f"got shape {tuple(x.shape)}")
         self.check_input(x, ndims=(getattr(x, "ndim", 2),), channels=channels)
 
+    def _cached(self, dy):
+        """The cache (z or the mask z > 0, shaped like x), after checking that dy matches it."""
+        cache = self.saved()
+        if tuple(getattr(dy, "shape", ())) != tuple(cache.shape):
+            raise ValueError(f"{self.name}: dy has shape {tuple(getattr(dy, 'shape', ()))}, "
+                             f"expected the output's {tuple(cache.shape)}")
+        return cache
+
 
 class ReLU(Activation):
     """f(z) = max(0, z);  f'(z) = 1 (z > 0), 0 (z ≤ 0).   (N, C, ...) → (N, C, ...)
@@ -112,7 +120,7 @@ class ReLU(Activation):
         return relu_into(x, xp.empty_like(x))
 
     def backward(self, dy):
-        mask = self.saved()
+        mask = self._cached(dy)
         return dy * mask                            # dz = dy · f'(z)
 
 
@@ -137,8 +145,11 @@ class LeakyReLU(Activation):
         return xp.maximum(x, y, out=y)              # max(z, αz)
 
     def backward(self, dy):
-        mask = self.saved()
-        return dy * mask + (self.alpha * dy) * ~mask   # dz = dy · (1 (z > 0) or α (z ≤ 0))
+        mask = self._cached(dy)
+        slope = mask.astype(dy.dtype)                    # 1 (z > 0), 0 (z ≤ 0)
+        xp = B.get_array_module(dy)
+        xp.maximum(slope, self.alpha, out=slope)         # f'(z) = max([z > 0], α), as 0 ≤ α ≤ 1
+        return xp.multiply(dy, slope, out=slope)         # dz = dy · f'(z)
 
     def __repr__(self):
         return f"LeakyReLU(alpha={self.alpha})"
@@ -191,7 +202,7 @@ class PReLU(Activation):
         return y
 
     def backward(self, dy):
-        x = self.saved()
+        x = self._cached(dy)
         xp = B.get_array_module(dy)
         a = _per_channel(self.params["alpha"], x.ndim)
         # ∂L/∂a_c = Σ over N and space of dy · min(z, 0)
@@ -224,7 +235,7 @@ class ELU(Activation):
         return elu_into(x, xp.empty_like(x), self.alpha, self.scale)
 
     def backward(self, dy):
-        x = self.saved()
+        x = self._cached(dy)
         xp = B.get_array_module(dy)
         # f'(z) = s (z > 0), s·α·e^z (z ≤ 0), with s the scale (1 for ELU, λ for SELU)
         pos = x > 0
@@ -269,7 +280,7 @@ class Swish(Activation):
         return swish_into(x, xp.empty_like(x))
 
     def backward(self, dy):
-        x = self.saved()
+        x = self._cached(dy)
         s = sigmoid(x)                                   # N, C, ...
         return dy * (s * (1 + x * (1 - s)))              # dz = dy · σ(1 + z(1 − σ))
 
@@ -284,7 +295,7 @@ class Tanh(Activation):
         return xp.tanh(x)
 
     def backward(self, dy):
-        x = self.saved()
+        x = self._cached(dy)
         y = B.get_array_module(x).tanh(x)
         return dy * (1 - y * y)                          # dz = dy · (1 − tanh²z)
 
@@ -302,5 +313,5 @@ class Sigmoid(Activation):
         return sigmoid(x)
 
     def backward(self, dy):
-        y = sigmoid(self.saved())
+        y = sigmoid(self._cached(dy))
         return dy * (y * (1 - y))                        # dz = dy · σ(1 − σ)

@@ -72,7 +72,7 @@ class LKReLU(_Mirror):
 
     def backward(self, dy):
         x, dy_a, dy_b = self._halves(dy)
-        return dy_a * (x > 0) - dy_b * (x < 0)
+        return dy_a * (x > 0) - dy_b * (x < 0)          # dz = dy_a·g'(z) − dy_b·g'(−z)
 
 
 class LKLeakyReLU(_Mirror):
@@ -97,10 +97,15 @@ class LKLeakyReLU(_Mirror):
 
     def backward(self, dy):
         x, dy_a, dy_b = self._halves(dy)
-        a = self.alpha
-        pos, neg = x > 0, x < 0
-        # g'(z) = 1 (z > 0), α (z ≤ 0);  g'(−z) = 1 (z < 0), α (z ≥ 0)
-        return dy_a * pos + (a * dy_a) * ~pos - dy_b * neg - (a * dy_b) * ~neg
+        xp = B.get_array_module(dy)
+        # g'(z) = 1 (z > 0), α (z ≤ 0) = max([z > 0], α);  g'(−z) = max([z < 0], α)  (0 ≤ α ≤ 1)
+        slope_a = (x > 0).astype(dy.dtype)
+        xp.maximum(slope_a, self.alpha, out=slope_a)
+        slope_b = (x < 0).astype(dy.dtype)
+        xp.maximum(slope_b, self.alpha, out=slope_b)
+        slope_a *= dy_a
+        slope_b *= dy_b
+        return xp.subtract(slope_a, slope_b, out=slope_a)   # dz = dy_a·g'(z) − dy_b·g'(−z)
 
     def __repr__(self):
         return f"LKLeakyReLU(alpha={self.alpha})"
@@ -235,6 +240,7 @@ class LKSwish(_Mirror):
     def backward(self, dy):
         x, dy_a, dy_b = self._halves(dy)
         s = sigmoid(x)                                   # N, C, ...
+        # dz = dy_a·g'(z) − dy_b·g'(−z)
         return dy_a * (s * (1 + x * (1 - s))) - dy_b * ((1 - s) * (1 - x * s))
 
 
@@ -344,6 +350,10 @@ class Linked(Activation):
         shape, dtype = self.saved()
         xp = B.get_array_module(dy)
         C = shape[1]
+        out_shape = (shape[0], self.expansion * C) + tuple(shape[2:])
+        if tuple(dy.shape) != out_shape:
+            raise ValueError(f"Linked: dy has shape {tuple(dy.shape)}, expected the output's "
+                             f"{out_shape}")
         dx = xp.zeros(shape, dtype=dy.dtype)                    # N, C, ...
         for i, m in enumerate(self.members):
             dy_i = dy[:, i * C:(i + 1) * C]

@@ -143,6 +143,24 @@ def test_backward_before_forward(name):
 
 
 @pytest.mark.parametrize("name", SINGLE)
+def test_backward_rejects_dy_of_another_shape(name, rng):
+    layer = activation(name)
+    layer.forward(B.asarray(rng.standard_normal((2, 3)), dtype="float32"))
+    with pytest.raises(ValueError, match=rf"{layer.name}: dy has shape \(1, 3\)"):
+        layer.backward(B.xp().ones((1, 3), dtype="float32"))    # would broadcast silently
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0])
+def test_leaky_relu_backward_for_any_alpha(alpha, rng):
+    z, dy = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    z[0, 0] = 0.0                                               # f'(0) = α
+    layer = LeakyReLU(alpha).astype("float64")
+    layer.forward(B.asarray(z, dtype="float64"))
+    dx = B.to_numpy(layer.backward(B.asarray(dy, dtype="float64")))
+    np.testing.assert_array_equal(dx, dy * np.where(z > 0, 1.0, alpha))
+
+
+@pytest.mark.parametrize("name", SINGLE)
 def test_bad_input(name):
     layer = activation(name)
     with pytest.raises(ValueError, match=f"{layer.name}.*ndim"):

@@ -9,8 +9,8 @@ import linkedref.backend as B
 from linkedref.activations import ELU, PReLU, ReLU, Sigmoid, Swish, Tanh
 from linkedref.gradcheck import away_from_kinks, gradcheck, run_cases
 from linkedref.gradcheck.cases_activations import CASES
-from linkedref.linked import (ACTIVATIONS, LKELU, LKPReLU, LKReLU, LKSELU, LKSwish, Linked,
-                              Member, activation, check_linkage, is_linked)
+from linkedref.linked import (ACTIVATIONS, LKELU, LKSELU, LKLeakyReLU, LKPReLU, LKReLU, LKSwish,
+                              Linked, Member, activation, check_linkage, is_linked)
 
 LINKED = ("lkrelu", "lkleaky_relu", "lkprelu", "lkelu", "lkselu", "lkswish")
 
@@ -247,4 +247,22 @@ def test_linked_errors(name, rng):
         layer.forward(B.xp().ones((2, 3), dtype="int32"))
     layer.forward(B.asarray(rng.standard_normal((2, 3)), dtype="float32"))
     with pytest.raises(ValueError, match=f"{layer.name}.*dy"):
+        layer.backward(B.xp().ones((2, 3), dtype="float32"))
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0])
+def test_lk_leaky_relu_backward_for_any_alpha(alpha, rng):
+    z, dy = rng.standard_normal((4, 5)), rng.standard_normal((4, 10))
+    z[0, 0] = 0.0                                       # both slopes α at z = 0
+    layer = LKLeakyReLU(alpha).astype("float64")
+    layer.forward(B.asarray(z, dtype="float64"))
+    dx = B.to_numpy(layer.backward(B.asarray(dy, dtype="float64")))
+    expected = dy[:, :5] * np.where(z > 0, 1.0, alpha) - dy[:, 5:] * np.where(z < 0, 1.0, alpha)
+    np.testing.assert_array_equal(dx, expected)
+
+
+def test_linked_rejects_dy_of_another_shape(rng):
+    layer = Linked.min_max()
+    layer.forward(B.asarray(rng.standard_normal((2, 3)), dtype="float32"))
+    with pytest.raises(ValueError, match=r"Linked: dy has shape \(2, 3\).*\(2, 6\)"):
         layer.backward(B.xp().ones((2, 3), dtype="float32"))
