@@ -55,6 +55,9 @@ class Dense(Layer):
         y = x W + b  ⇒  dL/dx = dy W^T,  dL/dW = x^T dy,  dL/db = Σ_n dy[n].
         """
         x = self.saved()
+        if tuple(getattr(dy, "shape", ())) != (x.shape[0], self.out_features):
+            raise ValueError(f"{self.name}: dy has shape {tuple(getattr(dy, 'shape', ()))}, "
+                             f"expected the output's {(x.shape[0], self.out_features)}")
         xp = B.get_array_module(dy)
         W = self.params["W"]
         if self.grads["W"].shape == W.shape and self.grads["W"].dtype == x.dtype == dy.dtype:

@@ -154,3 +154,10 @@ def test_bad_construction_and_backward_before_forward():
         BatchNorm(3, eps=0)
     with pytest.raises(ValueError, match=r"BatchNorm: backward\(\) called before forward\(\)"):
         BatchNorm(3).backward(B.asarray(np.ones((2, 3)), dtype="float32"))
+
+
+def test_backward_rejects_dy_of_another_shape():
+    layer = BatchNorm(3)
+    layer.forward(B.asarray(np.ones((4, 3, 2, 2)), dtype="float32"), training=True)
+    with pytest.raises(ValueError, match=r"BatchNorm: dy has shape \(1, 3, 2, 2\)"):
+        layer.backward(B.asarray(np.ones((1, 3, 2, 2)), dtype="float32"))   # would broadcast

@@ -92,3 +92,10 @@ def test_bad_construction():
 def test_backward_before_forward():
     with pytest.raises(ValueError, match=r"Dense: backward\(\) called before forward\(\)"):
         Dense(3, 2, rng=0).backward(B.asarray(np.ones((1, 2)), dtype="float32"))
+
+
+def test_backward_rejects_dy_of_another_shape():
+    layer = Dense(3, 2, rng=0)
+    layer.forward(B.asarray(np.ones((4, 3)), dtype="float32"))
+    with pytest.raises(ValueError, match=r"Dense: dy has shape \(4, 3\), expected .*\(4, 2\)"):
+        layer.backward(B.asarray(np.ones((4, 3)), dtype="float32"))
