@@ -78,9 +78,14 @@ def watch_activations(model, callback):
             del layer.forward              # back to the class's method
 
 
-def _batches(X, batch_size):
+def _on_backend(model, X):
+    """X on the active backend in the model's parameter dtype (as ``fit`` feeds it)."""
+    return B.asarray(X, dtype=getattr(model, "dtype", None))
+
+
+def _batches(model, X, batch_size):
     for start in range(0, len(X), batch_size):
-        yield B.asarray(X[start:start + batch_size])
+        yield _on_backend(model, X[start:start + batch_size])
 
 
 # ----------------------------------------------------------------------------------- dead units
@@ -100,7 +105,8 @@ def dead_units(model, X, batch_size: int = 256, atol: float = 0.0) -> list:
 
     Args:
         model: a Layer (usually a Sequential) containing activation layers.
-        X: inputs (N, D) or (N, C, H, W), NumPy or the active backend's arrays.
+        X: inputs (N, D) or (N, C, H, W), NumPy or the active backend's arrays (cast to the
+            model's dtype, a batch at a time).
         batch_size: forward passes run on this many samples at a time (inference mode).
         atol: an output counts as zero when |y| <= atol (0: exactly zero, the paper's definition).
 
@@ -118,7 +124,7 @@ def dead_units(model, X, batch_size: int = 256, atol: float = 0.0) -> list:
         alive[name] = nonzero if name not in alive else alive[name] | nonzero
 
     with watch_activations(model, observe) as layers:
-        for xb in _batches(X, batch_size):
+        for xb in _batches(model, X, batch_size):
             model.forward(xb, training=False)
     counts = []
     for name, layer in layers:
@@ -143,10 +149,19 @@ PERCENTILES = (1, 25, 50, 75, 99)
 def preactivation_stats(x, percentiles=PERCENTILES) -> dict:
     """Statistics of one layer's pre-activations x (all samples, units and positions together):
     ``{"mean", "std", "frac_pos" (share of z > 0), "p1", "p25", ...}`` as Python floats."""
+    return _stats_dict(B.to_numpy(_stats_vector(x, percentiles)), percentiles)
+
+
+def _stats_vector(x, percentiles):
+    """[mean, std, frac_pos, percentiles...] of x as one float64 vector, left on x's device."""
     xp = B.get_array_module(x)
     flat = x.reshape(-1).astype(xp.float64)
-    values = [flat.mean(), flat.std(), (flat > 0).mean(), *xp.percentile(flat, list(percentiles))]
-    values = B.to_numpy(xp.stack(values))             # one device-to-host copy
+    return xp.stack([flat.mean(), flat.std(), (flat > 0).mean(),
+                     *xp.percentile(flat, list(percentiles))])
+
+
+def _stats_dict(values, percentiles) -> dict:
+    """A host vector from ``_stats_vector`` as {"mean": ..., "p1": ...} of Python floats."""
     keys = ["mean", "std", "frac_pos"] + [f"p{q:g}" for q in percentiles]
     return dict(zip(keys, (float(v) for v in values)))
 
@@ -159,7 +174,11 @@ def grad_norms(model) -> dict:
         layer = key.rsplit(".", 1)[0] if "." in key else ""
         xp = B.get_array_module(g)
         squares[layer] = squares.get(layer, 0.0) + (g.astype(xp.float64) ** 2).sum()
-    return {k: float(numpy.sqrt(B.to_float(v))) for k, v in squares.items()}
+    if not squares:
+        return {}
+    xp = B.get_array_module(*squares.values())
+    norms = numpy.sqrt(B.to_numpy(xp.stack([xp.asarray(v) for v in squares.values()])))  # 1 copy
+    return {k: float(v) for k, v in zip(squares, norms)}
 
 
 class Recorder:
@@ -198,14 +217,17 @@ class Recorder:
         found = {}
 
         def observe(name, x, y):
-            found[name] = preactivation_stats(x, self.percentiles)
+            found[name] = _stats_vector(x, self.percentiles)      # stays on the device
 
         target = copy.deepcopy(self.model) if self.training else self.model
         with watch_activations(target, observe):
-            target.forward(B.asarray(self.X_probe), training=self.training)
+            target.forward(_on_backend(target, self.X_probe), training=self.training)
         self.steps.append(step)
-        for name in self.layers:
-            self.stats[name].append(found[name])
+        if self.layers:
+            xp = B.get_array_module(*found.values())
+            table = B.to_numpy(xp.stack([found[name] for name in self.layers]))  # one copy to host
+            for name, values in zip(self.layers, table):
+                self.stats[name].append(_stats_dict(values, self.percentiles))
         for name, norm in grad_norms(self.model).items():
             self.grads.setdefault(name, []).append(norm)
 

@@ -179,3 +179,21 @@ def test_recorder_in_training_mode_leaves_the_model_alone(rng):
     rec_infer.record(0)
     assert abs(rec_train.stats["1"][0]["mean"]) < 1e-5          # batch-normalised input
     assert rec_infer.stats["1"][0]["mean"] == pytest.approx(X.mean(), rel=1e-5)
+
+
+def test_probes_are_cast_to_the_model_dtype(rng):
+    from linkedref.activations import ReLU
+    from linkedref.dense import Dense
+    model = Sequential([Dense(3, 4, rng=0), ReLU()])                # float32 parameters
+    X = rng.standard_normal((10, 3))                                # float64 data
+    assert dead_units(model, X)[0].total == 4
+    rec = Recorder(model.astype("float64"), X.astype(np.float32))
+    rec.record(0)
+    assert rec.stats["1"][0]["std"] > 0
+
+
+def test_recorder_without_activation_layers_still_records_grad_norms():
+    model = Sequential([Affine(np.ones((2, 2)), np.zeros(2))])
+    rec = Recorder(model, np.ones((3, 2), np.float32))
+    rec.record(7)
+    assert rec.steps == [7] and rec.stats == {} and rec.grads["0"] == [0.0]
