@@ -243,7 +243,7 @@ def measure_memory(variant, batch, threads):
 
 # ------------------------------------------------------------------------------ profiling
 def profile(net, variant, batch, backend, steps=3):
-    """Seconds per layer type (forward and backward) over ``steps`` steps, and cProfile's top."""
+    """Time per top-level layer (forward and backward) over ``steps`` steps, and cProfile's top."""
     import cProfile
     import io
     import pstats
@@ -251,8 +251,11 @@ def profile(net, variant, batch, backend, steps=3):
     step()
     totals = {}
 
-    def wrap(layer):
-        fwd, bwd, kind = layer.forward, layer.backward, type(layer).__name__
+    def wrap(i, layer):
+        fwd, bwd = layer.forward, layer.backward
+        kind = f"{i:>2} {type(layer).__name__}"
+        if hasattr(layer, "in_channels"):
+            kind += f" {layer.in_channels}->{layer.out_channels}"
 
         def forward(x, training=False):
             step.sync()
@@ -273,19 +276,19 @@ def profile(net, variant, batch, backend, steps=3):
             return dx
         layer.forward, layer.backward = forward, backward
 
-    for layer in step.model.layers:
-        wrap(layer)
+    for i, layer in enumerate(step.model.layers):
+        wrap(i, layer)
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
     step.sync()
     wall = (time.perf_counter() - t0) / steps
-    lines = [f"per-layer-type time, {net}/{variant}, batch {batch}, {backend} "
+    lines = [f"per-layer time, {net}/{variant}, batch {batch}, {backend} "
              f"(mean of {steps} steps; step = {wall * 1e3:.1f} ms)"]
     for (kind, phase), t in sorted(totals.items(), key=lambda kv: -kv[1]):
-        lines.append(f"  {kind:<14} {phase:<8} {t / steps * 1e3:8.1f} ms  {t / steps / wall:6.1%}")
+        lines.append(f"  {kind:<22} {phase:<8} {t / steps * 1e3:8.1f} ms  {t / steps / wall:6.1%}")
     layer_sum = sum(totals.values()) / steps
-    lines.append(f"  {'(loss+Adam+rest)':<23} {(wall - layer_sum) * 1e3:8.1f} ms")
+    lines.append(f"  {'(loss+Adam+rest)':<31} {(wall - layer_sum) * 1e3:8.1f} ms")
     step = LinkedrefStep(net, variant, batch, backend)
     step()
     prof = cProfile.Profile()
