@@ -94,7 +94,8 @@ def build_torch(net, variant, device, seed=0):
 
 # --------------------------------------------------------------------------------- steps
 class LinkedrefStep:
-    """One training step of a linkedref model on the active backend (forward, loss, backward, Adam)."""
+    """One training step of a linkedref model on the active backend: forward, loss, backward,
+    Adam."""
 
     def __init__(self, net, variant, batch, backend, seed=0):
         import linkedref.backend as B
@@ -388,8 +389,9 @@ def main(argv=None):
                    help="BLAS / torch threads (default: all CPUs)")
     p.add_argument("--torch-device", default="auto", choices=["auto", "cpu", "cuda", "none"],
                    help="auto: PyTorch CPU for numpy rows, CUDA for cupy rows")
-    p.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True,
-                   help="measure the peak memory of a cifar_net step (NumPy vs PyTorch CPU)")
+    p.add_argument("--memory", action=argparse.BooleanOptionalAction, default=None,
+                   help="measure the peak memory of a cifar_net step (NumPy vs PyTorch CPU); "
+                        "default: only when NumPy rows are compared with PyTorch CPU")
     p.add_argument("--mem-batch", type=int, default=128)
     p.add_argument("--mem-variants", nargs="+", default=["lkrelu"])
     p.add_argument("--profile", metavar="NET:VARIANT", default=None,
@@ -450,6 +452,9 @@ def main(argv=None):
                  f"{r['linkedref']['median'] / base['linkedref']['median']:.2f}x "
                  f"the step without BN")
 
+    if args.memory is None:
+        args.memory = ("numpy" in args.backend
+                       and torch_device_for("numpy", args.torch_device) == "cpu")
     if args.memory:
         for variant in args.mem_variants:
             emit(f"\npeak memory of a cifar_net/{variant} training step, batch {args.mem_batch} "
