@@ -107,7 +107,7 @@ def test_walks_nested_containers_and_restores_forward(rng):
     assert names == ["1.0", "1.1.0", "2"]
     seen = []
     with watch_activations(model, lambda name, x, y: seen.append((name, x.shape, y.shape))):
-        model.forward(np.ones((5, 2), np.float32))
+        model.forward(B.asarray(np.ones((5, 2)), dtype="float32"))
     assert seen == [("1.0", (5, 2), (5, 2)), ("1.1.0", (5, 2), (5, 4)), ("2", (5, 4), (5, 4))]
     assert all("forward" not in vars(layer) for _, layer in activation_layers(model))
 
