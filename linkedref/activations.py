@@ -171,7 +171,8 @@ class PReLU(Activation):
     f'(z) = 1 (z > 0), a_c (z ≤ 0);   ∂f/∂a_c = z (z ≤ 0), 0 (z > 0).
 
     Shapes: x (N, C, ...) → y (N, C, ...); ``params["alpha"]`` (C,), created on the first forward
-    (or at construction when ``channels`` is given) in ``self.dtype``, filled with ``init``.
+    on x's device (or at construction, on the active backend, when ``channels`` is given) in
+    ``self.dtype``, filled with ``init``.
     Cache: the input z.
     """
 
@@ -179,10 +180,9 @@ class PReLU(Activation):
         super().__init__()
         self.init = float(init)
         if channels is not None:
-            self._build(int(channels))
+            self._build(int(channels), B.xp())
 
-    def _build(self, channels):
-        xp = B.xp()
+    def _build(self, channels, xp):
         self.params["alpha"] = xp.full((channels,), self.init, dtype=self.dtype)
         self.grads["alpha"] = xp.zeros((channels,), dtype=self.dtype)
 
@@ -192,7 +192,7 @@ class PReLU(Activation):
             if x.dtype != self.dtype:
                 raise TypeError(f"{self.name}: input dtype {x.dtype} differs from the parameters' "
                                 f"dtype {self.dtype}; cast the input or call .astype()")
-            self._build(x.shape[1])
+            self._build(x.shape[1], B.get_array_module(x))      # on the device x lives on
         self._check(x, channels=self.params["alpha"].shape[0])
         xp = B.get_array_module(x)
         a = _per_channel(self.params["alpha"], x.ndim)      # 1, C, 1, ...

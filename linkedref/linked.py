@@ -116,7 +116,8 @@ class LKPReLU(_Mirror):
 
     prelu_a(t) = t (t > 0), a_c·t (t ≤ 0). Shapes: x (N, C, ...) → y (N, 2C, ...);
     ``params["alpha"]`` = a and ``params["alpha_mirror"]`` = b, each (C,), created on the first
-    forward (or at construction when ``channels`` is given) in ``self.dtype``.
+    forward on x's device (or at construction, on the active backend, when ``channels`` is given)
+    in ``self.dtype``.
 
     dz  = dy_a·(1 if z > 0 else a_c) − dy_b·(1 if z < 0 else b_c)
     ∂L/∂a_c = Σ dy_a·min(z, 0);   ∂L/∂b_c = Σ dy_b·min(−z, 0) = −Σ dy_b·max(z, 0)
@@ -127,10 +128,9 @@ class LKPReLU(_Mirror):
         self.init = float(init)
         self.init_mirror = self.init if init_mirror is None else float(init_mirror)
         if channels is not None:
-            self._build(int(channels))
+            self._build(int(channels), B.xp())
 
-    def _build(self, channels):
-        xp = B.xp()
+    def _build(self, channels, xp):
         for key, value in (("alpha", self.init), ("alpha_mirror", self.init_mirror)):
             self.params[key] = xp.full((channels,), value, dtype=self.dtype)
             self.grads[key] = xp.zeros((channels,), dtype=self.dtype)
@@ -141,7 +141,7 @@ class LKPReLU(_Mirror):
             if x.dtype != self.dtype:
                 raise TypeError(f"{self.name}: input dtype {x.dtype} differs from the parameters' "
                                 f"dtype {self.dtype}; cast the input or call .astype()")
-            self._build(x.shape[1])
+            self._build(x.shape[1], B.get_array_module(x))      # on the device x lives on
         return self.params["alpha"].shape[0]
 
     def _forward_into(self, x, ya, yb):

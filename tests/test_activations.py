@@ -203,3 +203,13 @@ def test_matches_pytorch_when_installed(name, rng):
     np.testing.assert_allclose(dx, zt.grad.numpy(), rtol=1e-12, atol=1e-14)
     if name == "prelu":
         np.testing.assert_allclose(B.to_numpy(layer.grads["alpha"]), a.grad.numpy(), rtol=1e-12)
+
+
+def test_lazy_slopes_are_created_where_the_input_lives(monkeypatch, rng):
+    """Sized on the first forward from x's own module, not the active backend: a layer moved
+    with .to() before its first forward, or fed from another backend, gets slopes beside x."""
+    x = B.asarray(rng.standard_normal((2, 3)), dtype="float32")
+    monkeypatch.setattr(B, "xp", lambda: pytest.fail("slopes created on the active backend"))
+    layer = PReLU()
+    layer.forward(x)
+    assert B.get_array_module(layer.params["alpha"]) is B.get_array_module(x)

@@ -266,3 +266,11 @@ def test_linked_rejects_dy_of_another_shape(rng):
     layer.forward(B.asarray(rng.standard_normal((2, 3)), dtype="float32"))
     with pytest.raises(ValueError, match=r"Linked: dy has shape \(2, 3\).*\(2, 6\)"):
         layer.backward(B.xp().ones((2, 3), dtype="float32"))
+
+
+def test_lkprelu_slopes_are_created_where_the_input_lives(monkeypatch, rng):
+    x = B.asarray(rng.standard_normal((2, 3)), dtype="float32")
+    monkeypatch.setattr(B, "xp", lambda: pytest.fail("slopes created on the active backend"))
+    layer = LKPReLU()
+    layer.forward(x)
+    assert {B.get_array_module(v) for v in layer.params.values()} == {B.get_array_module(x)}
