@@ -48,6 +48,7 @@ class SoftmaxCrossEntropy:
         if N == 0 or K == 0:
             raise ValueError(f"{self.name}: empty logits of shape {tuple(logits.shape)}")
         labels = _as_labels(self.name, labels, N, K)
+        _check_not_device_for_host(self.name, logits, labels, "labels")
         xp = B.get_array_module(logits)
         labels = xp.asarray(labels)                                     # N, on logits' device
         # log Σ exp(z) = m + log Σ exp(z − m) with m = max_k z: no overflow for any finite z.
@@ -114,6 +115,7 @@ class MSE:
                              f"predictions' shape {tuple(pred.shape)}")
         if pred.size == 0:
             raise ValueError(f"{self.name}: empty predictions of shape {tuple(pred.shape)}")
+        _check_not_device_for_host(self.name, pred, target, "targets")
         xp = B.get_array_module(pred)
         diff = pred - xp.asarray(target, dtype=pred.dtype)              # same shape as pred
         self.cache = diff
@@ -136,6 +138,14 @@ def _check_float(name, y, what):
         raise TypeError(f"{name}: expected {what} as a NumPy or CuPy array, got {type(y).__name__}")
     if y.dtype.kind != "f":
         raise TypeError(f"{name}: expected floating-point {what}, got dtype {y.dtype}")
+
+
+def _check_not_device_for_host(name, y, other, what):
+    """Host (NumPy) outputs with device (CuPy) labels/targets would need an implicit
+    device-to-host copy, which CuPy refuses with an obscure TypeError: say what is wrong."""
+    if isinstance(y, numpy.ndarray) and B.is_array(other) and not isinstance(other, numpy.ndarray):
+        raise TypeError(f"{name}: the {what} are a CuPy (GPU) array but the model's outputs "
+                        f"a NumPy one; put both on one backend")
 
 
 def _as_labels(name, labels, N, K):

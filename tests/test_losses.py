@@ -143,3 +143,20 @@ def test_backward_before_forward(crit):
 def test_mse_rejects_shape_mismatch(rng):
     with pytest.raises(ValueError, match=r"MSE: target shape \(3, 2\).*\(3, 4\)"):
         MSE().forward(B.asarray(rng.standard_normal((3, 4)), dtype="float32"), np.zeros((3, 2)))
+
+
+class _DeviceLabels:
+    """Looks like a CuPy array to the backend (module name), without needing CuPy."""
+    dtype, shape, ndim = np.dtype(np.int64), (3,), 1
+
+
+_DeviceLabels.__module__ = "cupy._stand_in"
+
+
+@pytest.mark.parametrize("crit, what, shape", [(SoftmaxCrossEntropy(), "labels", (3, 4)),
+                                               (MSE(), "targets", (3, 1))], ids=["ce", "mse"])
+def test_device_labels_with_host_outputs_are_a_clear_error(crit, what, shape, rng):
+    labels = _DeviceLabels()
+    labels.shape, labels.ndim = ((3,), 1) if what == "labels" else ((3, 1), 2)
+    with pytest.raises(TypeError, match=f"{crit.name}: the {what} are a CuPy .* NumPy"):
+        crit.forward(rng.standard_normal(shape).astype(np.float32), labels)   # host outputs
