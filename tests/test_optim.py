@@ -201,3 +201,20 @@ def test_bad_models_and_schedules(rng):
     model.grads["b"] = B.asarray(np.ones(3), dtype="float32")
     with pytest.raises(ValueError, match=r"gradient of 'b' has shape \(3,\)"):
         opt.step()
+
+
+def test_prelu_slopes_created_after_the_optimizer_are_trained(rng):
+    from linkedref.activations import PReLU
+    from linkedref.dense import Dense
+    from linkedref.layer import Sequential
+    from linkedref.losses import SoftmaxCrossEntropy
+    model = Sequential([Dense(3, 4, rng=0), PReLU(), Dense(4, 2, rng=1)])
+    opt = Adam(model, lr=0.01)                      # built before PReLU sizes its slopes
+    assert "1.alpha" not in model.params
+    x = B.asarray(rng.standard_normal((16, 3)), dtype="float32")
+    loss = SoftmaxCrossEntropy()
+    loss.forward(model.forward(x, training=True), rng.integers(0, 2, 16))
+    model.backward(loss.backward())
+    opt.step()
+    assert "1.alpha" in opt.state
+    assert np.abs(B.to_numpy(model.params["1.alpha"]) - 0.25).max() > 1e-3   # the slopes moved
