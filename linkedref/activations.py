@@ -10,7 +10,7 @@ The elementwise formulas also live here as plain functions that write into a giv
 
 Speed note: on NumPy, ``where``/``copyto(..., where=mask)`` with an irregular mask run ~10× slower
 than plain arithmetic, so selections are written arithmetically: max(z, 0) + a·min(z, 0) for PReLU,
-``dy * mask`` for a derivative that is 1 or 0.
+``dy * mask`` for a derivative that is 1 or 0, max(mask, α) for one that is 1 or α (0 ≤ α ≤ 1).
 
 Caches (what backward keeps): a boolean mask (ReLU, LeakyReLU: a quarter of a float32 array) or
 the input z (all others). Never the output: a later layer may legitimately add into the array it
