@@ -27,7 +27,8 @@ _EXPORTS = {
     "Conv2D": "conv",
     **dict.fromkeys(["MaxPool2D", "AvgPool2D", "GlobalAvgPool2D"], "pooling"),
     "Flatten": "reshape", "Residual": "residual",
-    **dict.fromkeys(["depth_net", "width_net", "cifar_net", "all_cnn", "small_resnet", "summary"],
+    **dict.fromkeys(["depth_net", "width_net", "cifar_net", "all_cnn", "small_resnet", "summary",
+                     "count_params"],
                     "models"),
     "gradcheck": "gradcheck",
 }

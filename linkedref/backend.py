@@ -150,29 +150,43 @@ def default_dtype(dtype):
 
 
 # ------------------------------------------------------------------------------------ random
+_device_rngs = {}   # id(numpy Generator) -> (that Generator, the CuPy generator seeded from it)
+
+
 def _device_rng(rng: numpy.random.Generator):
-    """A CuPy generator seeded from ``rng`` (so the NumPy seed still decides every draw)."""
-    import cupy
-    return cupy.random.default_rng(int(rng.integers(2**63 - 1)))
+    """The CuPy generator that belongs to ``rng``: seeded once from it, then reused, so the NumPy
+    seed still decides every draw and no generator is rebuilt per call. (NumPy Generators accept
+    no weak references; the table keeps each one alive, which costs a few bytes per layer.)"""
+    entry = _device_rngs.get(id(rng))
+    if entry is None or entry[0] is not rng:
+        import cupy
+        entry = (rng, cupy.random.default_rng(int(rng.integers(2**63 - 1))))
+        _device_rngs[id(rng)] = entry
+    return entry[1]
 
 
-def uniform(rng: numpy.random.Generator, shape, dtype=None):
-    """Uniform [0, 1) draws of ``shape`` on the active backend, from the explicit generator ``rng``."""
+def _draw_module(rng, like):
     if not isinstance(rng, numpy.random.Generator):
         raise TypeError(f"expected a numpy.random.Generator, got {type(rng).__name__}")
+    return get_array_module(like) if like is not None else _state["xp"]
+
+
+def uniform(rng: numpy.random.Generator, shape, dtype=None, like=None):
+    """Uniform [0, 1) draws of ``shape`` from the explicit generator ``rng``, on the device of
+    ``like`` (an array) or, without it, of the active backend."""
+    module = _draw_module(rng, like)
     dtype = resolve_dtype(dtype or get_default_dtype())
-    if get_backend() == "numpy":
+    if module is numpy:
         return rng.random(shape, dtype=dtype)
     return _device_rng(rng).random(shape, dtype=dtype)
 
 
-def normal(rng: numpy.random.Generator, shape, std=1.0, dtype=None):
-    """Normal(0, std) draws of ``shape`` on the active backend, from ``rng``."""
-    if not isinstance(rng, numpy.random.Generator):
-        raise TypeError(f"expected a numpy.random.Generator, got {type(rng).__name__}")
+def normal(rng: numpy.random.Generator, shape, std=1.0, dtype=None, like=None):
+    """Normal(0, std) draws of ``shape`` from ``rng``, on the device of ``like`` or the active one."""
+    module = _draw_module(rng, like)
     dtype = resolve_dtype(dtype or get_default_dtype())
-    if get_backend() == "numpy":
-        return (rng.standard_normal(shape, dtype=dtype) * dtype.type(std))
+    if module is numpy:
+        return rng.standard_normal(shape, dtype=dtype) * dtype.type(std)
     return _device_rng(rng).standard_normal(shape, dtype=dtype) * dtype.type(std)
 
 

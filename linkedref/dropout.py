@@ -20,7 +20,7 @@ class Dropout(Layer):
     Args:
         p: the probability of zeroing each element while training.
         rng: a numpy Generator or int seed; every forward in training mode draws a new mask
-            from it (``B.uniform``, on the active backend's device).
+            from it (``B.uniform``, on the input's device).
 
     cache: the scaled mask m / (1 − p) (same shape as x) while training; 1.0 at inference.
     """
@@ -38,7 +38,7 @@ class Dropout(Layer):
         if not training or self.p == 0.0:
             self.cache = 1.0                                  # backward: dx = dy
             return x.copy()      # a new array: callers may write into y without touching x
-        keep = B.uniform(self.rng, tuple(x.shape), dtype=x.dtype) >= self.p   # P(keep) = 1 − p
+        keep = B.uniform(self.rng, tuple(x.shape), dtype=x.dtype, like=x) >= self.p   # P(keep) = 1 − p
         scale = x.dtype.type(1.0 / (1.0 - self.p))
         self.cache = keep * scale                             # same shape and dtype as x
         return x * self.cache

@@ -74,6 +74,12 @@ class Layer:
         if self.params and x.dtype != self.dtype:
             raise TypeError(f"{self.name}: input dtype {x.dtype} differs from the parameters' "
                             f"dtype {self.dtype}; cast the input or call .astype()")
+        if self.params:
+            p = next(iter(self.params.values()))
+            if B.get_array_module(x) is not B.get_array_module(p):
+                raise TypeError(f"{self.name}: input is a {type(x).__module__.split('.')[0]} array but "
+                                f"the parameters live on {type(p).__module__.split('.')[0]}; move one "
+                                "with backend.asarray / to_numpy or layer.to()")
 
     def astype(self, dtype):
         """Cast params, grads and buffers (and lazily created ones) to ``dtype``; returns self."""

@@ -111,8 +111,8 @@ def test_sequential_merges_children_and_casts():
     assert model.params["1.w"] is model.layers[1].params["w"]   # the same arrays: in-place updates reach them
     model.astype("float64")
     assert all(v.dtype == np.float64 for v in model.params.values())
-    y = model.forward(np.ones((2, 3)))
-    dx = model.backward(np.ones_like(y))
+    y = model.forward(B.asarray(np.ones((2, 3))))
+    dx = model.backward(B.xp().ones_like(y))
     assert dx.shape == (2, 3) and model.grads["0.w"].dtype == np.float64
     model.to("numpy")
     assert model.layers[0].cache is None

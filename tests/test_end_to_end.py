@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import linkedref as lr
+import linkedref.backend as B
 from linkedref.data import toy
 from linkedref.gradcheck import __main__ as gradcheck_cli
 from linkedref.gradcheck import away_from_kinks, gradcheck
@@ -29,7 +30,7 @@ def test_linked_mlp_with_loss_passes_gradcheck(n, d, h, k, act):
     labels = rng.integers(0, k, n)
     report = gradcheck(model, x, loss=lr.SoftmaxCrossEntropy(), labels=labels)
     assert report.max_error <= 1e-6
-    model.forward(x.astype(np.float32))          # PReLU slopes exist after the first forward
+    model.forward(B.asarray(x, dtype="float32"))          # PReLU slopes exist after the first forward
     assert {r.name for r in report.rows} == {"x", *model.params}
 
 
