@@ -1,49 +1,45 @@
 """linkedref — linked neurons (Riera & Pujol, 2017) in a small NumPy/CuPy framework.
 
-Every public name is importable from here: ``linkedref.LKReLU``, ``linkedref.fit``, ...
-(During development the names load lazily, module by module, so a missing module only fails
-when one of its names is used.)
-"""
-import importlib
+Every backward pass is derived by hand (the derivation sits beside the code) and proved against
+finite differences (``linkedref.gradcheck``). Start reading at ``linked.py``: a linked unit
+outputs concat(g(z), g(-z)) on axis 1, so at least one member always has a gradient.
 
-from .backend import (get_backend, get_default_dtype, set_backend, set_default_dtype,
-                      to_numpy)
+Every public name is importable from here: ``linkedref.LKReLU``, ``linkedref.fit``, ...
+Sub-packages: ``linkedref.data`` (datasets, toy problems, batches), ``linkedref.diagnostics``
+(dead units, pre-activation statistics), ``linkedref.init`` (initialisers), ``linkedref.backend``.
+"""
+from . import backend, data, diagnostics, init
+from .activations import ELU, SELU, LeakyReLU, PReLU, ReLU, Sigmoid, Swish, Tanh
+from .backend import get_backend, get_default_dtype, set_backend, set_default_dtype, to_numpy
+from .batchnorm import BatchNorm
+from .conv import Conv2D
+from .dense import Dense
+from .dropout import Dropout
+from .gradcheck import gradcheck
+from .io import load_weights, save_weights
 from .layer import Layer, Sequential
+from .linked import (ACTIVATIONS, LKELU, LKSELU, LinkageCheck, Linked, LKLeakyReLU, LKPReLU,
+                     LKReLU, LKSwish, Member, activation, check_linkage, is_linked)
+from .losses import MSE, SoftmaxCrossEntropy
+from .models import all_cnn, cifar_net, count_params, depth_net, small_resnet, summary, width_net
+from .optim import SGD, Adam, RMSProp, StepSchedule
+from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+from .reshape import Flatten
+from .residual import Residual
+from .train import History, evaluate, fit, predict
 
 __version__ = "0.1.0"
 
-# public name -> the module (relative to this package) that defines it
-_EXPORTS = {
-    **dict.fromkeys(["ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "Swish", "Tanh", "Sigmoid"],
-                    "activations"),
-    **dict.fromkeys(["LKReLU", "LKLeakyReLU", "LKPReLU", "LKELU", "LKSELU", "LKSwish", "Linked",
-                     "check_linkage", "activation", "ACTIVATIONS", "is_linked", "Member",
-                     "LinkageCheck"], "linked"),
-    "Dense": "dense", "Dropout": "dropout", "BatchNorm": "batchnorm",
-    **dict.fromkeys(["SoftmaxCrossEntropy", "MSE"], "losses"),
-    **dict.fromkeys(["SGD", "RMSProp", "Adam", "StepSchedule"], "optim"),
-    **dict.fromkeys(["fit", "evaluate", "predict", "History"], "train"),
-    **dict.fromkeys(["save_weights", "load_weights"], "io"),
-    "Conv2D": "conv",
-    **dict.fromkeys(["MaxPool2D", "AvgPool2D", "GlobalAvgPool2D"], "pooling"),
-    "Flatten": "reshape", "Residual": "residual",
-    **dict.fromkeys(["depth_net", "width_net", "cifar_net", "all_cnn", "small_resnet", "summary",
-                     "count_params"],
-                    "models"),
-    "gradcheck": "gradcheck",
-}
-_SUBMODULES = {"backend", "data", "diagnostics", "init", "gradcheck"}
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'linkedref' has no attribute {name!r}")
-
-
-__all__ = ["set_backend", "get_backend", "set_default_dtype", "get_default_dtype", "to_numpy",
-           "Layer", "Sequential", *_EXPORTS]
+__all__ = [
+    "set_backend", "get_backend", "set_default_dtype", "get_default_dtype", "to_numpy",
+    "Layer", "Sequential",
+    "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "Swish", "Tanh", "Sigmoid",
+    "LKReLU", "LKLeakyReLU", "LKPReLU", "LKELU", "LKSELU", "LKSwish", "Linked", "Member",
+    "check_linkage", "LinkageCheck", "activation", "ACTIVATIONS", "is_linked",
+    "Dense", "Dropout", "BatchNorm", "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D",
+    "Flatten", "Residual",
+    "SoftmaxCrossEntropy", "MSE", "SGD", "RMSProp", "Adam", "StepSchedule",
+    "fit", "evaluate", "predict", "History", "save_weights", "load_weights", "gradcheck",
+    "depth_net", "width_net", "cifar_net", "all_cnn", "small_resnet", "summary", "count_params",
+    "backend", "data", "diagnostics", "init",
+]
