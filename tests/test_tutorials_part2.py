@@ -64,13 +64,17 @@ def test_run_all_reports_a_failing_tutorial(tmp_path, monkeypatch, capsys):
 
 def test_summaries_of_hand_made_runs():
     ex = load("_experiments")
-    runs = [ex.Run("x", 0, val_accuracy=[0.1, 0.5, 0.4], seconds=[1.0, 1.0, 1.0]),
-            ex.Run("x", 1, val_accuracy=[0.1, 0.1, 0.12], seconds=[2.0, 2.0, 2.0])]
+    runs = [ex.Run("x", 0, val_accuracy=[0.1, 0.5, 0.4], accuracy=[0.2, 0.6, 0.9],
+                   seconds=[1.0, 1.0, 1.0]),
+            ex.Run("x", 1, val_accuracy=[0.1, 0.1, 0.12], accuracy=[0.1, 0.1, 0.3],
+                   seconds=[2.0, 2.0, 2.0])]
     s = ex.summarize(runs, chance=0.1)
     assert s.best == 0.5 and s.median_max == pytest.approx(0.31)
     assert s.median == pytest.approx((0.4 + 0.1) / 2)
     assert s.escaped == 1 and s.escaped_text == "1/2" and s.epoch_seconds == 1.5
+    assert s.median_max_train == pytest.approx(0.6)
     assert runs[0].seconds_to(0.45) == 2.0 and runs[1].seconds_to(0.45) is None
+    assert runs[0].epochs_to(0.85, key="accuracy") == 3 and runs[1].epochs_to(0.85, "accuracy") is None
     assert ex.chance_level(np.array([0, 1, 1, 2])) == 0.5
 
 

@@ -26,8 +26,8 @@ median over seeds of each run's max test accuracy (the best seed's in brackets);
 counts are printed beside them.
 
 Full mode (≈ 15-20 min on 2 cores): (A) 30 epochs × 3 seeds, (B) 40 epochs × 2 seeds for ReLU,
-PReLU, SELU and Swish. Quick mode (≤ 1 min): (A) 8 epochs × 1 seed for ReLU, LK-ReLU, SELU,
-LK-SELU; (B) ReLU only, 6 epochs at scale 0.25 — the trend, not final numbers.
+PReLU, SELU and Swish. Quick mode (≤ 1 min): (A) 6 epochs × 1 seed for ReLU, LK-ReLU, SELU,
+LK-SELU; (B) ReLU only, 10 epochs at scale 0.25 — the trend, not final numbers.
 
 Run:  python tutorials/08_width_and_parameters.py [--quick] [--seeds 0 1 2] [--part A|B|both]
 """
@@ -127,17 +127,27 @@ def sqrt2_part(args, data, chance):
     return out
 
 
-def bars(ax, groups, series, values, colors, title, ylabel="max test accuracy"):
-    """Grouped bars: medians as bars, each seed as a dot. values[g][s] is a list over seeds."""
+def bars(ax, groups, series, values, colors, title, chance, ylabel="max test accuracy"):
+    """Grouped bars: medians as bars (value written on each), each seed as a dot; the y axis is
+    zoomed to the data (the chance line is drawn when it falls inside). values[g][s]: seeds."""
     w = 0.8 / len(series)
     for j, (name, color) in enumerate(zip(series, colors)):
         x = np.arange(len(groups)) + (j - (len(series) - 1) / 2) * w
         med = [np.median(values[g][j]) for g in range(len(groups))]
         ax.bar(x, med, w, color=color, label=name, alpha=0.85)
-        for xi, vals in zip(x, (values[g][j] for g in range(len(groups)))):
+        for xi, m, vals in zip(x, med, (values[g][j] for g in range(len(groups)))):
             ax.plot([xi] * len(vals), vals, "k.", ms=4)
+            ax.annotate(f"{m:.3f}", (xi, max(m, max(vals))), xytext=(0, 3),
+                        textcoords="offset points", ha="center", va="bottom", rotation=90,
+                        fontsize=7)
+    lo = min(v for g in values for s in g for v in s)
+    bottom = lo - 0.1 * (1.0 - lo) - 0.01
+    bottom = 0.0 if bottom < 0.3 else bottom          # zoom only when every bar is high
+    ax.set_ylim(bottom, 1.0 + 0.12 * (1.0 - bottom))
+    if chance > bottom:
+        ax.axhline(chance, color="gray", ls="--", lw=1, label="chance")
     ax.set_xticks(np.arange(len(groups)), groups)
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(ylabel + ("" if bottom == 0 else f" (axis from {bottom:.2f})"))
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
 
@@ -153,8 +163,8 @@ def main(argv=None):
     args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
     args.families = per_mode(args, ("relu",), ("relu", "selu"), FAMILIES)
     args.families_b = per_mode(args, ("relu",), ("relu",), FAMILIES)
-    args.epochs_a = args.epochs or per_mode(args, 1, 8, 30)
-    args.epochs_b = args.epochs or per_mode(args, 1, 6, 40)
+    args.epochs_a = args.epochs or per_mode(args, 1, 6, 30)
+    args.epochs_b = args.epochs or per_mode(args, 1, 10, 40)
     args.net_scale = args.net_scale or per_mode(args, 0.125, 0.25, 0.5)
     if args.mode == "full" and args.seed is None and len(args.seeds) == 3:
         b_seeds = args.seeds[:2]                  # (B) is the slow part: two seeds
@@ -186,7 +196,7 @@ def main(argv=None):
                     for f in args.families]
             bars(ax, [pretty(f) for f in args.families], ["single", "linked"], vals,
                  ["tab:red", "tab:blue"], f"(A) one conv layer of {units} units\n"
-                 f"{args.epochs_a} epochs, seeds {seeds_text(args.seeds)}")
+                 f"Adam, {args.epochs_a} epochs, seeds {seeds_text(args.seeds)}", chance)
             gaps = [np.median(v[1]) - np.median(v[0]) for v in vals]
             verdict.append(f"{units} units: linked − single = "
                            + ", ".join(f"{pretty(f)} {g:+.3f}" for f, g in zip(args.families, gaps)))
@@ -196,19 +206,12 @@ def main(argv=None):
         bars(ax, [pretty(f) for f in args.families_b], KINDS, vals,
              ["tab:red", "tab:orange", "tab:blue"],
              f"(B) cifar_net ×{args.net_scale}: single, √2-wide, linked\n"
-             f"RMSProp, {args.epochs_b} epochs, seeds {seeds_text(b_seeds)}")
+             f"RMSProp, {args.epochs_b} epochs, seeds {seeds_text(b_seeds)}", chance)
         wins = sum(np.median(v[2]) > max(np.median(v[0]), np.median(v[1])) for v in vals)
         verdict.append(f"√2: linked beats both single and √2-wide for {wins}/{len(vals)} "
                        f"activations (paper: all)")
-    maxima = [r.max for d in ([*width.values()] if width else []) + ([*sqrt2.values()] if sqrt2 else [])
-              for rs in d.values() for r in rs]
-    lo = min(min(maxima), chance)
     for ax in axes:
-        ax.axhline(chance, color="gray", ls="--", lw=1, label="chance")
-        ax.set_ylim(max(0.0, lo - 0.05), 1.0)
-    axes[0].legend(fontsize=8, loc="lower right")
-    if sqrt2:
-        axes[-1].legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", ncol=3)
     fig.suptitle(f"Width and parameters on {args.dataset}: bars = median over seeds of the max test "
                  "accuracy, dots = seeds", fontsize=10)
     fig.tight_layout()

@@ -60,7 +60,8 @@ class Variant:
 
 @dataclass
 class Run:
-    """One trained network: test accuracy, training loss and seconds per epoch.
+    """One trained network, per epoch: test accuracy (after the epoch, inference mode), training
+    accuracy and loss (averaged over the epoch's steps, training mode) and seconds.
 
     stopped: the epoch (1-based) after which training was stopped because a layer died, or None.
     When stopped, the remaining epochs repeat the last measured accuracy (see ``train_run``).
@@ -68,6 +69,7 @@ class Run:
     label: str
     seed: int
     val_accuracy: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)
     loss: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     n_params: int = 0
@@ -83,13 +85,23 @@ class Run:
         return float(np.median(self.val_accuracy))
 
     @property
+    def max_train(self) -> float:
+        return float(np.max(self.accuracy)) if self.accuracy else float("nan")
+
+    @property
     def trained_epochs(self) -> int:
         return len(self.seconds)
 
-    def seconds_to(self, target: float) -> float | None:
-        """Training seconds until the test accuracy first reached ``target`` (None: never)."""
-        hit = np.nonzero(np.asarray(self.val_accuracy) >= target)[0]
-        return float(np.sum(self.seconds[:hit[0] + 1])) if len(hit) else None
+    def epochs_to(self, target: float, key: str = "val_accuracy") -> int | None:
+        """The first epoch (1-based) whose ``key`` ("val_accuracy" or "accuracy") reached
+        ``target`` (None: never)."""
+        hit = np.nonzero(np.asarray(getattr(self, key)[:self.trained_epochs]) >= target)[0]
+        return int(hit[0]) + 1 if len(hit) else None
+
+    def seconds_to(self, target: float, key: str = "val_accuracy") -> float | None:
+        """Training seconds until ``key`` first reached ``target`` (None: never)."""
+        e = self.epochs_to(target, key)
+        return None if e is None else float(np.sum(self.seconds[:e]))
 
 
 def make_optimizer(name: str, model, lr_: float, decay: float):
@@ -143,6 +155,7 @@ def train_run(model, data, epochs: int, *, label="", seed=0, optimizer="adam", l
         h = lr.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=batch_size,
                    validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
         run.val_accuracy.append(h["val_accuracy"][0])
+        run.accuracy.append(h["accuracy"][0])
         run.loss.append(h["loss"][0])
         run.seconds.append(h["seconds"][0])
         if bar is not None:
@@ -176,10 +189,12 @@ def run_variants(variants, build, data, seeds, epochs, *, desc="training", epoch
 @dataclass
 class Summary:
     """Over the seeds of one variant: best max, median of the maxima, median over epochs
-    (median of the seeds'), how many seeds escaped chance, seconds per trained epoch."""
+    (median of the seeds'), median of the max training accuracy, how many seeds escaped chance,
+    seconds per trained epoch."""
     best: float
     median_max: float
     median: float
+    median_max_train: float
     escaped: int
     seeds: int
     epoch_seconds: float
@@ -200,6 +215,7 @@ def summarize(runs, chance: float) -> Summary:
     secs = [s for r in runs for s in r.seconds]
     return Summary(best=float(np.max(maxima)), median_max=float(np.median(maxima)),
                    median=float(np.median([r.median for r in runs])),
+                   median_max_train=float(np.median([r.max_train for r in runs])),
                    escaped=int(sum(m >= 2 * chance for m in maxima)), seeds=len(runs),
                    epoch_seconds=float(np.mean(secs)) if secs else float("nan"))
 
@@ -218,8 +234,9 @@ def plot_runs(ax, runs, color, label, ls="-"):
         n = r.stopped if r.stopped is not None else len(r.val_accuracy)
         ax.plot(x[:n], r.val_accuracy[:n], color=color, lw=0.7, alpha=0.45, ls=ls)
         if r.stopped is not None:
-            ax.plot(x[n - 1 if n else 0:], r.val_accuracy[n - 1 if n else 0:], color=color,
-                    lw=0.7, alpha=0.45, ls=":")
+            k = max(n - 1, 0)
+            ax.plot(x[k:], r.val_accuracy[k:], color=color, lw=0.7, alpha=0.45, ls=":")
+            ax.plot(x[k], r.val_accuracy[k], "x", color=color, ms=6)
     ax.plot(x, np.median(curves, axis=0), color=color, lw=2, ls=ls, label=label)
 
 
