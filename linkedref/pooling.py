@@ -68,17 +68,32 @@ class MaxPool2D(_Pool2D):
     Ties: the gradient of a window goes to one element only, the *first* maximum in row-major
     order within the window (smallest p, then smallest q) — ``argmax``'s rule.
 
-    cache: the argmax index within each window, a flat p·kw + q (N, C, Ho, Wo), and x's shape.
+    cache: the argmax index within each window, a flat p·kw + q (N, C, Ho, Wo) as uint8 (int32
+    for windows of more than 256 elements), and x's shape.
     """
 
     def forward(self, x, training: bool = False):
-        """x (N, C, H, W) → y (N, C, Ho, Wo)."""
+        """x (N, C, H, W) → y (N, C, Ho, Wo).
+
+        A running maximum over the kh·kw kernel offsets: win[:, :, p, q] (N, C, Ho, Wo) is the
+        offset's pixel of every window, a strided view. Why not ``win.reshape(..., kh·kw, ...)
+        .argmax(axis=2)``: that reshape copies every window (kh·kw/(sh·sw) × x) and argmax then
+        reduces along a strided axis — 7× slower than these kh·kw whole-tensor passes (measured,
+        2×2 windows on (32, 64, 30, 30) float32: 14 ms vs 2 ms). Strict ``>`` keeps the first
+        maximum (ties rule above).
+        """
         xp = B.get_array_module(x)
         win = self.windows_of(x)                              # N, C, kh, kw, Ho, Wo (view)
-        N, C, kh, kw, Ho, Wo = win.shape
-        flat = win.reshape(N, C, kh * kw, Ho, Wo)             # copy (kh·kw/(sh·sw) × x)
-        arg = flat.argmax(axis=2)                             # N, C, Ho, Wo
-        y = xp.take_along_axis(flat, arg[:, :, None], axis=2)[:, :, 0]
+        kh, kw = self.kernel_size
+        y = win[:, :, 0, 0].copy()                            # N, C, Ho, Wo: running max
+        arg = xp.zeros(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
+        for index in range(1, kh * kw):
+            p, q = divmod(index, kw)
+            candidate = win[:, :, p, q]                       # N, C, Ho, Wo (view)
+            greater = candidate > y                           # strict: ties keep the earlier one
+            xp.maximum(y, candidate, out=y)
+            arg *= ~greater                                   # arg = index where greater
+            arg += greater * arg.dtype.type(index)            # (arithmetic: ``where`` is slower)
         self.cache = (arg, x.shape)
         return y
 
@@ -92,9 +107,13 @@ class MaxPool2D(_Pool2D):
         arg, shape = self.saved()
         xp = B.get_array_module(dy)
         dx = xp.zeros(shape, dtype=dy.dtype)                  # N, C, H, W
-        kw = self.kernel_size[1]
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        overlapping = sh < kh or sw < kw
         for p, q, at in self.offsets(*dy.shape[2:]):
-            dx[at] += dy * (arg == p * kw + q)                 # N, C, Ho, Wo into a strided slice
+            if overlapping:
+                dx[at] += dy * (arg == p * kw + q)             # N, C, Ho, Wo into a strided slice
+            else:   # each pixel lies in one window at most: write in place, no temporary (2× faster)
+                xp.multiply(dy, arg == p * kw + q, out=dx[at])
         return dx
 
 

@@ -94,6 +94,33 @@ def test_ties_go_to_the_first_maximum_in_row_major_order():
     np.testing.assert_array_equal(dx[0, 0], [[3.0, 0.0], [0.0, 0.0]])
 
 
+@pytest.mark.parametrize("k,s", [(2, None), (3, 2), (2, 1), ((2, 3), (3, 3))],
+                         ids=["non-overlapping", "overlap 3/2", "overlap 2/1", "stride > kernel"])
+def test_ties_follow_the_oracle_on_both_backward_paths(k, s):
+    """Many ties (values 0, 1, 2): the running-max forward keeps argmax's first-maximum rule, and the
+    non-overlapping write (=) and the overlapping accumulation (+=) both match the loop oracle."""
+    rng = np.random.default_rng(3)
+    pool = MaxPool2D(k, stride=s)
+    x = rng.integers(0, 3, size=(2, 3, 8, 9)).astype(np.float64)
+    y = pool.forward(B.asarray(x))
+    dy = rng.standard_normal(tuple(y.shape))
+    dx = pool.backward(B.asarray(dy))
+    y_want, dx_want = pool_oracle(x, pool.kernel_size, pool.stride, dy, "max")
+    np.testing.assert_array_equal(B.to_numpy(y), y_want)
+    np.testing.assert_allclose(B.to_numpy(dx), dx_want, atol=1e-12)
+
+
+def test_argmax_cache_is_one_byte_and_wide_for_big_windows(rng):
+    """The argmax cache is uint8 (memory); a window of more than 256 elements needs a wider index."""
+    pool = MaxPool2D(2)
+    pool.forward(B.asarray(rng.standard_normal((1, 2, 4, 4))))
+    assert pool.cache[0].dtype == np.uint8
+    check(MaxPool2D, "max", rng, (1, 2, 18, 17), 17, 1)        # 289 window elements
+    big = MaxPool2D(17, stride=1)
+    big.forward(B.asarray(rng.standard_normal((1, 1, 17, 17))))
+    assert big.cache[0].dtype == np.int32
+
+
 def test_stride_defaults_to_kernel_and_dtype_is_kept(rng):
     pool = MaxPool2D((2, 3))
     assert pool.stride == (2, 3)
