@@ -82,6 +82,21 @@ def test_fast_conv_equals_loop_oracle_hypothesis(N, C, O, H, W, kh, kw, sh, sw, 
     check_against_oracle(np.random.default_rng(0), N, C, O, H, W, (kh, kw), (sh, sw), padding)
 
 
+@pytest.mark.parametrize("config", CONFIGS, ids=[str(c) for c in CONFIGS])
+def test_both_dx_paths_agree(rng, config):
+    """backward picks col2im (C < O or stride > 1) or the transposed convolution (else); each
+    must give the same dx on every config, whichever one backward chose."""
+    N, C, O, H, W, kernel_size, stride, padding = config
+    with B.default_dtype("float64"):
+        conv = Conv2D(C, O, kernel_size, stride=stride, padding=padding, rng=rng)
+    y = conv.forward(B.asarray(rng.standard_normal((N, C, H, W))))
+    dy = B.asarray(rng.standard_normal(tuple(y.shape)))
+    xpad, size, corner = conv.cache
+    via_col2im = B.to_numpy(conv._dx_col2im(dy, xpad.shape, size, corner))
+    via_transposed = B.to_numpy(conv._dx_transposed(dy, xpad.shape, size, corner))
+    np.testing.assert_allclose(via_col2im, via_transposed, rtol=0, atol=1e-10)
+
+
 def test_interleaved_layers_share_scratch_safely(rng):
     """Scratch arrays are shared between layers: running A, B, then A's backward stays exact."""
     with B.default_dtype("float64"):
