@@ -100,12 +100,20 @@ def clear_scratch():
     _SCRATCH.clear()
 
 
-def im2col(x, kh, kw, stride=(1, 1)):
-    """The windows of x (N, C, H, W) copied into cols (N, C·kh·kw, Ho·Wo) — a scratch array."""
+def im2col(x, kh, kw, stride=(1, 1), batch_inside=False):
+    """The windows of x (N, C, H, W) copied into cols (N, C·kh·kw, Ho·Wo) — a scratch array.
+
+    ``batch_inside=True``: cols (C·kh·kw, N·Ho·Wo) instead, the batch folded in beside the output
+    positions (for one GEMM over the whole batch).
+    """
     win = windows(x, kh, kw, stride)                         # N, C, kh, kw, Ho, Wo (view)
+    N, C, _, _, Ho, Wo = win.shape
+    if batch_inside:
+        win = win.transpose(1, 2, 3, 0, 4, 5)                # C, kh, kw, N, Ho, Wo (view)
     cols = scratch(B.get_array_module(x), win.shape, x.dtype, "cols")
     cols[...] = win                                          # the one copy of the pass
-    N, C, _, _, Ho, Wo = win.shape
+    if batch_inside:
+        return cols.reshape(C * kh * kw, N * Ho * Wo)
     return cols.reshape(N, C * kh * kw, Ho * Wo)
 
 
@@ -222,10 +230,22 @@ class Conv2D(Layer):
         self.grads["b"] = dy.sum(axis=(0, 2, 3))
         # dW[o, c, p, q] = Σ_{n,i,j} dy[n, o, i, j] · xpad[n, c, i·sh + p, j·sw + q]
         #               = Σ_n dy[n] (O, Ho·Wo) @ cols[n]^T (Ho·Wo, C·kh·kw)
-        cols = im2col(xpad, kh, kw, self.stride)                        # N, C·kh·kw, Ho·Wo
-        per_sample = scratch(xp, (N, O, C * kh * kw), dy.dtype, "dW")
-        xp.matmul(dy.reshape(N, O, Ho * Wo), cols.transpose(0, 2, 1), out=per_sample)
-        self.grads["W"] = per_sample.sum(axis=0).reshape(w.shape)
+        K, P = C * kh * kw, Ho * Wo
+        if P >= K:
+            cols = im2col(xpad, kh, kw, self.stride)                    # N, K, P
+            per_sample = scratch(xp, (N, O, K), dy.dtype, "dW")
+            xp.matmul(dy.reshape(N, O, P), cols.transpose(0, 2, 1), out=per_sample)
+            self.grads["W"] = per_sample.sum(axis=0).reshape(w.shape)
+        else:
+            # Few output positions (late layers): each sample's product above would contract over
+            # a short P and write a whole O × K block, so instead put the batch beside the
+            # positions and make it one GEMM over N·P: dy as (O, N·P) @ cols as (N·P, K).
+            # Measured (batch 32, 1 thread): 64→64 at 15×15 13.6 → 11.3 ms, 128→64 at 13×13
+            # 24.4 → 21.5 ms; with P ≥ K (32×32 images) the batched form is as fast or faster.
+            cols = im2col(xpad, kh, kw, self.stride, batch_inside=True)  # K, N·P
+            dy_t = scratch(xp, (O, N, P), dy.dtype, "dy_t")
+            dy_t[...] = dy.reshape(N, O, P).transpose(1, 0, 2)
+            self.grads["W"] = (dy_t.reshape(O, N * P) @ cols.T).reshape(w.shape)
 
         if C < O or (sh, sw) != (1, 1):
             return self._dx_col2im(dy, xpad.shape, (H, W), (top, left))
