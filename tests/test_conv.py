@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import linkedref.backend as B
+import linkedref.conv as conv_module
 from linkedref.conv import Conv2D, same_padding
 from linkedref.gradcheck import gradcheck
 from linkedref.gradcheck.cases_conv import CASES
@@ -95,6 +96,21 @@ def test_both_dx_paths_agree(rng, config):
     via_col2im = B.to_numpy(conv._dx_col2im(dy, xpad.shape, size, corner))
     via_transposed = B.to_numpy(conv._dx_transposed(dy, xpad.shape, size, corner))
     np.testing.assert_allclose(via_col2im, via_transposed, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c[0] > 1], ids=str)
+def test_chunked_batch_equals_loop_oracle(rng, config, monkeypatch):
+    """CPU cache blocking: with CHUNK_BYTES tiny every sample is its own chunk (forward, dW, dx)."""
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1)
+    check_against_oracle(rng, 3, *config[1:])
+
+
+def test_batch_chunks_cover_the_batch_once(monkeypatch):
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 25)
+    assert list(conv_module.batch_chunks(np, 5, 10)) == [slice(0, 2), slice(2, 4), slice(4, 5)]
+    assert list(conv_module.batch_chunks(np, 3, 100)) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 10 ** 6)
+    assert list(conv_module.batch_chunks(np, 4, 1)) == [slice(0, 4)]
 
 
 def test_interleaved_layers_share_scratch_safely(rng):
