@@ -10,7 +10,9 @@ Shapes: x (N, C, H, W) → y (N, O, Ho, Wo); params W (O, C, kh, kw), b (O,).
   reshaping it to cols (N, C·kh·kw, Ho·Wo) makes the one copy of the pass (im2col), then
   ``W2 @ cols`` with W2 = W.reshape(O, C·kh·kw) is one batched matmul whose result (N, O, Ho·Wo)
   already *is* y in NCHW: no transpose copy of the output.
-- dW:       Σ_n dy[n] (O, Ho·Wo) @ cols[n]^T — one batched matmul, then a sum over n.
+- dW:       Σ_n dy[n] (O, Ho·Wo) @ cols[n]^T — one batched matmul, then a sum over n (computed
+  transposed, as Σ_n cols[n] @ dy[n]^T, which OpenBLAS runs faster; for small images, with the
+  batch folded in beside the output positions, as one GEMM).
 - dx:       a *transposed convolution*: the full correlation of dy (dilated with s−1 zeros between
   entries, padded with kh−1/kw−1 zeros) with the kernel flipped in space and with in/out channels
   swapped. It is the forward routine again (view + one matmul): no loop over kernel positions,
@@ -25,7 +27,9 @@ Why this layout (measured on 2 CPU cores, float32, batch 32): the batched ``W2 @
 transpose; it matched a single (O, C·kh·kw) @ (C·kh·kw, N·Ho·Wo) GEMM on 64→64 channels and was
 ~7× faster on the depth net's 4-channel layers, where the single GEMM's operand copy (channels
 moved in front of the batch) dominates. ``tensordot``/``einsum`` on the view were slower (they
-make the same copy, then transpose the output).
+make the same copy, then transpose the output). On a CPU every pass runs in chunks of the batch
+whose columns take ~3 MB (``batch_chunks``): the GEMM then reads them from cache, right after
+im2col wrote them.
 
 Padding: an int p (p on every side), a pair (ph, pw), "valid" (no padding) or "same". "same"
 follows TensorFlow/Keras: Ho = ceil(H / s), total padding max((Ho − 1)·s + kh − H, 0), of which
