@@ -32,9 +32,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (finish, load_images, make_parser, per_mode, pretty, print_table,  # noqa: E402
+from _common import (finish, make_parser, per_mode, pretty, print_table,  # noqa: E402
                      save_figure, seeds_text, start)
-from _experiments import Variant, chance_level, plot_runs, run_variants, summarize  # noqa: E402
+from _experiments import (Variant, chance_level, load_data, plot_runs, run_variants,  # noqa: E402
+                          summarize)
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -69,9 +70,7 @@ def main(argv=None):
     depth = args.depth or per_mode(args, 2, 20, 20)
     epochs = args.epochs or per_mode(args, 1, 8, 30)
     acts = per_mode(args, ("relu", "lkrelu"), ("relu", "lkrelu", "selu", "lkselu"), ACTS)
-    big = args.dataset != "digits"
-    data = load_images(args.dataset, n_train=args.n_train or per_mode(args, 128, None, None) or (5000 if big else None),
-                       n_test=per_mode(args, 64, None, None) or (2000 if big else None))
+    data = load_data(args)
     versions = input_versions(data, args.shift, args.scale)
     shifted = list(versions)[-1]
     (Xtr, ytr), (Xte, yte) = data

@@ -25,7 +25,7 @@ conv 16, 16, 32, 32, dense 256) so it runs on a laptop. The tables report, per a
 median over seeds of each run's max test accuracy (the best seed's in brackets); the parameter
 counts are printed beside them.
 
-Full mode (≈ 15-20 min on 2 cores): (A) 30 epochs × 3 seeds, (B) 40 epochs × 2 seeds for ReLU,
+Full mode (≈ 20 min on 2 cores): (A) 30 epochs × 3 seeds, (B) 40 epochs × 2 seeds for ReLU,
 PReLU, SELU and Swish. Quick mode (≤ 1 min): (A) 6 epochs × 1 seed for ReLU, LK-ReLU, SELU,
 LK-SELU; (B) ReLU only, 10 epochs at scale 0.25 — the trend, not final numbers.
 
@@ -38,9 +38,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (finish, load_images, make_parser, per_mode, pretty, print_table,  # noqa: E402
+from _common import (finish, make_parser, per_mode, pretty, print_table,  # noqa: E402
                      save_figure, seeds_text, start)
-from _experiments import Variant, chance_level, run_variants, summarize  # noqa: E402
+from _experiments import Variant, chance_level, load_data, run_variants, summarize  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -170,9 +170,7 @@ def main(argv=None):
         b_seeds = args.seeds[:2]                  # (B) is the slow part: two seeds
     else:
         b_seeds = args.seeds
-    big = args.dataset != "digits"
-    data = load_images(args.dataset, n_train=args.n_train or per_mode(args, 128, None, None) or (5000 if big else None),
-                       n_test=per_mode(args, 64, None, None) or (2000 if big else None))
+    data = load_data(args)
     chance = chance_level(data[1][1])
     print(f"{args.dataset}: {len(data[0][0])} train / {len(data[1][0])} test images of shape "
           f"{data[0][0].shape[1:]}; chance {chance:.3f}")

@@ -18,7 +18,6 @@ and how many seeds escaped chance (max accuracy ≥ 2 × chance).
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +25,18 @@ from tqdm import tqdm
 
 import linkedref as lr
 from linkedref.diagnostics import dead_units
+
+from _common import load_images, per_mode
+
+
+# ---------------------------------------------------------------------------------------- data
+def load_data(args):
+    """The tutorial's data set: all of digits (a subset in smoke mode: 128 train / 64 test);
+    for the larger sets ``--n-train`` images (default 5,000) and 2,000 test images."""
+    big = args.dataset != "digits"
+    n_train = args.n_train or per_mode(args, 128, None, None) or (5000 if big else None)
+    n_test = per_mode(args, 64, None, None) or (2000 if big else None)
+    return load_images(args.dataset, n_train=n_train, n_test=n_test)
 
 
 # ---------------------------------------------------------------------------- configurations
@@ -239,9 +250,3 @@ def plot_runs(ax, runs, color, label, ls="-"):
             ax.plot(x[k], r.val_accuracy[k], "x", color=color, ms=6)
     ax.plot(x, np.median(curves, axis=0), color=color, lw=2, ls=ls, label=label)
 
-
-def timed(fn, *args, **kw):
-    """(result, seconds) of ``fn(*args, **kw)``."""
-    t = time.perf_counter()
-    out = fn(*args, **kw)
-    return out, time.perf_counter() - t
