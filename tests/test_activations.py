@@ -12,24 +12,12 @@ from linkedref.activations import (ELU, SELU, SELU_ALPHA, SELU_LAMBDA, LeakyReLU
 from linkedref.gradcheck import away_from_kinks, gradcheck
 from linkedref.linked import activation
 
+from _activation_inputs import sigmoid, steered_inputs
+
 SINGLE = ("relu", "leaky_relu", "prelu", "elu", "selu", "swish", "tanh", "sigmoid")
 
 shapes_2d = st.tuples(st.integers(1, 4), st.integers(1, 4))
 shapes_4d = st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3))
-
-
-def _inputs(shape, rng):
-    """Off the kinks at 0 and off |z| ≈ 1.2785, where Swish's slope is 0 (its curvature there
-    looks like a kink to the checker, and a 1-element input would have nothing left to check)."""
-    x = away_from_kinks(shape, rng)
-    near = np.abs(np.abs(x) - 1.2785) < 0.05
-    x[near] = np.sign(x[near]) * 1.4
-    return x
-
-
-# Independent references, in float64 plain numpy (not the library's formulas).
-def _sig(z):
-    return np.exp(-np.logaddexp(0.0, -z))
 
 
 REFERENCE = {
@@ -39,9 +27,9 @@ REFERENCE = {
     "elu": lambda z: np.where(z > 0, z, np.exp(np.minimum(z, 0)) - 1),
     "selu": lambda z: 1.0507009873554805 * np.where(z > 0, z, 1.6732632423543772 *
                                                     (np.exp(np.minimum(z, 0)) - 1)),
-    "swish": lambda z: z * _sig(z),
+    "swish": lambda z: z * sigmoid(z),
     "tanh": np.tanh,
-    "sigmoid": _sig,
+    "sigmoid": sigmoid,
 }
 
 
@@ -50,7 +38,7 @@ REFERENCE = {
 @given(shape=st.one_of(shapes_2d, shapes_4d), seed=st.integers(0, 2**31))
 def test_gradcheck_float64(name, shape, seed):
     rng = np.random.default_rng(seed)
-    report = gradcheck(activation(name), _inputs(shape, rng))
+    report = gradcheck(activation(name), steered_inputs(shape, rng))
     assert report.max_error <= 1e-6
 
 
@@ -100,7 +88,7 @@ def test_sigmoid_and_swish_finite_and_accurate_in_float32(layer_cls):
         dx = B.to_numpy(layer.backward(B.xp().ones_like(x)))
     assert np.isfinite(y).all() and np.isfinite(dx).all()
     z32 = z.astype(np.float32).astype(np.float64)
-    ref = _sig(z32) if layer_cls is Sigmoid else z32 * _sig(z32)
+    ref = sigmoid(z32) if layer_cls is Sigmoid else z32 * sigmoid(z32)
     # relative accuracy, also in the far tails (down to float32's smallest normal numbers)
     np.testing.assert_allclose(y[0], ref, rtol=1e-5, atol=1e-37)
 
