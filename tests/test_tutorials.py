@@ -1,6 +1,6 @@
-"""Smoke test of tutorials 04, 06, 07, 08 and run_all: each ``main`` runs in its tiny ``--smoke``
-mode (a few seconds), writes its figure to a temporary folder and prints its table and verdict;
-the shared helpers in tutorials/_experiments.py are checked on hand-made runs."""
+"""Smoke tests of every tutorial: each ``main`` runs in its tiny ``--smoke`` mode (seconds),
+writes its figures to a temporary folder and prints its table and verdict; run_all and the
+shared helpers in tutorials/_common.py and _experiments.py are checked on hand-made inputs."""
 import importlib.util
 import sys
 from pathlib import Path
@@ -11,10 +11,15 @@ import pytest
 TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
 
 CASES = {
+    "01_linked_units": ["01_linked_units.png"],
+    "02_gradient_check": ["02_gradient_check.png"],
+    "03_dead_units": ["03_dead_units.png"],
     "04_depth": ["04_depth.png"],
+    "05_covariate_shift": ["05_covariate_shift.png"],
     "06_unnormalized_inputs": ["06_unnormalized_inputs.png"],
     "07_batchnorm_cost": ["07_batchnorm_cost.png"],
     "08_width_and_parameters": ["08_width_and_parameters.png"],
+    "09_decision_boundaries": ["09_decision_boundaries.png"],
 }
 
 
@@ -45,7 +50,7 @@ def test_run_all_finds_every_tutorial_in_order():
     run_all = load("run_all")
     names = [p.name for p in run_all.tutorials()]
     assert names == sorted(names) and all(n[:2].isdigit() and n.endswith(".py") for n in names)
-    assert {f"{k}.py" for k in CASES} <= set(names)
+    assert {f"{k}.py" for k in CASES} == set(names)      # every tutorial has a smoke test
     assert [p.name for p in run_all.tutorials(["04", "08"])] == \
         ["04_depth.py", "08_width_and_parameters.py"]
 
@@ -92,3 +97,10 @@ def test_all_dead_layer_finds_a_layer_killed_by_hand():
     assert ex.all_dead_layer(model, X) == 2
     run = ex.train_run(model, ((X, y), (X, y)), epochs=4, stop_when_dead=True)
     assert run.stopped == 0 and run.trained_epochs == 0 and len(run.val_accuracy) == 4
+
+
+def test_figures_default_to_the_repository_folder():
+    common = load("_common")
+    assert common.FIGURES == TUTORIALS.parent / "figures"
+    args = common.make_parser("x", data=True).parse_args([])
+    assert args.figdir == common.FIGURES and args.dataset == "digits"
