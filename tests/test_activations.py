@@ -10,7 +10,7 @@ import linkedref.backend as B
 from linkedref.activations import (ELU, SELU, SELU_ALPHA, SELU_LAMBDA, LeakyReLU, PReLU, ReLU,
                                    Sigmoid, Swish, Tanh)
 from linkedref.gradcheck import away_from_kinks, gradcheck
-from linkedref.linked import activation
+from linkedref.linked import ACTIVATIONS, activation
 
 from _activation_inputs import sigmoid, steered_inputs
 
@@ -33,7 +33,7 @@ REFERENCE = {
 }
 
 
-@pytest.mark.parametrize("name", SINGLE)
+@pytest.mark.parametrize("name", ACTIVATIONS)          # single and linked, by name
 @settings(max_examples=4)
 @given(shape=st.one_of(shapes_2d, shapes_4d), seed=st.integers(0, 2**31))
 def test_gradcheck_float64(name, shape, seed):

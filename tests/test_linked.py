@@ -1,23 +1,19 @@
-"""Linked units: gradients, forward against an independent concatenation, the linkage checker,
-the general Linked, activation() by name, and bad input."""
+"""Linked units: registered gradient checks, forward against an independent concatenation, the
+linkage checker, the general Linked, activation() by name, and bad input. (The hypothesis
+gradient checks of every activation, single and linked, live in test_activations.py.)"""
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import linkedref.backend as B
 from linkedref.activations import ELU, PReLU, ReLU, Sigmoid, Swish, Tanh
-from linkedref.gradcheck import away_from_kinks, gradcheck, run_cases
+from linkedref.gradcheck import away_from_kinks, run_cases
 from linkedref.gradcheck.cases_activations import CASES
 from linkedref.linked import (ACTIVATIONS, LKELU, LKSELU, LKLeakyReLU, LKPReLU, LKReLU, LKSwish,
                               Linked, Member, activation, check_linkage, is_linked)
 
-from _activation_inputs import sigmoid, steered_inputs
+from _activation_inputs import sigmoid
 
 LINKED = ("lkrelu", "lkleaky_relu", "lkprelu", "lkelu", "lkselu", "lkswish")
-
-shapes_2d = st.tuples(st.integers(1, 4), st.integers(1, 4))
-shapes_4d = st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3))
 
 
 def _elu(z, alpha=1.0, scale=1.0):
@@ -33,15 +29,6 @@ G = {
     "lkselu": lambda z: _elu(z, 1.6732632423543772, 1.0507009873554805),
     "lkswish": lambda z: z * sigmoid(z),
 }
-
-
-@pytest.mark.parametrize("name", LINKED)
-@settings(max_examples=4)
-@given(shape=st.one_of(shapes_2d, shapes_4d), seed=st.integers(0, 2**31))
-def test_gradcheck_float64(name, shape, seed):
-    rng = np.random.default_rng(seed)
-    report = gradcheck(activation(name), steered_inputs(shape, rng))
-    assert report.max_error <= 1e-6
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
