@@ -26,6 +26,7 @@ from .optim import SGD, Adam, RMSProp, StepSchedule
 from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .reshape import Flatten
 from .residual import Residual
+from .threads import get_threads, set_threads, threads
 from .train import History, evaluate, fit, predict
 
 __version__ = "0.1.0"
@@ -41,5 +42,6 @@ __all__ = [
     "SoftmaxCrossEntropy", "MSE", "SGD", "RMSProp", "Adam", "StepSchedule",
     "fit", "evaluate", "predict", "History", "save_weights", "load_weights", "gradcheck",
     "depth_net", "width_net", "cifar_net", "all_cnn", "small_resnet", "summary", "count_params",
+    "set_threads", "get_threads", "threads",
     "backend", "data", "diagnostics", "init",
 ]
