@@ -187,11 +187,13 @@ class SGD(Optimizer):
 class RMSProp(Optimizer):
     """RMSProp, Keras 2 style: a ← ρ a + (1 − ρ) g²;  p ← p − lr g / (√a + ε).
 
-    RMSProp(model, lr=0.001, rho=0.9, eps=1e-7, decay=0.0, schedule=None).
+    RMSProp(model, lr=0.001, rho=0.9, eps=1e-8, decay=0.0, schedule=None).
     state per parameter: the running mean square a (p's shape).
+
+    ε = 1e-8 is Keras 2.0's default (see ``Adam`` for why not today's 1e-7).
     """
 
-    def __init__(self, model, lr=0.001, rho=0.9, eps=1e-7, decay=0.0, schedule=None):
+    def __init__(self, model, lr=0.001, rho=0.9, eps=1e-8, decay=0.0, schedule=None):
         super().__init__(model, lr, decay, schedule)
         _require(self.name, "rho", rho, _finite_real(rho) and 0 <= rho < 1, "a number in [0, 1)")
         _require(self.name, "eps", eps, _finite_real(eps) and eps > 0, "a finite number > 0")
@@ -220,11 +222,16 @@ class RMSProp(Optimizer):
 class Adam(Optimizer):
     """Adam, Keras 2 style (bias correction folded into the step size, ε added to √v).
 
-    Adam(model, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-7, decay=0.0, schedule=None).
+    Adam(model, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, decay=0.0, schedule=None).
     state per parameter: the moment estimates m and v (p's shape).
+
+    ε = 1e-8: the default of Keras 2.0 when the paper ran (and PyTorch's). Keras changed it to
+    ``K.epsilon()`` = 1e-7 in December 2017 (keras-team/keras PR #8710), after the paper. It
+    matters: in a 50-layer width-4 net the first gradients are ~1e-9, below 1e-7, and with the
+    larger ε Adam no longer normalises those steps (tutorial 04 measures the effect).
     """
 
-    def __init__(self, model, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-7, decay=0.0,
+    def __init__(self, model, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, decay=0.0,
                  schedule=None):
         super().__init__(model, lr, decay, schedule)
         for name, value in (("beta1", beta1), ("beta2", beta2)):

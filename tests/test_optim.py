@@ -96,7 +96,7 @@ def test_rmsprop(rng):
         for t, g in enumerate(gs):
             lr = 0.01 / (1 + 0.1 * t)
             a = 0.9 * a + 0.1 * g ** 2
-            p = p - lr * g / (np.sqrt(a) + 1e-7)
+            p = p - lr * g / (np.sqrt(a) + 1e-8)
             out.append(p)
         return out
     _check(lambda m: RMSProp(m, lr=0.01, decay=0.1), by_hand, rng, steps=3)
@@ -111,7 +111,7 @@ def test_adam_keras_bias_correction(rng):
             lr_t = lr * math.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
             m = 0.9 * m + 0.1 * g
             v = 0.999 * v + 0.001 * g ** 2
-            p = p - lr_t * m / (np.sqrt(v) + 1e-7)
+            p = p - lr_t * m / (np.sqrt(v) + 1e-8)
             out.append(p)
         return out
     _check(lambda m: Adam(m, lr=0.01, decay=0.1), by_hand, rng, steps=3)
@@ -218,3 +218,24 @@ def test_prelu_slopes_created_after_the_optimizer_are_trained(rng):
     opt.step()
     assert "1.alpha" in opt.state
     assert np.abs(B.to_numpy(model.params["1.alpha"]) - 0.25).max() > 1e-3   # the slopes moved
+
+
+@pytest.mark.parametrize("make", [lambda m: Adam(m, lr=1e-3), lambda m: RMSProp(m, lr=1e-3)])
+def test_default_eps_is_keras_2_0s_1e_8_where_it_matters(rng, make):
+    """With gradients of 1e-9 (a 50-layer net at init) ε decides the step: 1e-8, not 1e-7."""
+    model = Model(rng, dtype="float64")
+    opt = make(model)
+    assert opt.eps == 1e-8
+    for g in model.grads.values():
+        g[...] = 1e-9
+    before = model.host(model.params)
+    opt.step()
+    # the first step by hand: Adam  lr·√(1−β2)/(1−β1)·(0.1 g)/(√(0.001) g + ε);
+    #                         RMSProp  lr·g/(√(0.1) g + ε)
+    g = 1e-9
+    if isinstance(opt, Adam):
+        want = 1e-3 * math.sqrt(1 - 0.999) / (1 - 0.9) * (0.1 * g) / (math.sqrt(0.001) * g + 1e-8)
+    else:
+        want = 1e-3 * g / (math.sqrt(0.1) * g + 1e-8)
+    for k, p in model.host(model.params).items():
+        np.testing.assert_allclose(before[k] - p, want, rtol=1e-4, err_msg=k)
