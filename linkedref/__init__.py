@@ -18,12 +18,13 @@ from .dropout import Dropout
 from .gradcheck import gradcheck
 from .io import load_weights, save_weights
 from .layer import Layer, Sequential
-from .linked import (ACTIVATIONS, LKELU, LKSELU, LinkageCheck, Linked, LKLeakyReLU, LKPReLU,
-                     LKReLU, LKSwish, Member, activation, check_linkage, is_linked)
+from .linkage import LinkageCheck, check_linkage
+from .linked import LKELU, LKSELU, Linked, LKLeakyReLU, LKPReLU, LKReLU, LKSwish, Member, is_linked
 from .losses import MSE, SoftmaxCrossEntropy
 from .models import all_cnn, cifar_net, count_params, depth_net, small_resnet, summary, width_net
 from .optim import SGD, Adam, RMSProp, StepSchedule
 from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+from .registry import ACTIVATIONS, activation
 from .reshape import Flatten
 from .residual import Residual
 from .threads import get_threads, set_threads, threads

@@ -84,27 +84,18 @@ def sigmoid(t):
 
 # ------------------------------------------------------------------------------- base class
 class Activation(Layer):
-    """Base of every activation layer: checks the input (float, ndim ≥ 2) and sets ``expansion``.
+    """Base of every activation layer, single or linked: an input check for (N, C, ...).
 
-    ``expansion``: how many outputs per input feature/channel (1 here; 2 for a mirror-linked unit),
-    so a model builder knows the next layer's fan-in.
+    ``expansion`` (from Layer): outputs per input feature/channel, 1 here; a mirror-linked unit
+    sets 2, so a model builder knows the next layer's fan-in.
     """
 
-    expansion = 1
-
-    def _check(self, x, channels=None):
+    def check_input(self, x, ndims=None, channels=None):
+        """x must be a float array (N, C, ...) with ndim ≥ 2 (any ndim, unless ``ndims``)."""
         if B.is_array(x) and x.ndim < 2:
             raise ValueError(f"{self.name}: expected input of shape (N, C, ...) with ndim ≥ 2, "
                              f"got shape {tuple(x.shape)}")
-        self.check_input(x, ndims=(getattr(x, "ndim", 2),), channels=channels)
-
-    def _cached(self, dy):
-        """The cache (z or the mask z > 0, shaped like x), after checking that dy matches it."""
-        cache = self.saved()
-        if tuple(getattr(dy, "shape", ())) != tuple(cache.shape):
-            raise ValueError(f"{self.name}: dy has shape {tuple(getattr(dy, 'shape', ()))}, "
-                             f"expected the output's {tuple(cache.shape)}")
-        return cache
+        super().check_input(x, ndims=ndims or (getattr(x, "ndim", 2),), channels=channels)
 
 
 class ReLU(Activation):
@@ -114,13 +105,14 @@ class ReLU(Activation):
     """
 
     def forward(self, x, training=False):
-        self._check(x)
+        self.check_input(x)
         xp = B.get_array_module(x)
-        self.cache = x > 0                          # N, C, ...  (bool)
-        return relu_into(x, xp.empty_like(x))
+        y = relu_into(x, xp.empty_like(x))          # max(z, 0)
+        self.save_for_backward(x > 0, y)            # the mask z > 0: N, C, ... (bool)
+        return y
 
     def backward(self, dy):
-        mask = self._cached(dy)
+        mask = self.saved(dy)
         return dy * mask                            # dz = dy · f'(z)
 
 
@@ -138,14 +130,15 @@ class LeakyReLU(Activation):
         self.alpha = float(alpha)
 
     def forward(self, x, training=False):
-        self._check(x)
+        self.check_input(x)
         xp = B.get_array_module(x)
-        self.cache = x > 0
         y = xp.multiply(x, self.alpha)
-        return xp.maximum(x, y, out=y)              # max(z, αz)
+        xp.maximum(x, y, out=y)                     # max(z, αz)
+        self.save_for_backward(x > 0, y)
+        return y
 
     def backward(self, dy):
-        mask = self._cached(dy)
+        mask = self.saved(dy)
         slope = mask.astype(dy.dtype)                    # 1 (z > 0), 0 (z ≤ 0)
         xp = B.get_array_module(dy)
         xp.maximum(slope, self.alpha, out=slope)         # f'(z) = max([z > 0], α), as 0 ≤ α ≤ 1
@@ -155,12 +148,12 @@ class LeakyReLU(Activation):
         return f"LeakyReLU(alpha={self.alpha})"
 
 
-def _per_channel(a, ndim):
+def per_channel(a, ndim):
     """A (C,) parameter reshaped to (1, C, 1, ...) to broadcast against an ndim-D input."""
     return a.reshape((1, -1) + (1,) * (ndim - 2))
 
 
-def _reduce_axes(ndim):
+def reduce_axes(ndim):
     """Every axis but the channel axis 1: (0, 2, 3, ...)."""
     return (0,) + tuple(range(2, ndim))
 
@@ -187,26 +180,23 @@ class PReLU(Activation):
         self.grads["alpha"] = xp.zeros((channels,), dtype=self.dtype)
 
     def forward(self, x, training=False):
-        if not self.params:
-            self._check(x)
-            if x.dtype != self.dtype:
-                raise TypeError(f"{self.name}: input dtype {x.dtype} differs from the parameters' "
-                                f"dtype {self.dtype}; cast the input or call .astype()")
-            self._build(x.shape[1], B.get_array_module(x))      # on the device x lives on
-        self._check(x, channels=self.params["alpha"].shape[0])
+        if not self.params:                                 # first forward: size the slopes
+            self.check_input(x)
+            self._build(x.shape[1], B.get_array_module(x))  # on the device x lives on
+        self.check_input(x, channels=self.params["alpha"].shape[0])   # and x's dtype
         xp = B.get_array_module(x)
-        a = _per_channel(self.params["alpha"], x.ndim)      # 1, C, 1, ...
-        self.cache = x
+        a = per_channel(self.params["alpha"], x.ndim)      # 1, C, 1, ...
         y = relu_into(x, xp.empty_like(x))                  # max(z, 0)
-        y += a * (x - y)                                    # + a·min(z, 0), min(z, 0) = z − max(z, 0)
+        y += a * (x - y)                  # + a·min(z, 0), as min(z, 0) = z − max(z, 0)
+        self.save_for_backward(x, y)
         return y
 
     def backward(self, dy):
-        x = self._cached(dy)
+        x = self.saved(dy)
         xp = B.get_array_module(dy)
-        a = _per_channel(self.params["alpha"], x.ndim)
+        a = per_channel(self.params["alpha"], x.ndim)
         # ∂L/∂a_c = Σ over N and space of dy · min(z, 0)
-        self.grads["alpha"][...] = (dy * xp.minimum(x, 0)).sum(axis=_reduce_axes(x.ndim))
+        self.grads["alpha"][...] = (dy * xp.minimum(x, 0)).sum(axis=reduce_axes(x.ndim))
         pos = x > 0
         return dy * (pos + a * ~pos)                        # dz = dy · (1 (z > 0) or a_c)
 
@@ -229,13 +219,14 @@ class ELU(Activation):
         self.alpha = float(alpha)
 
     def forward(self, x, training=False):
-        self._check(x)
+        self.check_input(x)
         xp = B.get_array_module(x)
-        self.cache = x
-        return elu_into(x, xp.empty_like(x), self.alpha, self.scale)
+        y = elu_into(x, xp.empty_like(x), self.alpha, self.scale)
+        self.save_for_backward(x, y)
+        return y
 
     def backward(self, dy):
-        x = self._cached(dy)
+        x = self.saved(dy)
         xp = B.get_array_module(dy)
         # f'(z) = s (z > 0), s·α·e^z (z ≤ 0), with s the scale (1 for ELU, λ for SELU)
         pos = x > 0
@@ -274,13 +265,14 @@ class Swish(Activation):
     """
 
     def forward(self, x, training=False):
-        self._check(x)
+        self.check_input(x)
         xp = B.get_array_module(x)
-        self.cache = x
-        return swish_into(x, xp.empty_like(x))
+        y = swish_into(x, xp.empty_like(x))
+        self.save_for_backward(x, y)
+        return y
 
     def backward(self, dy):
-        x = self._cached(dy)
+        x = self.saved(dy)
         s = sigmoid(x)                                   # N, C, ...
         return dy * (s * (1 + x * (1 - s)))              # dz = dy · σ(1 + z(1 − σ))
 
@@ -289,13 +281,14 @@ class Tanh(Activation):
     """f(z) = tanh(z);  f'(z) = 1 − tanh²(z).   (N, C, ...) → (N, C, ...). Cache: the input z."""
 
     def forward(self, x, training=False):
-        self._check(x)
+        self.check_input(x)
         xp = B.get_array_module(x)
-        self.cache = x
-        return xp.tanh(x)
+        y = xp.tanh(x)
+        self.save_for_backward(x, y)
+        return y
 
     def backward(self, dy):
-        x = self._cached(dy)
+        x = self.saved(dy)
         y = B.get_array_module(x).tanh(x)
         return dy * (1 - y * y)                          # dz = dy · (1 − tanh²z)
 
@@ -308,10 +301,11 @@ class Sigmoid(Activation):
     """
 
     def forward(self, x, training=False):
-        self._check(x)
-        self.cache = x
-        return sigmoid(x)
+        self.check_input(x)
+        y = sigmoid(x)
+        self.save_for_backward(x, y)
+        return y
 
     def backward(self, dy):
-        y = sigmoid(self._cached(dy))
+        y = sigmoid(self.saved(dy))
         return dy * (y * (1 - y))                        # dz = dy · σ(1 − σ)

@@ -25,15 +25,17 @@ from typing import NamedTuple
 import numpy
 
 from . import backend as B
-
-ACTIVATION_MODULES = ("linkedref.activations", "linkedref.linked")
+from .activations import Activation
 
 
 # --------------------------------------------------------------------------- finding the layers
 def is_activation(layer) -> bool:
-    """True for a layer from ``linkedref.activations`` / ``linkedref.linked``, or any layer with
-    an ``expansion`` attribute (outputs per input unit: 1 for single units, d for a d-member link)."""
-    return type(layer).__module__ in ACTIVATION_MODULES or hasattr(layer, "expansion")
+    """True for an activation layer, single or linked (an ``Activation``, ``Linked`` included)."""
+    return isinstance(layer, Activation)
+
+
+def expansion(layer) -> int:  # TODO(remove once the tutorials read layer.expansion)
+    return layer.expansion
 
 
 def activation_layers(model, prefix: str = "") -> list:
@@ -48,11 +50,6 @@ def activation_layers(model, prefix: str = "") -> list:
     for i, child in enumerate(model.children()):
         found.extend(activation_layers(child, f"{prefix}.{i}" if prefix else str(i)))
     return found
-
-
-def expansion(layer) -> int:
-    """How many outputs each input unit of ``layer`` has: 2 for a mirror link, 1 for ReLU & co."""
-    return int(getattr(layer, "expansion", 1))
 
 
 @contextlib.contextmanager
@@ -132,7 +129,7 @@ def dead_units(model, X, batch_size: int = 256, atol: float = 0.0) -> list:
             raise ValueError(f"dead_units: activation layer {name} ({layer.name}) never ran; "
                              "is it reachable from the model's forward?")
         members = B.to_numpy(alive[name])
-        d = expansion(layer)
+        d = layer.expansion
         if members.size % d:
             raise ValueError(f"dead_units: layer {name} ({layer.name}) has {members.size} output "
                              f"channels, not a multiple of its expansion {d}")

@@ -1,18 +1,20 @@
-"""The layer protocol every piece of linkedref follows.
+"""The layer protocol every piece of linkedref follows, and the containers built on it.
 
 A layer is an object with
 
 - ``y = layer.forward(x, training=False)`` — computes the output and keeps what backward needs
-  in ``layer.cache``;
+  (``save_for_backward``);
 - ``dx = layer.backward(dy)`` — given dL/dy (same shape as y) returns dL/dx (same shape as x)
   and writes dL/dparam into ``layer.grads``. It never changes ``dy`` in place;
 - ``layer.params`` and ``layer.grads`` — dicts with the same keys (empty for parameter-free
   layers). Optimizers walk both and update ``params`` in place;
 - ``layer.buffers`` — state that is saved with the weights but not trained (BatchNorm's running
-  statistics).
+  statistics);
+- ``layer.expansion`` — outputs per input feature/channel: 1, or d for a d-member linked unit.
 
-Containers (``Sequential``, ``Residual``) follow the same protocol and expose their children's
-params under dotted names ("0.W", "3.block.1.gamma").
+Containers (``Sequential`` here, ``Residual``, ``Linked``) hold child layers and expose their
+params under dotted names ("0.W", "3.block.1.gamma"). A layer object may appear only once in a
+container tree: its cache holds one forward pass, so a second use would overwrite the first.
 """
 from __future__ import annotations
 
@@ -20,13 +22,16 @@ from . import backend as B
 
 
 class Layer:
-    """Base class: holds ``params``, ``grads``, ``buffers``, ``cache`` and the parameter dtype."""
+    """Base class: ``params``, ``grads``, ``buffers``, the cache, the parameter dtype."""
+
+    expansion = 1        # outputs per input feature/channel (a mirror-linked unit has 2)
 
     def __init__(self):
         self.params: dict = {}
         self.grads: dict = {}
         self.buffers: dict = {}
         self.cache = None
+        self.out_shape = None
         self.dtype = B.get_default_dtype()   # dtype of parameters created now or lazily later
 
     # -- the protocol -----------------------------------------------------------------------
@@ -39,7 +44,6 @@ class Layer:
     def __call__(self, x, training: bool = False):
         return self.forward(x, training=training)
 
-    # -- helpers for subclasses -------------------------------------------------------------
     @property
     def name(self) -> str:
         return type(self).__name__
@@ -48,18 +52,35 @@ class Layer:
         """Sub-layers (containers override this)."""
         return []
 
-    def saved(self):
-        """The cache of the last forward; a clear error when backward comes first."""
+    # -- what forward keeps for backward ----------------------------------------------------
+    def save_for_backward(self, cache, y) -> None:
+        """Keep ``cache`` for backward, and the output y's shape to check dy against."""
+        self.cache = cache
+        self.out_shape = tuple(y.shape)
+
+    def saved(self, dy=None):
+        """The cache of the last forward; with ``dy``, first check that it has the output's shape.
+
+        A clear error when backward comes before forward, or dy is not an array of y's shape.
+        """
         if self.cache is None:
             raise ValueError(f"{self.name}: backward() called before forward()")
+        if dy is not None:
+            if not B.is_array(dy):
+                raise TypeError(f"{self.name}: dy must be a NumPy or CuPy array, "
+                                f"got {type(dy).__name__}")
+            if self.out_shape is not None and tuple(dy.shape) != self.out_shape:
+                raise ValueError(f"{self.name}: dy has shape {tuple(dy.shape)}, expected the "
+                                 f"output's {self.out_shape}")
         return self.cache
 
+    # -- input checks -----------------------------------------------------------------------
     def check_input(self, x, ndims=(2, 4), channels=None):
         """Raise a TypeError/ValueError naming this layer when ``x`` is not a usable input.
 
         ``ndims``: the allowed numbers of dimensions; ``channels``: the required size of axis 1.
-        Parameterised layers also require ``x.dtype`` to equal their parameters' dtype, so that
-        no silent float64 upcast slows a float32 network down.
+        Parameterised layers also require ``x.dtype`` to equal their parameters' dtype (no
+        silent float64 upcast of a float32 network) and x on the parameters' device.
         """
         if not B.is_array(x):
             raise TypeError(f"{self.name}: expected a NumPy or CuPy array, got {type(x).__name__}")
@@ -71,27 +92,27 @@ class Layer:
         if channels is not None and x.shape[1] != channels:
             raise ValueError(f"{self.name}: expected {channels} features/channels on axis 1, "
                              f"got shape {tuple(x.shape)}")
-        if self.params and x.dtype != self.dtype:
+        if self.params:
+            self.check_like_params(x)
+
+    def check_like_params(self, x):
+        """x must have the parameters' dtype and live on their device."""
+        if x.dtype != self.dtype:
             raise TypeError(f"{self.name}: input dtype {x.dtype} differs from the parameters' "
                             f"dtype {self.dtype}; cast the input or call .astype()")
-        if self.params:
-            p = next(iter(self.params.values()))
-            if B.get_array_module(x) is not B.get_array_module(p):
-                raise TypeError(f"{self.name}: input is a {type(x).__module__.split('.')[0]} array but "
-                                f"the parameters live on {type(p).__module__.split('.')[0]}; move one "
-                                "with backend.asarray / to_numpy or layer.to()")
+        p = next(iter(self.params.values()))
+        if B.get_array_module(x) is not B.get_array_module(p):
+            raise TypeError(f"{self.name}: input is a {type(x).__module__.split('.')[0]} array "
+                            f"but the parameters live on {type(p).__module__.split('.')[0]}; "
+                            "move one with backend.asarray / to_numpy or layer.to()")
 
+    # -- dtype and device -------------------------------------------------------------------
     def astype(self, dtype):
         """Cast params, grads and buffers (and lazily created ones) to ``dtype``; returns self."""
-        dtype = B.resolve_dtype(dtype)
-        self.dtype = dtype
-        if self.children():                      # a container's dicts are its children's
-            for child in self.children():
-                child.astype(dtype)
-            return self
+        self.dtype = B.resolve_dtype(dtype)
         for store in (self.params, self.grads, self.buffers):
             for k, v in store.items():
-                store[k] = v.astype(dtype)
+                store[k] = v.astype(self.dtype)
         return self
 
     def to(self, backend: str):
@@ -101,10 +122,6 @@ class Layer:
         """
         module = B.module_for(backend)
         self.cache = None
-        if self.children():
-            for child in self.children():
-                child.to(backend)
-            return self
         for store in (self.params, self.grads, self.buffers):
             for k, v in store.items():
                 store[k] = module.asarray(B.to_numpy(v))
@@ -114,55 +131,105 @@ class Layer:
         return f"{self.name}()"
 
 
-class Sequential(Layer):
+class Container(Layer):
+    """Base of the layers made of child layers: ``Sequential``, ``Residual``, ``Linked``.
+
+    ``params``/``grads``/``buffers`` are the children's, merged under "name.key" (name: the
+    child's position "0", "1", ..., or the names given); they are read-only views built on each
+    access, so a parameter created lazily by a child (PReLU) shows up at once.
+
+    Building a container refuses a layer object that appears twice in its tree (a shared cache
+    would give wrong gradients): use separate instances, or ``copy.deepcopy(layer)``.
+    """
+
+    def __init__(self, children, names=None):
+        # Not Layer.__init__: a container owns no params/grads/buffers dicts of its own.
+        self.cache = None
+        self.out_shape = None
+        self.dtype = B.get_default_dtype()
+        children = list(children)
+        for i, child in enumerate(children):
+            if not isinstance(child, Layer):
+                raise TypeError(f"{self.name}: item {i} is a {type(child).__name__}, not a Layer "
+                                "(pass an instance, e.g. ReLU(), not the class ReLU)")
+        self._children = children
+        self._names = list(names) if names is not None else [str(i) for i in range(len(children))]
+        refuse_shared_layers(self)
+
+    def children(self) -> list:
+        return list(self._children)
+
+    def _merged(self, attr) -> dict:
+        return {f"{name}.{k}": v for name, child in zip(self._names, self._children)
+                for k, v in getattr(child, attr).items()}
+
+    @property
+    def params(self) -> dict:
+        return self._merged("params")
+
+    @property
+    def grads(self) -> dict:
+        return self._merged("grads")
+
+    @property
+    def buffers(self) -> dict:
+        return self._merged("buffers")
+
+    def astype(self, dtype):
+        self.dtype = B.resolve_dtype(dtype)
+        for child in self._children:
+            child.astype(dtype)
+        return self
+
+    def to(self, backend: str):
+        self.cache = None
+        for child in self._children:
+            child.to(backend)
+        return self
+
+
+def walk(layer, path=""):
+    """Yield (dotted path, layer) for ``layer`` and every layer inside it, depth first."""
+    yield path, layer
+    names = getattr(layer, "_names", None) or [str(i) for i in range(len(layer.children()))]
+    for name, child in zip(names, layer.children()):
+        yield from walk(child, f"{path}.{name}" if path else name)
+
+
+def refuse_shared_layers(container) -> None:
+    """ValueError when one layer object sits at two places of ``container``'s tree."""
+    seen = {}
+    for path, layer in walk(container):
+        if id(layer) in seen:
+            raise ValueError(
+                f"{container.name}: the same {layer.name} object is used at {seen[id(layer)]!r} "
+                f"and at {path!r}; its cache holds one forward pass, so its gradients would be "
+                f"wrong. Use separate instances (e.g. copy.deepcopy(layer)).")
+        seen[id(layer)] = path or "the top"
+
+
+class Sequential(Container):
     """Layers applied in order: y = layers[-1](... layers[0](x)).
 
+    x: whatever the first layer takes → y: whatever the last layer returns.
     ``params``/``grads``/``buffers`` are the children's, keyed "i.key" (i = position).
     """
 
     def __init__(self, layers):
-        super().__init__()
-        layers = list(layers)
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Layer):
-                raise TypeError(f"Sequential: item {i} is a {type(layer).__name__}, not a Layer")
-        self.layers = layers
-
-    def children(self):
-        return self.layers
+        super().__init__(layers)
 
     @property
-    def params(self):
-        return _merge(self.layers, "params")
-
-    @params.setter
-    def params(self, value):   # Layer.__init__ assigns {}; containers derive theirs
-        pass
-
-    @property
-    def grads(self):
-        return _merge(self.layers, "grads")
-
-    @grads.setter
-    def grads(self, value):
-        pass
-
-    @property
-    def buffers(self):
-        return _merge(self.layers, "buffers")
-
-    @buffers.setter
-    def buffers(self, value):
-        pass
+    def layers(self) -> list:
+        return self._children
 
     def forward(self, x, training: bool = False):
         for layer in self.layers:
             x = layer.forward(x, training=training)
-        self.cache = True
+        self.save_for_backward(True, x)
         return x
 
     def backward(self, dy):
-        self.saved()
+        self.saved(dy)
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
         return dy
@@ -179,13 +246,3 @@ class Sequential(Layer):
     def __repr__(self):
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"Sequential(\n  {inner}\n)"
-
-
-def _merge(children, attr, names=None):
-    """The children's ``attr`` dicts merged under "name.key" (name = position by default)."""
-    out = {}
-    names = names or [str(i) for i in range(len(children))]
-    for name, child in zip(names, children):
-        for k, v in getattr(child, attr).items():
-            out[f"{name}.{k}"] = v
-    return out

@@ -27,7 +27,10 @@ from .conv import Conv2D, same_padding
 from .dense import Dense
 from .dropout import Dropout
 from .layer import Layer, Sequential
-from .linked import activation as make_activation
+from .pooling import GlobalAvgPool2D, MaxPool2D
+from .registry import activation as make_activation
+from .reshape import Flatten
+from .residual import Residual
 
 FIRST_INIT = "glorot_uniform"   # the init of layers not fed by a link when init="looks_linear"
 
@@ -46,7 +49,7 @@ class _Stack:
         self.channels, self.linked = int(channels), False
         self.layers = []
         probe = _activation(builder, act_name)                # fail early on a bad name
-        self.expansion = int(getattr(probe, "expansion", 1))
+        self.expansion = probe.expansion
         if init == "looks_linear" and self.expansion != 2:
             raise ValueError(f"{builder}: init='looks_linear' needs a mirror-linked activation "
                              f"(one whose output is [g(z); g(−z)], e.g. 'lkrelu'), "
@@ -122,12 +125,6 @@ def _hw(input_size, builder):
     return H, W
 
 
-def _layers_module():
-    """Pooling, Flatten and Residual load lazily (they live in their own modules)."""
-    from . import pooling, reshape, residual
-    return pooling, reshape, residual
-
-
 # ----------------------------------------------------------------------------- builders
 def depth_net(depth=50, width=4, activation="relu", batchnorm=False, in_channels=3,
               num_classes=10, input_size=(32, 32), init="glorot_uniform", rng=None, widen=1.0):
@@ -147,14 +144,13 @@ def depth_net(depth=50, width=4, activation="relu", batchnorm=False, in_channels
     H, W = _hw(input_size, name)
     w = _widened(width, widen, name)
     s = _Stack(name, activation, batchnorm, init, B.as_generator(rng), in_channels)
-    _, reshape, _ = _layers_module()
     s.conv(w, 7, stride=2, padding="same")
     s.act()
     for _ in range(int(depth) - 1):
         s.conv(w, 3, padding="same")
         s.act()
     H, W = _conv_out(H, 7, 2, "same"), _conv_out(W, 7, 2, "same")
-    s.add(reshape.Flatten())
+    s.add(Flatten())
     s.channels *= H * W
     s.dense(num_classes)
     return Sequential(s.layers)
@@ -173,11 +169,10 @@ def width_net(units, activation="relu", batchnorm=False, in_channels=3, num_clas
     H, W = _hw(input_size, name)
     u = _widened(units, widen, name)
     s = _Stack(name, activation, batchnorm, init, B.as_generator(rng), in_channels)
-    _, reshape, _ = _layers_module()
     s.conv(u, 3, padding=padding)
     s.act()
     H, W = _conv_out(H, 3, 1, padding), _conv_out(W, 3, 1, padding)
-    s.add(reshape.Flatten())
+    s.add(Flatten())
     s.channels *= H * W
     s.dense(num_classes)
     return Sequential(s.layers)
@@ -201,19 +196,18 @@ def cifar_net(widen=1.0, activation="relu", batchnorm=False, in_channels=3, num_
     c1, c2, d1 = (_widened(v, widen, name) for v in (32, 64, 512))
     rng = B.as_generator(rng)
     s = _Stack(name, activation, batchnorm, init, rng, in_channels)
-    pooling, reshape, _ = _layers_module()
     for c, p in ((c1, 0.25), (c2, 0.25)):
         s.conv(c, 3, padding="same")
         s.act()
         s.conv(c, 3, padding="valid")
         s.act()
-        s.add(pooling.MaxPool2D(2))
+        s.add(MaxPool2D(2))
         if dropout:
             s.add(Dropout(p, rng=rng))
         H, W = _conv_out(H, 3, 1, "valid") // 2, _conv_out(W, 3, 1, "valid") // 2
         if H < 1 or W < 1:
             raise ValueError(f"{name}: input_size {input_size!r} is too small (needs ≥ 10×10)")
-    s.add(reshape.Flatten())
+    s.add(Flatten())
     s.channels *= H * W
     s.dense(d1)
     s.act()
@@ -242,7 +236,6 @@ def all_cnn(activation="relu", batchnorm=False, in_channels=3, num_classes=10, w
     a, b = _widened(96, width_scale, name), _widened(192, width_scale, name)
     rng = B.as_generator(rng)
     s = _Stack(name, activation, batchnorm, init, rng, in_channels)
-    pooling, _, _ = _layers_module()
     if dropout:
         s.add(Dropout(0.2, rng=rng))
     for c in (a, b):
@@ -259,7 +252,7 @@ def all_cnn(activation="relu", batchnorm=False, in_channels=3, num_classes=10, w
     s.conv(b, 1)
     s.act()
     s.conv(num_classes, 1)
-    s.add(pooling.GlobalAvgPool2D())
+    s.add(GlobalAvgPool2D())
     return Sequential(s.layers)
 
 
@@ -289,7 +282,6 @@ def small_resnet(blocks=(1, 1, 1), width=16, activation="relu", batchnorm=False,
                          f"got {blocks!r}")
     w = _widened(width, widen, name)
     rng = B.as_generator(rng)
-    pooling, _, residual = _layers_module()
     s = _Stack(name, activation, batchnorm, init, rng, in_channels)
     s.conv(w, 3)
     for stage, count in enumerate(blocks):
@@ -306,10 +298,10 @@ def small_resnet(blocks=(1, 1, 1), width=16, activation="relu", batchnorm=False,
             if stride != 1 or w_in != out:            # fed by the stream, not by a link
                 shortcut = Conv2D(w_in, out, 1, stride=stride, padding="valid",
                                   init=FIRST_INIT if init == "looks_linear" else init, rng=rng)
-            s.add(residual.Residual(Sequential(body.layers), shortcut))
+            s.add(Residual(Sequential(body.layers), shortcut))
             s.channels, s.linked = out, False
     s.act()
-    s.add(pooling.GlobalAvgPool2D())
+    s.add(GlobalAvgPool2D())
     s.dense(num_classes)
     return Sequential(s.layers)
 

@@ -5,10 +5,10 @@ identity shortcut). params/grads/buffers are the children's under "block.*" and 
 """
 from __future__ import annotations
 
-from .layer import Layer, _merge
+from .layer import Container, Layer
 
 
-class Residual(Layer):
+class Residual(Container):
     """y = block(x) + shortcut(x); shortcut=None is the identity.
 
     Args:
@@ -20,41 +20,12 @@ class Residual(Layer):
     """
 
     def __init__(self, block, shortcut=None):
-        super().__init__()
         for what, layer in (("block", block), ("shortcut", shortcut)):
             if layer is not None and not isinstance(layer, Layer):
                 raise TypeError(f"Residual: {what} is a {type(layer).__name__}, not a Layer")
+        children = [block] if shortcut is None else [block, shortcut]
+        super().__init__(children, names=["block", "shortcut"][:len(children)])
         self.block, self.shortcut = block, shortcut
-
-    def children(self):
-        return [self.block] if self.shortcut is None else [self.block, self.shortcut]
-
-    def _names(self):
-        return ["block", "shortcut"][:len(self.children())]
-
-    @property
-    def params(self):
-        return _merge(self.children(), "params", self._names())
-
-    @params.setter
-    def params(self, value):   # Layer.__init__ assigns {}; a container derives its own
-        pass
-
-    @property
-    def grads(self):
-        return _merge(self.children(), "grads", self._names())
-
-    @grads.setter
-    def grads(self, value):
-        pass
-
-    @property
-    def buffers(self):
-        return _merge(self.children(), "buffers", self._names())
-
-    @buffers.setter
-    def buffers(self, value):
-        pass
 
     def forward(self, x, training: bool = False):
         """x (N, ...) → y = block(x) + shortcut(x)."""
@@ -65,12 +36,13 @@ class Residual(Layer):
             raise ValueError(f"Residual: block(x) has shape {tuple(yb.shape)} but {which} has "
                              f"shape {tuple(ys.shape)}; give a shortcut that maps x to the block's "
                              f"output shape (e.g. a 1×1 Conv2D with the block's stride)")
-        self.cache = True
-        return yb + ys
+        y = yb + ys
+        self.save_for_backward(True, y)
+        return y
 
     def backward(self, dy):
         """dy (y's shape) → dx (x's shape) = block.backward(dy) + shortcut.backward(dy)."""
-        self.saved()
+        self.saved(dy)
         dx_block = self.block.backward(dy)
         dx_short = dy if self.shortcut is None else self.shortcut.backward(dy)
         return dx_block + dx_short                            # a new array: dy is left untouched

@@ -3,16 +3,25 @@ import warnings
 
 import numpy as np
 import pytest
+from _activation_inputs import sigmoid, steered_inputs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import linkedref.backend as B
-from linkedref.activations import (ELU, SELU, SELU_ALPHA, SELU_LAMBDA, LeakyReLU, PReLU, ReLU,
-                                   Sigmoid, Swish, Tanh)
+from linkedref.activations import (
+    ELU,
+    SELU,
+    SELU_ALPHA,
+    SELU_LAMBDA,
+    LeakyReLU,
+    PReLU,
+    ReLU,
+    Sigmoid,
+    Swish,
+    Tanh,
+)
 from linkedref.gradcheck import away_from_kinks, gradcheck
-from linkedref.linked import ACTIVATIONS, activation
-
-from _activation_inputs import sigmoid, steered_inputs
+from linkedref.registry import ACTIVATIONS, activation
 
 SINGLE = ("relu", "leaky_relu", "prelu", "elu", "selu", "swish", "tanh", "sigmoid")
 

@@ -3,8 +3,15 @@ import numpy as np
 import pytest
 
 import linkedref.backend as B
-from linkedref.diagnostics import (Recorder, activation_layers, dead_units, grad_norms,
-                                   preactivation_stats, watch_activations)
+from linkedref.activations import Activation
+from linkedref.diagnostics import (
+    Recorder,
+    activation_layers,
+    dead_units,
+    grad_norms,
+    preactivation_stats,
+    watch_activations,
+)
 from linkedref.layer import Layer, Sequential
 
 
@@ -22,14 +29,13 @@ class Affine(Layer):
         return x @ self.params["W"] + self.params["b"]
 
 
-class Relu(Layer):
-    expansion = 1
+class Relu(Activation):
 
     def forward(self, x, training=False):
         return x * (x > 0)
 
 
-class MirrorRelu(Layer):
+class MirrorRelu(Activation):
     """(relu(z), relu(-z)) on axis 1: C -> 2C."""
     expansion = 2
 

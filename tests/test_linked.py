@@ -3,15 +3,25 @@ linkage checker, the general Linked, activation() by name, and bad input. (The h
 gradient checks of every activation, single and linked, live in test_activations.py.)"""
 import numpy as np
 import pytest
+from _activation_inputs import sigmoid
 
 import linkedref.backend as B
 from linkedref.activations import ELU, PReLU, ReLU, Sigmoid, Swish, Tanh
 from linkedref.gradcheck import away_from_kinks, run_cases
 from linkedref.gradcheck.cases_activations import CASES
-from linkedref.linked import (ACTIVATIONS, LKELU, LKSELU, LKLeakyReLU, LKPReLU, LKReLU, LKSwish,
-                              Linked, Member, activation, check_linkage, is_linked)
-
-from _activation_inputs import sigmoid
+from linkedref.linkage import check_linkage
+from linkedref.linked import (
+    LKELU,
+    LKSELU,
+    Linked,
+    LKLeakyReLU,
+    LKPReLU,
+    LKReLU,
+    LKSwish,
+    Member,
+    is_linked,
+)
+from linkedref.registry import ACTIVATIONS, activation
 
 LINKED = ("lkrelu", "lkleaky_relu", "lkprelu", "lkelu", "lkselu", "lkswish")
 
@@ -91,7 +101,8 @@ def test_lkprelu_two_independent_slope_sets(rng):
     y = B.to_numpy(layer.forward(B.asarray(z)))
     assert set(layer.params) == set(layer.grads) == {"alpha", "alpha_mirror"}
     assert layer.params["alpha"].shape == layer.params["alpha_mirror"].shape == (3,)
-    prelu = lambda t, a: np.where(t > 0, t, a * t)
+    def prelu(t, a):
+        return np.where(t > 0, t, a * t)
     np.testing.assert_allclose(y, np.concatenate([prelu(z, 0.1), prelu(-z, 0.3)], axis=1))
     # changing the mirror's slopes leaves the first half alone
     layer.params["alpha_mirror"][...] = 0.9
@@ -117,7 +128,8 @@ def test_lkprelu_sized_on_first_forward(rng):
 
 
 # ------------------------------------------------------------------------- check_linkage
-relu = lambda z: np.maximum(z, 0)
+def relu(z):
+    return np.maximum(z, 0)
 
 
 def test_check_linkage_accepts_mirror_and_min_max():
@@ -180,7 +192,7 @@ def test_three_members_with_params(rng):
 
 def test_linked_rejects_bad_members():
     r = ReLU()
-    with pytest.raises(ValueError, match="same layer"):
+    with pytest.raises(ValueError, match="same ReLU object"):
         Linked(r, (r, -1))
     with pytest.raises(ValueError, match="signs"):
         Linked(ReLU(), (ReLU(), 2))

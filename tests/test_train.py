@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import linkedref as lk
 import linkedref.backend as B
 from linkedref.layer import Layer, Sequential
 from linkedref.losses import MSE, SoftmaxCrossEntropy
@@ -218,11 +219,9 @@ def test_bad_arguments(kwargs, match):
 
 
 @pytest.mark.slow
-def test_with_the_library_layers_if_present():
-    dense = pytest.importorskip("linkedref.dense")
-    linked = pytest.importorskip("linkedref.linked")
+def test_with_the_library_layers():
     X, y = _problem(128)
-    model = Sequential([dense.Dense(2, 16, rng=0), linked.LKReLU(), dense.Dense(32, 2, rng=1)])
+    model = Sequential([lk.Dense(2, 16, rng=0), lk.LKReLU(), lk.Dense(32, 2, rng=1)])
     h = fit(model, SoftmaxCrossEntropy(), Adam(model, lr=0.02), X, y, epochs=15, batch_size=16,
             progress=False)
     assert h["accuracy"][-1] > 0.85

@@ -1,0 +1,122 @@
+"""The linking condition, checked numerically: for every z, some member has g_i'(z) ≠ 0.
+
+    check_linkage(LKReLU())                    # truthy: relu'(z) or relu'(−z) is 1 for z ≠ 0
+    check_linkage([relu, relu])                # falsy: both slopes are 0 for every z < 0
+
+The derivatives are central differences of forward values only, independent of any backward
+code, so the check tests the paper's definition and not our implementation of it.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy
+
+from . import backend as B
+from .activations import Activation
+from .layer import Layer
+
+
+@dataclass
+class LinkageCheck:
+    """The result of ``check_linkage``: truthy when the linking condition holds everywhere.
+
+    ``z``: the points checked; ``slopes``: the finite-difference derivative of each member,
+    (len(z), d) — or (len(z), d, C) for a layer with C per-channel parameters; ``failures``: the
+    z values at which no member's |slope| exceeds ``tol``.
+    """
+    ok: bool
+    failures: numpy.ndarray
+    z: numpy.ndarray
+    slopes: numpy.ndarray
+    tol: float
+
+    def __bool__(self):
+        return bool(self.ok)
+
+    def __repr__(self):
+        if self.ok:
+            return (f"LinkageCheck(ok=True: some member has |g'| > {self.tol:g} at all "
+                    f"{self.z.size} z in [{self.z.min():g}, {self.z.max():g}])")
+        return (f"LinkageCheck(ok=False: every member's |g'| ≤ {self.tol:g} at "
+                f"{self.failures.size} of {self.z.size} z, within "
+                f"[{self.failures.min():g}, {self.failures.max():g}])")
+
+
+def _layer_columns(layer):
+    """A function z (n,) → member outputs (n, d, C) for a layer (float64 copy, on the backend)."""
+    if not isinstance(layer, Activation):
+        raise TypeError(f"check_linkage: {layer.name} is not an activation (or linked unit); "
+                        "the linking condition is about the activations applied to one z")
+    probe = copy.deepcopy(layer).astype("float64")
+    d = probe.expansion
+    C = next(iter(probe.params.values())).shape[0] if probe.params else 1
+
+    def columns(z):
+        x = B.asarray(numpy.repeat(z[:, None], C, axis=1), dtype="float64")   # n, C
+        y = B.to_numpy(probe.forward(x, training=False))                     # n, d·C
+        return y.reshape(z.size, d, C)
+    return columns
+
+
+def _function_columns(functions):
+    """A function z (n,) → (n, d, 1) from a list of scalar functions (or single activations)."""
+    fs = []
+    for i, f in enumerate(functions):
+        if isinstance(f, Layer):
+            if f.expansion != 1:
+                raise ValueError(f"check_linkage: item {i} ({f.name}) is linked; "
+                                 "pass it on its own")
+            layer_fn = _layer_columns(f)
+            fs.append(lambda z, g=layer_fn: g(z)[:, 0, :])
+        elif callable(f):
+            fs.append(lambda z, g=f: numpy.asarray(B.to_numpy(g(z)), dtype=numpy.float64)
+                      .reshape(z.size, -1))
+        else:
+            raise TypeError(f"check_linkage: item {i} is a {type(f).__name__}, not a function")
+
+    def columns(z):
+        return numpy.stack([f(z) for f in fs], axis=1)         # n, d, C
+    return columns
+
+
+def check_linkage(linkage, z=None, *, z_range=(-5.0, 5.0), num=2001, tol=1e-6, eps=1e-5):
+    """Check numerically that for every z some member of ``linkage`` has a non-zero derivative.
+
+    Args:
+        linkage: a linked layer (``Linked``, ``LKReLU``, ...; also a single activation, d = 1),
+            or a list of scalar functions g_i(z) of a float64 array (single activation layers
+            allowed in the list).
+        z: the points to check (default: ``num`` points evenly over ``z_range``).
+        tol: a derivative with |g_i'(z)| ≤ tol counts as zero.
+        eps: the step of the central difference g_i'(z) ≈ (g_i(z + eps) − g_i(z − eps)) / 2eps,
+            computed from forward values only, independent of any backward code. (At a kink the
+            central difference averages the one-sided slopes: relu'(0) ≈ 1/2.)
+
+    Layers are probed on a float64 copy (the layer itself is not touched); a layer with
+    per-channel parameters is checked channel by channel, and z fails if any channel fails.
+
+    Returns:
+        a ``LinkageCheck``, truthy when the condition holds at every z; ``.failures`` lists the
+        z where it does not. Example: ``check_linkage([relu, relu])`` fails for every z < 0.
+    """
+    if not (tol > 0 and eps > 0):
+        raise ValueError(f"check_linkage: tol and eps must be positive, got tol={tol}, eps={eps}")
+    if z is None:
+        z = numpy.linspace(float(z_range[0]), float(z_range[1]), int(num))
+    z = numpy.asarray(B.to_numpy(z), dtype=numpy.float64).ravel()
+    if z.size == 0:
+        raise ValueError("check_linkage: no z values to check")
+    if isinstance(linkage, Layer):
+        columns = _layer_columns(linkage)
+    elif isinstance(linkage, (list, tuple)) and linkage:
+        columns = _function_columns(linkage)
+    else:
+        raise TypeError("check_linkage: expected a linked layer or a non-empty list of functions, "
+                        f"got {type(linkage).__name__}")
+    slopes = (columns(z + eps) - columns(z - eps)) / (2 * eps)       # n, d, C
+    alive = (numpy.abs(slopes) > tol).any(axis=1).all(axis=1)        # n
+    if slopes.shape[2] == 1:
+        slopes = slopes[:, :, 0]
+    return LinkageCheck(ok=bool(alive.all()), failures=z[~alive], z=z, slopes=slopes, tol=tol)
