@@ -5,7 +5,8 @@ Inputs come from ``away_from_kinks`` (|z| ≥ 0.1), so ReLU-like kinks at 0 are 
 """
 from .. import backend as B
 from ..activations import ELU, PReLU, ReLU, Swish, Tanh
-from ..linked import ACTIVATIONS, Linked, activation
+from ..linked import Linked
+from ..registry import ACTIVATIONS, activation
 from .cases import Case
 from .check import away_from_kinks
 
