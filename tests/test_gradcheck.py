@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import linkedref as lk
 import linkedref.backend as B
 from linkedref.gradcheck import GradientCheckError, away_from_kinks, distinct_values, gradcheck
 from linkedref.layer import Layer, Sequential
@@ -65,6 +66,44 @@ def test_kinks_are_skipped_not_reported(rng):
     x[0, 0] = 1e-7                       # within eps of the ReLU kink
     report = gradcheck(Relu(), x)
     assert report.passed and report.rows[0].skipped == 1
+
+
+def test_curvature_near_a_minimum_is_not_a_kink():
+    """Near a minimum the one-sided slopes differ by ε·f'' ≫ f': still smooth, still checked."""
+    report = lk.gradcheck(None, np.array([[0.3]]), loss=lk.MSE(), labels=np.array([[0.3001]]))
+    assert report.rows[0].skipped == 0 and report.max_error < 1e-9
+
+
+class _Square(Layer):
+    """y = x², with a backward that is wrong by ``factor`` (1: right)."""
+
+    def __init__(self, factor=1.0):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x, training=False):
+        self.save_for_backward(x, x)
+        return x * x
+
+    def backward(self, dy):
+        return self.factor * 2 * self.saved(dy) * dy
+
+
+def test_a_wrong_backward_near_a_minimum_is_still_caught():
+    x = np.array([[1e-4, -2e-4, 3e-4]])                 # near the minimum of x²: f' ≪ ε·f''
+    with pytest.raises(GradientCheckError):
+        lk.gradcheck(_Square(factor=1.01), x)
+    report = lk.gradcheck(_Square(), x)
+    assert report.passed and report.rows[0].skipped == 0
+
+
+def test_kinks_are_still_skipped_beside_curvature(rng):
+    """A ReLU kink within ε (at every step size) is skipped; the curved coordinates are kept:
+    L = mean((relu(x) − 0.5)²) jumps in slope at x = 0 and curves (L'' > 0) for x > 0."""
+    x = away_from_kinks((2, 3), rng)
+    x[0, 1] = 3e-6                                       # kink within ε/4 of the point
+    report = gradcheck(Relu(), x, loss=lk.MSE(), labels=np.full((2, 3), 0.5))
+    assert report.rows[0].skipped == 1 and report.rows[0].checked == 5 and report.passed
 
 
 def test_all_kinks_is_an_error(rng):

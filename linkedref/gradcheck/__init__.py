@@ -6,7 +6,8 @@ The command line checks every registered component (``all_cases()``) on the acti
 """
 from .check import (GradcheckReport, GradientCheckError, away_from_kinks, distinct_values,
                     gradcheck)
-from .cases import Case, all_cases, run_cases
+from .case import Case
+from .cases import all_cases, run_cases
 
 __all__ = ["gradcheck", "GradcheckReport", "GradientCheckError", "away_from_kinks",
            "distinct_values", "Case", "all_cases", "run_cases"]

@@ -1,42 +1,20 @@
 """The registry of gradient-check cases: one per component, run by ``python -m linkedref.gradcheck``
-and by the test suite.
-
-Each area of the library lists its cases in a module ``cases_<area>.py`` beside this one, as
-``CASES = [Case("Dense", make), ...]`` where ``make(rng)`` returns the keyword arguments of
-``gradcheck`` (``layer``, ``x`` and, where needed, ``loss``, ``labels``, ``training``).
+and by the test suite. Each area lists its cases in a module ``cases_<area>.py`` beside this one
+(``CASES = [Case("Dense", make), ...]``); ``all_cases`` joins those lists.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy
 
+from . import cases_activations, cases_conv, cases_layers, cases_losses
 from .check import gradcheck
 
-
-@dataclass(frozen=True)
-class Case:
-    """A named gradient check: ``make(rng) -> dict`` of ``gradcheck`` keyword arguments."""
-    name: str
-    make: Callable
+AREAS = (cases_activations, cases_layers, cases_conv, cases_losses)
 
 
 def all_cases() -> list:
-    """Every registered Case, from every ``cases_*.py`` module of this package, in name order."""
-    cases = []
-    for info in pkgutil.iter_modules(_package_path()):
-        if info.name.startswith("cases_"):
-            module = importlib.import_module(f"{__package__}.{info.name}")
-            cases.extend(module.CASES)
-    return sorted(cases, key=lambda c: c.name)
-
-
-def _package_path():
-    import os
-    return [os.path.dirname(__file__)]
+    """Every registered Case, in name order."""
+    return sorted((case for area in AREAS for case in area.CASES), key=lambda c: c.name)
 
 
 def run_cases(cases=None, seed=0, raise_on_fail=False):

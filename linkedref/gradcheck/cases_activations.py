@@ -7,7 +7,7 @@ from .. import backend as B
 from ..activations import ELU, PReLU, ReLU, Swish, Tanh
 from ..linked import Linked
 from ..registry import ACTIVATIONS, activation
-from .cases import Case
+from .case import Case
 from .check import away_from_kinks
 
 SHAPES = {"2D": (4, 3), "4D": (2, 3, 4, 5)}

@@ -7,7 +7,7 @@ from ..layer import Sequential
 from ..pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from ..reshape import Flatten
 from ..residual import Residual
-from .cases import Case
+from .case import Case
 from .check import away_from_kinks, distinct_values
 
 

@@ -9,7 +9,7 @@ from .. import backend as B
 from ..batchnorm import BatchNorm
 from ..dense import Dense
 from ..dropout import Dropout
-from .cases import Case
+from .case import Case
 from .check import away_from_kinks
 
 

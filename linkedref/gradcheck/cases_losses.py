@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..losses import MSE, SoftmaxCrossEntropy
-from .cases import Case
+from .case import Case
 
 
 def _cross_entropy(rng):

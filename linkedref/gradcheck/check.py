@@ -9,10 +9,14 @@ at the scalar L = Σ r·y. Its gradient is exactly what ``backward(r)`` claims t
 We difference the outputs *before* projecting on r, so the large sum does not cancel away the
 small change (this keeps the numeric estimate accurate to ~1e-10). With a loss, L is the loss.
 
-Kinks. ReLU, max-pool and friends are not differentiable everywhere. At a point within ε of a
-kink the one-sided slopes (L(x+ε)−L(x))/ε and (L(x)−L(x−ε))/ε disagree by O(1); such coordinates
-are skipped (and counted) rather than reported as errors. A wrong backward pass cannot hide behind
-this: it changes the analytic value, not the agreement of the two one-sided slopes.
+Kinks. ReLU, max-pool and friends are not differentiable everywhere. Near a kink the one-sided
+slopes up = (L(x+ε) − L(x))/ε and down = (L(x) − L(x−ε))/ε disagree by O(1); such coordinates
+are skipped (and counted) rather than reported as errors. But smooth curvature makes them
+disagree too, by ε·L'' (near a minimum that can dwarf the slope itself). The two are told apart
+by how the disagreement scales with the step: for curvature up − down ≈ h·L'', so it halves when
+h halves and quarters at h/4; for a kink at distance d < h it is ≈ J·(1 − d/h) (J the jump in
+slope), which does not. A wrong backward pass cannot hide behind this: it changes the analytic
+value, not the finite differences.
 
 Errors are relative, per coordinate: |a − n| / max(|a|, |n|, floor), where the floor
 (1e-3 × the largest |n| of that tensor, at least 1e-8) keeps round-off on near-zero gradients from
@@ -60,8 +64,10 @@ class GradcheckReport:
         return self.max_error <= self.rtol
 
     def __str__(self) -> str:
-        lines = [f"gradcheck {self.target}: max relative error {self.max_error:.2e} (tolerance {self.rtol:.0e})",
-                 f"  {'tensor':<24}{'checked':>8}{'kinks':>7}{'max rel err':>13}  worst: index, analytic, numeric"]
+        lines = [f"gradcheck {self.target}: max relative error {self.max_error:.2e} "
+                 f"(tolerance {self.rtol:.0e})",
+                 f"  {'tensor':<24}{'checked':>8}{'kinks':>7}{'max rel err':>13}  "
+                 "worst: index, analytic, numeric"]
         for r in self.rows:
             lines.append(f"  {r.name:<24}{r.checked:>8}{r.skipped:>7}{r.max_error:>13.2e}  "
                          f"{r.worst_index}, {r.analytic:+.10e}, {r.numeric:+.10e}")
@@ -91,100 +97,136 @@ def gradcheck(layer, x, *, loss=None, labels=None, training=True, eps=1e-5, rtol
     Returns:
         a ``GradcheckReport`` (``print`` it for a table).
     """
-    f64 = numpy.dtype(numpy.float64)
     rng = numpy.random.default_rng(seed)
-    base = None if layer is None else copy.deepcopy(layer).astype(f64)
-    crit = None if loss is None else copy.deepcopy(loss)
-    if not B.is_array(x):
-        x = numpy.asarray(x)
-    x = B.asarray(B.to_numpy(x), dtype=f64).copy()
-    target = "loss " + type(loss).__name__ if base is None else base.name
-
-    if base is None and crit is None:
-        raise ValueError("gradcheck: give a layer, a loss, or both")
-    if base is not None:
-        base.forward(x, training=training)   # creates lazily sized parameters (PReLU)
-
-    def evaluate(xin):
-        """The output (no loss) or the loss value, from fresh copies of layer and loss."""
-        y = xin if base is None else copy.deepcopy(base).forward(xin, training=training)
-        if crit is None:
-            return y.copy()      # y may be a view of xin (Flatten), and xin is perturbed in place
-        return B.to_float(copy.deepcopy(crit).forward(y, labels))
-
-    # The analytic gradient, from one forward/backward on a fresh copy.
-    y0 = evaluate(x)
-    model = None if base is None else copy.deepcopy(base)
-    y = x if model is None else model.forward(x, training=training)
-    if crit is None:
-        r = B.asarray(rng.standard_normal(tuple(y.shape)), dtype=f64)
-        dy = r
-    else:
-        c = copy.deepcopy(crit)
-        c.forward(y, labels)
-        dy = c.backward()
-        r = None
-    dx = dy if model is None else model.backward(dy)
-    analytic = {"x": dx}
-    if model is not None:
-        analytic.update(model.grads)
-
-    def project(yp, yref):
-        if r is None:
-            return yp - yref
-        return B.to_float((r * (yp - yref)).sum())
-
-    tensors = {"x": x}
-    if base is not None:
-        tensors.update(base.params)
-    report = GradcheckReport(target=target, rtol=rtol)
-    for name, arr in tensors.items():
-        if name not in analytic:
-            raise GradientCheckError(f"gradcheck {target}: backward() left no gradient for '{name}'")
-        grad = analytic[name]
-        if tuple(grad.shape) != tuple(arr.shape):
-            raise GradientCheckError(f"gradcheck {target}: gradient of '{name}' has shape "
-                                     f"{tuple(grad.shape)}, expected {tuple(arr.shape)}")
-        if not arr.flags.c_contiguous:  # reshape would copy, and the perturbation be lost
-            raise ValueError(f"gradcheck {target}: parameter '{name}' is not C-contiguous; "
-                             "layers must keep their parameters contiguous")
-        flat = arr.reshape(-1)          # a view: perturbing it perturbs the tensor in place
-        gflat = B.to_numpy(grad).reshape(-1)
-        idx = numpy.arange(flat.size) if flat.size <= max_coords else \
-            numpy.sort(rng.choice(flat.size, max_coords, replace=False))
-        ups, downs = [], []
-        for i in idx:
-            i = int(i)
-            old = float(flat[i])
-            flat[i] = old + eps
-            yp = evaluate(x)
-            flat[i] = old - eps
-            ym = evaluate(x)
-            flat[i] = old
-            ups.append(project(yp, y0) / eps)      # one-sided slopes
-            downs.append(project(y0, ym) / eps)
-        up, down = numpy.array(ups), numpy.array(downs)
-        # A kink within eps: the one-sided slopes disagree by much more than eps·f'' would explain.
-        scale = numpy.abs(up + down).max() / 2
-        kink = numpy.abs(up - down) > 1e-3 * numpy.maximum(numpy.maximum(numpy.abs(up), numpy.abs(down)),
-                                                           max(1e-2 * scale, 1e-6))
-        skipped = int(kink.sum())
-        kept = idx[~kink]
-        if not kept.size:
-            raise ValueError(f"gradcheck {target}: every checked coordinate of '{name}' lies within "
-                             f"eps={eps} of a kink; steer the input away from kinks and ties")
-        nums = 0.5 * (up + down)[~kink]
-        anas = gflat[kept].astype(numpy.float64)
-        n, a = nums, anas
-        floor = max(1e-3 * numpy.abs(n).max(), 1e-8)
-        err = numpy.abs(a - n) / numpy.maximum(numpy.maximum(numpy.abs(a), numpy.abs(n)), floor)
-        w = int(err.argmax())
-        report.rows.append(Row(name, int(kept.size), skipped, float(err[w]),
-                               tuple(int(v) for v in numpy.unravel_index(kept[w], tuple(arr.shape))),
-                               float(a[w]), float(n[w])))
+    objective = Objective(layer, x, loss, labels, training, rng)
+    analytic = objective.analytic_gradients()
+    report = GradcheckReport(target=objective.target, rtol=rtol)
+    for name, tensor in objective.tensors().items():
+        grad = checked_gradient(objective.target, name, tensor, analytic)
+        report.rows.append(check_tensor(objective, name, tensor, grad, eps, max_coords, rng))
     if raise_on_fail and not report.passed:
         raise GradientCheckError(str(report))
     return report
+
+
+class Objective:
+    """The scalar L whose gradient backward claims to compute, on float64 copies.
+
+    L is the loss of the layer's output, or Σ r·y for a fixed random direction r (y's shape).
+    ``x`` and the copy's parameters are perturbed in place; every evaluation runs a fresh deep
+    copy of the layer (and loss), so no state carries over between evaluations.
+    """
+
+    def __init__(self, layer, x, loss, labels, training, rng):
+        if layer is None and loss is None:
+            raise ValueError("gradcheck: give a layer, a loss, or both")
+        f64 = numpy.dtype(numpy.float64)
+        self.base = None if layer is None else copy.deepcopy(layer).astype(f64)
+        self.crit = None if loss is None else copy.deepcopy(loss)
+        self.labels, self.training = labels, training
+        x = x if B.is_array(x) else numpy.asarray(x)
+        self.x = B.asarray(B.to_numpy(x), dtype=f64).copy()
+        self.target = "loss " + type(loss).__name__ if self.base is None else self.base.name
+        if self.base is not None:
+            self.base.forward(self.x, training=training)  # creates lazily sized params (PReLU)
+        y = self.output()
+        self.r = None if self.crit is not None else B.asarray(rng.standard_normal(y.shape), f64)
+        self.y0 = y
+
+    def output(self):
+        """The layer's output (no loss) or the loss value, from fresh copies of layer and loss."""
+        y = self.x if self.base is None else \
+            copy.deepcopy(self.base).forward(self.x, training=self.training)
+        if self.crit is None:
+            return y.copy()      # y may be a view of x (Flatten), and x is perturbed in place
+        return B.to_float(copy.deepcopy(self.crit).forward(y, self.labels))
+
+    def change(self, y_after, y_before) -> float:
+        """L(after) − L(before), projecting the output difference on r when there is no loss."""
+        if self.r is None:
+            return y_after - y_before
+        return B.to_float((self.r * (y_after - y_before)).sum())
+
+    def analytic_gradients(self) -> dict:
+        """{"x": dL/dx, key: dL/dparam ...} from one forward and backward of a fresh copy."""
+        model = None if self.base is None else copy.deepcopy(self.base)
+        y = self.x if model is None else model.forward(self.x, training=self.training)
+        if self.crit is None:
+            dy = self.r
+        else:
+            crit = copy.deepcopy(self.crit)
+            crit.forward(y, self.labels)
+            dy = crit.backward()
+        grads = {"x": dy if model is None else model.backward(dy)}
+        if model is not None:
+            grads.update(model.grads)
+        return grads
+
+    def tensors(self) -> dict:
+        """The arrays L is differentiated in: x and every parameter of the copy."""
+        return {"x": self.x, **({} if self.base is None else self.base.params)}
+
+
+def checked_gradient(target, name, tensor, analytic):
+    """The analytic gradient of ``name`` as a flat float64 host array, after shape checks."""
+    if name not in analytic:
+        raise GradientCheckError(f"gradcheck {target}: backward() left no gradient for '{name}'")
+    grad = analytic[name]
+    if tuple(grad.shape) != tuple(tensor.shape):
+        raise GradientCheckError(f"gradcheck {target}: gradient of '{name}' has shape "
+                                 f"{tuple(grad.shape)}, expected {tuple(tensor.shape)}")
+    if not tensor.flags.c_contiguous:  # reshape would copy, and the perturbation be lost
+        raise ValueError(f"gradcheck {target}: parameter '{name}' is not C-contiguous; "
+                         "layers must keep their parameters contiguous")
+    return B.to_numpy(grad).reshape(-1).astype(numpy.float64)
+
+
+def one_sided_slopes(objective, flat, i, h):
+    """(up, down) = ((L(t + h) − L(t)) / h, (L(t) − L(t − h)) / h) for coordinate t = flat[i]."""
+    old = float(flat[i])
+    flat[i] = old + h
+    y_plus = objective.output()
+    flat[i] = old - h
+    y_minus = objective.output()
+    flat[i] = old
+    return (objective.change(y_plus, objective.y0) / h,
+            objective.change(objective.y0, y_minus) / h)
+
+
+def is_kink(objective, flat, i, eps) -> bool:
+    """True when the one-sided slopes' disagreement at ε does not scale like curvature:
+    (up − down) at ε/2 and ε/4 should be 1/2 and 1/4 of that at ε (a kink's does not shrink so)."""
+    up, down = one_sided_slopes(objective, flat, i, eps)
+    gap = up - down
+    for fraction in (0.5, 0.25):
+        u, d = one_sided_slopes(objective, flat, i, eps * fraction)
+        if abs((u - d) / gap - fraction) > 0.4 * fraction:
+            return True
+    return False
+
+
+def check_tensor(objective, name, tensor, grad, eps, max_coords, rng) -> Row:
+    """Compare ``grad`` (flat) with central differences on up to ``max_coords`` coordinates."""
+    flat = tensor.reshape(-1)          # a view: perturbing it perturbs the tensor in place
+    idx = numpy.arange(flat.size) if flat.size <= max_coords else \
+        numpy.sort(rng.choice(flat.size, max_coords, replace=False))
+    up, down = numpy.array([one_sided_slopes(objective, flat, int(i), eps) for i in idx]).T
+    # Disagreement far beyond round-off: a kink within eps, or curvature (told apart by is_kink).
+    scale = numpy.abs(up + down).max() / 2
+    differ = numpy.abs(up - down) > 1e-3 * numpy.maximum(
+        numpy.maximum(numpy.abs(up), numpy.abs(down)), max(1e-2 * scale, 1e-6))
+    kink = numpy.array([bool(d) and is_kink(objective, flat, int(i), eps)
+                        for i, d in zip(idx, differ)], dtype=bool)
+    if kink.all():
+        raise ValueError(f"gradcheck {objective.target}: every checked coordinate of '{name}' "
+                         f"lies within eps={eps} of a kink; steer the input away from kinks and ties")
+    n, a, kept = 0.5 * (up + down)[~kink], grad[idx[~kink]], idx[~kink]
+    floor = max(1e-3 * numpy.abs(n).max(), 1e-8)
+    err = numpy.abs(a - n) / numpy.maximum(numpy.maximum(numpy.abs(a), numpy.abs(n)), floor)
+    w = int(err.argmax())
+    worst = tuple(int(v) for v in numpy.unravel_index(kept[w], tuple(tensor.shape)))
+    return Row(name, int(kept.size), int(kink.sum()), float(err[w]), worst, float(a[w]),
+               float(n[w]))
 
 
 # ------------------------------------------------------------------ inputs that avoid kinks/ties
