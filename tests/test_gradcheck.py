@@ -48,7 +48,7 @@ def test_catches_a_wrong_backward_and_prints_numbers(rng):
     with pytest.raises(GradientCheckError) as err:
         gradcheck(Affine(3, rng, wrong=True), rng.standard_normal((2, 3)))
     msg = str(err.value)
-    assert "'b'" not in msg and "b " in msg and "analytic" in msg   # names the tensor, prints values
+    assert "'b'" not in msg and "b " in msg and "analytic" in msg  # names the tensor and values
     assert "FAIL" not in msg and "e-0" in msg
 
 

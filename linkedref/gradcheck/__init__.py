@@ -4,10 +4,9 @@
 float64 and raises ``GradientCheckError`` with the worst coordinate's numeric and analytic values.
 The command line checks every registered component (``all_cases()``) on the active backend.
 """
-from .check import (GradcheckReport, GradientCheckError, away_from_kinks, distinct_values,
-                    gradcheck)
 from .case import Case
 from .cases import all_cases, run_cases
+from .check import GradcheckReport, GradientCheckError, away_from_kinks, distinct_values, gradcheck
 
 __all__ = ["gradcheck", "GradcheckReport", "GradientCheckError", "away_from_kinks",
            "distinct_values", "Case", "all_cases", "run_cases"]

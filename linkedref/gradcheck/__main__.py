@@ -24,13 +24,15 @@ def main(argv=None) -> int:
         if isinstance(result, Exception):
             failed += 1
             first = str(result).splitlines()[0]
-            print(f"{name:<58}{'-':>12}  {'-':>7}  {'-':>6}  ERROR {type(result).__name__}: {first}")
+            print(f"{name:<58}{'-':>12}  {'-':>7}  {'-':>6}  "
+                  f"ERROR {type(result).__name__}: {first}")
             continue
         ok = result.passed
         failed += not ok
         coords = sum(r.checked for r in result.rows)
         kinks = sum(r.skipped for r in result.rows)
-        print(f"{name:<58}{result.max_error:>12.2e}  {coords:>7}  {kinks:>6}  {'ok' if ok else 'FAIL'}")
+        print(f"{name:<58}{result.max_error:>12.2e}  {coords:>7}  {kinks:>6}  "
+              f"{'ok' if ok else 'FAIL'}")
     print(f"{len(cases) - failed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -219,7 +219,8 @@ def check_tensor(objective, name, tensor, grad, eps, max_coords, rng) -> Row:
                         for i, d in zip(idx, differ)], dtype=bool)
     if kink.all():
         raise ValueError(f"gradcheck {objective.target}: every checked coordinate of '{name}' "
-                         f"lies within eps={eps} of a kink; steer the input away from kinks and ties")
+                         f"lies within eps={eps} of a kink; steer the input away from kinks "
+                         "and ties")
     n, a, kept = 0.5 * (up + down)[~kink], grad[idx[~kink]], idx[~kink]
     floor = max(1e-3 * numpy.abs(n).max(), 1e-8)
     err = numpy.abs(a - n) / numpy.maximum(numpy.maximum(numpy.abs(a), numpy.abs(n)), floor)
@@ -237,6 +238,6 @@ def away_from_kinks(shape, rng: numpy.random.Generator, margin=0.1, scale=1.0):
 
 
 def distinct_values(shape, rng: numpy.random.Generator, spacing=0.01):
-    """Float64 values in random order, every two at least ``spacing`` apart (no ties for max-pool)."""
+    """Float64 values in random order, any two at least ``spacing`` apart (no max-pool ties)."""
     n = int(numpy.prod(shape))
     return ((rng.permutation(n) - n / 2) * spacing).reshape(shape).astype(numpy.float64)
