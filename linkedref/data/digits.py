@@ -1,26 +1,76 @@
-"""scikit-learn's 8 x 8 handwritten digits: the offline dataset every tutorial starts from.
+"""The 8 x 8 handwritten digits, shipped in the package: the offline dataset every tutorial uses.
 
-1,797 images of 10 classes, pixel values 0-16 (bundled with scikit-learn, no download), split
-once, stratified, about 70 % train / 30 % test with a fixed seed, so every call returns the same
-split.
+Source: the UCI ML hand-written digits, "Optical Recognition of Handwritten Digits" (optdigits;
+E. Alpaydin and C. Kaynak, 1998; https://archive.ics.uci.edu/dataset/80), as bundled by
+scikit-learn (``sklearn.datasets.load_digits``: the 1,797 images of optdigits' test set,
+32 x 32 bitmaps counted in 4 x 4 blocks, so each pixel is 0-16). Licence: UCI publishes the
+dataset under Creative Commons Attribution 4.0 (CC BY 4.0); scikit-learn's description names
+the source and creator but adds no licence of its own.
+
+``digits.npz`` (beside this file, plain arrays, no pickle) holds
+
+    images       uint8  (1797, 8, 8)   pixel counts 0-16, scikit-learn's order
+    labels       uint8  (1797,)        the digit 0-9
+    train_index  uint16 (1257,)        rows of the training set, in order
+    test_index   uint16 (540,)         rows of the test set, in order
+
+The split is the one linkedref made with scikit-learn until it shipped the file, written once
+(scikit-learn 1.9.1):
+
+    bunch = sklearn.datasets.load_digits()
+    train_index, test_index = sklearn.model_selection.train_test_split(
+        numpy.arange(1797), test_size=0.3, stratify=bunch.target, random_state=0)
+
+so ``load("digits")`` returns exactly the arrays it returned then. The file's SHA-256 is checked
+on every load; scikit-learn is not needed (a test compares the file with it when it is there).
 """
 from __future__ import annotations
 
+import hashlib
+import io
+from pathlib import Path
+
 import numpy as np
 
-TEST_FRACTION = 0.3
-SPLIT_SEED = 0          # fixed: the split is part of the dataset's definition
+FILE = Path(__file__).with_name("digits.npz")
+SHA256 = "ad80d83969d73da424c689b9b3872939e5aa13c3d85aee1ca539839ed4f02682"
+_ARRAYS = {"images": (np.uint8, (1797, 8, 8)), "labels": (np.uint8, (1797,)),
+           "train_index": (np.uint16, (1257,)), "test_index": (np.uint16, (540,))}
 
 
-def load_digits():
-    """-> ((X_train, y_train), (X_test, y_test)); X float32 (N, 1, 8, 8) in [0, 1], y int64 (N,)."""
-    # scikit-learn is imported here, not at module level: it takes seconds to import
-    from sklearn.datasets import load_digits as _sk_load_digits
-    from sklearn.model_selection import train_test_split
+def read_digits_file(path=FILE, sha256=SHA256) -> dict:
+    """The four arrays of ``digits.npz`` (see the module docstring), after checking its SHA-256.
 
-    bunch = _sk_load_digits()
-    x = (bunch.images[:, None, :, :] / 16.0).astype(np.float32)       # N, 1, 8, 8
-    y = bunch.target.astype(np.int64)                                    # N
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=TEST_FRACTION, stratify=y, random_state=SPLIT_SEED)
-    return (x_train, y_train), (x_test, y_test)
+    Raises FileNotFoundError when ``path`` is missing, ValueError naming ``path`` when its
+    SHA-256 or its contents are not the shipped ones.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the digits file shipped with linkedref is missing "
+                                f"(reinstall linkedref)")
+    raw = path.read_bytes()
+    found = hashlib.sha256(raw).hexdigest()
+    if found != sha256:
+        raise ValueError(f"{path}: SHA-256 {found}, expected {sha256} (the digits file shipped "
+                         f"with linkedref is damaged or replaced; reinstall linkedref)")
+    with np.load(io.BytesIO(raw), allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    for key, (dtype, shape) in _ARRAYS.items():
+        a = arrays.get(key)
+        if a is None or a.dtype != dtype or a.shape != shape:
+            raise ValueError(f"{path}: expected array {key!r} of dtype {np.dtype(dtype)} and "
+                             f"shape {shape}")
+    return arrays
+
+
+def load_digits(path=FILE):
+    """-> ((X_train, y_train), (X_test, y_test)); X float32 (N, 1, 8, 8) in [0, 1], y int64 (N,).
+
+    N = 1,257 train and 540 test (a stratified 70/30 split, fixed: part of the dataset's
+    definition). X = pixel count / 16.
+    """
+    a = read_digits_file(path)
+    x = a["images"][:, None, :, :].astype(np.float32) / np.float32(16)      # 1797, 1, 8, 8
+    y = a["labels"].astype(np.int64)                                         # 1797
+    train, test = a["train_index"], a["test_index"]
+    return (x[train], y[train]), (x[test], y[test])

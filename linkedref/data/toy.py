@@ -2,8 +2,9 @@
 
 Each returns (X float32 (N, 2), y int64 (N,)) with the classes as balanced as N allows and the
 rows in random order. Every draw comes from ``rng``: a numpy Generator, or an int seed (the same
-seed gives the same data); None draws fresh entropy. Moons and circles are scikit-learn's,
-seeded from ``rng``.
+seed gives the same data); None draws fresh entropy. Moons and circles have the shapes of
+scikit-learn's ``make_moons`` / ``make_circles``, written here in NumPy (the same parameters;
+not the same numbers as scikit-learn for a given seed).
 """
 from __future__ import annotations
 
@@ -64,21 +65,38 @@ def xor(n=1000, noise=0.05, rng=None):
 
 
 def moons(n=1000, noise=0.1, rng=None):
-    """scikit-learn's two interleaving half circles (``make_moons``), seeded from ``rng``."""
+    """Two interleaving half circles (the shape of scikit-learn's ``make_moons``).
+
+    Class 0, the upper moon: (cos t, sin t) for t evenly spaced in [0, pi].
+    Class 1, the lower moon: (1 - cos t, 1/2 - sin t), the upper one turned over and shifted.
+    Gaussian noise of std ``noise`` is added to both coordinates; the classes have n/2 points
+    each (as near as n allows), rows shuffled.
+    """
     _check("moons", n, noise)
     rng = B.as_generator(rng)
-    from sklearn.datasets import make_moons   # imported lazily: sklearn is slow to import
-    X, y = make_moons(n_samples=n, noise=noise, random_state=int(rng.integers(2**31)))
-    return X.astype(np.float32), y.astype(np.int64)          # make_moons shuffles already
+    n0, n1 = _class_sizes(n, 2)
+    t0, t1 = np.linspace(0, np.pi, n0), np.linspace(0, np.pi, n1)            # n0; n1
+    upper = np.stack([np.cos(t0), np.sin(t0)], axis=1)                       # n0, 2
+    lower = np.stack([1 - np.cos(t1), 0.5 - np.sin(t1)], axis=1)             # n1, 2
+    X = np.concatenate([upper, lower]) + noise * rng.standard_normal((n, 2))  # N, 2
+    return _shuffled(rng, X, np.repeat([0, 1], [n0, n1]))
 
 
 def circles(n=1000, noise=0.05, factor=0.5, rng=None):
-    """scikit-learn's two concentric circles (``make_circles``; inner radius ``factor``)."""
+    """Two concentric circles (the shape of scikit-learn's ``make_circles``).
+
+    Class 0: radius 1; class 1: radius ``factor`` (0 < factor < 1); on each, the points sit at
+    angles 2 pi k / m, k = 0 .. m - 1 (m the class size, n/2 as near as n allows). Gaussian
+    noise of std ``noise`` is added to both coordinates; rows shuffled.
+    """
     _check("circles", n, noise)
     if not 0 < factor < 1:
         raise ValueError(f"circles: factor must be in (0, 1), got {factor!r}")
     rng = B.as_generator(rng)
-    from sklearn.datasets import make_circles
-    X, y = make_circles(n_samples=n, noise=noise, factor=factor,
-                        random_state=int(rng.integers(2**31)))
-    return X.astype(np.float32), y.astype(np.int64)          # make_circles shuffles already
+    n0, n1 = _class_sizes(n, 2)
+    parts = []
+    for m, radius in ((n0, 1.0), (n1, factor)):
+        angle = np.linspace(0, 2 * np.pi, m, endpoint=False)                 # m
+        parts.append(radius * np.stack([np.cos(angle), np.sin(angle)], axis=1))
+    X = np.concatenate(parts) + noise * rng.standard_normal((n, 2))          # N, 2
+    return _shuffled(rng, X, np.repeat([0, 1], [n0, n1]))
