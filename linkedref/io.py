@@ -1,18 +1,32 @@
 """Save and load a model's weights as a plain ``.npz`` file — no pickle, on any backend.
 
-File layout (``numpy.savez``): every parameter under "param/<key>" and every buffer (BatchNorm's
-running statistics) under "buffer/<key>", as NumPy arrays (CuPy arrays are copied to the host);
-plus "__linkedref__", a NumPy string array ["linkedref-weights", "<format version>", keys...].
+File layout (``numpy.savez``), format version 2:
+
+- "param/<key>" for every parameter and "buffer/<key>" for every buffer (BatchNorm's running
+  statistics), as NumPy arrays (CuPy arrays are copied to the host);
+- "__layers__", a NumPy string array (L, 2) of [layer path, class name] for every layer of the
+  model tree, walked through ``children()`` in order: the path of the model itself is "", of
+  its child i "i", of that child's child j "i.j" (positions, as in ``diagnostics``);
+- "__linkedref__", a NumPy string array ["linkedref-weights", "2", keys...].
+
 Nothing in it is pickled, and loading never unpickles (``allow_pickle=False``).
 
 Loading copies into the model's existing arrays in place (on its backend, in its dtype), so an
-optimizer built on the model keeps working. A file written for another architecture is refused
-with a message saying what differs, before anything is copied.
+optimizer built on the model keeps working. A file written for another architecture — other
+parameter names or shapes, or another layer type anywhere in the tree (a Tanh net's weights
+offered to a ReLU net of the same shapes) — is refused with a message saying what differs,
+before anything is copied. Version-1 files (no "__layers__") are still read; they record no
+layer types, so only names and shapes can be compared, and a ``UserWarning`` says so.
+
+``atomic_write(path)`` is the file writer this module and ``linkedref.data.download`` share.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
+import secrets
+import stat
+import warnings
 import zipfile
 
 import numpy
@@ -20,29 +34,74 @@ import numpy
 from . import backend as B
 
 FORMAT = "linkedref-weights"
-VERSION = "1"
+VERSION = "2"
+READABLE = ("1", "2")          # format versions load_weights reads
 _META = "__linkedref__"
+_LAYERS = "__layers__"
 
 
+# ------------------------------------------------------------------------------ atomic_write
+@contextlib.contextmanager
+def atomic_write(path, where: str = "atomic_write"):
+    """Write ``path`` all at once: yield a binary file beside it, move it onto ``path`` at the end.
+
+    On a clean exit the temporary file (".<name>.<random>.tmp" in the same folder) replaces
+    ``path`` with ``os.replace``, so readers see the old file or the whole new one, never half;
+    on an error it is removed and ``path`` is untouched. Permissions are those a plain
+    ``open(path, "wb")`` gives: a new file gets 0o666 minus the umask, an existing one keeps
+    its mode. ``where`` names the caller in error messages.
+
+    Raises FileNotFoundError (PermissionError) naming ``path`` when its folder does not exist
+    (is not writable).
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = _create_beside(path, folder, where)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))     # an existing file's mode
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def _create_beside(path, folder, where):
+    """A new, empty temp file in ``folder`` -> (fd, name); mode 0o666 & ~umask, as ``open``."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp          # the OS applies the umask
+        except FileExistsError:
+            continue
+        except (FileNotFoundError, NotADirectoryError) as err:
+            raise FileNotFoundError(f"{where}: cannot write {path}: the folder {folder} does "
+                                    f"not exist") from err
+        except PermissionError as err:
+            raise PermissionError(f"{where}: cannot write {path}: no permission to create a "
+                                  f"file in {folder}") from err
+    raise FileExistsError(f"{where}: cannot create a temporary file in {folder} for {path}")
+
+
+# ------------------------------------------------------------------------ save / load weights
 def save_weights(model, path) -> None:
-    """Write ``model.params`` and ``model.buffers`` to ``path`` (.npz; written atomically).
+    """Write ``model.params``, ``model.buffers`` and its layer types to ``path`` (.npz, atomically).
 
-    The path is used as given (no ".npz" is appended).
+    The path is used as given (no ".npz" is appended). Raises FileNotFoundError naming ``path``
+    when its folder does not exist.
     """
     path = os.fspath(path)
     _check_built(model, "save_weights")
     arrays = _model_arrays(model)
+    layers = numpy.array([[p, t] for p, t in _layer_types(model).items()]).reshape(-1, 2)
     meta = numpy.array([FORMAT, VERSION, *arrays])             # a plain unicode array
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".weights-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            numpy.savez(f, **{_META: meta}, **{k: B.to_numpy(v) for k, v in arrays.items()})
-        os.replace(tmp, path)                                   # never a half-written file
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, "save_weights") as f:
+        numpy.savez(f, **{_META: meta, _LAYERS: layers},
+                    **{k: B.to_numpy(v) for k, v in arrays.items()})
 
 
 def load_weights(model, path) -> None:
@@ -51,34 +110,34 @@ def load_weights(model, path) -> None:
     Raises:
         FileNotFoundError: no such file.
         ValueError: the file is not a readable linkedref weights file (corrupt, truncated, not
-            an .npz, or holding pickled objects), or its keys/shapes differ from the model's.
+            an .npz, or holding pickled objects), or its keys, shapes or layer types differ
+            from the model's (the message names each layer path with the file's and the
+            model's type).
+    Warns (UserWarning) on a version-1 file: it records no layer types, so only names and
+    shapes were compared.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load_weights: no such file: {path}")
-    stored = _read(path)
+    stored, layers = _read(path)
     target = _model_arrays(model)
-    missing = sorted(set(target) - set(stored))
-    unexpected = sorted(set(stored) - set(target))
-    shapes = [f"{_strip([k])[0]}: file {tuple(stored[k].shape)}, model {tuple(target[k].shape)}"
-              for k in target if k in stored and tuple(stored[k].shape) != tuple(target[k].shape)]
-    if missing or unexpected or shapes:
-        problems = []
-        if missing:
-            problems.append(f"missing in the file: {', '.join(_strip(missing))}")
-        if unexpected:
-            problems.append(f"not in the model: {', '.join(_strip(unexpected))}")
-        if shapes:
-            problems.append(f"shape mismatch: {'; '.join(shapes)}")
+    problems = _differences(stored, layers, target, _layer_types(model))
+    if problems:
         hint = ""
         if not _is_built(model):
             hint = (" — the model creates some parameters on its first forward (PReLU): run "
                     "model.forward(x) on one batch before load_weights")
+        if layers is None:
+            hint += " (a version-1 file: it records no layer types)"
         raise ValueError(f"load_weights: {path} was saved from a different architecture; "
                          + "; ".join(problems) + hint)
     for key, dst in target.items():
         xp = B.get_array_module(dst)
         dst[...] = xp.asarray(stored[key], dtype=dst.dtype)     # in place: same array object
+    if layers is None:
+        warnings.warn(f"load_weights: {path} is a version-1 weights file, which records no layer "
+                      f"types: only parameter names and shapes were compared. Save it again "
+                      f"to record them.", UserWarning, stacklevel=2)
 
 
 # --------------------------------------------------------------------------------- internals
@@ -91,8 +150,35 @@ def _model_arrays(model) -> dict:
     return out
 
 
-def _read(path) -> dict:
-    """Every array of a linkedref .npz, read eagerly; ValueError naming ``path`` otherwise."""
+def _layer_types(model) -> dict:
+    """{dotted position path: class name} for every layer of the tree, in walk order."""
+    return {p: type(layer).__name__ for p, layer in _walk(model)}
+
+
+def _differences(stored, layers, target, types) -> list:
+    """What differs between a file (arrays, layer types or None) and a model, as sentences."""
+    problems = []
+    if layers is not None and layers != types:
+        paths = list(types) + [p for p in layers if p not in types]
+        rows = [f"{p or '(top)'}: file {layers.get(p, 'no layer')}, model "
+                f"{types.get(p, 'no layer')}" for p in paths if layers.get(p) != types.get(p)]
+        more = f" (and {len(rows) - 6} more)" if len(rows) > 6 else ""
+        problems.append(f"layer types differ at {'; '.join(rows[:6])}{more}")
+    missing = sorted(set(target) - set(stored))
+    unexpected = sorted(set(stored) - set(target))
+    shapes = [f"{_strip([k])[0]}: file {tuple(stored[k].shape)}, model {tuple(target[k].shape)}"
+              for k in target if k in stored and tuple(stored[k].shape) != tuple(target[k].shape)]
+    if missing:
+        problems.append(f"missing in the file: {', '.join(_strip(missing))}")
+    if unexpected:
+        problems.append(f"not in the model: {', '.join(_strip(unexpected))}")
+    if shapes:
+        problems.append(f"shape mismatch: {'; '.join(shapes)}")
+    return problems
+
+
+def _read(path):
+    """Every array of a linkedref .npz, read eagerly -> (arrays, {path: type} or None for v1)."""
     with open(path, "rb") as f:
         if f.read(4) != b"PK\x03\x04":                          # every .npz is a zip archive
             raise ValueError(f"load_weights: {path} is not an .npz file (no zip header)")
@@ -108,34 +194,38 @@ def _read(path) -> dict:
             or meta[0] != FORMAT:
         raise ValueError(f"load_weights: {path} is an .npz but not a linkedref weights file "
                          f"(no '{_META}' entry)")
-    if meta[1] != VERSION:
+    if meta[1] not in READABLE:
         raise ValueError(f"load_weights: {path} has weights format version {meta[1]}, "
-                         f"this linkedref reads version {VERSION}")
+                         f"this linkedref reads versions {', '.join(READABLE)}")
+    layers = data.pop(_LAYERS, None)
+    if meta[1] != "1" and (layers is None or layers.dtype.kind != "U" or layers.ndim != 2
+                           or layers.shape[1] != 2):
+        raise ValueError(f"load_weights: {path} is damaged: no valid '{_LAYERS}' entry "
+                         f"(expected an (L, 2) string array of layer paths and types)")
     if sorted(meta[2:].tolist()) != sorted(data):
         raise ValueError(f"load_weights: {path} is damaged: its key list does not match its arrays")
-    return data
+    return data, (None if meta[1] == "1" else dict(layers.tolist()))
 
 
-def _walk(layer):
-    yield layer
-    for child in getattr(layer, "children", lambda: [])():
-        yield from _walk(child)
+def _walk(layer, path=""):
+    """(dotted position path, layer) for ``layer`` and every layer below it, depth first."""
+    yield path, layer
+    for i, child in enumerate(layer.children() if hasattr(layer, "children") else []):
+        yield from _walk(child, f"{path}.{i}" if path else str(i))
 
 
 def _unbuilt(layer) -> bool:
-    """True for a layer that still waits for its first forward to create its parameters
-    (``built = False``, or a ``_build`` method and no params yet, as PReLU has)."""
-    if getattr(layer, "built", None) is False:
-        return True
+    """True for a layer that still waits for its first forward to create its parameters:
+    it has a ``_build`` method and no params yet, as PReLU and LKPReLU have."""
     return callable(getattr(layer, "_build", None)) and not layer.params
 
 
 def _is_built(model) -> bool:
-    return not any(_unbuilt(layer) for layer in _walk(model))
+    return not any(_unbuilt(layer) for _, layer in _walk(model))
 
 
 def _check_built(model, where):
-    for layer in _walk(model):
+    for _, layer in _walk(model):
         if _unbuilt(layer):
             raise ValueError(f"{where}: {layer!r} has not created its parameters yet (they are "
                              "sized on the first forward); run model.forward(x) on one batch "

@@ -1,13 +1,16 @@
-"""save_weights / load_weights: plain .npz round trip, architecture mismatches, bad files."""
+"""save_weights / load_weights: plain .npz round trip, architecture mismatches, bad files;
+atomic_write's permissions."""
 import os
 import pickle
+import stat
 import zipfile
 
 import numpy as np
 import pytest
 
+import linkedref as lk
 import linkedref.backend as B
-from linkedref.io import load_weights, save_weights
+from linkedref.io import atomic_write, load_weights, save_weights
 from linkedref.layer import Layer, Sequential
 
 
@@ -74,9 +77,11 @@ def test_file_is_plain_npz_with_metadata(tmp_path):
     with np.load(path, allow_pickle=False) as f:          # readable without linkedref or pickle
         names = set(f.files)
         meta = f["__linkedref__"]
-        assert meta.dtype.kind == "U" and meta[0] == "linkedref-weights"
-        assert set(meta[2:]) == names - {"__linkedref__"}
+        assert meta.dtype.kind == "U" and meta[0] == "linkedref-weights" and meta[1] == "2"
+        assert set(meta[2:]) == names - {"__linkedref__", "__layers__"}
         assert {"param/0.W", "param/2.b", "buffer/1.mean"} <= names
+        assert f["__layers__"].tolist() == [["", "Sequential"], ["0", "Affine"], ["1", "Stats"],
+                                            ["2", "Affine"]]
 
 
 def test_loads_into_another_dtype(tmp_path):
@@ -152,6 +157,114 @@ def test_unreadable_files_raise_value_error_naming_the_file(tmp_path, damage):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.npz"):
         load_weights(_model(0), tmp_path / "nope.npz")
+
+
+def _activated(act, seed=0):
+    """Affine, activation, Affine: the same shapes whatever the activation."""
+    return Sequential([Affine(3, 4, seed), act, Affine(4, 2, seed + 1)])
+
+
+def test_a_tanh_nets_weights_are_refused_by_a_relu_net(tmp_path):
+    path = tmp_path / "w.npz"
+    save_weights(_activated(lk.Tanh()), path)
+    relu_net = _activated(lk.ReLU(), seed=5)
+    before = _host(relu_net.params)
+    with pytest.raises(ValueError, match=r"w.npz was saved from a different architecture; layer "
+                                         r"types differ at 1: file Tanh, model ReLU$"):
+        load_weights(relu_net, path)
+    for k, v in _host(relu_net.params).items():                # a refused file changes nothing
+        np.testing.assert_array_equal(v, before[k])
+    load_weights(_activated(lk.Tanh(), seed=5), path)           # the same types load
+
+
+def test_layer_types_are_compared_along_the_whole_tree(tmp_path):
+    path = tmp_path / "w.npz"
+    save_weights(Sequential([Affine(3, 4, 0), Sequential([Affine(4, 4, 1), lk.Tanh()])]), path)
+    with pytest.raises(ValueError, match=r"1\.1: file Tanh, model Sigmoid"):
+        load_weights(Sequential([Affine(3, 4, 0), Sequential([Affine(4, 4, 1), lk.Sigmoid()])]),
+                     path)
+    with pytest.raises(ValueError, match=r"1: file Sequential, model Stats; 1\.0: file Affine, "
+                                         r"model no layer; 1\.1: file Tanh, model no layer"):
+        load_weights(Sequential([Affine(3, 4, 0), Stats(4, 0)]), path)
+
+
+def _write_v1(model, path):
+    """A weights file as linkedref wrote it before layer types were recorded (format 1)."""
+    arrays = {f"param/{k}": B.to_numpy(v) for k, v in model.params.items()}
+    arrays.update({f"buffer/{k}": B.to_numpy(v) for k, v in model.buffers.items()})
+    with open(path, "wb") as f:
+        np.savez(f, __linkedref__=np.array(["linkedref-weights", "1", *arrays]), **arrays)
+
+
+def test_version_1_files_load_with_a_note_that_only_shapes_were_compared(tmp_path):
+    path = tmp_path / "v1.npz"
+    tanh_net = _activated(lk.Tanh())
+    _write_v1(tanh_net, path)
+    relu_net = _activated(lk.ReLU(), seed=5)
+    with pytest.warns(UserWarning, match="v1.npz is a version-1 .*only parameter names and shapes"):
+        load_weights(relu_net, path)
+    np.testing.assert_array_equal(B.to_numpy(relu_net.params["0.W"]),
+                                  B.to_numpy(tanh_net.params["0.W"]))
+    with pytest.raises(ValueError, match=r"0\.W: file \(3, 4\), model \(3, 5\).*version-1 file"):
+        load_weights(Sequential([Affine(3, 5, 0), lk.ReLU(), Affine(5, 2, 1)]), path)
+
+
+def test_unknown_version_and_missing_layer_list(tmp_path):
+    path = tmp_path / "w.npz"
+    arrays = {"param/0.W": np.ones((3, 4))}
+    np.savez(path, __linkedref__=np.array(["linkedref-weights", "9", *arrays]), **arrays)
+    with pytest.raises(ValueError, match="w.npz has weights format version 9, this linkedref "
+                                         "reads versions 1, 2"):
+        load_weights(_model(0), path)
+    np.savez(path, __linkedref__=np.array(["linkedref-weights", "2", *arrays]), **arrays)
+    with pytest.raises(ValueError, match="w.npz is damaged: no valid '__layers__'"):
+        load_weights(_model(0), path)
+
+
+# ---------------------------------------------------------------------- files and permissions
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_a_new_file_gets_the_mode_open_gives(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        save_weights(_model(0), tmp_path / "w.npz")
+        with open(tmp_path / "plain", "wb"):
+            pass
+    finally:
+        os.umask(old)
+    mode, plain = (stat.S_IMODE((tmp_path / n).stat().st_mode) for n in ("w.npz", "plain"))
+    assert oct(mode) == oct(0o666 & ~umask) == oct(plain)         # was always 0o600
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_an_existing_file_keeps_its_mode(tmp_path):
+    path = tmp_path / "w.npz"
+    path.write_bytes(b"old")
+    path.chmod(0o640)
+    save_weights(_model(0), path)                               # was turned into 0o600
+    assert oct(stat.S_IMODE(path.stat().st_mode)) == oct(0o640)
+    load_weights(_model(1), path)
+
+
+def test_saving_into_a_missing_folder_names_the_users_path(tmp_path):
+    path = tmp_path / "no" / "such" / "w.npz"
+    with pytest.raises(FileNotFoundError) as err:
+        save_weights(_model(0), path)
+    msg = str(err.value)
+    assert str(path) in msg and str(path.parent) in msg and ".tmp" not in msg
+
+
+def test_atomic_write_failure_leaves_the_old_file(tmp_path):
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"old")
+    with pytest.raises(RuntimeError, match="midway"):
+        with atomic_write(path) as f:
+            f.write(b"new, half written")
+            raise RuntimeError("midway")
+    assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["data.bin"]
+    with atomic_write(path) as f:
+        f.write(b"new")
+    assert path.read_bytes() == b"new" and os.listdir(tmp_path) == ["data.bin"]
 
 
 _UNPICKLED = []
