@@ -9,15 +9,17 @@ import numpy as np
 import pytest
 
 from linkedref.data import cifar, datasets, download, idx, load
-from linkedref.data.datasets import Remote
+from linkedref.data.datasets import Remote, Split
 
-IMAGE_FILES = {"train_images": "train-images-idx3-ubyte.gz", "train_labels": "train-labels-idx1-ubyte.gz",
-               "test_images": "t10k-images-idx3-ubyte.gz", "test_labels": "t10k-labels-idx1-ubyte.gz"}
+IMAGE_FILES = {"train_images": "train-images-idx3-ubyte.gz",
+               "train_labels": "train-labels-idx1-ubyte.gz",
+               "test_images": "t10k-images-idx3-ubyte.gz",
+               "test_labels": "t10k-labels-idx1-ubyte.gz"}
 
 
 # ------------------------------------------------------------------ writers of the formats
 def idx_images(x):
-    """uint8 (N, rows, cols) -> IDX bytes: magic 2051, big-endian N, rows, cols, pixels row-major."""
+    """uint8 (N, rows, cols) -> IDX bytes: magic 2051, big-endian N, rows, cols, pixels by row."""
     return struct.pack(">IIII", 2051, *x.shape) + x.astype(np.uint8).tobytes()
 
 
@@ -156,33 +158,43 @@ def test_cifar_not_whole_records_and_bad_labels(rng):
         cifar.parse_records(bytes([200]) + data[1:], name="batch.bin")
 
 
-def test_cifar10_from_archive_and_from_folder_agree(tmp_path, rng, no_download, monkeypatch):
+@pytest.fixture
+def tiny_cifar(monkeypatch):
+    """verify=True expects 4 records per batch file (20 train, 4 test) instead of 10,000."""
+    monkeypatch.setitem(datasets.SPLITS, "cifar10", Split(20, 4, (3, 32, 32)))
+
+
+def test_cifar10_from_archive_and_from_folders_agree(tmp_path, rng, no_download, monkeypatch,
+                                                     tiny_cifar):
     batches = cifar_batches(rng)
-    archive_root, folder_root = tmp_path / "a", tmp_path / "f"
-    (archive_root / "cifar10").mkdir(parents=True)
-    path = archive_root / "cifar10" / "cifar-10-binary.tar.gz"
+    (tmp_path / "a" / "cifar10").mkdir(parents=True)
+    path = tmp_path / "a" / "cifar10" / "cifar-10-binary.tar.gz"
     write_cifar_archive(path, batches)
     monkeypatch.setattr(datasets, "_CIFAR_ARCHIVE", Remote(path.name, path.stat().st_size,
                                                            download.sha256_of(path)))
-    (folder_root / "cifar-10-batches-bin").mkdir(parents=True)
-    for name, (x, y) in batches.items():
-        (folder_root / "cifar-10-batches-bin" / name).write_bytes(cifar_records(x, y))
+    for folder in (tmp_path / "f" / "cifar10" / "cifar-10-batches-bin", tmp_path / "g" / "cifar10"):
+        folder.mkdir(parents=True)
+        for name, (x, y) in batches.items():
+            (folder / name).write_bytes(cifar_records(x, y))
 
-    from_archive = load("cifar10", root=archive_root, download=False)
-    from_folder = load("cifar10", root=folder_root, download=False)
+    from_archive = load("cifar10", root=tmp_path / "a", download=False)
     (x_train, y_train), (x_test, y_test) = from_archive
     assert x_train.shape == (20, 3, 32, 32) and x_test.shape == (4, 3, 32, 32)
     assert x_train.dtype == np.float32 and y_train.dtype == np.int64
     want_x = np.concatenate([batches[n][0] for n in cifar.TRAIN_FILES]) / 255
     np.testing.assert_allclose(x_train, want_x, rtol=1e-6)
-    np.testing.assert_array_equal(y_train, np.concatenate([batches[n][1] for n in cifar.TRAIN_FILES]))
+    want_y = np.concatenate([batches[n][1] for n in cifar.TRAIN_FILES])
+    np.testing.assert_array_equal(y_train, want_y)
     np.testing.assert_array_equal(y_test, batches["test_batch.bin"][1])
-    for a, b in zip(from_archive[0] + from_archive[1], from_folder[0] + from_folder[1]):
-        np.testing.assert_array_equal(a, b)
+    for root in ("f", "g"):
+        from_folder = load("cifar10", root=tmp_path / root, download=False)
+        for a, b in zip(from_archive[0] + from_archive[1], from_folder[0] + from_folder[1]):
+            np.testing.assert_array_equal(a, b)
 
 
-def test_cifar10_archive_checksum_and_truncation(tmp_path, rng, no_download, monkeypatch):
-    path = tmp_path / "cifar-10-binary.tar.gz"
+def test_cifar10_archive_checksum_and_truncation(tmp_path, rng, no_download):
+    path = tmp_path / "cifar10" / "cifar-10-binary.tar.gz"
+    path.parent.mkdir()
     write_cifar_archive(path, cifar_batches(rng, n=1))
     with pytest.raises(ValueError, match="cifar-10-binary.tar.gz.*expected 170052171 bytes"):
         load("cifar10", root=tmp_path, download=False)          # the real registry entry
@@ -191,13 +203,48 @@ def test_cifar10_archive_checksum_and_truncation(tmp_path, rng, no_download, mon
         load("cifar10", root=tmp_path, download=False, verify=False)
 
 
-def test_cifar10_truncated_batch_in_folder(tmp_path, rng, no_download):
+def test_cifar10_truncated_batch_in_folder(tmp_path, rng, no_download, tiny_cifar):
     folder = tmp_path / "cifar10"
     folder.mkdir()
-    for name, (x, y) in cifar_batches(rng, n=2).items():
-        (folder / name).write_bytes(cifar_records(x, y)[: -5 if name == "data_batch_3.bin" else None])
-    with pytest.raises(ValueError, match="data_batch_3.bin.*whole number"):
+    for name, (x, y) in cifar_batches(rng).items():
+        cut = -5 if name == "data_batch_3.bin" else None
+        (folder / name).write_bytes(cifar_records(x, y)[:cut])
+    with pytest.raises(ValueError, match="data_batch_3.bin: expected 12292 bytes"):
         load("cifar10", root=tmp_path, download=False)
+    with pytest.raises(ValueError, match="data_batch_3.bin.*whole number"):
+        load("cifar10", root=tmp_path, download=False, verify=False)
+
+
+def test_a_short_extracted_cifar10_is_refused_unless_trusted(tmp_path, rng, no_download):
+    """15 records are not CIFAR-10 (50,000 + 10,000); verify=False loads them on request."""
+    folder = tmp_path / "cifar10" / "cifar-10-batches-bin"
+    folder.mkdir(parents=True)
+    for name, (x, y) in cifar_batches(rng, n=3).items():
+        keep = 2 * cifar.RECORD if name.startswith("data") else None      # 5 x 2 + 3 records
+        (folder / name).write_bytes(cifar_records(x, y)[:keep])
+    with pytest.raises(ValueError, match=r"data_batch_1.bin: expected 30730000 bytes \(10000 "
+                                         r"records of 3073 bytes\), found 6146.*verify=False"):
+        load("cifar10", root=tmp_path, download=False)
+    (x_train, _), (x_test, _) = load("cifar10", root=tmp_path, download=False, verify=False)
+    assert len(x_train) == 10 and len(x_test) == 3
+
+
+def test_cifar10_folder_missing_some_batches(tmp_path, rng, no_download):
+    folder = tmp_path / "cifar10" / "cifar-10-batches-bin"
+    folder.mkdir(parents=True)
+    x, y = cifar_batches(rng, n=1)["data_batch_1.bin"]
+    (folder / "data_batch_1.bin").write_bytes(cifar_records(x, y))
+    with pytest.raises(FileNotFoundError, match="lacks data_batch_2.bin.*test_batch.bin"):
+        load("cifar10", root=tmp_path, download=False, verify=False)
+
+
+def test_cifar10_outside_its_folder_is_not_read(tmp_path, rng, no_download):
+    folder = tmp_path / "cifar-10-batches-bin"                  # root/, not root/cifar10/
+    folder.mkdir()
+    for name, (x, y) in cifar_batches(rng).items():
+        (folder / name).write_bytes(cifar_records(x, y))
+    with pytest.raises(FileNotFoundError, match=f"Put the files in {tmp_path / 'cifar10'}"):
+        load("cifar10", root=tmp_path, download=False, verify=False)
 
 
 # --------------------------------------------------------------------- MNIST through load()
@@ -205,6 +252,7 @@ def test_cifar10_truncated_batch_in_folder(tmp_path, rng, no_download):
 def test_load_idx_dataset_from_user_files(tmp_path, rng, no_download, monkeypatch, name):
     arrays = write_mnist(tmp_path / name, rng)
     monkeypatch.setitem(datasets.IDX_DATASETS, name, (remotes_of(tmp_path / name), ("http://x/",)))
+    monkeypatch.setitem(datasets.SPLITS, name, Split(5, 3, (1, 28, 28)))
     (x_train, y_train), (x_test, y_test) = load(name, root=tmp_path)     # download allowed, unused
     assert x_train.shape == (5, 1, 28, 28) and x_test.shape == (3, 1, 28, 28)
     assert x_train.dtype == np.float32 and y_train.dtype == np.int64
@@ -215,14 +263,49 @@ def test_load_idx_dataset_from_user_files(tmp_path, rng, no_download, monkeypatc
     np.testing.assert_array_equal(y_test, arrays["test_labels"])
 
 
-def test_load_reads_files_directly_in_root_and_gunzipped_copies(tmp_path, rng, no_download):
-    arrays = write_mnist(tmp_path, rng)
-    for name in IMAGE_FILES.values():                       # leave only decompressed copies
-        path = tmp_path / name
+def gunzip_all(folder):
+    """Leave only decompressed copies of the four IDX files in ``folder``."""
+    for name in IMAGE_FILES.values():
+        path = folder / name
         path.with_suffix("").write_bytes(gzip.decompress(path.read_bytes()))
         path.unlink()
-    (_, y_train), _ = load("mnist", root=tmp_path, download=False)
+
+
+def test_files_directly_in_root_are_not_read(tmp_path, rng, no_download):
+    """MNIST and Fashion-MNIST share file names: MNIST in root/ once loaded as Fashion-MNIST."""
+    write_mnist(tmp_path, rng)
+    gunzip_all(tmp_path)
+    for name in ("fashion_mnist", "mnist"):
+        with pytest.raises(FileNotFoundError, match=f"Put the files in {tmp_path / name}"):
+            load(name, root=tmp_path, download=False, verify=False)
+
+
+def test_gunzipped_copies_must_have_the_exact_size(tmp_path, rng, no_download, monkeypatch):
+    arrays = write_mnist(tmp_path / "mnist", rng)                 # 5 train, 3 test images
+    gunzip_all(tmp_path / "mnist")
+    with pytest.raises(ValueError, match=r"mnist/train-images-idx3-ubyte: expected 47040016 "
+                                         r"bytes .*found 3936"):
+        load("mnist", root=tmp_path, download=False)
+    (_, y_train), _ = load("mnist", root=tmp_path, download=False, verify=False)
     np.testing.assert_array_equal(y_train, arrays["train_labels"])
+    monkeypatch.setitem(datasets.SPLITS, "mnist", Split(5, 3, (1, 28, 28)))
+    load("mnist", root=tmp_path, download=False)                  # sizes 16 + 5·784, 8 + 5...
+
+
+def test_verified_files_must_hold_the_whole_split(tmp_path, rng, no_download, monkeypatch):
+    """Even files whose checksums match (here: registered for the test) must be the dataset."""
+    write_mnist(tmp_path / "mnist", rng)
+    monkeypatch.setitem(datasets.IDX_DATASETS, "mnist", (remotes_of(tmp_path / "mnist"), ("x",)))
+    with pytest.raises(ValueError, match=r"mnist train set holds 5 images of shape \(1, 28, 28\), "
+                                         r"expected 60000 .*verify=False"):
+        load("mnist", root=tmp_path, download=False)
+    write_mnist(tmp_path / "mnist", rng, rows=14, cols=14)
+    monkeypatch.setitem(datasets.IDX_DATASETS, "mnist", (remotes_of(tmp_path / "mnist"), ("x",)))
+    monkeypatch.setitem(datasets.SPLITS, "mnist", Split(5, 3, (1, 28, 28)))
+    with pytest.raises(ValueError, match=r"shape \(1, 14, 14\), expected 5 of shape \(1, 28, 28\)"):
+        load("mnist", root=tmp_path, download=False)
+    (x_train, _), _ = load("mnist", root=tmp_path, download=False, verify=False)
+    assert x_train.shape == (5, 1, 14, 14)
 
 
 def test_checksum_mismatch_names_the_file_and_is_not_used(tmp_path, rng, no_download):
@@ -243,7 +326,8 @@ def test_checksum_mismatch_with_the_right_size(tmp_path, rng, no_download, monke
 
 
 def test_images_and_labels_must_agree(tmp_path, rng, no_download):
-    write_mnist(tmp_path, rng)
-    (tmp_path / IMAGE_FILES["test_labels"]).write_bytes(gzip.compress(idx_labels(np.arange(4))))
+    write_mnist(tmp_path / "mnist", rng)
+    labels = tmp_path / "mnist" / IMAGE_FILES["test_labels"]
+    labels.write_bytes(gzip.compress(idx_labels(np.arange(4))))
     with pytest.raises(ValueError, match="3 images but .*t10k-labels-idx1-ubyte.gz holds 4"):
         load("mnist", root=tmp_path, download=False, verify=False)

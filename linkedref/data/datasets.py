@@ -2,14 +2,23 @@
 
     (X_train, y_train), (X_test, y_test) = load("digits")     # offline, the tutorials' default
 
-- "digits": scikit-learn's 8 x 8 digits, bundled, (N, 1, 8, 8); a fixed stratified 70/30 split.
-- "mnist", "fashion_mnist": the original gzipped IDX files, (N, 1, 28, 28).
-- "cifar10": the original *binary* version, (N, 3, 32, 32).
+- "digits": the UCI 8 x 8 digits shipped in the package, (N, 1, 8, 8); a fixed stratified
+  70/30 split (1,257 / 540), see ``digits.py``.
+- "mnist", "fashion_mnist": the original IDX files, (N, 1, 28, 28), 60,000 / 10,000.
+- "cifar10": the original *binary* version, (N, 3, 32, 32), 50,000 / 10,000.
 
-Files are looked for in ``root/<name>/`` and then ``root`` (``root`` defaults to the env var
-``LINKEDREF_DATA``, else ``~/.cache/linkedref``); files you already have are used as they are.
-Missing files are downloaded into ``root/<name>/`` when ``download`` is true. With ``verify``
-(the default) each canonical file's size and SHA-256 must equal the published ones.
+Each dataset lives in its own folder ``root/<name>/`` and is read from there only (MNIST and
+Fashion-MNIST share their file names, so a file elsewhere could be either). ``root`` defaults to
+the env var ``LINKEDREF_DATA``, else ``~/.cache/linkedref``. Files you already have there are
+used; missing ones are downloaded there when ``download`` is true (always checked against the
+published size and SHA-256).
+
+``verify=True`` (the default) makes sure the files are the dataset: a canonical file (the
+gzipped IDX files, ``cifar-10-binary.tar.gz``) must have its published size and SHA-256; an
+extracted one, which has no published checksum, must have its exact size (an uncompressed IDX
+image file 16 + N·H·W bytes, a label file 8 + N; a CIFAR-10 batch 10,000 · 3,073 bytes); and the
+loaded splits must have the dataset's sizes and image shape (``SPLITS``). ``verify=False`` is
+the caller's "trust these files": whatever whole, well-formed records are there are loaded.
 
 Checksums: the SHA-256 values and sizes below are those tensorflow-datasets publishes
 (``tensorflow_datasets/url_checksums/{mnist,fashion_mnist,cifar10}.txt``). The MNIST mirrors
@@ -18,7 +27,6 @@ serve the original files of yann.lecun.com (torchvision checks the same files by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +43,19 @@ class Remote:
     name: str
     size: int
     sha256: str
+
+
+@dataclass(frozen=True)
+class Split:
+    """What ``verify`` requires of a dataset: train and test sizes, one image's (C, H, W)."""
+    train: int
+    test: int
+    shape: tuple
+
+
+SPLITS = {"mnist": Split(60000, 10000, (1, 28, 28)),
+          "fashion_mnist": Split(60000, 10000, (1, 28, 28)),
+          "cifar10": Split(50000, 10000, (3, 32, 32))}
 
 
 # -------------------------------------------------------------------------- canonical files
@@ -76,11 +97,14 @@ def load(name: str, root=None, download: bool = True, verify: bool = True):
 
     X: float32 (N, C, H, W) in [0, 1]; y: int64 (N,) class labels 0-9.
     name: "digits" | "mnist" | "fashion_mnist" | "cifar10" ("digits" ignores the other args).
-    root: the data folder (default: ``$LINKEDREF_DATA`` or ``~/.cache/linkedref``).
-    download: fetch missing files (else fail at once, naming the files and the folder).
-    verify: check each canonical file's size and SHA-256 before using it. Files with no
-        published checksum (gunzipped IDX copies, an extracted ``cifar-10-batches-bin/``) are
-        only checked for structure (headers, lengths, whole records, label range).
+    root: the data folder; each dataset is read from ``root/<name>/`` only (default root:
+        ``$LINKEDREF_DATA`` or ``~/.cache/linkedref``).
+    download: fetch missing files into ``root/<name>/`` (else fail at once, naming the files
+        and the folder). Downloads are always checked against the published size and SHA-256.
+    verify: require the dataset itself: canonical files of the published size and SHA-256,
+        extracted files (gunzipped IDX, ``cifar-10-batches-bin/``) of their exact size, and
+        splits of the dataset's sizes and image shape (``SPLITS``). False: load whatever whole,
+        well-formed records the files hold.
     Raises ValueError for an unknown name or a bad file (naming it), FileNotFoundError when
     files are missing and cannot be downloaded (naming them and the folder to put them in).
     """
@@ -89,10 +113,14 @@ def load(name: str, root=None, download: bool = True, verify: bool = True):
         raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(KNOWN)}")
     if key == "digits":
         return load_digits()
-    root = dl.cache_dir(root)
+    folder = dl.cache_dir(root) / key
     if key == "cifar10":
-        return _load_cifar10(root, download, verify)
-    return _load_idx(key, root, download, verify)
+        train, test = _load_cifar10(folder, download, verify)
+    else:
+        train, test = _load_idx(key, folder, download, verify)
+    if verify:
+        _check_split(key, folder, train, test)
+    return train, test
 
 
 def _to_float(x):
@@ -100,58 +128,80 @@ def _to_float(x):
     return x.astype(np.float32) / np.float32(255)
 
 
-def _find(root: Path, name: str, filenames):
-    """The first existing path among ``root/name/f`` and ``root/f`` for f in ``filenames``."""
-    for folder in (root / name, root):
-        for f in filenames:
-            if (folder / f).is_file():
-                return folder / f
-    return None
+def _check_split(name, folder, train, test):
+    """Raise ValueError naming ``folder`` unless the splits have SPLITS[name]'s sizes and shape."""
+    want = SPLITS[name]
+    for part, (x, _), n in (("train", train, want.train), ("test", test, want.test)):
+        if len(x) != n or tuple(x.shape[1:]) != tuple(want.shape):
+            raise ValueError(f"{folder}: the {name} {part} set holds {len(x)} images of shape "
+                             f"{tuple(x.shape[1:])}, expected {n} of shape {tuple(want.shape)} "
+                             f"(not the {name} files?); pass verify=False to use them as they are")
 
 
-def _obtain(name, root, remotes, mirrors, allow_download, verify, plain_ok=True):
-    """Path of each remote file (a user's copy, else a download); fail fast when impossible.
+def _check_size(path, size, what):
+    """Raise ValueError naming ``path`` unless it is exactly ``size`` bytes (``what`` it is)."""
+    actual = path.stat().st_size
+    if actual != size:
+        raise ValueError(f"{path}: expected {size} bytes ({what}), found {actual} (truncated or "
+                         f"another file); delete it to download the dataset again, or pass "
+                         f"verify=False to use it as it is")
 
-    With ``plain_ok`` an already-gunzipped copy (the name without ".gz") is accepted too; it has
-    no published checksum, so only its structure is checked when it is parsed.
+
+def _obtain(name, folder, remotes, mirrors, allow_download, verify, plain_sizes=None):
+    """Path of each remote file in ``folder`` (a user's copy, else a download); fail fast.
+
+    ``plain_sizes``: {key: exact byte size} of an already-gunzipped copy (the name without
+    ".gz"), accepted too; with ``verify`` its size must match (it has no published checksum).
     """
     paths, missing = {}, []
     for key, remote in remotes.items():
-        names = [remote.name] + ([remote.name[:-3]] if plain_ok and remote.name.endswith(".gz") else [])
-        found = _find(root, name, names)
-        if found is None:
-            missing.append(key)
+        gz, plain = folder / remote.name, folder / remote.name.removesuffix(".gz")
+        if gz.is_file():
+            if verify:
+                dl.check_file(gz, remote.sha256, remote.size)
+            paths[key] = gz
+        elif plain_sizes is not None and plain != gz and plain.is_file():
+            if verify:
+                _check_size(plain, plain_sizes[key], f"the uncompressed {remote.name[:-3]}")
+            paths[key] = plain
         else:
-            if verify and found.name == remote.name:
-                dl.check_file(found, remote.sha256, remote.size)
-            paths[key] = found
+            missing.append(key)
     if missing and not allow_download:
-        raise FileNotFoundError(_missing_message(name, root, remotes, missing, mirrors,
+        raise FileNotFoundError(_missing_message(name, folder, remotes, missing, mirrors,
                                                  "download=False was given"))
     for key in missing:
         remote = remotes[key]
         try:
-            paths[key] = dl.fetch(remote.name, [m + remote.name for m in mirrors], root / name,
-                                  remote.sha256 if verify else None, remote.size if verify else None)
+            paths[key] = dl.fetch(remote.name, [m + remote.name for m in mirrors], folder,
+                                  remote.sha256, remote.size)
         except dl.DownloadError as err:
-            raise FileNotFoundError(_missing_message(name, root, remotes, missing, mirrors,
+            raise FileNotFoundError(_missing_message(name, folder, remotes, missing, mirrors,
                                                      f"the download failed: {err}")) from err
     return paths
 
 
-def _missing_message(name, root, remotes, missing, mirrors, reason):
+def _missing_message(name, folder, remotes, missing, mirrors, reason):
     files = ", ".join(remotes[k].name for k in missing)
     if name == "cifar10":
         files += f" (or its extracted folder {cifar.FOLDER}/)"
-    return (f"{name}: missing {files}; {reason}. Put the files in {root / name} (or {root}), "
-            f"pass root=... or set LINKEDREF_DATA to the folder that holds them, or allow "
-            f"load({name!r}, download=True) with a network. Source: {mirrors[0]}")
+    return (f"{name}: missing {files}; {reason}. Put the files in {folder} (each dataset is "
+            f"read from its own folder root/{name}/ only), pass root=... or set LINKEDREF_DATA "
+            f"to the folder that holds {name}/, or allow load({name!r}, download=True) with a "
+            f"network. Source: {mirrors[0]}")
 
 
-def _load_idx(name, root, allow_download, verify):
-    """MNIST / Fashion-MNIST from their four IDX files."""
+def _idx_sizes(split):
+    """{key: byte size} of the four uncompressed IDX files of a split (header + data)."""
+    pixels = int(np.prod(split.shape[1:]))
+    return {"train_images": 16 + split.train * pixels, "train_labels": 8 + split.train,
+            "test_images": 16 + split.test * pixels, "test_labels": 8 + split.test}
+
+
+def _load_idx(name, folder, allow_download, verify):
+    """MNIST / Fashion-MNIST from their four IDX files in ``folder``."""
     remotes, mirrors = IDX_DATASETS[name]
-    paths = _obtain(name, root, remotes, mirrors, allow_download, verify)
+    paths = _obtain(name, folder, remotes, mirrors, allow_download, verify,
+                    plain_sizes=_idx_sizes(SPLITS[name]))
 
     def split(images_key, labels_key):
         x = idx.read_idx(paths[images_key], magic=idx.IMAGES_MAGIC)       # N, H, W uint8
@@ -166,15 +216,30 @@ def _load_idx(name, root, allow_download, verify):
     return split("train_images", "train_labels"), split("test_images", "test_labels")
 
 
-def _load_cifar10(root, allow_download, verify):
-    """CIFAR-10 from an extracted ``cifar-10-batches-bin/`` folder, else the binary archive."""
-    for folder in (root / "cifar10" / cifar.FOLDER, root / cifar.FOLDER, root / "cifar10"):
-        if (folder / cifar.TRAIN_FILES[0]).is_file():
-            parts = cifar.read_folder(folder)
+def _load_cifar10(folder, allow_download, verify):
+    """CIFAR-10 from the extracted batches (``folder/cifar-10-batches-bin/`` or ``folder``),
+    else from ``folder/cifar-10-binary.tar.gz``."""
+    names = cifar.TRAIN_FILES + cifar.TEST_FILES
+    for batches in (folder / cifar.FOLDER, folder):
+        present = [n for n in names if (batches / n).is_file()]
+        if present:
+            missing = [n for n in names if n not in present]
+            if missing:
+                raise FileNotFoundError(f"cifar10: {batches} holds {', '.join(present)} but "
+                                        f"lacks {', '.join(missing)}; put all six batch files "
+                                        f"there, or remove them to use the archive")
+            if verify:
+                split = SPLITS["cifar10"]
+                per_file = split.train // len(cifar.TRAIN_FILES)
+                for n in names:
+                    records = split.test if n in cifar.TEST_FILES else per_file
+                    _check_size(batches / n, records * cifar.RECORD,
+                                f"{records} records of {cifar.RECORD} bytes")
+            parts = cifar.read_folder(batches)
             break
     else:
-        path = _obtain("cifar10", root, {"archive": _CIFAR_ARCHIVE}, CIFAR_MIRRORS,
-                       allow_download, verify, plain_ok=False)["archive"]
+        path = _obtain("cifar10", folder, {"archive": _CIFAR_ARCHIVE}, CIFAR_MIRRORS,
+                       allow_download, verify)["archive"]
         parts = cifar.read_archive(path)
     (x_train, y_train), (x_test, y_test) = parts
     return (_to_float(x_train), y_train), (_to_float(x_test), y_test)

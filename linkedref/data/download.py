@@ -5,34 +5,88 @@
 - ``check_file(path, sha256, size)`` — raise a ValueError naming the file when its size or
   SHA-256 differs from the published one.
 - ``fetch(name, urls, folder, sha256, size)`` — download ``name`` from the first mirror that
-  answers, with a tqdm progress bar, into a temporary file beside its final place; the file is
-  moved into place with ``os.replace`` only after it is whole and (when ``sha256`` is given) its
-  checksum matches. A failed or broken download leaves nothing that looks like the file.
+  gives the right bytes, with a tqdm progress bar, into a temporary file beside its final place
+  (``linkedref.io.atomic_write``: the mode a plain ``open`` gives); the file is moved into place
+  only after it is whole and (when ``sha256`` is given) its checksum matches. A mirror that
+  fails — no answer, an HTTP error, a reset, or wrong bytes (an HTML page, a wrong size or
+  checksum) — is skipped for the next one. A failed or broken download leaves nothing that
+  looks like the file.
 
-Network failures raise ``DownloadError`` (an ``OSError``); bad bytes raise ``ValueError``.
+Time limits: connecting to a mirror (DNS, TCP, TLS) may take ``CONNECT_TIMEOUT_S``, so no
+network fails within seconds; once connected, each read may wait ``READ_TIMEOUT_S``; and one
+``fetch``, all mirrors together, stops after ``DEADLINE_S``.
+
+When no mirror gives the file, ``fetch`` raises ``DownloadError`` (an ``OSError``) listing what
+each mirror did.
 """
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
-import tempfile
+import ssl
+import time
+import urllib.request
 from http.client import HTTPException
 from pathlib import Path
 from urllib.error import URLError
-from urllib.request import urlopen
 
 from tqdm.auto import tqdm
 
-TIMEOUT_S = 15          # seconds to wait for a mirror to answer (fail fast without a network)
+from ..io import atomic_write
+
+CONNECT_TIMEOUT_S = 5   # seconds to reach a mirror (fail fast without a network)
+READ_TIMEOUT_S = 30     # seconds one read may wait once connected
+DEADLINE_S = 1800       # seconds for one file, all its mirrors together (170 MB at ~100 kB/s)
 CHUNK = 1 << 20         # bytes read per step of a download or a checksum
 
 
 class DownloadError(OSError):
-    """No mirror could be reached (no network, a mirror down, an HTTP error)."""
+    """No mirror gave the file (no network, mirrors down, HTTP errors, wrong bytes, deadline)."""
 
 
+class _BadBytes(ValueError):
+    """A mirror answered, but not with the file (an HTML page, a wrong size or checksum)."""
+
+
+# ------------------------------------------------------------------- connect vs read timeout
+class _ReadTimeout:
+    """Connect within the timeout given to ``urlopen``; then wait READ_TIMEOUT_S per read."""
+
+    def connect(self):
+        super().connect()
+        self.sock.settimeout(READ_TIMEOUT_S)
+
+
+class _HTTPConnection(_ReadTimeout, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_ReadTimeout, http.client.HTTPSConnection):
+    pass
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_HTTPConnection, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_HTTPSConnection, req, context=ssl.create_default_context())
+
+
+def urlopen(url: str, timeout: float):
+    """Open ``url``; ``timeout`` bounds connecting, READ_TIMEOUT_S each read after that.
+
+    Proxies come from the environment (``https_proxy``, ``no_proxy``...), read at each call.
+    """
+    return urllib.request.build_opener(_HTTPHandler, _HTTPSHandler).open(url, timeout=timeout)
+
+
+# ------------------------------------------------------------------------------------ files
 def cache_dir(root=None) -> Path:
-    """The data folder: ``root``, else the env var ``LINKEDREF_DATA``, else ``~/.cache/linkedref``."""
+    """The data folder: ``root``, else the env var ``LINKEDREF_DATA``, else ~/.cache/linkedref."""
     if root is None:
         root = os.environ.get("LINKEDREF_DATA") or Path.home() / ".cache" / "linkedref"
     return Path(root).expanduser()
@@ -63,48 +117,59 @@ def check_file(path, sha256=None, size=None) -> None:
                              f"as it is")
 
 
-def fetch(name: str, urls, folder, sha256=None, size=None) -> Path:
-    """Download ``name`` into ``folder`` from the first of ``urls`` that answers; return its path.
+# -------------------------------------------------------------------------------- downloads
+def fetch(name: str, urls, folder, sha256=None, size=None, deadline_s=None) -> Path:
+    """Download ``name`` into ``folder`` from the first of ``urls`` that gives it; return its path.
 
-    Each mirror is tried in turn after a network error; bad bytes (short, wrong checksum) raise
-    a ValueError at once. Nothing is left at ``folder/name`` unless the download verified.
+    ``sha256`` / ``size``: the bytes a mirror must deliver (None: not checked). A mirror that
+    cannot be reached or gives other bytes is skipped; after ``deadline_s`` (default
+    ``DEADLINE_S``) seconds in all, the download stops. Raises DownloadError listing each
+    mirror's problem when none gave the file; nothing is left at ``folder/name`` then.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    budget = DEADLINE_S if deadline_s is None else deadline_s
+    end = time.monotonic() + budget
     errors = []
     for url in urls:
+        if time.monotonic() >= end:
+            errors.append(f"{url}: not tried, the {budget} s deadline had passed")
+            continue
         try:
-            return _fetch_one(url, folder / name, sha256, size)
-        except (URLError, OSError, HTTPException) as err:   # timeouts, HTTP errors, resets
+            return _fetch_one(url, folder / name, sha256, size, end)
+        except (URLError, OSError, HTTPException, _BadBytes) as err:   # timeouts, HTTP errors
             errors.append(f"{url}: {err}")
     raise DownloadError(f"could not download {name}: " + "; ".join(errors))
 
 
-def _fetch_one(url: str, dest: Path, sha256, size) -> Path:
-    """Stream ``url`` into a temp file beside ``dest``, verify it, then ``os.replace`` it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        digest = hashlib.sha256()
-        received = 0
-        with os.fdopen(fd, "wb") as out, urlopen(url, timeout=TIMEOUT_S) as response:
-            length = response.headers.get("Content-Length") if response.headers else None
-            expected = int(length) if length else size
-            with tqdm(total=expected, unit="B", unit_scale=True, unit_divisor=1024,
-                      desc=dest.name, leave=False) as bar:
-                for chunk in iter(lambda: response.read(CHUNK), b""):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-        for want in {expected, size} - {None}:
+def _fetch_one(url: str, dest: Path, sha256, size, end) -> Path:
+    """Stream ``url`` into a temp file beside ``dest``, verify it, then move it onto ``dest``."""
+    timeout = max(0.1, min(CONNECT_TIMEOUT_S, end - time.monotonic()))
+    with atomic_write(dest, "download") as out, urlopen(url, timeout=timeout) as response:
+        length = response.headers.get("Content-Length") if response.headers else None
+        declared = int(length) if length else None
+        if declared is not None and size is not None and declared != size:
+            raise _BadBytes(f"the server announces {declared} bytes, the file has {size} "
+                            f"(not the file; a different version or an error page)")
+        digest, received = hashlib.sha256(), 0
+        with tqdm(total=declared or size, unit="B", unit_scale=True, unit_divisor=1024,
+                  desc=dest.name, leave=False) as bar:
+            read = getattr(response, "read1", response.read)     # read1: what has arrived
+            for chunk in iter(lambda: read(CHUNK), b""):
+                if received == 0 and chunk.lstrip()[:1] == b"<":
+                    raise _BadBytes("the server sent an HTML/XML page, not the file")
+                if time.monotonic() > end:
+                    raise DownloadError(f"the deadline passed after {received} bytes; "
+                                        f"the partial file was removed")
+                out.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+        for want in {declared, size} - {None}:
             if received != want:
-                raise ValueError(f"{dest}: download from {url} is incomplete "
-                                 f"({received} of {want} bytes); the partial file was removed")
+                raise _BadBytes(f"incomplete download ({received} of {want} bytes); "
+                                f"the partial file was removed")
         if sha256 is not None and digest.hexdigest() != sha256:
-            raise ValueError(f"{dest}: SHA-256 of the download from {url} is {digest.hexdigest()}, "
-                             f"expected {sha256}; the downloaded file was removed")
-        os.replace(tmp, dest)
-        return dest
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            raise _BadBytes(f"SHA-256 of the download is {digest.hexdigest()}, expected "
+                            f"{sha256}; the downloaded file was removed")
+    return dest
