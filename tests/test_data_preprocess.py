@@ -2,11 +2,18 @@
 import numpy as np
 import pytest
 
-from linkedref.data import fit_channel_stats, random_flip_shift, shift_scale, standardize, upsample2x
+from linkedref.data import (
+    fit_channel_stats,
+    random_flip_shift,
+    shift_scale,
+    standardize,
+    upsample2x,
+)
 
 
 def test_standardize_uses_training_statistics_only(rng):
-    x_train = (rng.standard_normal((50, 3, 4, 4)) * [[[[2.0]], [[5.0]], [[0.5]]]] + 7).astype(np.float32)
+    scales = np.array([2.0, 5.0, 0.5])[None, :, None, None]                  # 1, 3, 1, 1
+    x_train = (rng.standard_normal((50, 3, 4, 4)) * scales + 7).astype(np.float32)
     x_test = (rng.standard_normal((20, 3, 4, 4)) * 9 - 30).astype(np.float32)     # other stats
     a, b, stats = standardize(x_train, x_test)
     assert a.dtype == b.dtype == np.float32 and a.shape == x_train.shape
@@ -42,7 +49,8 @@ def test_shift_scale(rng):
     y = shift_scale(x, shift=-100.0, scale=255.0)
     assert y.dtype == np.float32 and y.shape == x.shape
     np.testing.assert_allclose(y, x * 255 - 100, rtol=1e-6)
-    per_channel = shift_scale(rng.random((2, 2, 1, 1)), np.array([1.0, 2.0])[None, :, None, None], 0.0)
+    shifts = np.array([1.0, 2.0])[None, :, None, None]                       # 1, 2, 1, 1
+    per_channel = shift_scale(rng.random((2, 2, 1, 1)), shifts, 0.0)
     assert per_channel[:, :, 0, 0].tolist() == [[1.0, 2.0], [1.0, 2.0]]
 
 

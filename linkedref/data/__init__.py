@@ -7,10 +7,16 @@
 
 Everything here works on host NumPy arrays; only ``batches`` moves data to the device.
 """
-from .batches import batches            # minibatches moved to the active backend
+from .batches import batches  # minibatches moved to the active backend
 from .datasets import KNOWN, load
-from .preprocess import (ChannelStats, fit_channel_stats, random_flip_shift, shift_scale,
-                         standardize, upsample2x)
+from .preprocess import (
+    ChannelStats,
+    fit_channel_stats,
+    random_flip_shift,
+    shift_scale,
+    standardize,
+    upsample2x,
+)
 from .toy import circles, moons, spirals, xor
 
 __all__ = ["load", "KNOWN", "standardize", "fit_channel_stats", "ChannelStats", "shift_scale",

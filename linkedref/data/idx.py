@@ -3,7 +3,8 @@
 An IDX file is a header followed by one C-ordered (row-major) array, all big-endian:
 
     bytes 0-1   0x00 0x00
-    byte  2     element type: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64
+    byte  2     element type: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32,
+                0x0E float64
     byte  3     number of dimensions d
     d x uint32  the size of each dimension
     then        prod(sizes) elements
@@ -58,8 +59,8 @@ def parse_idx(data: bytes, name="<bytes>", magic=None) -> np.ndarray:
     shape = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
     expected = start + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(data) != expected:
-        raise ValueError(f"{name}: header says shape {shape} ({expected} bytes with the header) but "
-                         f"the file holds {len(data)} bytes "
+        raise ValueError(f"{name}: header says shape {shape} ({expected} bytes with the header) "
+                         f"but the file holds {len(data)} bytes "
                          f"({'truncated' if len(data) < expected else 'trailing data'})")
     return np.frombuffer(data, dtype, offset=start).reshape(shape).astype(dtype.newbyteorder("="))
 
