@@ -37,9 +37,9 @@ def _import_cupy():
         import cupy
     except ImportError as err:
         raise ValueError(
-            "backend 'cupy' was requested but CuPy is not installed; "
-            "install it with `pip install linkedref[gpu]` (or the cupy-cudaXX wheel for your CUDA), "
-            "or use set_backend('numpy')"
+            "backend 'cupy' was requested but CuPy is not installed; install it with "
+            "`pip install -e \".[gpu]\"` from the repository (or the cupy-cudaXX wheel for your "
+            "CUDA), or use the NumPy backend"
         ) from err
     try:
         count = cupy.cuda.runtime.getDeviceCount()
@@ -182,7 +182,7 @@ def uniform(rng: numpy.random.Generator, shape, dtype=None, like=None):
 
 
 def normal(rng: numpy.random.Generator, shape, std=1.0, dtype=None, like=None):
-    """Normal(0, std) draws of ``shape`` from ``rng``, on the device of ``like`` or the active one."""
+    """Normal(0, std) draws of ``shape`` from ``rng``, on ``like``'s device or the active one."""
     module = _draw_module(rng, like)
     dtype = resolve_dtype(dtype or get_default_dtype())
     if module is numpy:
@@ -196,9 +196,21 @@ def as_generator(seed_or_rng) -> numpy.random.Generator:
         return seed_or_rng
     if seed_or_rng is None or isinstance(seed_or_rng, (int, numpy.integer)):
         return numpy.random.default_rng(seed_or_rng)
-    raise TypeError(f"expected a numpy.random.Generator or an int seed, got {type(seed_or_rng).__name__}")
+    raise TypeError(f"expected a numpy.random.Generator or an int seed, "
+                    f"got {type(seed_or_rng).__name__}")
 
 
-# At import, honour LINKEDREF_BACKEND (an unknown name or missing CuPy fails loudly here).
-if os.environ.get("LINKEDREF_BACKEND"):
-    set_backend(os.environ["LINKEDREF_BACKEND"])
+def _from_environment() -> None:
+    """Honour LINKEDREF_BACKEND at import; a bad value fails here, in a few lines, naming it."""
+    name = os.environ.get("LINKEDREF_BACKEND")
+    if not name:
+        return
+    try:
+        set_backend(name)
+    except ValueError as err:
+        raise ImportError(f"linkedref: LINKEDREF_BACKEND={name!r} cannot be used: {err}. "
+                          "Unset LINKEDREF_BACKEND (or set it to numpy) to import linkedref "
+                          "on the CPU.") from None
+
+
+_from_environment()

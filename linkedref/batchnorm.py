@@ -16,7 +16,7 @@ momentum 0.9 in this convention (0.1 in its own) and eps 1e-5.
 from __future__ import annotations
 
 from . import backend as B
-from .layer import Layer
+from .layer import Layer, check_size
 
 
 class BatchNorm(Layer):
@@ -28,13 +28,12 @@ class BatchNorm(Layer):
 
     def __init__(self, num_features: int, momentum: float = 0.99, eps: float = 1e-3):
         super().__init__()
-        if int(num_features) < 1:
-            raise ValueError(f"BatchNorm: num_features must be ≥ 1, got {num_features}")
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum}")
         if not eps > 0:
             raise ValueError(f"BatchNorm: eps must be > 0, got {eps}")
-        self.num_features, self.momentum, self.eps = int(num_features), float(momentum), float(eps)
+        self.num_features = check_size("BatchNorm", "num_features", num_features)
+        self.momentum, self.eps = float(momentum), float(eps)
         xp, C = B.xp(), self.num_features
         self.params = {"gamma": xp.ones(C, dtype=self.dtype), "beta": xp.zeros(C, dtype=self.dtype)}
         self.grads = {k: xp.zeros_like(v) for k, v in self.params.items()}
@@ -43,19 +42,23 @@ class BatchNorm(Layer):
 
     @staticmethod
     def _axes_and_shape(x):
-        """The reduction axes (all but 1) and the broadcast shape (1, C[, 1, 1]) of a channel vector."""
+        """The reduction axes (all but 1) and the broadcast shape (1, C[, 1, 1]) of a (C,) array."""
         axes = (0,) if x.ndim == 2 else (0, 2, 3)
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
         return axes, shape
 
     def forward(self, x, training: bool = False):
-        """x (N, C[, H, W]) → y (same shape); batch statistics when training, running ones otherwise."""
+        """x (N, C[, H, W]) → y (same shape); batch statistics when training, else running ones."""
         self.check_input(x, ndims=(2, 4), channels=self.num_features)
         xp = B.get_array_module(x)
         axes, shape = self._axes_and_shape(x)
         gamma, beta = self.params["gamma"].reshape(shape), self.params["beta"].reshape(shape)
         if training:
             M = x.size // x.shape[1]
+            if M < 2:
+                raise ValueError(f"{self.name}: training needs more than one value per channel "
+                                 f"to compute batch statistics, got input shape "
+                                 f"{tuple(x.shape)}; use a batch of 2 or more, or training=False")
             mean = x.mean(axis=axes, keepdims=True)                       # 1, C[, 1, 1]
             xc = x - mean                                                 # N, C[, H, W]
             var = (xc * xc).mean(axis=axes, keepdims=True)                # 1, C[, 1, 1] biased

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import backend as B
 from .init import initialize
-from .layer import Layer
+from .layer import Layer, check_size
 
 
 class Dense(Layer):
@@ -26,10 +26,8 @@ class Dense(Layer):
     def __init__(self, in_features: int, out_features: int, init: str = "glorot_uniform",
                  bias: bool = True, rng=None):
         super().__init__()
-        if int(in_features) < 1 or int(out_features) < 1:
-            raise ValueError(f"Dense: in_features and out_features must be ≥ 1, "
-                             f"got {in_features}, {out_features}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = check_size("Dense", "in_features", in_features)
+        self.out_features = check_size("Dense", "out_features", out_features)
         self.init, self.bias = init, bool(bias)
         xp = B.xp()
         self.params["W"] = initialize(init, (self.in_features, self.out_features),

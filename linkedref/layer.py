@@ -18,6 +18,8 @@ container tree: its cache holds one forward pass, so a second use would overwrit
 """
 from __future__ import annotations
 
+import numbers
+
 from . import backend as B
 
 
@@ -129,6 +131,13 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{self.name}()"
+
+
+def check_size(owner: str, name: str, value) -> int:
+    """``value`` as a Python int ≥ 1 (a size: features, channels); a clear error for 3.7 or 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{owner}: {name} must be an integer ≥ 1, got {value!r}")
+    return int(value)
 
 
 class Container(Layer):

@@ -1,4 +1,5 @@
-"""Shared test setup: the `gpu` marker skips without CuPy+device; hypothesis keeps runs short."""
+"""Shared test setup: the `gpu` marker skips without CuPy+device; hypothesis runs a fixed,
+derandomized profile (short and the same on every run)."""
 import os
 
 import numpy as np
@@ -7,7 +8,12 @@ from hypothesis import HealthCheck, settings
 
 import linkedref.backend as B
 
-settings.register_profile("linkedref", max_examples=15, deadline=None,
+# The README's test command (and CI) runs the fixed "linkedref" profile: derandomized, so one
+# commit gives one result. `HYPOTHESIS_PROFILE=explore python -m pytest` searches fresh examples;
+# whatever it finds becomes an explicit @example regression case.
+settings.register_profile("linkedref", max_examples=15, deadline=None, derandomize=True,
+                          database=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", max_examples=200, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "linkedref"))
 

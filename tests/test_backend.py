@@ -37,6 +37,22 @@ def test_environment_variable_sets_the_default_and_bad_names_fail():
     assert out.returncode != 0 and "unknown backend 'nonsense'" in out.stderr
 
 
+def test_cupy_in_the_environment_without_cupy_fails_in_a_few_clear_lines():
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed here")
+    except ImportError:
+        pass
+    env = dict(os.environ, LINKEDREF_BACKEND="cupy")
+    out = subprocess.run([sys.executable, "-c", "import linkedref"], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode != 0
+    err = out.stderr
+    assert "LINKEDREF_BACKEND='cupy'" in err and 'pip install -e ".[gpu]"' in err
+    assert "Unset LINKEDREF_BACKEND" in err and "set_backend" not in err
+    assert len(err.strip().splitlines()) <= 10           # no 22-line chained traceback
+
+
 def test_default_dtype_switch_and_errors():
     assert B.get_default_dtype() == np.float32
     B.set_default_dtype("float64")
@@ -108,7 +124,7 @@ def test_sequential_merges_children_and_casts():
     model = Sequential([_Scale(), _Scale()])
     assert set(model.params) == {"0.w", "1.w"} and set(model.grads) == set(model.params)
     assert set(model.buffers) == {"0.seen", "1.seen"}
-    assert model.params["1.w"] is model.layers[1].params["w"]   # the same arrays: in-place updates reach them
+    assert model.params["1.w"] is model.layers[1].params["w"]   # the same arrays: in-place updates
     model.astype("float64")
     assert all(v.dtype == np.float64 for v in model.params.values())
     y = model.forward(B.asarray(np.ones((2, 3))))

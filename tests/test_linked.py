@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from _activation_inputs import sigmoid
 
+import linkedref as lk
 import linkedref.backend as B
 from linkedref.activations import ELU, PReLU, ReLU, Sigmoid, Swish, Tanh
 from linkedref.gradcheck import away_from_kinks, run_cases
@@ -262,3 +263,16 @@ def test_lkprelu_slopes_are_created_where_the_input_lives(monkeypatch, rng):
     layer = LKPReLU()
     layer.forward(x)
     assert {B.get_array_module(v) for v in layer.params.values()} == {B.get_array_module(x)}
+
+
+def test_check_linkage_refuses_a_layer_that_is_not_an_activation():
+    with pytest.raises(TypeError, match="Dense is not an activation"):
+        check_linkage(lk.Dense(2, 2, rng=0))
+
+
+def test_activation_by_name_with_wrong_arguments_says_what_it_takes():
+    with pytest.raises(TypeError, match=r"'relu' \(ReLU\) takes no arguments; got alpha"):
+        activation("relu", alpha=0.1)
+    with pytest.raises(TypeError, match=r"'leaky_relu' \(LeakyReLU\) takes alpha; got slope"):
+        activation("leaky_relu", slope=0.1)
+    assert activation("leaky_relu", alpha=0.1).alpha == 0.1

@@ -167,7 +167,7 @@ def test_numpy_stops_at_the_bad_step_whatever_sync_every_says():
 
 def test_delayed_read_says_so(monkeypatch):
     import linkedref.train as T
-    monkeypatch.setattr(T, "_reads_are_free", lambda: False)    # as on a GPU
+    monkeypatch.setattr(T, "reads_are_free", lambda: False)    # as on a GPU
     X, y = _problem(40)
     model = Sequential([Affine(2, 4, 0), Poison(after=1), Affine(4, 2, 1)])
     with pytest.raises(FloatingPointError, match=r"step 2 of 5 \(read at step 4;.*sync_every=1"):
@@ -232,3 +232,63 @@ def test_batches_follow_the_model_dtype():
     model = _net().astype("float64")                   # default dtype stays float32
     fit(model, SoftmaxCrossEntropy(), SGD(model), X, y, epochs=1, progress=False)
     assert model.params["0.W"].dtype == np.float64 and predict(model, X).dtype == np.float64
+
+
+# ------------------------------------------------------------------- mistakes refused up front
+def test_an_optimizer_of_another_model_is_refused():
+    X, y = _problem(16)
+    model, other = _net(1), _net(2)
+    before = B.to_numpy(model.params["0.W"]).copy()
+    with pytest.raises(ValueError, match="built on another model"):
+        fit(model, SoftmaxCrossEntropy(), Adam(other), X, y, epochs=1, progress=False)
+    np.testing.assert_array_equal(B.to_numpy(model.params["0.W"]), before)
+
+
+@pytest.mark.parametrize("what", ["loss", "optimizer"])
+def test_a_class_instead_of_an_instance_is_refused(what):
+    X, y = _problem(16)
+    model = _net()
+    args = {"loss": SoftmaxCrossEntropy(), "optimizer": SGD(model)}
+    args[what] = {"loss": SoftmaxCrossEntropy, "optimizer": Adam}[what]
+    with pytest.raises(TypeError, match=f"fit: {what} is the class .*not an instance"):
+        fit(model, args["loss"], args["optimizer"], X, y, epochs=1, progress=False)
+
+
+def test_wrong_number_of_features_names_the_users_shape():
+    X, y = _problem(16)
+    model = Sequential([lk.Dense(3, 2, rng=0)])
+    with pytest.raises(ValueError, match=r"samples of shape \(2,\) \(X has shape \(16, 2\)\)"):
+        fit(model, SoftmaxCrossEntropy(), SGD(model), X, y, epochs=1, progress=False)
+
+
+def test_a_diverging_loss_warns():
+    X, y = _problem(64)
+    model = _net()
+    with pytest.warns(RuntimeWarning, match="diverging"):
+        fit(model, SoftmaxCrossEntropy(), Adam(model, lr=1e3), X, y, epochs=6, batch_size=8,
+            progress=False)
+
+
+def test_a_calm_run_gives_no_warning(recwarn):
+    X, y = _problem(64)
+    model = _net()
+    fit(model, SoftmaxCrossEntropy(), Adam(model, lr=1e-2), X, y, epochs=3, progress=False)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_progress_is_one_bar_on_a_terminal(monkeypatch, capsys):
+    import io
+
+    import linkedref.progress as P
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    fake = Terminal()
+    monkeypatch.setattr(P.sys, "stderr", fake)
+    X, y = _problem(16)
+    model = _net()
+    fit(model, SoftmaxCrossEntropy(), SGD(model), X, y, epochs=3, batch_size=8, progress=True)
+    assert capsys.readouterr().out == ""                  # no epoch lines beside the bar
+    assert "6/6" in fake.getvalue()                       # one bar over 3 epochs × 2 steps

@@ -1,0 +1,118 @@
+"""What ``fit``, ``evaluate`` and ``predict`` check before any step: nothing trains on a mistake.
+
+Data (numeric, finite, one N, labels in range), arguments (positive integers, instances rather
+than classes), the optimizer (built on this model, not another one) and one sample through the
+model (its output fits the labels or targets) — each refused with a message naming what is
+wrong, before the first update.
+"""
+from __future__ import annotations
+
+import numpy
+
+from . import backend as B
+
+CHECK_ROWS = 4096                       # rows of X checked for NaN/inf at a time (bounded memory)
+
+
+def check_fit(model, loss, optimizer, X, y, epochs, batch_size, validation, sync_every):
+    """Every check of ``fit``; returns (X, y, validation or None, dtype) as host arrays."""
+    for what, obj in (("model", model), ("loss", loss), ("optimizer", optimizer)):
+        if isinstance(obj, type):
+            raise TypeError(f"fit: {what} is the class {obj.__name__}, not an instance; pass "
+                            f"{obj.__name__}(...)" + (" built on the model, e.g. "
+                                                       f"{obj.__name__}(model, lr=1e-3)"
+                                                       if what == "optimizer" else ""))
+    check_positive_int("fit", "epochs", epochs)
+    check_positive_int("fit", "batch_size", batch_size)
+    if sync_every is not None:
+        check_positive_int("fit", "sync_every", sync_every)
+    check_optimizer(model, optimizer)
+    classification = bool(getattr(loss, "classification", False))
+    dtype = B.get_default_dtype() if getattr(model, "dtype", None) is None else model.dtype
+    X, y = check_data("fit", X, y, classification)
+    check_against_model("fit", model, X, y, classification, dtype)
+    if validation is not None:
+        if not (isinstance(validation, (tuple, list)) and len(validation) == 2):
+            raise TypeError("fit: validation must be a pair (X_val, y_val)")
+        validation = check_data("fit (validation)", *validation, classification)
+        check_against_model("fit (validation)", model, *validation, classification, dtype)
+    return X, y, validation, dtype
+
+
+def check_optimizer(model, optimizer) -> None:
+    """The optimizer must have ``step`` and ``set_epoch`` and update *this* model's params."""
+    for method in ("step", "set_epoch"):
+        if not callable(getattr(optimizer, method, None)):
+            raise TypeError(f"fit: optimizer must have a {method}() method, "
+                            f"got {type(optimizer).__name__}")
+    own = getattr(optimizer, "model", model)
+    if own is model:
+        return
+    ids = {id(p) for p in getattr(own, "params", {}).values()}
+    if ids != {id(p) for p in model.params.values()}:
+        raise ValueError(f"fit: the optimizer ({type(optimizer).__name__}) was built on another "
+                         "model: its parameters are not this model's, so training would change "
+                         "nothing here. Build it on this model: Adam(model, ...)")
+
+
+def check_positive_int(where, name, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < 1:
+        raise ValueError(f"{where}: {name} must be an integer ≥ 1, got {value!r}")
+
+
+def check_data(where, X, y, classification):
+    """X (N, ...) and y as host NumPy arrays, checked once: numeric, finite, same N, labels ≥ 0."""
+    X = B.to_numpy(X) if B.is_array(X) else numpy.asarray(X)
+    if X.dtype.kind not in "fiu":
+        raise TypeError(f"{where}: expected a numeric X, got dtype {X.dtype}")
+    if X.ndim < 2 or len(X) == 0:
+        raise ValueError(f"{where}: expected X of shape (N, ...) with N ≥ 1 and at least 2 "
+                         f"dimensions, got shape {X.shape}")
+    if X.dtype.kind == "f":
+        check_finite_rows(where, X)
+    if y is None:
+        return X, None
+    y = B.to_numpy(y) if B.is_array(y) else numpy.asarray(y)
+    if len(y) != len(X):
+        raise ValueError(f"{where}: X has {len(X)} samples but y has {len(y)}")
+    if classification:
+        if y.dtype.kind not in "iu":
+            raise TypeError(f"{where}: expected integer class labels, got dtype {y.dtype}")
+        if y.ndim != 1:
+            raise ValueError(f"{where}: expected labels of shape (N,), got shape {y.shape}")
+        if y.min() < 0:
+            raise ValueError(f"{where}: labels must be ≥ 0, got {int(y.min())}")
+    elif y.dtype.kind not in "fiu" or (y.dtype.kind == "f" and not numpy.isfinite(y).all()):
+        raise ValueError(f"{where}: expected finite numeric targets, got dtype {y.dtype}")
+    return X, y
+
+
+def check_finite_rows(where, X) -> None:
+    """ValueError naming the first sample of X that holds NaN or inf (checked in chunks)."""
+    for start in range(0, len(X), CHECK_ROWS):
+        chunk = X[start:start + CHECK_ROWS]
+        ok = numpy.isfinite(chunk.reshape(len(chunk), -1)).all(axis=1)   # rows
+        if not ok.all():
+            row = start + int(numpy.argmin(ok))
+            raise ValueError(f"{where}: X contains NaN or inf (first at sample {row})")
+
+
+def check_against_model(where, model, X, y, classification, dtype) -> None:
+    """One sample through the model (inference mode): the model takes X's samples, and its
+    output fits the labels/targets. Errors name X's shape, not the one-sample probe's."""
+    try:
+        out = model.forward(B.asarray(X[:1], dtype=dtype), training=False)
+    except (ValueError, TypeError) as err:
+        raise type(err)(f"{where}: the model does not take samples of shape {X.shape[1:]} "
+                        f"(X has shape {X.shape}): {err}") from err
+    if classification:
+        if out.ndim != 2:
+            raise ValueError(f"{where}: a classification loss needs model outputs (N, K), "
+                             f"got shape {tuple(out.shape)}")
+        K = out.shape[1]
+        if y.max() >= K:
+            raise ValueError(f"{where}: labels must lie in [0, {K}) for a model with {K} "
+                             f"outputs, got the label {int(y.max())}")
+    elif tuple(out.shape[1:]) != tuple(y.shape[1:]):
+        raise ValueError(f"{where}: model outputs per sample have shape {tuple(out.shape[1:])}, "
+                         f"the targets {tuple(y.shape[1:])}")
