@@ -85,7 +85,7 @@ def test_bad_input_is_a_clear_error(x, err, match):
 def test_bad_construction():
     with pytest.raises(ValueError, match="unknown initializer 'glorot'"):
         Dense(3, 2, init="glorot")
-    with pytest.raises(ValueError, match="Dense: in_features and out_features must be"):
+    with pytest.raises(ValueError, match="Dense: in_features must be an integer ≥ 1"):
         Dense(0, 2)
 
 
