@@ -69,9 +69,9 @@ class BatchNorm(Layer):
             mean = self.buffers["running_mean"].reshape(shape)
             inv_std = 1.0 / xp.sqrt(self.buffers["running_var"].reshape(shape) + self.eps)
             xhat = (x - mean) * inv_std
-        self.cache = (training, xhat, inv_std)
         y = xhat * gamma                                                  # N, C[, H, W]
         y += beta
+        self.save_for_backward((training, xhat, inv_std), y)
         return y
 
     def _update_running(self, mean, var):
@@ -84,10 +84,7 @@ class BatchNorm(Layer):
 
     def backward(self, dy):
         """dy (N, C[, H, W]) → dx (same shape); writes grads gamma (C,) and beta (C,)."""
-        training, xhat, inv_std = self.saved()
-        if tuple(getattr(dy, "shape", ())) != tuple(xhat.shape):
-            raise ValueError(f"{self.name}: dy has shape {tuple(getattr(dy, 'shape', ()))}, "
-                             f"expected the output's {tuple(xhat.shape)}")
+        training, xhat, inv_std = self.saved(dy)
         axes, shape = self._axes_and_shape(dy)
         # y = γ x̂ + β  ⇒  dL/dβ = Σ dy,  dL/dγ = Σ dy·x̂  (sums over all axes but 1)
         dbeta = dy.sum(axis=axes)                                               # C

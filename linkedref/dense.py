@@ -44,7 +44,7 @@ class Dense(Layer):
         y = xp.matmul(x, self.params["W"])                    # N, out
         if self.bias:
             y += self.params["b"]                             # broadcast over N
-        self.cache = x
+        self.save_for_backward(x, y)
         return y
 
     def backward(self, dy):
@@ -52,10 +52,7 @@ class Dense(Layer):
 
         y = x W + b  ⇒  dL/dx = dy W^T,  dL/dW = x^T dy,  dL/db = Σ_n dy[n].
         """
-        x = self.saved()
-        if tuple(getattr(dy, "shape", ())) != (x.shape[0], self.out_features):
-            raise ValueError(f"{self.name}: dy has shape {tuple(getattr(dy, 'shape', ()))}, "
-                             f"expected the output's {(x.shape[0], self.out_features)}")
+        x = self.saved(dy)
         xp = B.get_array_module(dy)
         W = self.params["W"]
         if self.grads["W"].shape == W.shape and self.grads["W"].dtype == x.dtype == dy.dtype:

@@ -36,16 +36,20 @@ class Dropout(Layer):
         """x (N, ...) → y (same shape): masked and rescaled while training, x itself otherwise."""
         self.check_input(x, ndims=(2, 3, 4, 5))
         if not training or self.p == 0.0:
-            self.cache = 1.0                                  # backward: dx = dy
-            return x.copy()      # a new array: callers may write into y without touching x
-        keep = B.uniform(self.rng, tuple(x.shape), dtype=x.dtype, like=x) >= self.p   # P(keep) = 1 − p
+            y = x.copy()         # a new array: callers may write into y without touching x
+            self.save_for_backward(1.0, y)                    # backward: dx = dy
+            return y
+        draws = B.uniform(self.rng, tuple(x.shape), dtype=x.dtype, like=x)   # U[0, 1), shape of x
+        keep = draws >= self.p                                # P(keep) = 1 − p
         scale = x.dtype.type(1.0 / (1.0 - self.p))
-        self.cache = keep * scale                             # same shape and dtype as x
-        return x * self.cache
+        mask = keep * scale                                   # same shape and dtype as x
+        y = x * mask
+        self.save_for_backward(mask, y)
+        return y
 
     def backward(self, dy):
-        """dy → dx (same shape).   y = x · s  ⇒  dL/dx = dy · s  (s = m/(1−p), or 1 at inference)."""
-        scale = self.saved()
+        """dy → dx (same shape).   y = x · s  ⇒  dL/dx = dy · s  (s = m/(1−p); 1 at inference)."""
+        scale = self.saved(dy)
         return dy * scale
 
     def __repr__(self):

@@ -4,8 +4,6 @@ Shapes: x (N, C, H, W) → y (N, C·H·W), in C-order (channel-major, as PyTorch
 """
 from __future__ import annotations
 
-import math
-
 from .layer import Layer
 
 
@@ -19,14 +17,12 @@ class Flatten(Layer):
     def forward(self, x, training: bool = False):
         """x (N, C, H, W) → y (N, C·H·W)."""
         self.check_input(x, ndims=(2, 3, 4, 5))
-        self.cache = x.shape
-        return x.reshape(x.shape[0], -1)
+        y = x.reshape(x.shape[0], -1)
+        self.save_for_backward(x.shape, y)
+        return y
 
     def backward(self, dy):
         """dy (N, C·H·W) → dx (N, C, H, W): flattening only moves values, so dx is dy reshaped."""
-        shape = self.saved()
-        if dy.ndim != 2 or dy.shape[0] * dy.shape[1] != math.prod(shape):
-            raise ValueError(f"Flatten: dy of shape {tuple(dy.shape)} does not match the forward "
-                             f"input {tuple(shape)}")
+        shape = self.saved(dy)
         return dy.reshape(shape)
 
