@@ -173,16 +173,16 @@ class PReLU(Activation):
         super().__init__()
         self.init = float(init)
         if channels is not None:
-            self._build(int(channels), B.xp())
+            self.build(int(channels), B.xp())
 
-    def _build(self, channels, xp):
+    def build(self, channels, xp):
         self.params["alpha"] = xp.full((channels,), self.init, dtype=self.dtype)
         self.grads["alpha"] = xp.zeros((channels,), dtype=self.dtype)
 
     def forward(self, x, training=False):
         if not self.params:                                 # first forward: size the slopes
             self.check_input(x)
-            self._build(x.shape[1], B.get_array_module(x))  # on the device x lives on
+            self.build(x.shape[1], B.get_array_module(x))  # on the device x lives on
         self.check_input(x, channels=self.params["alpha"].shape[0])   # and x's dtype
         xp = B.get_array_module(x)
         a = per_channel(self.params["alpha"], x.ndim)      # 1, C, 1, ...

@@ -38,18 +38,18 @@ def expansion(layer) -> int:  # TODO(remove once the tutorials read layer.expans
     return layer.expansion
 
 
-def activation_layers(model, prefix: str = "") -> list:
+def activation_layers(model, path: str = "") -> list:
     """``[(name, layer), ...]`` for every activation layer in ``model``, in forward order.
 
-    ``name`` is the dotted position path of the layer, as in the container's parameter keys:
-    "3" is ``model.layers[3]``, "2.1" is child 1 of child 2 (e.g. inside a Residual block).
+    ``name`` is the layer's dotted path, as in the container's parameter keys: "3" is
+    ``model.layers[3]``, "2.block.1" is child 1 of the block of the Residual at position 2.
+    A model that is itself an activation is named "0". (A ``Linked`` unit counts as one
+    activation; its members are not listed on their own.)
     """
     if is_activation(model):
-        return [(prefix or "0", model)]
-    found = []
-    for i, child in enumerate(model.children()):
-        found.extend(activation_layers(child, f"{prefix}.{i}" if prefix else str(i)))
-    return found
+        return [(path or "0", model)]
+    return [found for name, child in model.named_children()
+            for found in activation_layers(child, f"{path}.{name}" if path else name)]
 
 
 @contextlib.contextmanager

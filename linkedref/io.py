@@ -5,8 +5,8 @@ File layout (``numpy.savez``), format version 2:
 - "param/<key>" for every parameter and "buffer/<key>" for every buffer (BatchNorm's running
   statistics), as NumPy arrays (CuPy arrays are copied to the host);
 - "__layers__", a NumPy string array (L, 2) of [layer path, class name] for every layer of the
-  model tree, walked through ``children()`` in order: the path of the model itself is "", of
-  its child i "i", of that child's child j "i.j" (positions, as in ``diagnostics``);
+  model tree (``layer.walk``): the path of the model itself is "", of its child i "i", of that
+  child's child j "i.j" — the names of the parameter keys ("block", "shortcut" in a Residual);
 - "__linkedref__", a NumPy string array ["linkedref-weights", "2", keys...].
 
 Nothing in it is pickled, and loading never unpickles (``allow_pickle=False``).
@@ -32,6 +32,7 @@ import zipfile
 import numpy
 
 from . import backend as B
+from .layer import walk
 
 FORMAT = "linkedref-weights"
 VERSION = "2"
@@ -152,7 +153,7 @@ def _model_arrays(model) -> dict:
 
 def _layer_types(model) -> dict:
     """{dotted position path: class name} for every layer of the tree, in walk order."""
-    return {p: type(layer).__name__ for p, layer in _walk(model)}
+    return {p: type(layer).__name__ for p, layer in walk(model)}
 
 
 def _differences(stored, layers, target, types) -> list:
@@ -207,25 +208,18 @@ def _read(path):
     return data, (None if meta[1] == "1" else dict(layers.tolist()))
 
 
-def _walk(layer, path=""):
-    """(dotted position path, layer) for ``layer`` and every layer below it, depth first."""
-    yield path, layer
-    for i, child in enumerate(layer.children() if hasattr(layer, "children") else []):
-        yield from _walk(child, f"{path}.{i}" if path else str(i))
-
-
 def _unbuilt(layer) -> bool:
     """True for a layer that still waits for its first forward to create its parameters:
-    it has a ``_build`` method and no params yet, as PReLU and LKPReLU have."""
-    return callable(getattr(layer, "_build", None)) and not layer.params
+    it has a ``build`` method and no params yet, as PReLU and LKPReLU have."""
+    return callable(getattr(layer, "build", None)) and not layer.params
 
 
 def _is_built(model) -> bool:
-    return not any(_unbuilt(layer) for _, layer in _walk(model))
+    return not any(_unbuilt(layer) for _, layer in walk(model))
 
 
 def _check_built(model, where):
-    for _, layer in _walk(model):
+    for _, layer in walk(model):
         if _unbuilt(layer):
             raise ValueError(f"{where}: {layer!r} has not created its parameters yet (they are "
                              "sized on the first forward); run model.forward(x) on one batch "

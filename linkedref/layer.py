@@ -54,6 +54,10 @@ class Layer:
         """Sub-layers (containers override this)."""
         return []
 
+    def named_children(self) -> list:
+        """[(name, child), ...]: the names are the first part of the children's parameter keys."""
+        return [(str(i), child) for i, child in enumerate(self.children())]
+
     # -- what forward keeps for backward ----------------------------------------------------
     def save_for_backward(self, cache, y) -> None:
         """Keep ``cache`` for backward, and the output y's shape to check dy against."""
@@ -168,6 +172,9 @@ class Container(Layer):
     def children(self) -> list:
         return list(self._children)
 
+    def named_children(self) -> list:
+        return list(zip(self._names, self._children))
+
     def _merged(self, attr) -> dict:
         return {f"{name}.{k}": v for name, child in zip(self._names, self._children)
                 for k, v in getattr(child, attr).items()}
@@ -200,8 +207,7 @@ class Container(Layer):
 def walk(layer, path=""):
     """Yield (dotted path, layer) for ``layer`` and every layer inside it, depth first."""
     yield path, layer
-    names = getattr(layer, "_names", None) or [str(i) for i in range(len(layer.children()))]
-    for name, child in zip(names, layer.children()):
+    for name, child in layer.named_children():
         yield from walk(child, f"{path}.{name}" if path else name)
 
 

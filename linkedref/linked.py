@@ -130,9 +130,9 @@ class LKPReLU(Activation):
         self.init = float(init)
         self.init_mirror = self.init if init_mirror is None else float(init_mirror)
         if channels is not None:
-            self._build(int(channels), B.xp())
+            self.build(int(channels), B.xp())
 
-    def _build(self, channels, xp):
+    def build(self, channels, xp):
         for key, value in (("alpha", self.init), ("alpha_mirror", self.init_mirror)):
             self.params[key] = xp.full((channels,), value, dtype=self.dtype)
             self.grads[key] = xp.zeros((channels,), dtype=self.dtype)
@@ -140,7 +140,7 @@ class LKPReLU(Activation):
     def forward(self, x, training=False):
         if not self.params:                             # first forward: size the slopes
             self.check_input(x)
-            self._build(x.shape[1], B.get_array_module(x))
+            self.build(x.shape[1], B.get_array_module(x))
         self.check_input(x, channels=self.params["alpha"].shape[0])
         a = per_channel(self.params["alpha"], x.ndim)           # 1, C, 1, ...
         b = per_channel(self.params["alpha_mirror"], x.ndim)

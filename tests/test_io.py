@@ -37,13 +37,13 @@ class Stats(Layer):
 class Lazy(Layer):
     """Creates its parameter on the first forward, as PReLU does. (Test-only.)"""
 
-    def _build(self, c):
+    def build(self, c):
         self.params["alpha"] = B.xp().full((c,), 0.25, dtype=self.dtype)
         self.grads["alpha"] = B.xp().zeros((c,), dtype=self.dtype)
 
     def forward(self, x, training=False):
         if not self.params:
-            self._build(x.shape[1])
+            self.build(x.shape[1])
         return x
 
 
