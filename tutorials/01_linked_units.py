@@ -1,41 +1,80 @@
-"""Tutorial 01 — linked units: g, g', the linked pair, and the linking condition (paper's Figure 1).
+# %% [markdown]
+# # Tutorial 01 — linked units and the linking condition (the paper's Figure 1)
+#
+# **Question.** What does a linked unit compute, and for which pre-activations z does it still
+# pass a gradient back to its weights?
+#
+# **Method.** A linked unit applies several activations g_1 … g_d to the *same* pre-activation
+# z and concatenates their outputs. The figure's top row draws g(z) and g'(z) for ReLU, PReLU
+# (slope 0.25), SELU and Swish; the bottom row draws the mirror-linked pairs (g(z), g(−z)) and
+# both members' slopes, the paper's min-max link (max(0, z), min(0, z)) and a non-link,
+# (relu(z), relu(z)). Every slope comes from the library's hand-written backward pass
+# (backward of a one-hot dy), not from a formula repeated here. Then
+# `linkedref.check_linkage` tests the condition numerically over z ∈ [−20, 20], from forward
+# values only (central differences).
+#
+# **The paper's claim.** A *linkage* has, for every z, some member with g_i'(z) ≠ 0. Then the
+# unit's weights always receive a gradient and the unit cannot die. Mirroring, (g(z), g(−z)),
+# is a linkage for ReLU, PReLU, SELU and Swish; two copies of the same ReLU are not.
+#
+# Nothing is trained and nothing is random here: no optimizer, no seed.
 
-A linked unit applies several activations g_1..g_d to the *same* pre-activation z. The linking
-condition asks that for every z at least one member has a non-zero derivative — then the unit's
-weights always receive a gradient and the unit cannot die.
+# %%
+"""Tutorial 01 — linked units: g, g', the linked pair, and the linking condition (Figure 1).
 
-The top row draws g(z) and g'(z) for ReLU, PReLU (slope 0.25), SELU, Swish; the bottom row the
-mirror-linked pair (g(z), g(−z)) and the two members' derivatives, plus the paper's min-max link
-(max(0, z), min(0, z)) and a non-link, (relu(z), relu(z)), whose derivatives are both zero for
-z < 0 (shaded). Every derivative comes from the library's hand-written backward pass (backward of
-a one-hot dy), not from a formula repeated here. Then ``linkedref.check_linkage`` tests the
-condition numerically on each (from forward values only, by central differences).
+Question: what does a linked unit compute, and for which z does it pass a gradient back?
+Method: draw g and g' of ReLU, PReLU, SELU, Swish and of their mirror links from the library's
+forward and backward passes; test the linking condition with ``linkedref.check_linkage``.
+Claim (paper): a linkage such as the mirror (g(z), g(−z)) has, for every z, a member with a
+non-zero derivative, so a linked unit cannot die.
 
-Run:  python tutorials/01_linked_units.py
+Run:  python tutorials/01_linked_units.py [--quick]
 """
-from __future__ import annotations
+import matplotlib.pyplot as plt
+import numpy as np
 
-import sys
-from pathlib import Path
+import linkedref as lk
+import linkedref.backend as B
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import finish, make_parser, per_mode, print_table, save_figure, start  # noqa: E402
+from _common import finish, make_parser, per_mode, print_table, save_figure, start
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
 
-import linkedref as lr  # noqa: E402
-import linkedref.backend as B  # noqa: E402
+# %% [markdown]
+# ## Setup
+# `--quick` and the full mode draw the curves on 800 points and check the condition on 4,001;
+# `--smoke` uses fewer. A notebook runs the steps below with `NOTEBOOK_ARGS`.
+
+# %%
+NAME = "01_linked_units"
+NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
+Z_RANGE = (-20.0, 20.0)              # where check_linkage looks for a z with no slope
+NO_SLOPE = 1e-6                      # |g'(z)| at or below this counts as no gradient
 
 
+def setup(argv=None):
+    """Parse the command line (see --help) and print the start line. -> args"""
+    return start(make_parser(__doc__, NAME, seeds=False, epochs=False), argv)
+
+
+if NOTEBOOK:
+    args = setup(NOTEBOOK_ARGS)
+
+# %% [markdown]
+# ## The experiment
+# For each unit: its members' outputs and slopes on a grid of z (float64, so the curves are
+# exact), and the linkage check over [−20, 20].
+
+# %%
 def single_units():
-    return {"ReLU": lr.ReLU(), "PReLU (a = 0.25)": lr.PReLU(), "SELU": lr.SELU(), "Swish": lr.Swish()}
+    return {"ReLU": lk.ReLU(), "PReLU (a = 0.25)": lk.PReLU(), "SELU": lk.SELU(),
+            "Swish": lk.Swish()}
 
 
 def linked_units():
-    return {"LK-ReLU": lr.LKReLU(), "LK-PReLU (a = b = 0.25)": lr.LKPReLU(), "LK-SELU": lr.LKSELU(),
-            "LK-Swish": lr.LKSwish(), "min-max link": lr.Linked.min_max(),
-            "non-link (relu, relu): a = b": lr.Linked(lr.ReLU(), lr.ReLU())}
+    return {"LK-ReLU": lk.LKReLU(), "LK-PReLU (a = b = 0.25)": lk.LKPReLU(),
+            "LK-SELU": lk.LKSELU(), "LK-Swish": lk.LKSwish(), "min-max link": lk.Linked.min_max(),
+            "non-link (relu, relu): a = b": lk.Linked(lk.ReLU(), lk.ReLU())}
 
 
 def members_and_slopes(layer, z):
@@ -43,9 +82,8 @@ def members_and_slopes(layer, z):
     forward and backward (dy = 1 on member i, 0 on the others: backward gives dg_i/dz)."""
     x = B.asarray(z[:, None])                                   # n, C=1
     y = B.to_numpy(layer.forward(x))                            # n, d
-    d = y.shape[1]
     slopes = []
-    for i in range(d):
+    for i in range(y.shape[1]):
         dy = np.zeros_like(y)
         dy[:, i] = 1.0
         layer.forward(x)
@@ -53,22 +91,80 @@ def members_and_slopes(layer, z):
     return y.T, np.array(slopes)
 
 
-def main(argv=None):
-    args = start(make_parser(__doc__), argv)
+def experiment(args):
+    """-> {"z": grid, "curves": {name: (outputs, slopes)}, "checks": {name: (d, LinkageCheck)}}"""
+    z = np.linspace(-4, 4, per_mode(args, 200, 800, 800))  # even count: the kink z = 0 is off it
+    candidates = {**{f"{k} alone": v for k, v in single_units().items()}, **linked_units()}
     with B.default_dtype("float64"):            # exact curves; the checker works in float64
-        return run(args)
+        curves = {name: members_and_slopes(layer, z)
+                  for name, layer in {**single_units(), **linked_units()}.items()}
+        checks = {name: (getattr(layer, "expansion", 1),
+                         lk.check_linkage(layer, z_range=Z_RANGE,
+                                          num=per_mode(args, 801, 4001, 4001)))
+                  for name, layer in candidates.items()}
+    return {"z": z, "curves": curves, "checks": checks}
 
 
-def run(args):
-    z = np.linspace(-4, 4, per_mode(args, 200, 800, 800))      # even count: z = 0 (the kink) is not on the grid
-    singles, links = single_units(), linked_units()
-    cols = 6
-    fig, axes = plt.subplots(2, cols, figsize=(3.0 * cols, 6.0))
-    for ax, (name, layer) in zip(axes[0], singles.items()):
-        (g,), (dg,) = members_and_slopes(layer, z)
+if NOTEBOOK:
+    results = experiment(args)
+
+# %% [markdown]
+# ## The table
+# One row per unit: its number of members d, whether some member has |g'(z)| > 1e-6 at every z
+# of the range, and where it fails. Expect the mirror links and the min-max link to pass, and
+# ReLU alone and (relu, relu) to fail for every z < 0.
+
+# %%
+def table(args, results):
+    """Print the linkage table. -> {name: satisfied}"""
+    rows, verdicts = [], {}
+    for name, (d, result) in results["checks"].items():
+        verdicts[name] = bool(result)
+        where = "-" if result else f"[{result.failures.min():g}, {result.failures.max():g}]"
+        rows.append((name, d, "yes" if result else "no", where))
+    print_table(f"Linking condition: some member has |g'(z)| > {NO_SLOPE:g} for every z in "
+                f"{list(Z_RANGE)}", ["activation", "members d", "satisfied", "z where it fails"],
+                rows)
+    return verdicts
+
+
+if NOTEBOOK:
+    verdicts = table(args, results)
+
+# %% [markdown]
+# ## The figure
+# Top: the single units, g solid and g' dashed. Bottom: the linked pairs, member a = g(z) in
+# blue, member b = g(−z) in orange. Red shading marks the z where every member's slope is 0:
+# there the unit would get no gradient. Only the non-link has such a region.
+
+# %%
+def draw_singles(axes, results):
+    z = results["z"]
+    for ax, name in zip(axes, single_units()):
+        (g,), (dg,) = results["curves"][name]
         ax.plot(z, g, color="C0", lw=2, label="g(z)")
         ax.plot(z, dg, color="C0", lw=1.2, ls="--", label="g'(z)")
         ax.set_title(name, fontsize=10)
+
+
+def draw_links(axes, results):
+    z = results["z"]
+    for ax, name in zip(axes, linked_units()):
+        ys, ds = results["curves"][name]
+        for i, (y, dy) in enumerate(zip(ys, ds)):
+            ax.plot(z, y, color=f"C{i}", lw=2, label=f"member {'ab'[i]}")
+            ax.plot(z, dy, color=f"C{i}", lw=1.2, ls="--", label=f"member {'ab'[i]} slope")
+        dead = (np.abs(ds) <= NO_SLOPE).all(axis=0)
+        if dead.any():
+            ax.fill_between(z, -2, 4, where=dead, color="red", alpha=0.15, label="no slope")
+        ax.set_title(name, fontsize=10, color="red" if dead.any() else "black")
+
+
+def figure(args, results):
+    """Draw and save the 2 × 6 panel figure."""
+    fig, axes = plt.subplots(2, 6, figsize=(18.0, 6.0))
+    draw_singles(axes[0], results)
+    draw_links(axes[1], results)
     axes[0, 4].axis("off")
     axes[0, 5].axis("off")
     axes[0, 4].text(0.0, 0.5, "Top: single units g and g'.\n\nBottom: the linked pair\n"
@@ -76,15 +172,6 @@ def run(args):
                     "dashed = slope d/dz.\n\nRed shading: z where every\nmember's slope is 0 —\n"
                     "the unit would get no\ngradient there.", fontsize=9, va="center",
                     transform=axes[0, 4].transAxes)
-    for ax, (name, layer) in zip(axes[1], links.items()):
-        ys, ds = members_and_slopes(layer, z)
-        for i, (y, dy) in enumerate(zip(ys, ds)):
-            ax.plot(z, y, color=f"C{i}", lw=2, label=f"member {'ab'[i]}")
-            ax.plot(z, dy, color=f"C{i}", lw=1.2, ls="--", label=f"member {'ab'[i]} slope")
-        dead = (np.abs(ds) <= 1e-6).all(axis=0)
-        if dead.any():
-            ax.fill_between(z, -2, 4, where=dead, color="red", alpha=0.15, label="no slope")
-        ax.set_title(name, fontsize=10, color="red" if dead.any() else "black")
     for ax in list(axes[0, :4]) + list(axes[1]):
         ax.axhline(0, color="k", lw=0.5)
         ax.axvline(0, color="k", lw=0.5)
@@ -99,28 +186,38 @@ def run(args):
     fig.suptitle("Single and linked activations and their derivatives (paper's Figure 1; no "
                  "randomness, so no seed)", fontsize=11)
     fig.tight_layout()
-    save_figure(fig, "01_linked_units.png", args)
+    save_figure(fig, f"{NAME}.png", args)
 
-    # The linking condition, checked numerically over a wide range of z.
-    z_range = (-20.0, 20.0)
-    rows, verdicts = [], {}
-    candidates = {**{f"{k} alone": v for k, v in single_units().items()}, **linked_units()}
-    for name, layer in candidates.items():
-        result = lr.check_linkage(layer, z_range=z_range, num=per_mode(args, 801, 4001, 4001))
-        verdicts[name] = bool(result)
-        where = "-" if result else f"[{result.failures.min():g}, {result.failures.max():g}]"
-        rows.append((name, getattr(layer, "expansion", 1), "yes" if result else "no", where))
-    print_table(f"Linking condition: some member has |g'(z)| > 1e-6 for every z in {list(z_range)}",
-                ["activation", "members d", "satisfied", "z where it fails"], rows)
 
-    mirror_ok = all(verdicts[k] for k in links if not k.startswith("non-link"))
-    finish(args, ("every mirror link and the min-max link satisfy the linking condition; "
-                  "(relu, relu) fails for z < 0, and so do ReLU alone and, numerically, "
-                  "SELU/Swish alone far out on the negative side (saturation)")
-           if mirror_ok and not verdicts["non-link (relu, relu): a = b"] else
-           f"unexpected linkage results: {verdicts}")
+if NOTEBOOK:
+    figure(args, results)
+
+# %% [markdown]
+# ## The verdict
+
+# %%
+def verdict(args, results, verdicts):
+    """Print the one-line verdict: do the links pass, and which units fail, where?"""
+    links_ok = all(verdicts[k] for k in linked_units() if not k.startswith("non-link"))
+    fails = [f"{name} (z in [{r.failures.min():g}, {r.failures.max():g}])"
+             for name, (_, r) in results["checks"].items() if not r]
+    finish(args, ("every mirror link and the min-max link satisfy the linking condition"
+                  if links_ok else "some link FAILS the linking condition")
+           + "; it fails for " + (", ".join(fails) if fails else "no unit"))
+
+
+if NOTEBOOK:
+    verdict(args, results, verdicts)
+
+# %%
+def main(argv=None):
+    args = setup(argv)
+    results = experiment(args)
+    verdicts = table(args, results)
+    figure(args, results)
+    verdict(args, results, verdicts)
     return verdicts
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and not NOTEBOOK:
     main()

@@ -1,39 +1,74 @@
+# %% [markdown]
+# # Tutorial 02 — verifying a hand-derived backward pass, step by step
+#
+# **Question.** linkedref has no autodiff: every layer's backward pass is derived by hand. How do
+# we know such a derivation is right?
+#
+# **Method.**
+# 1. We write a layer ourselves — LK-Swish, the paper's mirror link of swish(z) = z·σ(z) — and
+#    derive its backward pass on paper (see `MyLKSwish.backward`).
+# 2. We compare its analytic gradient with central differences, coordinate by coordinate,
+#    printing both numbers.
+# 3. We hand the same job to `linkedref.gradcheck` and run it on our layer, on the library's
+#    LK-ReLU and on a small Dense + LK-ReLU network with a softmax cross-entropy loss.
+# 4. We break the backward on purpose (the classic slip: forgetting the minus sign of the
+#    mirror member) and watch the check catch it.
+# 5. Figure: the error of the finite-difference estimate against its step ε — the "V": too large
+#    an ε and the Taylor truncation error (∝ ε²) dominates, too small and float round-off
+#    (∝ 1/ε) does. The wrong backward stays at an O(1) error for every ε.
+#
+# **The claim checked.** Not one of the paper's: this is how the library proves each backward
+# pass it uses for the paper's experiments. Nothing is trained: no optimizer.
+
+# %%
 """Tutorial 02 — verifying a hand-derived backward pass, step by step.
 
-linkedref has no autodiff: every layer's backward is derived by hand. This tutorial shows how we
-know such a derivation is right.
-
-1. We write a layer ourselves — LK-Swish, the paper's mirror link of swish(z) = z·σ(z) — and
-   derive its backward pass on paper (see ``MyLKSwish.backward``).
-2. We compare its analytic gradient with central differences, coordinate by coordinate, printing
-   both numbers.
-3. We hand the same job to ``linkedref.gradcheck`` and run it on our layer, on the library's
-   LK-ReLU and on a small Dense + LK-ReLU network with a softmax cross-entropy loss.
-4. We break the backward on purpose (the classic slip: forgetting the minus sign of the mirror
-   member) and watch the check catch it.
-5. Figure: the error of the finite-difference estimate against its step ε — the "V": too large an
-   ε and the Taylor truncation error (∝ ε²) dominates, too small and float round-off (∝ 1/ε) does.
-   The wrong backward stays at an O(1) error for every ε.
+Question: linkedref has no autodiff; how do we know a hand-derived backward pass is right?
+Method: write LK-Swish by hand, compare its backward with central differences by hand and with
+``linkedref.gradcheck``, break its mirror sign on purpose and watch the check fail, and plot the
+finite-difference error against the step ε.
+Claim: a correct backward agrees with central differences to ≤ 1e-6 in float64; a wrong one
+does not, for any ε.
 
 Run:  python tutorials/02_gradient_check.py [--quick]
 """
-from __future__ import annotations
+import matplotlib.pyplot as plt
+import numpy as np
 
-import sys
-from pathlib import Path
+import linkedref as lk
+import linkedref.backend as B
+from linkedref.gradcheck import GradientCheckError, away_from_kinks, gradcheck
+from linkedref.layer import Layer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import finish, make_parser, print_table, save_figure, start  # noqa: E402
+from _common import finish, make_parser, print_table, save_figure, start
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
 
-import linkedref.backend as B  # noqa: E402
-from linkedref.gradcheck import GradientCheckError, away_from_kinks, gradcheck  # noqa: E402
-from linkedref.layer import Layer  # noqa: E402
+# %% [markdown]
+# ## Setup
+# One seed draws the inputs and the small network's weights. `--smoke` checks fewer coordinates
+# and steps ε. A notebook runs the steps below with `NOTEBOOK_ARGS`.
+
+# %%
+NAME = "02_gradient_check"
+NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
+INDEX = (3, 1)                       # the coordinate of z whose error the figure follows
 
 
-# ----------------------------------------------------------------------------- our own layer
+def setup(argv=None):
+    """Parse the command line (see --help) and print the start line. -> args"""
+    return start(make_parser(__doc__, NAME, epochs=False), argv)
+
+
+if NOTEBOOK:
+    args = setup(NOTEBOOK_ARGS)
+
+# %% [markdown]
+# ## Step 1: our own layer
+# The derivation sits beside the code: each member's derivative by the product rule, and the
+# mirror member's minus sign by the chain rule.
+
+# %%
 class MyLKSwish(Layer):
     """LK-Swish written out by hand: z (N, C) -> (swish(z), swish(-z)) of shape (N, 2C).
 
@@ -63,8 +98,15 @@ class MyLKSwish(Layer):
         sign = +1 if self.wrong else -1          # the bug: a plus where the chain rule has a minus
         return dy_a * d_pos + sign * dy_b * d_neg
 
+# %% [markdown]
+# ## The experiment: steps 2 to 5
+# Step 2 takes L = Σ r·y with a fixed random r, so dL/dz = backward(r), and compares it with
+# [L(z + ε e_i) − L(z − ε e_i)] / 2ε. Step 3 lets `gradcheck` do that for every coordinate of
+# the input and of every parameter (float64, step 1e-5, tolerance 1e-6). Step 4 runs it on the
+# broken layer. Step 5 repeats step 2 at one coordinate for ε from 1e-12 to 0.1, evaluating
+# the forward in float64 and in float32.
 
-# -------------------------------------------------------------------------- step 2: by hand
+# %%
 def numeric_vs_analytic(layer, z, coords, eps=1e-6, seed=0):
     """For L = Σ r·y with a fixed random r: the analytic dL/dz (backward(r)) and the central
     difference [L(z + ε e_i) − L(z − ε e_i)] / 2ε for each coordinate i in ``coords``."""
@@ -79,7 +121,8 @@ def numeric_vs_analytic(layer, z, coords, eps=1e-6, seed=0):
         zm[i] -= eps
         numeric = (r * (layer.forward(zp) - layer.forward(zm))).sum() / (2 * eps)
         a = float(analytic[i])
-        rows.append((str(i), a, float(numeric), abs(a - numeric) / max(abs(a), abs(numeric), 1e-12)))
+        rows.append((str(i), a, float(numeric),
+                     abs(a - numeric) / max(abs(a), abs(numeric), 1e-12)))
     return rows
 
 
@@ -97,90 +140,147 @@ def error_vs_eps(layer, z, index, epsilons, dtype, seed=0):
         zp[index] += dtype(eps)
         zm[index] -= dtype(eps)
         step = float(zp[index]) - float(zm[index])           # the step actually taken in dtype
-        numeric = float((rt * (layer.forward(zp) - layer.forward(zm))).sum(dtype=np.float64)) / step \
-            if step else np.nan
-        errors.append(abs(numeric - a) / abs(a))
+        diff = float((rt * (layer.forward(zp) - layer.forward(zm))).sum(dtype=np.float64))
+        errors.append(abs(diff / step - a) / abs(a) if step else np.nan)
     return np.array(errors)
 
 
-def main(argv=None):
-    args = start(make_parser(__doc__), argv)
+def library_checks(z, rng, seed):
+    """Step 3: ``gradcheck`` on our layer, the library's LK-ReLU and a small net with a loss."""
+    x = away_from_kinks((5, 4), rng)             # LK-ReLU has a kink at 0: stay off it
+    net = lk.Sequential([lk.Dense(4, 6, rng=rng), lk.LKReLU(), lk.Dense(12, 3, rng=rng)])
+    labels = rng.integers(0, 3, 5)
+    return {"MyLKSwish (ours)": gradcheck(MyLKSwish(), z, seed=seed),
+            "LKReLU (library)": gradcheck(lk.LKReLU(), x, seed=seed),
+            "Dense+LKReLU+Dense + CE loss": gradcheck(net, x, loss=lk.SoftmaxCrossEntropy(),
+                                                      labels=labels, seed=seed)}
+
+
+def wrong_sign(z, seed):
+    """Step 4: gradcheck of the broken layer. -> (the error's message or None, its max error)"""
+    try:
+        gradcheck(MyLKSwish(wrong=True), z, seed=seed)
+        message = None
+    except GradientCheckError as err:
+        message = str(err)
+    report = gradcheck(MyLKSwish(wrong=True), z, seed=seed, raise_on_fail=False)
+    return message, report.max_error
+
+
+def experiment(args):
+    """Steps 2 to 5 in float64 (gradient checks need its round-off). -> dict of their results"""
     seed = args.seeds[0]
     rng = np.random.default_rng(seed)
-    with B.default_dtype("float64"):             # gradient checks need float64 round-off
-        return run(args, rng, seed)
+    smoke = args.mode == "smoke"
+    with B.default_dtype("float64"):
+        z = B.asarray(rng.standard_normal((4, 3)) * 2)          # N=4 samples, C=3 units
+        coords = [(0, 0), (1, 2), (3, 1)] if smoke else [(i, j) for i in range(4)
+                                                         for j in range(3)][::2]
+        by_hand = numeric_vs_analytic(MyLKSwish(), B.to_numpy(z), coords, seed=seed)
+        checks = library_checks(z, rng, seed)
+        caught, caught_error = wrong_sign(z, seed)
+        epsilons = np.logspace(-12, -1, 12 if smoke else 45)
+        z0 = B.to_numpy(z)
+        curves = {"float64": error_vs_eps(MyLKSwish(), z0, INDEX, epsilons, np.float64, seed),
+                  "float32": error_vs_eps(MyLKSwish(), z0, INDEX, epsilons, np.float32, seed),
+                  "wrong backward (float64)": error_vs_eps(MyLKSwish(wrong=True), z0, INDEX,
+                                                           epsilons, np.float64, seed)}
+    return {"by_hand": by_hand, "checks": checks, "caught": caught,
+            "caught_error": caught_error, "epsilons": epsilons, "curves": curves}
 
 
-def run(args, rng, seed):
-    z = B.asarray(rng.standard_normal((4, 3)) * 2)          # N=4 samples, C=3 units
+if NOTEBOOK:
+    results = experiment(args)
 
-    # Step 2: a few coordinates by hand.
-    print("\nStep 2 — MyLKSwish: analytic (backward) vs numeric (central difference, eps 1e-6)")
-    coords = [(0, 0), (1, 2), (3, 1)] if args.mode == "smoke" else [(i, j) for i in range(4) for j in range(3)][::2]
-    rows = numeric_vs_analytic(MyLKSwish(), B.to_numpy(z), coords, seed=seed)
-    print_table("dL/dz at a few coordinates (L = Σ r·y, r fixed and random)",
-                ["z index", "analytic", "numeric", "rel err"],
-                [(i, f"{a:+.10f}", f"{n:+.10f}", f"{e:.1e}") for i, a, n, e in rows])
+# %% [markdown]
+# ## The tables
+# Step 2: analytic and numeric values, side by side; they should agree to far below the 1e-6
+# tolerance. Step 3: the largest relative error over every checked coordinate ("kinks":
+# coordinates skipped because a kink lay within ε; a smooth layer has none). Step 4: the
+# message `GradientCheckError` raises, with both numbers side by side. Last: the best step ε per
+# precision, read off the curves of step 5.
 
-    # Step 3: the library's checker — every coordinate of the input and of every parameter.
-    import linkedref as lr
-    print("\nStep 3 — linkedref.gradcheck (float64, relative error tolerance 1e-6)")
-    checks = []
-    report = gradcheck(MyLKSwish(), z, seed=seed)
-    checks.append(("MyLKSwish (ours)", report))
-    x = away_from_kinks((5, 4), rng)             # LK-ReLU has a kink at 0: stay off it
-    checks.append(("LKReLU (library)", gradcheck(lr.LKReLU(), x, seed=seed)))
-    mlp = lr.Sequential([lr.Dense(4, 6, rng=rng), lr.LKReLU(), lr.Dense(12, 3, rng=rng)])
-    labels = rng.integers(0, 3, 5)
-    checks.append(("Dense+LKReLU+Dense + CE loss",
-                   gradcheck(mlp, x, loss=lr.SoftmaxCrossEntropy(), labels=labels, seed=seed)))
-    print(checks[-1][1])
+# %%
+def table(args, results):
+    """Print the tables of steps 2 to 5."""
+    print_table("Step 2 — MyLKSwish, dL/dz at a few coordinates (L = Σ r·y, r fixed and random; "
+                "central difference with eps 1e-6)", ["z index", "analytic", "numeric", "rel err"],
+                [(i, f"{a:+.10f}", f"{n:+.10f}", f"{e:.1e}") for i, a, n, e in results["by_hand"]])
+    checks = results["checks"]
+    print("\nStep 3 — linkedref.gradcheck (float64, relative error tolerance 1e-6); the "
+          "small net's report:")
+    print(checks["Dense+LKReLU+Dense + CE loss"])
     print_table("gradcheck: every tensor of each component",
                 ["component", "max rel err", "coords", "kinks", "result"],
                 [(name, f"{r.max_error:.2e}", sum(w.checked for w in r.rows),
-                  sum(w.skipped for w in r.rows), "ok" if r.passed else "FAIL") for name, r in checks])
-
-    # Step 4: a wrong backward is caught, with the numbers that show why.
+                  sum(w.skipped for w in r.rows), "ok" if r.passed else "FAIL")
+                 for name, r in checks.items()])
     print("\nStep 4 — the same layer with the mirror's minus sign dropped:")
-    try:
-        gradcheck(MyLKSwish(wrong=True), z, seed=seed)
-        caught = None
-        print("NOT caught — this should never happen")
-    except GradientCheckError as err:
-        caught = err
-        caught_error = gradcheck(MyLKSwish(wrong=True), z, seed=seed, raise_on_fail=False).max_error
-        print(f"GradientCheckError caught, as it should be:\n{err}")
+    print("NOT caught — this should never happen" if results["caught"] is None else
+          f"GradientCheckError caught, as it should be:\n{results['caught']}")
+    best = {k: (results["epsilons"][np.nanargmin(v)], np.nanmin(v))
+            for k, v in results["curves"].items()}
+    print_table("Step 5 — best step per precision", ["evaluation", "best eps", "min rel err"],
+                [(k, f"{e:.1e}", f"{m:.1e}") for k, (e, m) in best.items()])
 
-    # Step 5: the V — error of the central difference against eps.
-    epsilons = np.logspace(-12, -1, 12 if args.mode == "smoke" else 45)
-    z0 = B.to_numpy(z)
-    index = (3, 1)
-    curves = {"float64": error_vs_eps(MyLKSwish(), z0, index, epsilons, np.float64, seed),
-              "float32": error_vs_eps(MyLKSwish(), z0, index, epsilons, np.float32, seed),
-              "wrong backward (float64)": error_vs_eps(MyLKSwish(wrong=True), z0, index, epsilons,
-                                                       np.float64, seed)}
+
+if NOTEBOOK:
+    table(args, results)
+
+# %% [markdown]
+# ## The figure
+# The "V" of each precision: on the right the truncation error falls as ε², on the left
+# round-off grows as 1/ε; float32's V bottoms out higher and further right. The wrong backward
+# is a flat line near 1: no step makes it agree.
+
+# %%
+def figure(args, results):
+    """Plot the relative error against ε for each curve; save the figure."""
+    epsilons, seed = results["epsilons"], args.seeds[0]
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for (label, errs), style in zip(curves.items(), ["o-", "s-", "x--"]):
+    for (label, errs), style in zip(results["curves"].items(), ["o-", "s-", "x--"]):
         ax.loglog(epsilons, np.maximum(errs, 1e-17), style, ms=3, label=label)
     ax.axhline(1e-6, color="gray", lw=0.8, ls=":", label="gradcheck tolerance 1e-6")
     ax.axvline(1e-5, color="gray", lw=0.8, ls="-.", label="gradcheck eps 1e-5")
     ax.set_xlabel("finite-difference step ε")
     ax.set_ylabel("relative error |numeric − analytic| / |analytic|")
-    ax.set_title(f"Central differences on MyLKSwish, dL/dz{list(index)} (seed {seed})\n"
+    ax.set_title(f"Central differences on MyLKSwish, dL/dz{list(INDEX)} (seed {seed})\n"
                  "truncation ∝ ε² on the right, round-off ∝ 1/ε on the left", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(True, which="major", alpha=0.3)
-    save_figure(fig, "02_gradient_check.png", args)
+    save_figure(fig, f"{NAME}.png", args)
 
-    best = {k: (epsilons[np.nanargmin(v)], np.nanmin(v)) for k, v in curves.items()}
-    print_table("best step per precision", ["evaluation", "best eps", "min rel err"],
-                [(k, f"{e:.1e}", f"{m:.1e}") for k, (e, m) in best.items()])
-    ok = all(r.passed for _, r in checks) and caught is not None
+
+if NOTEBOOK:
+    figure(args, results)
+
+# %% [markdown]
+# ## The verdict
+
+# %%
+def verdict(args, results):
+    """Print the one-line verdict: every check passed and the slip was caught?"""
+    checks = results["checks"]
+    ok = all(r.passed for r in checks.values()) and results["caught"] is not None
     finish(args, ("every hand-derived backward agrees with finite differences to "
-                  f"{max(r.max_error for _, r in checks):.1e} (≤ 1e-6) and the sign slip is caught "
-                  f"(its max relative error {caught_error:.2f})") if ok else "a check failed")
-    return {"checks": {n: r.max_error for n, r in checks}, "caught": caught is not None}
+                  f"{max(r.max_error for r in checks.values()):.1e} (≤ 1e-6) and the sign slip "
+                  f"is caught (its max relative error {results['caught_error']:.2f})")
+           if ok else "a check failed")
 
 
-if __name__ == "__main__":
+if NOTEBOOK:
+    verdict(args, results)
+
+# %%
+def main(argv=None):
+    args = setup(argv)
+    results = experiment(args)
+    table(args, results)
+    figure(args, results)
+    verdict(args, results)
+    return {"checks": {n: r.max_error for n, r in results["checks"].items()},
+            "caught": results["caught"] is not None}
+
+
+if __name__ == "__main__" and not NOTEBOOK:
     main()

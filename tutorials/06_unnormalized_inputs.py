@@ -1,170 +1,287 @@
+# %% [markdown]
+# # Tutorial 06 — unnormalised inputs: do linked units make standardisation unnecessary?
+#
+# **Question.** Do linked nets train as well on raw, shifted and scaled inputs as on
+# standardised ones — and do single-unit nets not?
+#
+# **The paper's claim (claim 4).** Since a linked unit always has a member with a non-zero
+# gradient, whatever the shift or scale of its input, linked nets need no input
+# standardisation, while single units can be pushed into their flat regions and die. The paper
+# gives no table for this claim; it states it.
+#
+# **Method.** The same plain conv net — the depth experiment's architecture, shallower: by
+# default 20 conv layers of width 4, no BatchNorm, deep and narrow enough for plain ReLU nets
+# to die now and then — is trained on three versions of the digits:
+#
+# - raw: pixel values in [0, 1], as loaded;
+# - standardised: each channel to mean 0, std 1 with the training set's statistics;
+# - ×50+10: x · 50 + 10 (`preprocess.shift_scale`), values in [10, 60] — far from zero-centred,
+#   with a large scale, as an unnormalised sensor or 0–255 image would be;
+#
+# for single and linked versions of each activation, with Adam (lr 1e-3, β1 0.9, β2 0.999,
+# ε 1e-8, decay 1e-6; the setup line prints the optimizer as the library built it), batch 32.
+# One thing to keep in mind when reading the results: Adam's per-weight step sizes absorb much
+# of the input's scale in the first layer, which an optimizer without them (plain SGD) would not.
+
+# %%
 """Tutorial 06 — unnormalised inputs: do linked units make input standardisation unnecessary?
 
-The paper's claim 4: since a linked unit always has a member with a non-zero gradient, whatever
-the shift or scale of its input, linked nets should train on raw, unnormalised data, where
-single units can be pushed into their flat regions and die.
-
-The same plain conv net (the depth experiment's architecture, shallower: by default 20 conv
-layers of width 4, no BatchNorm — deep and narrow enough for plain ReLU nets to die now and then)
-is trained on three versions of the digits:
-
-- raw: pixel values in [0, 1], as loaded;
-- standardised: each channel to mean 0, std 1 with the training set's statistics;
-- ×50+10: x · 50 + 10 (``preprocess.shift_scale``), values in [10, 60] — far from zero-centred,
-  with a large scale, as an unnormalised sensor or 0-255 image would be;
-
-for single and linked versions of each activation, with Adam (lr 1e-3, decay 1e-6, batch 32).
-The table reports, per activation and input, the median over seeds of each run's max test
-accuracy (the best seed's in brackets), and the dead units at the end (output zero for every
-training sample; median over seeds) for each input. The paper gives no table for this claim; it
-states it. What we saw while sizing this (digits, Adam, 4 seeds, 8 epochs): the ×50+10 inputs did
-not hurt any activation — Adam's per-weight step sizes absorb the input scale in the first layer —
-and plain ReLU nets of depth 20 died about as often on standardised as on shifted inputs.
-
-Full mode (≈ 10 min on 2 cores): ReLU, PReLU, SELU, Swish and their linked versions, 30 epochs,
-3 seeds. Quick mode (≤ 1 min): ReLU, LK-ReLU, SELU, LK-SELU, 8 epochs, 1 seed.
+Question: do linked nets train as well on raw and shifted/scaled inputs as on standardised
+ones, where single-unit nets do not?
+Method: train one plain conv net (Adam) with single and linked activations on raw,
+standardised and ×50+10 digits; compare max test accuracy and dead units.
+Claim (paper): linked units need no input standardisation.
 
 Run:  python tutorials/06_unnormalized_inputs.py [--quick] [--seeds 0 1 2] [--shift 10 --scale 50]
 """
-from __future__ import annotations
+import matplotlib.pyplot as plt
+import numpy as np
 
-import sys
-from pathlib import Path
+import linkedref as lk
+from linkedref.data import preprocess
+from linkedref.diagnostics import dead_units
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (finish, make_parser, per_mode, pretty, print_table,  # noqa: E402
-                     save_figure, seeds_text, start)
-from _experiments import (Variant, chance_level, load_data, plot_runs, run_variants,  # noqa: E402
-                          summarize)
+from _common import (
+    finish,
+    make_parser,
+    optimizer_text,
+    per_mode,
+    pretty,
+    print_table,
+    save_figure,
+    seeds_text,
+    start,
+)
+from _experiments import Variant, chance_level, load_data, plot_runs, run_variants, summarize
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
 
-import linkedref as lr  # noqa: E402
-from linkedref.data import preprocess  # noqa: E402
-from linkedref.diagnostics import dead_units  # noqa: E402
+# %% [markdown]
+# ## Setup
+# Full mode: ReLU, PReLU, SELU, Swish and their linked versions, 30 epochs, seeds 0–2; quick:
+# ReLU, LK-ReLU, SELU, LK-SELU, 8 epochs, seed 0; smoke: ReLU, LK-ReLU, depth 2, one epoch.
+# The setup prints each input version's mean, std and range. A notebook runs the steps below
+# with `NOTEBOOK_ARGS`.
 
+# %%
+NAME = "06_unnormalized_inputs"
+NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 ACTS = ("relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "swish", "lkswish")
+LR, DECAY, BATCH = 1e-3, 1e-6, 32    # Adam, as in the depth experiment
+
+
+def parse_args(argv=None):
+    """The command line (see --help), with the per-mode settings filled in."""
+    p = make_parser(__doc__, NAME, data=True)
+    p.add_argument("--depth", type=int, default=None, help="conv layers (default: 20; smoke 2)")
+    p.add_argument("--width", type=int, default=4, help="filters per conv layer")
+    p.add_argument("--shift", type=float, default=10.0,
+                   help="offset of the shifted inputs, x·scale + shift")
+    p.add_argument("--scale", type=float, default=50.0,
+                   help="factor of the shifted inputs, x·scale + shift")
+    p.add_argument("--n-train", type=int, default=None,
+                   help="training images to keep (default: all of digits; 5000 for larger sets)")
+    args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
+    args.depth = args.depth or per_mode(args, 2, 20, 20)
+    args.epochs = args.epochs or per_mode(args, 1, 8, 30)
+    acts = per_mode(args, ("relu", "lkrelu"), ("relu", "lkrelu", "selu", "lkselu"), ACTS)
+    args.variants = [Variant(pretty(a), a) for a in acts]
+    return args
 
 
 def input_versions(data, shift, scale):
     """{name: ((X_train, y_train), (X_test, y_test))} for the raw, standardised and shifted data."""
     (Xtr, ytr), (Xte, yte) = data
     Str, Ste, _ = preprocess.standardize(Xtr, Xte)
-    shifted = f"×{scale:g}+{shift:g}"
     return {"raw [0,1]": data,
             "standardised": ((Str, ytr), (Ste, yte)),
-            shifted: ((preprocess.shift_scale(Xtr, shift, scale), ytr),
-                      (preprocess.shift_scale(Xte, shift, scale), yte))}
+            f"×{scale:g}+{shift:g}": ((preprocess.shift_scale(Xtr, shift, scale), ytr),
+                                      (preprocess.shift_scale(Xte, shift, scale), yte))}
 
 
-def main(argv=None):
-    p = make_parser(__doc__, data=True)
-    p.add_argument("--depth", type=int, default=None, help="conv layers (default 20)")
-    p.add_argument("--width", type=int, default=4, help="filters per conv layer")
-    p.add_argument("--shift", type=float, default=10.0)
-    p.add_argument("--scale", type=float, default=50.0)
-    p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits; 5000 for larger sets)")
-    args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
-    depth = args.depth or per_mode(args, 2, 20, 20)
-    epochs = args.epochs or per_mode(args, 1, 8, 30)
-    acts = per_mode(args, ("relu", "lkrelu"), ("relu", "lkrelu", "selu", "lkselu"), ACTS)
+def setup(argv=None):
+    """Parse the command line, load the data in its three versions, print the setup.
+    -> (args, {version name: data})"""
+    args = parse_args(argv)
     data = load_data(args)
+    (Xtr, _), (Xte, yte) = data
+    args.chance = chance_level(yte)
     versions = input_versions(data, args.shift, args.scale)
-    shifted = list(versions)[-1]
-    (Xtr, ytr), (Xte, yte) = data
-    chance = chance_level(yte)
-    print(f"plain conv net: {depth} conv layers of width {args.width}, Dense; {args.dataset} "
-          f"({len(Xtr)} train / {len(Xte)} test); Adam lr 1e-3 decay 1e-6, batch 32, {epochs} "
-          f"epochs, seeds {seeds_text(args.seeds)}")
+    args.shifted = list(versions)[-1]
+    print(f"plain conv net: {args.depth} conv layers of width {args.width}, Dense; "
+          f"{args.dataset} ({len(Xtr)} train / {len(Xte)} test); "
+          f"{optimizer_text('adam', LR, DECAY)}, batch {BATCH}, {args.epochs} epochs, seeds "
+          f"{seeds_text(args.seeds)}")
     for name, ((X, _), _) in versions.items():
         print(f"  {name:>13}: training inputs mean {X.mean():7.3f}, std {X.std():7.3f}, "
               f"range [{X.min():.2f}, {X.max():.2f}]")
+    return args, versions
 
-    variants = [Variant(pretty(a), a) for a in acts]
+
+if NOTEBOOK:
+    args, versions = setup(NOTEBOOK_ARGS)
+
+# %% [markdown]
+# ## The experiment
+# For each input version, every activation × seed; at the end, the dead units of each trained
+# net on its own training inputs.
+
+# %%
+def experiment(args, versions):
+    """-> (runs {version: {label: [Run]}}, dead {version: {label: [dead units per seed]}})"""
     runs, dead = {}, {}
     for name, d in versions.items():
+        (Xtr, ytr), _ = d
         models = {}
 
-        def build(v, seed, _models=models):
-            m = lr.depth_net(depth, args.width, v.act, in_channels=Xtr.shape[1],
+        def build(v, seed, Xtr=Xtr, ytr=ytr, models=models):
+            m = lk.depth_net(args.depth, args.width, v.act, in_channels=Xtr.shape[1],
                              num_classes=int(ytr.max()) + 1, input_size=Xtr.shape[2:], rng=seed)
-            _models.setdefault(v.label, []).append(m)
+            models.setdefault(v.label, []).append(m)
             return m
 
-        runs[name] = run_variants(variants, build, d, args.seeds, epochs, desc=name)
-        dead[name] = {label: [sum(u.dead for u in dead_units(m, d[0][0])) for m in ms]
+        runs[name] = run_variants(args.variants, build, d, args.seeds, args.epochs, desc=name,
+                                  lr=LR, decay=DECAY, batch_size=BATCH)
+        dead[name] = {label: [sum(u.dead for u in dead_units(m, Xtr)) for m in ms]
                       for label, ms in models.items()}
+    return runs, dead
 
-    total_units = depth * round(args.width)
+
+if NOTEBOOK:
+    runs, dead = experiment(args, versions)
+
+# %% [markdown]
+# ## The table
+# Per activation and input version: the median over seeds of each run's max test accuracy (the
+# best seed's in brackets), and the dead units at the end (output zero for every training
+# sample; median over seeds) for each input. The claim holds for a linked net when its
+# ×50+10 column is close to its standardised one.
+
+# %%
+def median_max(runs, name, label) -> float:
+    return float(np.median([r.max for r in runs[name][label]]))
+
+
+def table(args, runs, dead):
+    """Print the accuracy and dead-unit table."""
+    versions = list(runs)
     rows = []
-    for v in variants:
+    for v in args.variants:
         row = [v.label]
         for name in versions:
-            s = summarize(runs[name][v.label], chance)
+            s = summarize(runs[name][v.label], args.chance)
             row.append(f"{s.median_max:.3f} ({s.best:.3f})")
         row.append(" / ".join(f"{np.median(dead[name][v.label]):.0f}" for name in versions)
-                   + f" of {total_units}")
+                   + f" of {args.depth * args.width}")
         rows.append(row)
-    print_table(f"Unnormalised inputs: median over seeds {seeds_text(args.seeds)} of the max test "
-                f"accuracy (best seed), {epochs} epochs, depth {depth}, width {args.width}; chance "
-                f"{chance:.3f}", ["activation", *versions, "dead units (raw / std / shifted)"], rows)
+    print_table(f"Unnormalised inputs: median over seeds {seeds_text(args.seeds)} of the max "
+                f"test accuracy (best seed), {args.epochs} epochs, depth {args.depth}, width "
+                f"{args.width}; chance {args.chance:.3f}",
+                ["activation", *versions, "dead units (raw / std / shifted)"], rows)
 
-    # Figure: (a) grouped bars per activation and input; (b) curves on the shifted inputs.
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1.3, 1]})
+
+if NOTEBOOK:
+    table(args, runs, dead)
+
+# %% [markdown]
+# ## The figure
+# (a) Bars: per activation, the median max test accuracy on each input version; dots: the
+# seeds. (b) Test accuracy per epoch on the shifted inputs (solid: linked, dashed: single;
+# thin: seeds, bold: median).
+
+# %%
+def draw_bars(ax, args, runs):
     colors = ["tab:gray", "tab:green", "tab:purple"]
-    w = 0.8 / len(versions)
-    for j, (name, color) in enumerate(zip(versions, colors)):
-        x = np.arange(len(variants)) + (j - (len(versions) - 1) / 2) * w
-        vals = [[r.max for r in runs[name][v.label]] for v in variants]
-        ax1.bar(x, [np.median(v) for v in vals], w, color=color, label=name, alpha=0.85)
+    w = 0.8 / len(runs)
+    for j, (name, color) in enumerate(zip(runs, colors)):
+        x = np.arange(len(args.variants)) + (j - (len(runs) - 1) / 2) * w
+        vals = [[r.max for r in runs[name][v.label]] for v in args.variants]
+        ax.bar(x, [np.median(v) for v in vals], w, color=color, label=name, alpha=0.85)
         for xi, v in zip(x, vals):
-            ax1.plot([xi] * len(v), v, "k.", ms=4)
-    ax1.set_xticks(np.arange(len(variants)), [v.label for v in variants], fontsize=9)
-    ax1.set_ylabel("max test accuracy")
-    ax1.set_title("(a) per activation and input (bars: median over seeds; dots: seeds)", fontsize=10)
-    ax1.axhline(chance, color="gray", ls="--", lw=1, label="chance")
-    ax1.set_ylim(0, 1.05)
-    ax1.legend(fontsize=8, ncol=2, loc="upper left")
-    ax1.grid(axis="y", alpha=0.3)
+            ax.plot([xi] * len(v), v, "k.", ms=4)
+    ax.set_xticks(np.arange(len(args.variants)), [v.label for v in args.variants], fontsize=9)
+    ax.set_ylabel("max test accuracy")
+    ax.set_title("(a) per activation and input (bars: median over seeds; dots: seeds)",
+                 fontsize=10)
+    ax.axhline(args.chance, color="gray", ls="--", lw=1, label="chance")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=8, ncol=2, loc="upper left")
+    ax.grid(axis="y", alpha=0.3)
+
+
+def draw_curves(ax, args, runs):
     cmap = plt.get_cmap("tab10")
-    for k, v in enumerate(variants):
-        plot_runs(ax2, runs[shifted][v.label], cmap(k // 2), v.label, ls="-" if v.linked else "--")
-    ax2.axhline(chance, color="gray", ls="--", lw=1)
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("test accuracy")
-    ax2.set_ylim(0, 1.05)
-    ax2.set_title(f"(b) training on inputs {shifted} (solid: linked, dashed: single)", fontsize=10)
-    ax2.legend(fontsize=8, ncol=2, loc="lower right")
-    ax2.grid(alpha=0.3)
-    fig.suptitle(f"Plain conv net ({depth}×{args.width}, no BatchNorm) on {args.dataset} with raw, "
-                 f"standardised and shifted/scaled inputs; seeds {seeds_text(args.seeds)}", fontsize=10)
+    for k, v in enumerate(args.variants):
+        plot_runs(ax, runs[args.shifted][v.label], cmap(k // 2), v.label,
+                  ls="-" if v.linked else "--")
+    ax.axhline(args.chance, color="gray", ls="--", lw=1)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"(b) training on inputs {args.shifted} (solid: linked, dashed: single)",
+                 fontsize=10)
+    ax.legend(fontsize=8, ncol=2, loc="lower right")
+    ax.grid(alpha=0.3)
+
+
+def figure(args, runs):
+    """Draw and save panels (a) and (b)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.6),
+                                   gridspec_kw={"width_ratios": [1.3, 1]})
+    draw_bars(ax1, args, runs)
+    draw_curves(ax2, args, runs)
+    fig.suptitle(f"Plain conv net ({args.depth}×{args.width}, no BatchNorm) on {args.dataset} "
+                 f"with raw, standardised and shifted/scaled inputs; seeds "
+                 f"{seeds_text(args.seeds)}", fontsize=10)
     fig.tight_layout()
-    save_figure(fig, "06_unnormalized_inputs.png", args)
+    save_figure(fig, f"{NAME}.png", args)
 
-    def med(name, label):
-        return float(np.median([r.max for r in runs[name][label]]))
 
-    std_name = "standardised"
-    parts = []
-    for v in variants:
-        drop = med(std_name, v.label) - med(shifted, v.label)
-        parts.append(f"{v.label} {med(shifted, v.label):.2f} ({-drop:+.2f} vs standardised)")
-    linked_ok = all(med(std_name, v.label) - med(shifted, v.label) < 0.05 for v in variants if v.linked)
-    single_hurt = [v.label for v in variants
-                   if not v.linked and med(std_name, v.label) - med(shifted, v.label) >= 0.05]
-    dead_single = sum(np.median(dead[n][v.label]) for n in versions for v in variants if not v.linked)
-    dead_linked = sum(np.median(dead[n][v.label]) for n in versions for v in variants if v.linked)
-    finish(args, f"on {shifted} inputs: " + "; ".join(parts) + ". "
-           + ("Linked nets lose < 0.05 against standardised inputs" if linked_ok
-              else "Some linked nets lose ≥ 0.05 against standardised inputs (claim not confirmed here)")
+if NOTEBOOK:
+    figure(args, runs)
+
+# %% [markdown]
+# ## The verdict
+# A net "loses" when its median max accuracy on the shifted inputs is 0.05 or more below the
+# one on standardised inputs. The claim holds when no linked net loses; its contrast shows
+# when single nets do.
+
+# %%
+def verdict(args, runs, dead):
+    """Print the one-line verdict: which nets lose ≥ 0.05 on the shifted inputs?"""
+    def loss(v):
+        return median_max(runs, "standardised", v.label) - median_max(runs, args.shifted, v.label)
+
+    parts = [f"{v.label} {median_max(runs, args.shifted, v.label):.2f} ({-loss(v):+.2f} vs "
+             "standardised)" for v in args.variants]
+    linked_ok = all(loss(v) < 0.05 for v in args.variants if v.linked)
+    single_hurt = [v.label for v in args.variants if not v.linked and loss(v) >= 0.05]
+
+    def dead_sum(linked):
+        return sum(np.median(dead[n][v.label]) for n in runs for v in args.variants
+                   if v.linked == linked)
+
+    finish(args, f"on {args.shifted} inputs: " + "; ".join(parts) + ". "
+           + ("Linked nets lose < 0.05 against standardised inputs" if linked_ok else
+              "Some linked nets lose ≥ 0.05 against standardised inputs (claim not confirmed)")
            + (f"; single nets that lose ≥ 0.05: {', '.join(single_hurt)}" if single_hurt
-              else "; no single net loses ≥ 0.05 either (the claim's contrast does not show here)")
-           + f". Dead units at the end (medians, all inputs): single {dead_single:.0f}, linked "
-             f"{dead_linked:.0f}")
+              else "; no single net loses ≥ 0.05 either (the claim's contrast does not show)")
+           + f". Dead units at the end (medians, all inputs): single {dead_sum(False):.0f}, "
+             f"linked {dead_sum(True):.0f}")
+
+
+if NOTEBOOK:
+    verdict(args, runs, dead)
+
+# %%
+def main(argv=None):
+    args, versions = setup(argv)
+    runs, dead = experiment(args, versions)
+    table(args, runs, dead)
+    figure(args, runs)
+    verdict(args, runs, dead)
     return runs
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and not NOTEBOOK:
     main()

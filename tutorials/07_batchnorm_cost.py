@@ -1,66 +1,134 @@
+# %% [markdown]
+# # Tutorial 07 — what BatchNorm costs: time per step and time to a target accuracy
+#
+# **Question.** If linked units let a deep plain net train without BatchNorm, how much time
+# does dropping BatchNorm save — per step, and until the net reaches a target accuracy?
+#
+# **The paper's claim (claim 3).** Dropping BatchNorm roughly halves the training time: the
+# paper measured a BN/no-BN time ratio of 2.08 for LK-ReLU (and 2.09 in its ResNet-50 runs), on
+# a GPU with Keras + TensorFlow.
+#
+# **Method.** Three versions of the same plain conv net (the depth experiment's architecture,
+# by default 10 conv layers of width 16 on the 8×8 digits): LK-ReLU without BatchNorm, LK-ReLU
+# with BatchNorm between each conv and its activation, and ReLU with BatchNorm (the usual
+# recipe). First the wall-clock time of one training step (forward, loss, backward, Adam
+# update) on a batch of 32, measured round-robin over the three nets (`--repeats` rounds of
+# `--steps` steps; the median round counts, so a single lucky or unlucky round cannot decide
+# the ratio). Then each net is trained with Adam (lr 1e-3, β1 0.9, β2 0.999, ε 1e-8, decay
+# 1e-6; the setup line prints the optimizer as the library built it), batch 32, and we read
+# off the seconds and epochs until the training accuracy, and the test accuracy, first reach
+# `--target`. The BLAS thread count (`--threads`, default 1) is part of the measurement: the
+# table and the figure state it.
+#
+# Both accuracies are shown because they differ for BatchNorm on a small data set: the test
+# pass normalises with running statistics (momentum 0.99, Keras's default), which need a few
+# hundred steps to forget their initial values — ten epochs of the digits' 40 steps. On
+# CIFAR-10's 1,563 steps per epoch this lag is invisible.
+#
+# What to expect: BatchNorm's forward and backward are a handful of elementwise passes and
+# reductions over the activations. On a GPU those are memory-bound kernels next to fast
+# convolutions, so they take a large share of a step; in NumPy on a CPU the convolutions
+# (im2col + matmul) dominate and Python overhead is per layer, so the ratio can be far from
+# 2.08. The ratio printed is what this machine measured, nothing else; when other jobs share
+# the cores, short runs (quick mode) scatter: read the ratio of a full run.
+
+# %%
 """Tutorial 07 — what BatchNorm costs: time per step and time to a target accuracy.
 
-The paper's claim 3: linked units train deep plain nets without BatchNorm, and dropping BatchNorm
-roughly halves the training time — the paper measured a BN/no-BN time ratio of 2.08 for LK-ReLU
-(and 2.09 in its ResNet-50 runs), on a GPU with Keras + TensorFlow.
+Question: how much training time does dropping BatchNorm save, per step and until a target
+accuracy?
+Method: time training steps of a plain conv net as LK-ReLU, LK-ReLU+BN and ReLU+BN, round-robin,
+then train each (Adam) and read off the seconds to a target training and test accuracy.
+Claim (paper, GPU): dropping BatchNorm roughly halves training time (BN/no-BN 2.08× for LK-ReLU).
 
-Here three versions of the same plain conv net (the depth experiment's architecture, by default
-10 conv layers of width 16 on the 8×8 digits) are compared:
-
-- LK-ReLU without BatchNorm,
-- LK-ReLU with BatchNorm between each conv and its activation,
-- ReLU with BatchNorm (the usual recipe),
-
-first by the wall-clock time of one training step (forward, loss, backward, Adam update) on a
-batch of 32, measured round-robin over the three nets (``--repeats`` rounds of ``--steps`` steps;
-the median round counts, so a single lucky or unlucky round cannot decide the ratio), then by
-training each with Adam (lr 1e-3, decay 1e-6, batch 32) and reading
-off the seconds and epochs until the training accuracy, and the test accuracy, first reach
-``--target``. Both are shown because they differ for BatchNorm on a small data set: the test pass
-normalises with running statistics (momentum 0.99, Keras's default), which need a few hundred
-steps to forget their initial values — ten epochs of the digits' 40 steps. (We checked: after one
-epoch an LK-ReLU+BN net scored 0.10 on the test set with running statistics and 0.91 with batch
-statistics.) On CIFAR-10's 1,563 steps per epoch this lag is invisible.
-
-What to expect: BatchNorm's forward and backward are a handful of elementwise passes and
-reductions over the activations. On a GPU those are memory-bound kernels next to fast
-convolutions, so they take a large share of a step; in NumPy on a CPU the convolutions (im2col +
-matmul) dominate and Python overhead is per layer, so the measured ratio can be far from 2.08.
-The ratio printed is what this machine measured, nothing else. For reference, one measurement on
-the 2-core development machine (NumPy, depth 10, width 16, batch 32, eight rounds of ten steps,
-each net on its own): LK-ReLU 8.7 ms, LK-ReLU+BN 10.5 ms (1.21×), ReLU+BN 7.0 ms per step. When
-other jobs share the cores, short runs (quick mode) scatter by ±25 %: read the ratio of a full run.
-
-Full mode (≈ 5 min on 2 cores): 20 rounds × 20 steps of timing, 30 epochs × 3 seeds of
-training. Quick mode (≤ 1 min): 10 rounds × 10 steps, 12 epochs × 1 seed.
-
-Run:  python tutorials/07_batchnorm_cost.py [--quick] [--seeds 0 1 2] [--target 0.9]
+Run:  python tutorials/07_batchnorm_cost.py [--quick] [--seeds 0 1 2] [--target 0.9] [--threads 1]
 """
-from __future__ import annotations
-
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (finish, make_parser, per_mode, print_table,  # noqa: E402
-                     save_figure, seeds_text, start)
-from _experiments import Variant, chance_level, load_data, run_variants, summarize  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import linkedref as lk
+import linkedref.backend as B
 
-import linkedref as lr  # noqa: E402
-import linkedref.backend as B  # noqa: E402
+from _common import (
+    finish,
+    make_optimizer,
+    make_parser,
+    optimizer_text,
+    per_mode,
+    print_table,
+    save_figure,
+    seeds_text,
+    start,
+)
+from _experiments import Variant, chance_level, load_data, run_variants, summarize
 
+NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
+
+# %% [markdown]
+# ## Setup
+# Full mode: 20 rounds × 20 steps of timing, 30 epochs × seeds 0–2 of training; quick: 10
+# rounds × 10 steps, 12 epochs × seed 0; smoke: depth 2, 2 rounds × 2 steps, one epoch. A
+# notebook runs the steps below with `NOTEBOOK_ARGS`.
+
+# %%
+NAME = "07_batchnorm_cost"
+NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 VARIANTS = [
     Variant("LK-ReLU", "lkrelu"),
     Variant("LK-ReLU+BN", "lkrelu", batchnorm=True),
     Variant("ReLU+BN", "relu", batchnorm=True),
 ]
 PAPER_RATIO = 2.08
+LR, DECAY = 1e-3, 1e-6               # Adam, as in the depth experiment
 
 
+def parse_args(argv=None):
+    """The command line (see --help), with the per-mode settings filled in."""
+    p = make_parser(__doc__, NAME, data=True)
+    p.add_argument("--depth", type=int, default=10, help="conv layers (default: 10; smoke 2)")
+    p.add_argument("--width", type=int, default=16, help="filters per conv layer")
+    p.add_argument("--batch-size", type=int, default=32, help="batch size of timing and training")
+    p.add_argument("--target", type=float, default=0.9,
+                   help="the training and test accuracy whose first epoch is timed")
+    p.add_argument("--steps", type=int, default=None,
+                   help="steps per timing round (default: 20; quick 10, smoke 2)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="timing rounds (default: 20; quick 10, smoke 2)")
+    p.add_argument("--n-train", type=int, default=None,
+                   help="training images to keep (default: all of digits; 5000 for larger sets)")
+    args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
+    args.depth = per_mode(args, 2, args.depth, args.depth)
+    args.epochs = args.epochs or per_mode(args, 1, 12, 30)
+    args.steps = args.steps or per_mode(args, 2, 10, 20)
+    args.repeats = args.repeats or per_mode(args, 2, 10, 20)
+    return args
+
+
+def setup(argv=None):
+    """Parse the command line, load the data, print the setup line. -> (args, data)"""
+    args = parse_args(argv)
+    data = load_data(args)
+    (Xtr, _), (Xte, yte) = data
+    args.chance = chance_level(yte)
+    print(f"plain conv net: {args.depth} conv layers of width {args.width}; {args.dataset} "
+          f"({len(Xtr)} train / {len(Xte)} test), batch {args.batch_size}; "
+          f"{optimizer_text('adam', LR, DECAY)}; backend {args.backend}, "
+          f"{lk.get_threads()} BLAS thread(s); timing: {args.repeats} rounds × {args.steps} "
+          f"steps per net, round-robin; training: {args.epochs} epochs")
+    return args, data
+
+
+if NOTEBOOK:
+    args, data = setup(NOTEBOOK_ARGS)
+
+# %% [markdown]
+# ## The experiment
+# First the timing rounds, on one fixed batch (after three warm-up steps per net), in a random
+# order per round so that a burst of load elsewhere hits every net; then the training runs.
+
+# %%
 def step_times(models, X, y, steps, repeats, rng):
     """Seconds per training step of each model: ``repeats`` rounds, in each round ``steps`` steps
     of every model in turn, in a random order (so a burst of load elsewhere hits all of them).
@@ -68,8 +136,8 @@ def step_times(models, X, y, steps, repeats, rng):
     One step = forward(training=True), loss, backward, Adam update, on a fixed batch (X, y).
     Returns {label: array (repeats,) of seconds per step}.
     """
-    loss = lr.SoftmaxCrossEntropy()
-    opts = {k: lr.Adam(m, lr=1e-3, decay=1e-6) for k, m in models.items()}
+    loss = lk.SoftmaxCrossEntropy()
+    opts = {k: make_optimizer("adam", m, LR, DECAY) for k, m in models.items()}
     xb, yb = B.asarray(X), B.asarray(y)
     xp = B.xp()
 
@@ -94,115 +162,170 @@ def step_times(models, X, y, steps, repeats, rng):
     return {k: np.array(v) for k, v in times.items()}
 
 
-def main(argv=None):
-    p = make_parser(__doc__, data=True)
-    p.add_argument("--depth", type=int, default=10, help="conv layers")
-    p.add_argument("--width", type=int, default=16, help="filters per conv layer")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--target", type=float, default=0.9, help="test accuracy to reach")
-    p.add_argument("--steps", type=int, default=None, help="steps per timing round")
-    p.add_argument("--repeats", type=int, default=None, help="timing rounds")
-    p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits; 5000 for larger sets)")
-    args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
-    depth = per_mode(args, 2, args.depth, args.depth)
-    epochs = args.epochs or per_mode(args, 1, 12, 30)
-    steps = args.steps or per_mode(args, 2, 10, 20)
-    repeats = args.repeats or per_mode(args, 2, 10, 20)
-    data = load_data(args)
-    (Xtr, ytr), (Xte, yte) = data
-    chance = chance_level(yte)
+def experiment(args, data):
+    """-> (times {label: seconds per step per round}, runs {label: [Run per seed]}, params)"""
+    (Xtr, ytr), _ = data
 
     def build(v, seed):
-        return lr.depth_net(depth, args.width, v.act, batchnorm=v.batchnorm,
+        return lk.depth_net(args.depth, args.width, v.act, batchnorm=v.batchnorm,
                             in_channels=Xtr.shape[1], num_classes=int(ytr.max()) + 1,
                             input_size=Xtr.shape[2:], rng=seed)
 
-    print(f"plain conv net: {depth} conv layers of width {args.width}; {args.dataset} "
-          f"({len(Xtr)} train / {len(Xte)} test), batch {args.batch_size}; backend {args.backend}")
     rng = np.random.default_rng(args.seeds[0])
     models = {v.label: build(v, args.seeds[0]) for v in VARIANTS}
     batch = rng.choice(len(Xtr), args.batch_size, replace=False)
-    print(f"timing: {repeats} rounds × {steps} steps per net, round-robin")
-    times = step_times(models, Xtr[batch], ytr[batch], steps, repeats, rng)
-    per_step = {k: float(np.median(v)) for k, v in times.items()}   # median over rounds: one
-    # lucky round of one net (a moment when other jobs paused) does not decide the ratio
+    times = step_times(models, Xtr[batch], ytr[batch], args.steps, args.repeats, rng)
+    runs = run_variants(VARIANTS, build, data, args.seeds, args.epochs, desc="training",
+                        lr=LR, decay=DECAY, batch_size=args.batch_size)
+    params = {k: lk.count_params(m) for k, m in models.items()}
+    return times, runs, params
 
-    runs = run_variants(VARIANTS, build, data, args.seeds, epochs, desc="training",
-                        batch_size=args.batch_size)
 
+if NOTEBOOK:
+    times, runs, params = experiment(args, data)
+
+# %% [markdown]
+# ## The table
+# Per net: the median milliseconds per step over the timing rounds (one lucky round, a moment
+# when other jobs paused, cannot decide the ratio), its ratio to LK-ReLU without BatchNorm, and
+# for the training and the test accuracy: the epochs and seconds until `--target` (medians over
+# the seeds that reached it) and how many seeds did; then the max test accuracy and the
+# parameters.
+
+# %%
+def reach(runs, target, key):
+    """Median seconds until ``key`` first reached ``target`` over the seeds that did, and the
+    table cells (epochs, seconds, reached)."""
+    hit = [(r.epochs_to(target, key), r.seconds_to(target, key)) for r in runs]
+    hit = [(e, t) for e, t in hit if e is not None]
+    if not hit:
+        return None, ["never", "never", f"0/{len(runs)}"]
+    seconds = float(np.median([t for _, t in hit]))
+    return seconds, [f"{np.median([e for e, _ in hit]):.0f}", f"{seconds:.1f}",
+                     f"{len(hit)}/{len(runs)}"]
+
+
+def table(args, times, runs, params):
+    """Print the cost table. -> {"per_step": {label: s}, "reach": {(label, key): s or None}}"""
+    per_step = {k: float(np.median(v)) for k, v in times.items()}
     base = per_step["LK-ReLU"]
-    rows, reach = [], {}
+    rows, reached = [], {}
     for v in VARIANTS:
-        rs = runs[v.label]
         row = [v.label, 1000 * per_step[v.label], f"{per_step[v.label] / base:.2f}×"]
         for key in ("accuracy", "val_accuracy"):
-            eps = [r.epochs_to(args.target, key) for r in rs]
-            secs = [r.seconds_to(args.target, key) for r in rs]
-            hit = [(e, t) for e, t in zip(eps, secs) if e is not None]
-            reach[v.label, key] = float(np.median([t for _, t in hit])) if hit else None
-            row += [f"{np.median([e for e, _ in hit]):.0f}" if hit else "never",
-                    f"{np.median([t for _, t in hit]):.1f}" if hit else "never",
-                    f"{len(hit)}/{len(rs)}"]
-        row += [summarize(rs, chance).median_max, f"{lr.models.count_params(models[v.label]):,}"]
+            reached[v.label, key], cells = reach(runs[v.label], args.target, key)
+            row += cells
+        row += [summarize(runs[v.label], args.chance).median_max, f"{params[v.label]:,}"]
         rows.append(row)
-    print_table(f"BatchNorm cost: depth {depth}, width {args.width}, batch {args.batch_size}, "
-                f"{args.backend}; target accuracy {args.target}; seeds {seeds_text(args.seeds)} "
-                f"(medians over the seeds that reached it); paper: BN/no-BN time ratio {PAPER_RATIO} "
-                f"for LK-ReLU (GPU)",
-                ["net", "ms/step", "vs LK-ReLU", "train: epochs", "s", "reached",
-                 "test: epochs", "s", "reached", "max test acc", "params"], rows, fmt="{:.3f}")
-    ratio = per_step["LK-ReLU+BN"] / base
+    print_table(f"BatchNorm cost: depth {args.depth}, width {args.width}, batch "
+                f"{args.batch_size}, {args.backend}, {lk.get_threads()} BLAS thread(s); target "
+                f"accuracy {args.target}; seeds {seeds_text(args.seeds)} (medians over the "
+                f"seeds that reached it); paper: BN/no-BN time ratio {PAPER_RATIO} for LK-ReLU "
+                "(GPU)", ["net", "ms/step", "vs LK-ReLU", "train: epochs", "s", "reached",
+                          "test: epochs", "s", "reached", "max test acc", "params"], rows)
+    return {"per_step": per_step, "reach": reached}
 
-    # Figure: (a) ms per step, spread over rounds; (b) training and (c) test accuracy vs time.
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4.4))
-    colors = {"LK-ReLU": "tab:blue", "LK-ReLU+BN": "tab:purple", "ReLU+BN": "tab:green"}
-    labels = list(per_step)
-    ax1.boxplot([1000 * times[k] for k in labels], tick_labels=labels, widths=0.5)
+
+if NOTEBOOK:
+    summary = table(args, times, runs, params)
+
+# %% [markdown]
+# ## The figure
+# (a) Milliseconds per step, one box per net over the timing rounds, with the ratio to LK-ReLU
+# above it. (b) Training accuracy and (c) test accuracy against the seconds of training, each
+# seed a line; the dotted line is the target. BatchNorm nets climb late in (c) while their
+# running statistics catch up.
+
+# %%
+COLORS = {"LK-ReLU": "tab:blue", "LK-ReLU+BN": "tab:purple", "ReLU+BN": "tab:green"}
+
+
+def draw_step_times(ax, args, times, per_step):
+    labels, base = list(per_step), per_step["LK-ReLU"]
+    ax.boxplot([1000 * times[k] for k in labels], tick_labels=labels, widths=0.5)
     top = max(1000 * times[k].max() for k in labels)
     for i, k in enumerate(labels, start=1):
-        ax1.text(i, 1000 * times[k].max() + 0.04 * top, f"{per_step[k] / base:.2f}×",
-                 ha="center", va="bottom", fontsize=10, color=colors[k])
-    ax1.set_ylabel("milliseconds per training step")
-    ax1.set_ylim(0, 1.2 * top)
-    ax1.set_title(f"(a) time per step (batch {args.batch_size}; {repeats} rounds × {steps} steps)\n"
-                  f"LK-ReLU BN/no-BN = {ratio:.2f}× here; paper {PAPER_RATIO}× (GPU)", fontsize=10)
-    ax1.grid(axis="y", alpha=0.3)
-    for ax, key, what in ((ax2, "accuracy", "training accuracy (training mode, epoch average)"),
-                          (ax3, "val_accuracy", "test accuracy (inference mode)")):
-        for v in VARIANTS:
-            for i, r in enumerate(runs[v.label]):
-                ax.plot(np.cumsum(r.seconds), getattr(r, key), color=colors[v.label], lw=1.3,
-                        alpha=0.8, label=v.label if i == 0 else None)
-        ax.axhline(args.target, color="k", ls=":", lw=1, label=f"target {args.target}")
-        ax.axhline(chance, color="gray", ls="--", lw=1, label="chance")
-        ax.set_xlabel("wall-clock seconds of training (incl. the test pass each epoch)")
-        ax.set_ylabel(what.split(" (")[0])
-        ax.set_ylim(0, 1.02)
-        ax.legend(fontsize=8, loc="lower right")
-        ax.grid(alpha=0.3)
-    ax2.set_title(f"(b) training accuracy against time\n{epochs} epochs, seeds "
-                  f"{seeds_text(args.seeds)}", fontsize=10)
-    ax3.set_title("(c) test accuracy against time (BatchNorm: running\nstatistics, momentum 0.99, "
-                  "lag behind the first epochs)", fontsize=10)
-    fig.suptitle(f"What BatchNorm costs: plain conv net {depth}×{args.width} on {args.dataset}, "
-                 f"backend {args.backend}", fontsize=10)
+        ax.text(i, 1000 * times[k].max() + 0.04 * top, f"{per_step[k] / base:.2f}×",
+                ha="center", va="bottom", fontsize=10, color=COLORS[k])
+    ax.set_ylabel("milliseconds per training step")
+    ax.set_ylim(0, 1.2 * top)
+    ax.set_title(f"(a) time per step (batch {args.batch_size}; {args.repeats} rounds × "
+                 f"{args.steps} steps)\nLK-ReLU BN/no-BN = {per_step['LK-ReLU+BN'] / base:.2f}× "
+                 f"here; paper {PAPER_RATIO}× (GPU)", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def draw_accuracy(ax, args, runs, key, what):
+    for v in VARIANTS:
+        for i, r in enumerate(runs[v.label]):
+            ax.plot(np.cumsum(r.seconds), getattr(r, key), color=COLORS[v.label], lw=1.3,
+                    alpha=0.8, label=v.label if i == 0 else None)
+    ax.axhline(args.target, color="k", ls=":", lw=1, label=f"target {args.target}")
+    ax.axhline(args.chance, color="gray", ls="--", lw=1, label="chance")
+    ax.set_xlabel("wall-clock seconds of training (incl. the test pass each epoch)")
+    ax.set_ylabel(what)
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+
+
+def figure(args, times, runs, summary):
+    """Draw and save panels (a), (b) and (c)."""
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4.4))
+    draw_step_times(ax1, args, times, summary["per_step"])
+    draw_accuracy(ax2, args, runs, "accuracy", "training accuracy")
+    draw_accuracy(ax3, args, runs, "val_accuracy", "test accuracy")
+    ax2.set_title(f"(b) training accuracy (training mode, epoch average) against time\n"
+                  f"{args.epochs} epochs, seeds {seeds_text(args.seeds)}", fontsize=10)
+    ax3.set_title("(c) test accuracy against time (BatchNorm: running\nstatistics, momentum "
+                  "0.99, lag behind the first epochs)", fontsize=10)
+    fig.suptitle(f"What BatchNorm costs: plain conv net {args.depth}×{args.width} on "
+                 f"{args.dataset}, backend {args.backend}, {lk.get_threads()} BLAS thread(s)",
+                 fontsize=10)
     fig.tight_layout()
-    save_figure(fig, "07_batchnorm_cost.png", args)
+    save_figure(fig, f"{NAME}.png", args)
 
-    t_plain, t_bn = reach["LK-ReLU", "accuracy"], reach["LK-ReLU+BN", "accuracy"]
-    v_plain, v_bn = reach["LK-ReLU", "val_accuracy"], reach["LK-ReLU+BN", "val_accuracy"]
-    def pair(x, y):
-        return (f"LK-ReLU {x:.1f} s vs LK-ReLU+BN {y:.1f} s (ratio {y / x:.2f})" if x and y else
-                f"LK-ReLU {'%.1f s' % x if x else 'never'} vs LK-ReLU+BN "
-                f"{'%.1f s' % y if y else 'never'}")
 
-    finish(args, f"BatchNorm makes an LK-ReLU training step {ratio:.2f}× as long on this machine "
-                 f"({args.backend}; paper {PAPER_RATIO}× on a GPU); ReLU+BN "
-                 f"{per_step['ReLU+BN'] / base:.2f}×. Time to {args.target} training accuracy: "
-                 f"{pair(t_plain, t_bn)}; to {args.target} test accuracy: {pair(v_plain, v_bn)}")
+if NOTEBOOK:
+    figure(args, times, runs, summary)
+
+# %% [markdown]
+# ## The verdict
+
+# %%
+def pair(plain, bn) -> str:
+    """"LK-ReLU 1.2 s vs LK-ReLU+BN 3.4 s (ratio 2.83)", or "never" for a net that did not."""
+    if plain and bn:
+        return f"LK-ReLU {plain:.1f} s vs LK-ReLU+BN {bn:.1f} s (ratio {bn / plain:.2f})"
+    return (f"LK-ReLU {f'{plain:.1f} s' if plain else 'never'} vs LK-ReLU+BN "
+            f"{f'{bn:.1f} s' if bn else 'never'}")
+
+
+def verdict(args, summary):
+    """Print the one-line verdict: the step-time ratio and the times to the target."""
+    per_step, reached = summary["per_step"], summary["reach"]
+    base = per_step["LK-ReLU"]
+    train, test = (pair(reached["LK-ReLU", k], reached["LK-ReLU+BN", k])
+                   for k in ("accuracy", "val_accuracy"))
+    finish(args, f"BatchNorm makes an LK-ReLU training step {per_step['LK-ReLU+BN'] / base:.2f}× "
+                 f"as long on this machine ({args.backend}, {lk.get_threads()} BLAS thread(s); "
+                 f"paper {PAPER_RATIO}× on a GPU); ReLU+BN {per_step['ReLU+BN'] / base:.2f}×. "
+                 f"Time to {args.target} training accuracy: {train}; to {args.target} test "
+                 f"accuracy: {test}")
+
+
+if NOTEBOOK:
+    verdict(args, summary)
+
+# %%
+def main(argv=None):
+    args, data = setup(argv)
+    times, runs, params = experiment(args, data)
+    summary = table(args, times, runs, params)
+    figure(args, times, runs, summary)
+    verdict(args, summary)
     return times, runs
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and not NOTEBOOK:
     main()

@@ -1,36 +1,73 @@
+# %% [markdown]
+# # Tutorial 09 — decision regions and dead units of ReLU vs LK-ReLU MLPs on toy 2D problems
+#
+# **Question.** What does a dead unit cost a narrow deep net — can we *see* it in the decision
+# regions? And does a linked net win because it is linked, or because it has more parameters?
+#
+# **The paper's claims (1 and 5).** Linked units do not die; at equal parameters (the √2-wide
+# single net) linked nets stay competitive.
+#
+# **Method.** Four toy problems (spirals, moons, circles, XOR), three deep, narrow MLPs each:
+#
+# - ReLU, width w — the single unit;
+# - LK-ReLU, width w — the *same width*: each layer has w units but 2w outputs, so the next
+#   layer's fan-in doubles and the net has about twice the parameters;
+# - ReLU, width ≈ √2·w — the paper's fair comparison: about the same parameters as LK-ReLU.
+#
+# We train each with Adam (lr 3e-3, β1 0.9, β2 0.999, ε 1e-8, no decay; the setup line prints
+# the optimizer as the library built it), batch 32, draw its decision regions over the plane,
+# and count its dead units (a unit whose output is zero for every training point; a linked unit
+# is dead only when both of its members are). Narrow deep ReLU nets lose units and, with them,
+# parts of the boundary.
+
+# %%
 """Tutorial 09 — decision regions and dead units of ReLU vs LK-ReLU MLPs on toy 2D problems.
 
-Four toy problems (spirals, moons, circles, XOR), three deep, narrow MLPs each:
-
-- ReLU, width w          — the single unit;
-- LK-ReLU, width w       — the *same width*: each layer has w units but 2w outputs, so the next
-                           layer's fan-in doubles and the net has about twice the parameters;
-- ReLU, width ≈ √2·w     — the paper's fair comparison: about the same parameters as LK-ReLU.
-
-We train each with Adam, draw its decision regions over the plane, and count its dead units
-(a unit whose output is zero for every training point; a linked unit is dead only when both of
-its members are). Narrow deep ReLU nets lose units and, with them, parts of the boundary.
+Question: can we see what dead units cost a narrow deep net, and is a linked net better only
+because it has more parameters?
+Method: train ReLU, LK-ReLU and √2-wide ReLU MLPs (Adam) on spirals, moons, circles and XOR;
+draw their decision regions and count their dead units.
+Claim (paper): linked units do not die, and stay competitive at equal parameters.
 
 Run:  python tutorials/09_decision_boundaries.py [--quick] [--seeds 0 1 2]
 """
-from __future__ import annotations
+import matplotlib.pyplot as plt
+import numpy as np
+from tqdm import tqdm
 
-import sys
-from pathlib import Path
+import linkedref as lk
+import linkedref.backend as B
+from linkedref.diagnostics import dead_units
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (accuracy, finish, make_parser, mlp, n_params, per_mode, print_table,  # noqa: E402
-                     save_figure, seeds_text, start)
+from _common import (
+    accuracy,
+    finish,
+    make_optimizer,
+    make_parser,
+    mlp,
+    n_params,
+    optimizer_text,
+    per_mode,
+    print_table,
+    save_figure,
+    seeds_text,
+    start,
+)
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
 
-import linkedref as lr  # noqa: E402
-import linkedref.backend as B  # noqa: E402
-from linkedref.diagnostics import dead_units  # noqa: E402
+# %% [markdown]
+# ## Setup
+# Full mode: 8 hidden layers of width 8 (√2-wide: 11), 1,000 training points, 100 epochs,
+# seeds 0–2; quick: 6 layers, 500 points, 25 epochs, seeds 0–1; smoke: 2 layers, two problems.
+# A notebook runs the steps below with `NOTEBOOK_ARGS`.
 
+# %%
+NAME = "09_decision_boundaries"
+NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 PROBLEMS = ("spirals", "moons", "circles", "xor")
+WIDTH = 8
+LR, BATCH = 3e-3, 32                 # Adam, no decay
 
 
 def variants(width):
@@ -40,6 +77,29 @@ def variants(width):
             ("ReLU √2-wide", "relu", int(round(width * np.sqrt(2))))]
 
 
+def setup(argv=None):
+    """Parse the command line (see --help), fill in the per-mode settings, print the setup.
+    -> args"""
+    args = start(make_parser(__doc__, NAME), argv, seeds=([0], [0, 1], [0, 1, 2]))
+    args.n = per_mode(args, 100, 500, 1000)
+    args.epochs = args.epochs or per_mode(args, 2, 25, 100)
+    args.depth = per_mode(args, 2, 6, 8)
+    args.problems = PROBLEMS[:2] if args.mode == "smoke" else PROBLEMS
+    print(f"MLPs of {args.depth} hidden layers; widths: same width {WIDTH} for ReLU and "
+          f"LK-ReLU, {variants(WIDTH)[2][2]} for ReLU √2-wide; {optimizer_text('adam', LR)}, "
+          f"batch {BATCH}, {args.epochs} epochs, {args.n} training points")
+    return args
+
+
+if NOTEBOOK:
+    args = setup(NOTEBOOK_ARGS)
+
+# %% [markdown]
+# ## The experiment
+# Every problem × net × seed; each seed draws its own points. The first seed's nets are kept for
+# the figure.
+
+# %%
 def make_problem(name, n, seed):
     """Train and test points of a toy problem, as float32 (N, 2) and int64 labels."""
     from linkedref.data import toy
@@ -49,18 +109,64 @@ def make_problem(name, n, seed):
     return (X[:n], y[:n]), (X[n:], y[n:])
 
 
-def train_one(name, act, width, depth, data, epochs, seed):
+def train_one(act, width, depth, data, epochs, seed):
+    """Train one MLP. -> (model, {"params", "train", "test", "dead", "units"})"""
     (Xtr, ytr), (Xte, yte) = data
     rng = np.random.default_rng(seed)
     model = mlp(act, 2, int(ytr.max()) + 1, width, depth, rng)
-    lr.fit(model, lr.SoftmaxCrossEntropy(), lr.Adam(model, lr=3e-3), Xtr, ytr, epochs=epochs,
-           batch_size=32, seed=seed, progress=False)
+    lk.fit(model, lk.SoftmaxCrossEntropy(), make_optimizer("adam", model, LR), Xtr, ytr,
+           epochs=epochs, batch_size=BATCH, seed=seed, progress=False)
     dead = dead_units(model, Xtr)
     return model, {"params": n_params(model), "train": accuracy(model, Xtr, ytr),
                    "test": accuracy(model, Xte, yte), "dead": sum(d.dead for d in dead),
                    "units": sum(d.total for d in dead)}
 
 
+def experiment(args):
+    """-> (results {(problem, label): [stats per seed]}, shown {(problem, label): (model, data,
+    stats)} of the first seed)"""
+    results, shown = {}, {}
+    jobs = [(p, v, s) for p in args.problems for v in variants(WIDTH) for s in args.seeds]
+    for problem, (label, act, w), seed in tqdm(jobs, desc="training", unit="net"):
+        data = make_problem(problem, args.n, seed)
+        model, stats = train_one(act, w, args.depth, data, args.epochs, seed)
+        results.setdefault((problem, label), []).append(stats)
+        if seed == args.seeds[0]:
+            shown[(problem, label)] = (model, data, stats)
+    return results, shown
+
+
+if NOTEBOOK:
+    results, shown = experiment(args)
+
+# %% [markdown]
+# ## The table
+# Per problem and net, means over seeds: parameters, training and test accuracy, dead units
+# (of all units).
+
+# %%
+def table(args, results):
+    """Print the toy-problem table (means over seeds)."""
+    rows = []
+    for (problem, label), runs in results.items():
+        mean = {k: np.mean([r[k] for r in runs]) for k in runs[0]}
+        rows.append((problem, label, int(mean["params"]), mean["train"], mean["test"],
+                     f"{mean['dead']:.1f}/{int(mean['units'])}"))
+    print_table(f"Toy problems, {args.depth}×{WIDTH} MLPs, mean over seeds "
+                f"{seeds_text(args.seeds)}",
+                ["problem", "net", "params", "train acc", "test acc", "dead units"], rows)
+
+
+if NOTEBOOK:
+    table(args, results)
+
+# %% [markdown]
+# ## The figure
+# Rows: problems; columns: the three nets (first seed). Colours: the predicted class over the
+# plane; dots: the training points. Each title gives the test accuracy, the dead units and the
+# parameters; look for ReLU boundaries that are straighter or coarser than the data asks for.
+
+# %%
 def regions(model, X, steps):
     """The predicted class on a steps × steps grid covering the points X (with a margin)."""
     lo, hi = X.min(axis=0) - 0.3, X.max(axis=0) + 0.3
@@ -70,65 +176,69 @@ def regions(model, X, steps):
     return gx, gy, out.argmax(axis=1).reshape(gx.shape)
 
 
-def main(argv=None):
-    args = start(make_parser(__doc__), argv, seeds=([0], [0, 1], [0, 1, 2]))
-    n = per_mode(args, 100, 500, 1000)
-    epochs = args.epochs or per_mode(args, 2, 25, 100)
-    depth, width = per_mode(args, 2, 6, 8), 8
-    problems = PROBLEMS[:2] if args.mode == "smoke" else PROBLEMS
-    print(f"MLPs of {depth} hidden layers; widths: same width {width} for ReLU and LK-ReLU, "
-          f"{variants(width)[2][2]} for ReLU √2-wide; {epochs} epochs, {n} training points")
+def draw_regions(ax, model, data, steps):
+    (Xtr, ytr), _ = data
+    gx, gy, cls = regions(model, Xtr, steps)
+    ax.contourf(gx, gy, cls, levels=np.arange(cls.max() + 2) - 0.5, cmap="coolwarm", alpha=0.35)
+    ax.scatter(Xtr[:, 0], Xtr[:, 1], c=ytr, cmap="coolwarm", s=6, edgecolors="none")
+    ax.set_xticks([])
+    ax.set_yticks([])
 
-    results, shown = {}, {}
-    jobs = [(p, v, s) for p in problems for v in variants(width) for s in args.seeds]
-    for problem, (label, act, w), seed in tqdm(jobs, desc="training", unit="net"):
-        data = make_problem(problem, n, seed)
-        model, stats = train_one(problem, act, w, depth, data, epochs, seed)
-        results.setdefault((problem, label), []).append(stats)
-        if seed == args.seeds[0]:
-            shown[(problem, label)] = (model, data, stats)
 
-    # Table: mean over seeds.
-    rows = []
-    for (problem, label), runs in results.items():
-        mean = {k: np.mean([r[k] for r in runs]) for k in runs[0]}
-        rows.append((problem, label, int(mean["params"]), mean["train"], mean["test"],
-                     f"{mean['dead']:.1f}/{int(mean['units'])}"))
-    print_table(f"Toy problems, {depth}×{width} MLPs, mean over seeds {seeds_text(args.seeds)}",
-                ["problem", "net", "params", "train acc", "test acc", "dead units"], rows)
-
-    # Figure: problems × nets, decision regions of the first seed.
-    labels = [v[0] for v in variants(width)]
-    fig, axes = plt.subplots(len(problems), 3, figsize=(10, 3.2 * len(problems)), squeeze=False)
+def figure(args, shown):
+    """Draw and save the problems × nets grid of decision regions."""
+    labels = [v[0] for v in variants(WIDTH)]
+    fig, axes = plt.subplots(len(args.problems), 3, figsize=(10, 3.2 * len(args.problems)),
+                             squeeze=False)
     steps = per_mode(args, 40, 150, 200)
-    for i, problem in enumerate(problems):
+    for i, problem in enumerate(args.problems):
         for j, label in enumerate(labels):
-            model, ((Xtr, ytr), _), stats = shown[(problem, label)]
-            gx, gy, cls = regions(model, Xtr, steps)
-            ax = axes[i, j]
-            ax.contourf(gx, gy, cls, levels=np.arange(cls.max() + 2) - 0.5, cmap="coolwarm", alpha=0.35)
-            ax.scatter(Xtr[:, 0], Xtr[:, 1], c=ytr, cmap="coolwarm", s=6, edgecolors="none")
-            ax.set_title(f"{problem} — {label}\ntest acc {stats['test']:.2f}, "
-                         f"dead {stats['dead']}/{stats['units']}, {stats['params']} params", fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if j == 0:
-                ax.set_ylabel(problem)
-    fig.suptitle(f"Decision regions of {depth}-hidden-layer MLPs after {epochs} epochs "
+            model, data, stats = shown[(problem, label)]
+            draw_regions(axes[i, j], model, data, steps)
+            axes[i, j].set_title(f"{problem} — {label}\ntest acc {stats['test']:.2f}, dead "
+                                 f"{stats['dead']}/{stats['units']}, {stats['params']} params",
+                                 fontsize=9)
+        axes[i, 0].set_ylabel(problem)
+    fig.suptitle(f"Decision regions of {args.depth}-hidden-layer MLPs after {args.epochs} epochs "
                  f"(seed {args.seeds[0]}; colours: predicted class, dots: training points)",
                  fontsize=11)
     fig.tight_layout()
-    save_figure(fig, "09_decision_boundaries.png", args)
+    save_figure(fig, f"{NAME}.png", args)
 
-    by = {label: [np.mean([r["dead"] for r in results[(p, label)]]) for p in problems] for label in labels}
-    acc = {label: np.mean([np.mean([r["test"] for r in results[(p, label)]]) for p in problems])
-           for label in labels}
-    finish(args, f"dead units summed over problems: ReLU {sum(by['ReLU']):.1f}, "
-                 f"LK-ReLU {sum(by['LK-ReLU']):.1f}, ReLU √2 {sum(by['ReLU √2-wide']):.1f}; "
-                 f"mean test acc ReLU {acc['ReLU']:.3f}, LK-ReLU {acc['LK-ReLU']:.3f}, "
-                 f"ReLU √2 {acc['ReLU √2-wide']:.3f}")
+
+if NOTEBOOK:
+    figure(args, shown)
+
+# %% [markdown]
+# ## The verdict
+
+# %%
+def verdict(args, results):
+    """Print the one-line verdict: dead units and mean test accuracy of each net."""
+    labels = [v[0] for v in variants(WIDTH)]
+
+    def mean_over_problems(label, key):
+        return [np.mean([r[key] for r in results[(p, label)]]) for p in args.problems]
+
+    dead = {label: sum(mean_over_problems(label, "dead")) for label in labels}
+    acc = {label: np.mean(mean_over_problems(label, "test")) for label in labels}
+    finish(args, "dead units summed over problems: "
+                 + ", ".join(f"{label} {dead[label]:.1f}" for label in labels)
+                 + "; mean test acc " + ", ".join(f"{label} {acc[label]:.3f}" for label in labels))
+
+
+if NOTEBOOK:
+    verdict(args, results)
+
+# %%
+def main(argv=None):
+    args = setup(argv)
+    results, shown = experiment(args)
+    table(args, results)
+    figure(args, shown)
+    verdict(args, results)
     return {"results": results}
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and not NOTEBOOK:
     main()

@@ -1,15 +1,18 @@
-"""What every tutorial shares: its command line, data loading, figure saving and table printing.
+"""What every tutorial shares: its command line, threads, data, optimizers, figures and tables.
 
 A tutorial does::
 
     from _common import make_parser, start, save_figure, print_table
-    parser = make_parser(__doc__, data=True)
-    args = start(parser, argv)           # parses, picks the backend, makes the figure folder
+    parser = make_parser(__doc__, "03_dead_units", data=True)
+    args = start(parser, argv)        # parses; sets backend and BLAS threads; the figure folder
     ...
     save_figure(fig, "03_dead_units.png", args)
 
-Figures go to the repository's ``figures/`` folder (a path built from this file, not from the
-current directory), or to ``--figdir``. Matplotlib runs on the Agg backend, so no window opens.
+Figures: full mode writes the repository's ``figures/`` (the README's gallery); quick and smoke
+modes write ``figures/quick/`` (git-ignored), so a quick run never changes a tracked file;
+``--figdir`` overrides both. The paths are built from this file, not the current directory.
+Matplotlib runs on the Agg backend, so no window opens; in a notebook ``save_figure`` also shows
+the saved PNG under its cell.
 """
 from __future__ import annotations
 
@@ -25,51 +28,82 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-FIGURES = ROOT / "figures"
+FIGURES = ROOT / "figures"                  # full mode: the README's figures (tracked)
+QUICK_FIGURES = FIGURES / "quick"           # quick and smoke mode (git-ignored)
 if str(ROOT) not in sys.path:               # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
+import linkedref as lk  # noqa: E402
 import linkedref.backend as B  # noqa: E402
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 
 
 # ------------------------------------------------------------------------------ command line
-def make_parser(description: str, *, data: bool = False) -> argparse.ArgumentParser:
-    """The options every tutorial takes: --quick, --smoke, --seed/--seeds, --backend, --epochs,
-    --figdir and, for tutorials that use a data set, --dataset."""
-    p = argparse.ArgumentParser(description=(description or "").strip().splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--quick", action="store_true",
-                   help="a short run (well under a minute on 2 cores): the trend, not final numbers")
-    p.add_argument("--smoke", action="store_true",
-                   help="a tiny run that only exercises the code (for the test suite)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None,
-                   help="random seeds to run (default: per mode, see the tutorial)")
-    p.add_argument("--seed", type=int, default=None, help="a single seed (overrides --seeds)")
-    p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: per mode)")
-    p.add_argument("--figdir", type=Path, default=FIGURES, help="where figures are written")
+class HelpFormatter(argparse.HelpFormatter):
+    """Adds "(default: X)" to an option's help once: not for flags and options whose default is
+    None (their help says what happens then), nor when the help already names its default."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return text + " (default: %(default)s)"
+
+
+def make_parser(description: str, name: str, *, data: bool = False, seeds: bool = True,
+                epochs: bool = True) -> argparse.ArgumentParser:
+    """The options every tutorial takes: --quick, --smoke, --backend, --threads, --figdir; with
+    ``seeds`` --seed/--seeds, with ``epochs`` --epochs, with ``data`` --dataset.
+    ``name`` (the file's name without .py) is the program name in --help and the start line."""
+    p = argparse.ArgumentParser(prog=f"{name}.py", formatter_class=HelpFormatter,
+                                description=(description or "").strip().splitlines()[0])
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true",
+                      help="a short run that shows the trend, not final numbers")
+    mode.add_argument("--smoke", action="store_true",
+                      help="a tiny run that only exercises the code (the test suite uses it)")
+    if seeds:
+        p.add_argument("--seeds", type=int, nargs="+", default=None,
+                       help="random seeds to run (default: per mode, printed in the start line)")
+        p.add_argument("--seed", type=int, default=None,
+                       help="a single random seed; overrides --seeds")
+    p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
+                   help="array library: numpy (CPU) or cupy (GPU, needs CuPy installed)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS threads for NumPy; one is fastest for these small nets, "
+                        "0 means every core")
+    if epochs:
+        p.add_argument("--epochs", type=int, default=None,
+                       help="training epochs (default: per mode, printed in the setup line)")
+    p.add_argument("--figdir", type=Path, default=None,
+                   help="folder for the figures (default: figures/ in full mode, figures/quick/ "
+                        "in quick and smoke mode)")
     if data:
-        p.add_argument("--dataset", choices=DATASETS, default="digits")
+        p.add_argument("--dataset", choices=DATASETS, default="digits",
+                       help="data set: digits is bundled; the others are downloaded on first use")
     return p
 
 
-def start(parser: argparse.ArgumentParser, argv=None, seeds=((0,), (0,), (0,))) -> argparse.Namespace:
-    """Parse ``argv``, set the backend, create the figure folder; ``args.mode`` is one of
-    "smoke", "quick", "full". ``seeds``: the default seeds in (smoke, quick, full) mode, used
-    when neither --seed nor --seeds is given."""
+def start(parser: argparse.ArgumentParser, argv=None, seeds=((0,), (0,), (0,))):
+    """Parse ``argv``; set the backend and the BLAS threads; pick and create the figure folder;
+    print the start line. ``args.mode`` is "smoke", "quick" or "full". ``seeds``: the default
+    seeds in (smoke, quick, full) mode, used when neither --seed nor --seeds is given."""
     args = parser.parse_args(argv)
     args.mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    if args.seed is not None:
-        args.seeds = [args.seed]
-    elif args.seeds is None:
-        args.seeds = list(per_mode(args, *seeds))
+    if hasattr(args, "seeds"):
+        args.seeds = [args.seed] if args.seed is not None else list(
+            args.seeds or per_mode(args, *seeds))
     B.set_backend(args.backend)
+    lk.set_threads(args.threads or None)
+    if args.figdir is None:
+        args.figdir = FIGURES if args.mode == "full" else QUICK_FIGURES
     args.figdir = Path(args.figdir)
     args.figdir.mkdir(parents=True, exist_ok=True)
     args.started = time.perf_counter()
-    print(f"[{parser.prog}] mode {args.mode}, backend {args.backend}, seeds {seeds_text(args.seeds)}")
+    seeds_part = f", seeds {seeds_text(args.seeds)}" if hasattr(args, "seeds") else ""
+    print(f"[{parser.prog}] mode {args.mode}, backend {args.backend}, threads "
+          f"{lk.get_threads()}{seeds_part}; figures go to {shown_path(args.figdir)}/")
     return args
 
 
@@ -80,6 +114,12 @@ def per_mode(args, smoke, quick, full):
 
 def seeds_text(seeds) -> str:
     return ", ".join(str(s) for s in seeds)
+
+
+def shown_path(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it ("figures/quick")."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 # ------------------------------------------------------------------------------------- data
@@ -101,27 +141,56 @@ def load_images(name: str, n_train=None, n_test=None, flatten=False, seed=0):
     return subset(Xtr, ytr, n_train), subset(Xte, yte, n_test)
 
 
+# ------------------------------------------------------------------------------- optimizers
+def make_optimizer(optimizer: str, model, lr: float, decay: float = 0.0,
+                   eps: float | None = None):
+    """The paper's optimizers, Keras-2 style: ``optimizer`` "adam" (depth, width, dead-unit and
+    toy experiments) or "rmsprop" (the √2 experiment). β1, β2 and ρ are the library's defaults
+    (Keras's); ``eps`` None keeps the library's default ε too."""
+    kinds = {"adam": lk.Adam, "rmsprop": lk.RMSProp}
+    if optimizer not in kinds:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {sorted(kinds)}")
+    return kinds[optimizer](model, lr=lr, decay=decay, **({} if eps is None else {"eps": eps}))
+
+
+def optimizer_text(optimizer: str, lr: float, decay: float = 0.0,
+                   eps: float | None = None) -> str:
+    """Every hyper-parameter of that optimizer, for a setup line, as the library reports it:
+    "Adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-08, decay=1e-06)"."""
+    return repr(make_optimizer(optimizer, lk.Sequential([]), lr, decay, eps))
+
+
 # ---------------------------------------------------------------------------------- output
 def save_figure(fig, name: str, args) -> Path:
-    """Save ``fig`` as ``args.figdir / name`` (PNG, 120 dpi), close it, print the path."""
+    """Save ``fig`` as ``args.figdir / name`` (PNG, 120 dpi), close it, print the path; in a
+    notebook, show the PNG too."""
     path = Path(args.figdir) / name
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
-    print(f"saved {path}")
+    print(f"saved {shown_path(path)}")
+    if "ipykernel" in sys.modules:              # a Jupyter kernel: show it under the cell
+        from IPython.display import Image, display
+        display(Image(filename=str(path)))
     return path
 
 
 def print_table(title: str, header, rows, fmt: str = "{:.3f}") -> None:
     """Print a table as the paper lays them out: a title, a rule, one row per activation.
-    Floats use ``fmt``; other values are printed as they are."""
+    Floats use ``fmt``; other values are printed as they are. The first column is left-aligned,
+    the others right-aligned."""
     cells = [[fmt.format(v) if isinstance(v, (float, np.floating)) else str(v) for v in row]
              for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
-    line = "  ".join(f"{h:<{w}}" if i == 0 else f"{h:>{w}}" for i, (h, w) in enumerate(zip(header, widths)))
-    print(f"\n{title}\n{'-' * len(line)}\n{line}\n{'-' * len(line)}")
+
+    def line(values):
+        return "  ".join(f"{v:<{w}}" if i == 0 else f"{v:>{w}}"
+                         for i, (v, w) in enumerate(zip(values, widths)))
+
+    head = line(header)
+    print(f"\n{title}\n{'-' * len(head)}\n{head}\n{'-' * len(head)}")
     for r in cells:
-        print("  ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}" for i, (c, w) in enumerate(zip(r, widths))))
-    print("-" * len(line))
+        print(line(r))
+    print("-" * len(head))
 
 
 def finish(args, verdict: str) -> None:
@@ -135,18 +204,17 @@ def mlp(act: str, n_in: int, n_out: int, width: int, depth: int, rng, batchnorm:
     """A plain MLP: ``depth`` × [Dense(width) (+ BatchNorm) + activation ``act``], then
     Dense(n_out). A linked activation doubles its outputs, so the next Dense's fan-in doubles
     (the linked net has ~2× the parameters of a single one of the same width)."""
-    import linkedref as lr
     from linkedref.diagnostics import expansion
     layers, fan_in = [], n_in
     for _ in range(depth):
-        layers.append(lr.Dense(fan_in, width, rng=rng))
+        layers.append(lk.Dense(fan_in, width, rng=rng))
         if batchnorm:
-            layers.append(lr.BatchNorm(width))
-        unit = lr.activation(act)
+            layers.append(lk.BatchNorm(width))
+        unit = lk.activation(act)
         layers.append(unit)
         fan_in = width * expansion(unit)
-    layers.append(lr.Dense(fan_in, n_out, rng=rng))
-    return lr.Sequential(layers)
+    layers.append(lk.Dense(fan_in, n_out, rng=rng))
+    return lk.Sequential(layers)
 
 
 def n_params(model) -> int:

@@ -7,6 +7,10 @@ or not, an initialiser, a width factor) and calls::
     runs = run_variants(variants, build, data, seeds, epochs)      # {label: [Run, ...]}
     s = summarize(runs["LK-ReLU"], chance)                         # Summary(max, median, ...)
 
+The optimizer is ``_common.make_optimizer`` (imported here too): ``train_run(..., optimizer=
+"adam", lr=1e-3, decay=1e-6, eps=None)`` passes its hyper-parameters through; ``run_variants``
+passes its keyword arguments on to ``train_run``.
+
 Training is ``linkedref.fit`` one epoch at a time (fresh shuffling seed per epoch, the optimizer
 kept across epochs), so one tqdm bar can count every epoch of every run, and a run can be
 stopped early when it is *provably* stuck (``stop_when_dead``, below).
@@ -23,10 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-import linkedref as lr
+import linkedref as lk
 from linkedref.diagnostics import dead_units
 
-from _common import load_images, per_mode
+from _common import load_images, make_optimizer, per_mode
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -115,15 +119,6 @@ class Run:
         return None if e is None else float(np.sum(self.seconds[:e]))
 
 
-def make_optimizer(name: str, model, lr_: float, decay: float):
-    """The paper's optimizers: "adam" (depth/width experiments) or "rmsprop" (√2 experiment)."""
-    if name == "adam":
-        return lr.Adam(model, lr=lr_, decay=decay)
-    if name == "rmsprop":
-        return lr.RMSProp(model, lr=lr_, decay=decay)
-    raise ValueError(f"_experiments: unknown optimizer {name!r}; expected 'adam' or 'rmsprop'")
-
-
 def all_dead_layer(model, X) -> int | None:
     """The 1-based index of the first activation layer whose units are *all* dead on ``X``
     (output zero for every sample and position), or None.
@@ -138,10 +133,14 @@ def all_dead_layer(model, X) -> int | None:
 
 
 # ----------------------------------------------------------------------------------- training
-def train_run(model, data, epochs: int, *, label="", seed=0, optimizer="adam", lr_=1e-3,
-              decay=1e-6, batch_size=32, stop_when_dead=False, check_every=5, bar=None) -> Run:
+def train_run(model, data, epochs: int, *, label="", seed=0, optimizer="adam", lr=1e-3,
+              decay=1e-6, eps=None, batch_size=32, stop_when_dead=False, check_every=5,
+              bar=None) -> Run:
     """Train ``model`` on ``data = ((X_train, y_train), (X_test, y_test))`` for ``epochs`` epochs,
     measuring the test accuracy after each. Returns a ``Run``.
+
+    optimizer, lr, decay, eps: the optimizer (``make_optimizer``: "adam" or "rmsprop"; eps None
+    is the library's default ε).
 
     stop_when_dead: every ``check_every`` epochs (and before the first), stop if some activation
     layer has every unit dead on the training set (``all_dead_layer``). From then on the output
@@ -150,27 +149,29 @@ def train_run(model, data, epochs: int, *, label="", seed=0, optimizer="adam", l
     bar: a tqdm bar advanced by one per epoch (also for the skipped ones).
     """
     (Xtr, ytr), (Xte, yte) = data
-    opt = make_optimizer(optimizer, model, lr_, decay)
-    loss = lr.SoftmaxCrossEntropy()
-    run = Run(label, seed, n_params=lr.models.count_params(model))
+    opt = make_optimizer(optimizer, model, lr, decay, eps)
+    loss = lk.SoftmaxCrossEntropy()
+    run = Run(label, seed, n_params=lk.count_params(model))
     for epoch in range(epochs):
         if stop_when_dead and epoch % check_every == 0:
             dead = all_dead_layer(model, Xtr)
             if dead is not None:
                 run.stopped, run.note = epoch, f"layer {dead} dead after epoch {epoch}"
-                last = run.val_accuracy[-1] if run.val_accuracy else lr.evaluate(model, loss, Xte, yte)[1]
+                last = (run.val_accuracy[-1] if run.val_accuracy
+                        else lk.evaluate(model, loss, Xte, yte)[1])
                 run.val_accuracy += [last] * (epochs - epoch)
                 if bar is not None:
                     bar.update(epochs - epoch)
                 break
-        h = lr.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=batch_size,
+        h = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=batch_size,
                    validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
         run.val_accuracy.append(h["val_accuracy"][0])
         run.accuracy.append(h["accuracy"][0])
         run.loss.append(h["loss"][0])
         run.seconds.append(h["seconds"][0])
         if bar is not None:
-            bar.set_postfix_str(f"{label} seed {seed}: acc {run.val_accuracy[-1]:.3f}", refresh=False)
+            bar.set_postfix_str(f"{label} seed {seed}: acc {run.val_accuracy[-1]:.3f}",
+                                refresh=False)
             bar.update(1)
     return run
 
