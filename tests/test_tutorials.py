@@ -1,7 +1,12 @@
 """Smoke tests of every tutorial: each ``main`` runs in its tiny ``--smoke`` mode (seconds),
-writes its figures to a temporary folder and prints its table and verdict; run_all and the
-shared helpers in tutorials/_common.py and _experiments.py are checked on hand-made inputs."""
+writes its figures to a temporary folder and prints its table and verdict; its --help explains
+every option; it converts to a notebook whose cells run top to bottom; its functions are short.
+run_all and the shared helpers in tutorials/_common.py and _experiments.py are checked on
+hand-made inputs."""
+import ast
 import importlib.util
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -41,6 +46,7 @@ def test_tutorial_runs_and_writes_its_figures(name, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "VERDICT:" in out
     assert "-----" in out, f"{name} printed no table"
+    assert f"[{name}.py] mode smoke, backend numpy, threads 1" in out, "no thread count printed"
     for figure in CASES[name]:
         path = tmp_path / figure
         assert path.exists() and path.stat().st_size > 10_000, f"{name} did not write {figure}"
@@ -79,17 +85,18 @@ def test_summaries_of_hand_made_runs():
     assert s.escaped == 1 and s.escaped_text == "1/2" and s.epoch_seconds == 1.5
     assert s.median_max_train == pytest.approx(0.6)
     assert runs[0].seconds_to(0.45) == 2.0 and runs[1].seconds_to(0.45) is None
-    assert runs[0].epochs_to(0.85, key="accuracy") == 3 and runs[1].epochs_to(0.85, "accuracy") is None
+    assert runs[0].epochs_to(0.85, key="accuracy") == 3
+    assert runs[1].epochs_to(0.85, "accuracy") is None
     assert ex.chance_level(np.array([0, 1, 1, 2])) == 0.5
 
 
 def test_all_dead_layer_finds_a_layer_killed_by_hand():
     """A net whose second ReLU gets a huge negative bias has that layer all dead: found,
     and training stops there, filling the remaining epochs."""
-    import linkedref as lr
+    import linkedref as lk
     ex = load("_experiments")
     rng = np.random.default_rng(0)
-    model = lr.depth_net(3, 4, "relu", in_channels=1, input_size=(8, 8), rng=0)
+    model = lk.depth_net(3, 4, "relu", in_channels=1, input_size=(8, 8), rng=0)
     X = rng.random((40, 1, 8, 8), dtype=np.float32)
     y = rng.integers(0, 10, 40)
     assert ex.all_dead_layer(model, X) is None
@@ -99,8 +106,130 @@ def test_all_dead_layer_finds_a_layer_killed_by_hand():
     assert run.stopped == 0 and run.trained_epochs == 0 and len(run.val_accuracy) == 4
 
 
-def test_figures_default_to_the_repository_folder():
+def test_run_all_passes_threads_and_mode_on(tmp_path, monkeypatch, capsys):
+    run_all = load("run_all")
+    echo = tmp_path / "00_echo.py"
+    echo.write_text("import sys\nprint('ARGS', *sys.argv[1:])\nprint('VERDICT: echoed')\n")
+    monkeypatch.setattr(run_all, "HERE", tmp_path)
+    assert run_all.main(["--smoke", "--threads", "2"]) == 0
+    assert "ARGS --smoke --backend numpy --threads 2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, folder", [(["--smoke"], "quick"), (["--quick"], "quick"),
+                                          ([], "")])
+def test_only_full_mode_writes_the_tracked_figures(argv, folder, capsys):
+    """Quick and smoke figures go to figures/quick/ (git-ignored); full mode to figures/."""
     common = load("_common")
     assert common.FIGURES == TUTORIALS.parent / "figures"
-    args = common.make_parser("x", data=True).parse_args([])
-    assert args.figdir == common.FIGURES and args.dataset == "digits"
+    args = common.start(common.make_parser("x", "xx", data=True), argv)
+    assert args.figdir == (common.FIGURES / folder if folder else common.FIGURES)
+    assert args.dataset == "digits" and args.threads == 1
+    assert f"figures go to figures/{folder + '/' if folder else ''}" in capsys.readouterr().out
+
+
+def test_quick_figures_are_git_ignored():
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    root = TUTORIALS.parent
+    ignored = subprocess.run(["git", "check-ignore", "-q", "figures/quick/01_linked_units.png"],
+                             cwd=root, capture_output=True)
+    if ignored.returncode == 128:
+        pytest.skip("not a git checkout")
+    assert ignored.returncode == 0, "figures/quick/ is not in .gitignore"
+
+
+def test_optimizer_settings_pass_through():
+    """make_optimizer keeps the library's defaults unless told (eps: tutorial 04's --eps)."""
+    import linkedref as lk
+    common = load("_common")
+    model = lk.Sequential([lk.Dense(2, 3, rng=np.random.default_rng(0))])
+    assert common.make_optimizer("adam", model, 1e-3).eps == lk.Adam(model).eps
+    opt = common.make_optimizer("rmsprop", model, 1e-4, decay=1e-6, eps=1e-3)
+    assert (opt.lr, opt.decay, opt.eps) == (1e-4, 1e-6, 1e-3)
+    assert common.optimizer_text("adam", 1e-3, 1e-6, eps=1e-7) == \
+        "Adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-07, decay=1e-06)"
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        common.make_optimizer("sgd", model, 1e-3)
+
+
+# ---------------------------------------------------------------------------- --help texts
+def option_help(text: str) -> dict:
+    """{option: its help text} from argparse's --help output."""
+    entries, current = {}, None
+    for line in text.split("options:", 1)[1].splitlines():
+        if line.startswith("  -"):
+            head, _, rest = line.strip().partition("  ")
+            current = head.split()[0].rstrip(",")
+            entries[current] = rest.strip()
+        elif line.startswith("     ") and current:
+            entries[current] = (entries[current] + " " + line.strip()).strip()
+    return entries
+
+
+@pytest.mark.parametrize("name", sorted(CASES) + ["run_all"])
+def test_help_explains_every_option_once(name, capsys):
+    with pytest.raises(SystemExit) as stop:
+        load(name).main(["--help"])
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    entries = option_help(text)
+    assert {"--quick", "--smoke", "--backend", "--threads", "--figdir"} <= set(entries)
+    for option, help_text in entries.items():
+        assert help_text, f"{name}: {option} has no help text"
+        assert help_text.count("default") <= 1, f"{name}: {option} states its default twice"
+    assert "(default: None)" not in text
+
+
+# -------------------------------------------------------------------------- notebooks, style
+def notebook(name):
+    jupytext = pytest.importorskip("jupytext")
+    return jupytext.read(TUTORIALS / f"{name}.py")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_tutorial_converts_to_a_notebook(name):
+    """jupytext reads each tutorial as a notebook: prose in markdown cells, and setup,
+    experiment, table, figure and verdict in separate code cells, in that order."""
+    nb = notebook(name)
+    markdown = [c for c in nb.cells if c.cell_type == "markdown"]
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert len(nb.cells) >= 5 and len(markdown) >= 5
+    assert markdown[0].source.startswith(f"# Tutorial {name[:2]}")
+    steps = ["def setup(", "def experiment(", "def table(", "def figure(", "def verdict("]
+    where = [next(i for i, c in enumerate(code) if step in c) for step in steps]
+    assert where == sorted(set(where)), f"{name}: steps not in separate cells in order: {where}"
+    assert 'if __name__ == "__main__"' in code[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_notebook_cells_run_top_to_bottom(name, tmp_path, monkeypatch, capsys):
+    """The code cells, run in order in one namespace without __file__ (as a Jupyter kernel
+    runs them), do the whole tutorial; here with --smoke instead of the notebook's --quick."""
+    nb = notebook(name)
+    cells = [c.source for c in nb.cells if c.cell_type == "code"]
+    run = f'NOTEBOOK_ARGS = ["--smoke", "--figdir", {str(tmp_path)!r}]'
+    assert sum('NOTEBOOK_ARGS = ["--quick"]' in c for c in cells) == 1
+    cells = [c.replace('NOTEBOOK_ARGS = ["--quick"]', run) for c in cells]
+    monkeypatch.chdir(TUTORIALS)
+    monkeypatch.syspath_prepend(str(TUTORIALS))
+    namespace = {"__name__": "__main__"}
+    for source in cells:
+        exec(compile(source, f"<{name} cell>", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert namespace["NOTEBOOK"] and "VERDICT:" in out
+    assert out.count("VERDICT:") == 1, "main() ran as well as the cells"
+    assert (tmp_path / CASES[name][0]).exists()
+
+
+def long_functions(path: Path, limit: int) -> list:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [f"{path.name}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > limit]
+
+
+def test_tutorial_functions_are_short():
+    """No function of the tutorials is longer than 60 lines (docstring included)."""
+    assert [f for p in sorted(TUTORIALS.glob("*.py")) for f in long_functions(p, 60)] == []
