@@ -1,11 +1,13 @@
-"""PyTorch twins of linkedref's depth_net and cifar_net, for the benchmarks only.
+"""PyTorch twins of linkedref's depth_net, width_net and cifar_net, for the benchmarks only.
 
 Same layer sizes, same order, NCHW, float32:
 - the linked unit is ``torch.cat([g(z), g(-z)], 1)`` (unit half first, then the mirror);
 - BatchNorm sits between each conv/dense and its activation, with Keras' eps (1e-3) and
   momentum (0.99 in Keras' convention = 0.01 in PyTorch's);
-- "same" padding: PyTorch pads symmetrically, so the 7×7 stride-2 first conv of depth_net uses
-  padding 3 where TF/Keras pads (2, 3). Output shape and FLOPs are the same.
+- "same" padding: PyTorch pads symmetrically, so by default the 7×7 stride-2 first conv of
+  depth_net uses padding 3 where TF/Keras pads (2, 3): same output shape and FLOPs, which is all
+  the timing benchmarks need. ``depth_net(..., padding="keras")`` pads exactly as linkedref
+  (a ``ZeroPad2d`` before the conv), for ``torch_parity.py``.
 
 torch is imported lazily (inside the functions), so importing this module never needs it.
 """
@@ -58,7 +60,15 @@ class _Stack:
         self.layers = []
 
     def conv(self, out, k, stride=1, padding=0):
+        """padding: an int (both sides), or (top, bottom, left, right) for a ZeroPad2d first."""
         _, nn, _ = _modules()
+        if isinstance(padding, tuple):
+            top, bottom, left, right = padding
+            if top == bottom and left == right:
+                padding = (top, left)
+            else:
+                self.layers.append(nn.ZeroPad2d((left, right, top, bottom)))
+                padding = 0
         self.layers.append(nn.Conv2d(self.channels, out, k, stride=stride, padding=padding))
         self.channels = out
 
@@ -77,18 +87,54 @@ class _Stack:
         self.channels *= e
 
 
+def _keras_same(size, k, s):
+    """TF/Keras "same" padding (before, after) along one axis (as linkedref.conv.same_padding)."""
+    out = -(-size // s)
+    total = max((out - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
 def depth_net(depth=50, width=4, activation="relu", batchnorm=False, in_channels=3,
-              num_classes=10, input_size=(32, 32), widen=1.0):
-    """Twin of linkedref.models.depth_net: 7×7/2 conv, (depth−1) 3×3 convs, Flatten, Linear."""
+              num_classes=10, input_size=(32, 32), widen=1.0, padding="symmetric"):
+    """Twin of linkedref.models.depth_net: 7×7/2 conv, (depth−1) 3×3 convs, Flatten, Linear.
+
+    padding: "symmetric" (3 on every side of the first conv; PyTorch's way) or "keras" (exactly
+    linkedref's "same": (2, 3) on an even input).
+    """
     _, nn, _ = _modules()
     w = _widened(width, widen)
     s = _Stack(activation, batchnorm, in_channels)
-    s.conv(w, 7, stride=2, padding=3)
+    if padding == "keras":
+        first = _keras_same(input_size[0], 7, 2) + _keras_same(input_size[1], 7, 2)
+    elif padding == "symmetric":
+        first = 3
+    else:
+        raise ValueError(f"torch_models.depth_net: padding must be 'symmetric' or 'keras', "
+                         f"got {padding!r}")
+    s.conv(w, 7, stride=2, padding=first)
     s.act()
     for _ in range(depth - 1):
         s.conv(w, 3, padding=1)
         s.act()
     H, W = (-(-v // 2) for v in input_size)
+    s.layers.append(nn.Flatten())
+    s.channels *= H * W
+    s.dense(num_classes)
+    return nn.Sequential(*s.layers)
+
+
+def width_net(units, activation="relu", batchnorm=False, in_channels=3, num_classes=10,
+              input_size=(32, 32), padding="valid", widen=1.0):
+    """Twin of linkedref.models.width_net: one 3×3 conv ("valid" or "same"), act, Linear."""
+    _, nn, _ = _modules()
+    u = _widened(units, widen)
+    s = _Stack(activation, batchnorm, in_channels)
+    if padding not in ("valid", "same"):
+        raise ValueError(f"torch_models.width_net: padding must be 'valid' or 'same', "
+                         f"got {padding!r}")
+    s.conv(u, 3, padding=1 if padding == "same" else 0)
+    s.act()
+    H, W = input_size if padding == "same" else (v - 2 for v in input_size)
     s.layers.append(nn.Flatten())
     s.channels *= H * W
     s.dense(num_classes)
