@@ -5,6 +5,8 @@ a cifar_net step against PyTorch's.
     PYTHONPATH=. python benchmarks/bench_train.py                       # NumPy vs PyTorch CPU
     PYTHONPATH=. python benchmarks/bench_train.py --backend numpy cupy --batch 32 256 \\
         --variants lkrelu --torch-device auto --out $OUT/bench_gpu.txt  # on a GPU machine
+    PYTHONPATH=. python benchmarks/bench_train.py --profile --nets cifar --variants lkrelu \\
+        --threads 1 --out benchmarks/results/profile_<date>_b128_t1.txt  # where a step's time goes
 
 Nets: ``depth`` = depth_net(50 × width 4), ``cifar`` = cifar_net; input 3×32×32, float32.
 Variants: "<activation>[_bn][_sqrt2]", e.g. relu, relu_bn (BatchNorm before each activation),
@@ -16,6 +18,14 @@ the ratio linkedref/torch of both (on a busy machine the minimum is the steadier
 linkedref and PyTorch steps are interleaved (one of each per repeat), so that load from other
 processes on a shared machine hits both alike. On CuPy / CUDA the device is synchronised before
 each clock reading.
+
+Threads: ``--threads N`` goes to ``lk.set_threads`` (linkedref's BLAS, through threadpoolctl)
+and ``torch.set_num_threads``; the header prints what each framework then reports.
+
+Profile (``--profile``, batch 128 unless ``--batch``): per top-level layer, the forward and
+backward time of a step and the part of it in numpy's GEMM functions; with Linux ``perf``, the
+CPU time of each layer by operation class (GEMM, BLAS sync, copy, elementwise, reduce, kernel,
+Python) from native samples. See the comment above ``_StepProfiler`` for how.
 
 Memory (``--memory``, NumPy vs PyTorch CPU): each framework runs in a fresh subprocess that
 imports, resets the kernel's peak-RSS counter (VmHWM, through /proc/self/clear_refs), builds
@@ -39,6 +49,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -243,64 +254,250 @@ def measure_memory(variant, batch, threads):
 
 
 # ------------------------------------------------------------------------------ profiling
-def profile(net, variant, batch, backend, steps=3):
-    """Time per top-level layer (forward and backward) over ``steps`` steps, and cProfile's top."""
-    import cProfile
-    import io
-    import pstats
-    step = LinkedrefStep(net, variant, batch, backend)
-    step()
-    totals = {}
+# --profile: where one training step spends its time, per layer and per operation class, from
+# outside the library (no private names): each top-level layer's forward/backward is wrapped
+# with a clock, numpy's GEMM entry points (numpy.matmul, dot, einsum, tensordot — what
+# ``xp.matmul`` resolves to at call time) are wrapped with another, and, where Linux ``perf``
+# runs, the same steps are sampled natively, each sample put in the layer running at its time
+# stamp and in an operation class by its symbol (this also sees what Python cannot: the ``@``
+# operator, slice-assignment copies, ufunc loops, the BLAS threads and page faults).
+GEMM_FUNCS = ("matmul", "dot", "einsum", "tensordot", "inner", "vdot")
+OP_CLASSES = ("GEMM", "BLAS sync", "copy", "elementwise", "reduce", "kernel", "Python", "other")
 
-    def wrap(i, layer):
-        fwd, bwd = layer.forward, layer.backward
-        kind = f"{i:>2} {type(layer).__name__}"
-        if hasattr(layer, "in_channels"):
-            kind += f" {layer.in_channels}->{layer.out_channels}"
 
-        def forward(x, training=False):
-            step.sync()
+def _layer_label(layer, x):
+    """'Conv2D 16→32 3×3/1' and the input shape, to group identical layers."""
+    name = type(layer).__name__
+    if hasattr(layer, "in_channels") and hasattr(layer, "kernel_size"):
+        (kh, kw), (sh, _) = layer.kernel_size, layer.stride
+        name += f" {layer.in_channels}→{layer.out_channels} {kh}×{kw}/{sh}"
+    elif name == "Dense" and "W" in layer.params:
+        name += " {}→{}".format(*layer.params["W"].shape)
+    return name, "×".join(str(v) for v in getattr(x, "shape", ()))
+
+
+class _StepProfiler:
+    """Wraps a model's top-level layers and numpy's GEMM functions with clocks while active.
+
+    totals[(label, shape, phase)] = [wall s, GEMM s, GEMM calls, layers in the group];
+    intervals: (t0, t1, key) of every layer call, for placing perf samples.
+    """
+
+    def __init__(self, model):
+        self.model, self.totals, self.intervals = model, {}, []
+        self.key, self._saved, self._in_gemm = None, [], False
+
+    def __enter__(self):
+        main = threading.main_thread()
+        for layer in self.model.layers:
+            self._saved.append((layer, layer.forward, layer.backward))
+            self._wrap_layer(layer)
+        for name in GEMM_FUNCS:
+            fn = getattr(np, name)
+            self._saved.append((np, name, fn))
+            setattr(np, name, self._wrap_gemm(fn, main))
+        return self
+
+    def __exit__(self, *exc):
+        for owner, a, b in reversed(self._saved):
+            if owner is np:
+                setattr(np, a, b)
+            else:
+                owner.forward, owner.backward = a, b
+        self._saved.clear()
+
+    def _wrap_gemm(self, fn, main):
+        def timed(*args, **kwargs):
+            if self._in_gemm or self.key is None or threading.current_thread() is not main:
+                return fn(*args, **kwargs)
+            self._in_gemm = True
             t0 = time.perf_counter()
-            y = fwd(x, training=training)
-            step.sync()
-            key = (kind, "forward")
-            totals[key] = totals.get(key, 0.0) + time.perf_counter() - t0
-            return y
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                entry = self.totals[self.key]
+                entry[1] += time.perf_counter() - t0
+                entry[2] += 1
+                self._in_gemm = False
+        return timed
 
-        def backward(dy):
-            step.sync()
+    def _wrap_layer(self, layer):
+        fwd, bwd, label = layer.forward, layer.backward, {}
+
+        def run(phase, fn, arg, **kwargs):
+            if phase == "forward":
+                label["name"] = _layer_label(layer, arg)
+            key = (*label["name"], phase)
+            entry = self.totals.setdefault(key, [0.0, 0.0, 0, set()])
+            entry[3].add(id(layer))
+            self.key = key
             t0 = time.perf_counter()
-            dx = bwd(dy)
-            step.sync()
-            key = (kind, "backward")
-            totals[key] = totals.get(key, 0.0) + time.perf_counter() - t0
-            return dx
-        layer.forward, layer.backward = forward, backward
+            try:
+                return fn(arg, **kwargs)
+            finally:
+                t1 = time.perf_counter()
+                self.key = None
+                entry[0] += t1 - t0
+                self.intervals.append((t0, t1, key))
 
-    for i, layer in enumerate(step.model.layers):
-        wrap(i, layer)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    step.sync()
-    wall = (time.perf_counter() - t0) / steps
-    lines = [f"per-layer time, {net}/{variant}, batch {batch}, {backend} "
-             f"(mean of {steps} steps; step = {wall * 1e3:.1f} ms)"]
-    for (kind, phase), t in sorted(totals.items(), key=lambda kv: -kv[1]):
-        lines.append(f"  {kind:<22} {phase:<8} {t / steps * 1e3:8.1f} ms  {t / steps / wall:6.1%}")
-    layer_sum = sum(totals.values()) / steps
-    lines.append(f"  {'(loss+Adam+rest)':<31} {(wall - layer_sum) * 1e3:8.1f} ms")
+        layer.forward = lambda x, training=False: run("forward", fwd, x, training=training)
+        layer.backward = lambda dy: run("backward", bwd, dy)
+
+
+class _PerfSampler:
+    """``perf record`` attached to this process (CPU clock, CLOCK_MONOTONIC time stamps, which
+    is what time.perf_counter reads on Linux); ``samples()`` → [(tid, t, ns, class)]."""
+
+    def __init__(self, hz=4999):
+        import shutil
+        import tempfile
+        self.available = shutil.which("perf") is not None and sys.platform.startswith("linux")
+        self.hz, self.proc = hz, None
+        self.path = os.path.join(tempfile.mkdtemp(prefix="bench_perf_"), "perf.data")
+
+    def start(self):
+        cmd = ["perf", "record", "-q", "-e", "cpu-clock", "-F", str(self.hz), "-k", "mono",
+               "-o", self.path, "-p", str(os.getpid())]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(0.5)                                  # let perf attach to every thread
+        if self.proc.poll() is not None:
+            self.available = False
+            self.error = self.proc.stderr.read().decode(errors="replace")[-300:]
+
+    def stop(self):
+        import signal
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.proc.wait(timeout=60)
+
+    def samples(self):
+        import re
+        import shutil
+        fields = "tid,time,period,ip,sym,dso"
+        out = subprocess.run(["perf", "script", "-i", self.path, "-F", fields],
+                             capture_output=True, text=True).stdout
+        shutil.rmtree(os.path.dirname(self.path), ignore_errors=True)
+        pattern = re.compile(r"^\s*(\d+)\s+([\d.]+):\s+(\d+)\s+[0-9a-f]+\s+(.*?)\s+\((.*)\)\s*$")
+        result = []
+        for line in out.splitlines():
+            m = pattern.match(line)
+            if m:
+                tid, t, ns, sym, dso = m.groups()
+                result.append((int(tid), float(t), int(ns), _op_class(sym, dso)))
+        return result
+
+
+def _op_class(sym, dso):
+    """The operation class of a native sample, from its symbol and shared object."""
+    dso, low = os.path.basename(dso).lower(), sym.lower()
+    if "yield" in low or "thread_server" in low or low in ("inner_thread", "exec_blas"):
+        return "BLAS sync"                               # BLAS threads waiting for each other
+    if "blas" in dso or "mkl" in dso:
+        return "GEMM"                                    # kernels and operand packing
+    if "kernel" in dso:
+        return "kernel"                                  # page faults (zeroing new pages), ...
+    if "mem" in low and ("cpy" in low or "move" in low or "set" in low):
+        return "copy"                                    # libc memcpy / memmove / memset
+    if "multiarray_umath" in dso or "_umath" in dso:
+        if any(k in low for k in ("copy", "cast", "strided_to", "contig_to", "assign", "swap")):
+            return "copy"                                # numpy copy / cast loops
+        if "pairwise" in low or "reduce" in low:
+            return "reduce"
+        return "elementwise"                             # ufunc inner loops
+    if "python" in dso:
+        return "Python"
+    return "other"
+
+
+def profile(net, variant, batch, backend, repeats=10, warmup=2, use_perf=None):
+    """The per-layer, per-operation profile of a training step, as text (see the note above)."""
     step = LinkedrefStep(net, variant, batch, backend)
-    step()
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(steps):
+    for _ in range(max(1, warmup)):
         step()
-    prof.disable()
-    buf = io.StringIO()
-    pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(18)
-    lines.append(buf.getvalue())
+    plain = [timed(step) for _ in range(repeats)]
+    sampler = _PerfSampler() if use_perf is not False else None
+    if sampler is not None and sampler.available:
+        sampler.start()
+    bounds = []
+    with _StepProfiler(step.model) as prof:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            step()
+            bounds.append((t0, time.perf_counter()))
+    if sampler is not None and sampler.available:
+        sampler.stop()
+    walls = [t1 - t0 for t0, t1 in bounds]
+    per = 1e3 / repeats                                  # seconds summed over steps → ms/step
+    lines = [f"== profile {net}/{variant}, batch {batch}, {backend}: one training step "
+             f"(forward, SoftmaxCrossEntropy, backward, Adam)",
+             f"step {statistics.median(plain) * 1e3:.1f} ms (median of {repeats}, no clocks); "
+             f"{statistics.median(walls) * 1e3:.1f} ms with the clocks below",
+             "per layer, ms per step (mean of the clocked steps); GEMM = calls of numpy.matmul/"
+             "dot/einsum/tensordot (an `@` operator is not seen: it counts as rest)"]
+    head = (f"  {'layer':<26} {'input':<16} {'n':>3} {'phase':<8} {'ms':>8} {'GEMM':>8} "
+            f"{'rest':>8} {'calls':>5} {'%step':>6}")
+    lines += [head, "  " + "-" * (len(head) - 2)]
+    step_ms = sum(walls) * per
+    order = sorted(prof.totals.items(), key=lambda kv: -kv[1][0])
+    gemm = rest = 0.0
+    for (name, shape, phase), (wall, g, calls, members) in order:
+        gemm, rest = gemm + g, rest + wall - g
+        lines.append(f"  {name:<26} {shape:<16} {len(members):>3} {phase:<8} {wall * per:8.2f} "
+                     f"{g * per:8.2f} {(wall - g) * per:8.2f} {calls // repeats:>5} "
+                     f"{wall * per / step_ms:6.1%}")
+    outside = step_ms - (gemm + rest) * per
+    lines.append(f"  {'(loss, Adam, glue)':<26} {'':<16} {'':>3} {'':<8} {outside:8.2f} "
+                 f"{'':>8} {outside:8.2f} {'':>5} {outside / step_ms:6.1%}")
+    lines.append(f"  {'total (mean)':<26} {'':<16} {'':>3} {'':<8} {step_ms:8.2f} "
+                 f"{gemm * per:8.2f} {step_ms - gemm * per:8.2f}")
+    if sampler is None:
+        lines.append("native profile: off (--no-perf)")
+    elif not sampler.available:
+        lines.append("native profile: Linux perf not available "
+                     f"({getattr(sampler, 'error', 'not found')!s}".strip() + ")")
+    else:
+        lines += _native_table(sampler.samples(), prof.intervals, bounds, repeats, step_ms)
     return "\n".join(lines)
+
+
+def _native_table(samples, intervals, bounds, repeats, step_ms):
+    """CPU ms per step by layer group × operation class, from perf samples placed by time."""
+    import bisect
+    intervals = sorted(intervals)
+    starts = [iv[0] for iv in intervals]
+    main_tid = os.getpid()
+    cpu, threads = {}, {}
+    for tid, t, ns, cls in samples:
+        if not any(t0 <= t <= t1 for t0, t1 in bounds):
+            continue
+        i = bisect.bisect_right(starts, t) - 1
+        key = intervals[i][2] if i >= 0 and t <= intervals[i][1] else ("(loss, Adam, glue)", "", "")
+        row = cpu.setdefault(key, dict.fromkeys(OP_CLASSES, 0.0))
+        row[cls] += ns / 1e6 / repeats
+        who = "main" if tid == main_tid else "other threads"
+        threads[who] = threads.get(who, 0.0) + ns / 1e6 / repeats
+    lines = ["", f"native samples (perf, CPU clock, {len(samples)} samples): CPU ms per step, "
+             "every thread; a row can exceed its wall time when BLAS runs on several threads",
+             "  " + f"{'layer':<26} {'phase':<8} {'CPU ms':>7} "
+             + " ".join(f"{c:>11}" for c in OP_CLASSES)]
+    total = dict.fromkeys(OP_CLASSES, 0.0)
+    for (name, _, phase), row in sorted(cpu.items(), key=lambda kv: -sum(kv[1].values())):
+        for c in OP_CLASSES:
+            total[c] += row[c]
+        lines.append(f"  {name:<26} {phase:<8} {sum(row.values()):7.2f} "
+                     + " ".join(f"{row[c]:11.2f}" for c in OP_CLASSES))
+    cpu_ms = sum(total.values())
+    lines.append(f"  {'total':<26} {'':<8} {cpu_ms:7.2f} "
+                 + " ".join(f"{total[c]:11.2f}" for c in OP_CLASSES))
+    lines.append(f"  {'share':<26} {'':<8} {'':>7} "
+                 + " ".join(f"{total[c] / max(cpu_ms, 1e-12):11.1%}" for c in OP_CLASSES))
+    lines.append(f"  CPU per step {cpu_ms:.1f} ms for a {step_ms:.1f} ms step; by thread: "
+                 + ", ".join(f"{k} {v:.1f} ms" for k, v in sorted(threads.items())))
+    lines.append("  classes: GEMM = BLAS kernels and packing; BLAS sync = BLAS threads waiting "
+                 "(thread server, yield); copy = memcpy/memset and numpy copy/cast loops; "
+                 "elementwise / reduce = numpy ufunc loops; kernel = the OS (mostly page faults "
+                 "of fresh arrays); Python = the interpreter")
+    return lines
 
 
 # ------------------------------------------------------------------------------ reporting
@@ -313,15 +510,36 @@ def _have_torch():
 
 
 def set_threads(threads):
-    """Limit BLAS/OpenMP pools (threadpoolctl) and torch's intra-op pool to ``threads``."""
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(limits=threads)
-    except ImportError:
-        pass
+    """linkedref's threads (``lk.set_threads``: its BLAS, through threadpoolctl, and the fast
+    path's copy passes) and torch's intra-op pool, both to ``threads``."""
+    import linkedref as lk
+    lk.set_threads(threads)
     if _have_torch():
         import torch
         torch.set_num_threads(threads)
+
+
+def thread_info() -> str:
+    """The threads that will run, as the frameworks report them (not as requested)."""
+    import linkedref as lk
+    from linkedref.threads import blas_info
+    line = f"threads: linkedref {lk.get_threads()} ({blas_info()})"
+    if _have_torch():
+        import torch
+        line += f"; torch intra-op {torch.get_num_threads()}"
+    return line
+
+
+def _git_state() -> str:
+    """The commit the code ran at, and whether linkedref/ had uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "linkedref"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return f"commit {head}" + (" + uncommitted changes in linkedref/" if dirty else "")
 
 
 def machine_info(threads) -> str:
@@ -330,8 +548,10 @@ def machine_info(threads) -> str:
              f"machine: {platform.platform()}; {platform.processor() or platform.machine()}; "
              f"{os.cpu_count()} CPUs (usable {usable}); "
              f"load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}",
+             f"code: {_git_state()}",
              f"python {platform.python_version()}, numpy {np.__version__}, "
-             f"threads requested {threads}"]
+             f"threads requested {threads}",
+             thread_info()]
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         lines.append(f"numpy BLAS: {blas.get('name')} {blas.get('version', '')}")
@@ -380,13 +600,14 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", nargs="+", default=["numpy"], choices=["numpy", "cupy"],
                    help="linkedref backend(s) to time (default numpy)")
-    p.add_argument("--batch", nargs="+", type=int, default=[32])
+    p.add_argument("--batch", nargs="+", type=int, default=None,
+                   help="batch size(s) (default 32; 128 with --profile)")
     p.add_argument("--nets", nargs="+", default=list(NETS), choices=NETS)
     p.add_argument("--variants", nargs="+", default=["relu", "relu_bn", "lkrelu", "relu_sqrt2"])
     p.add_argument("--repeats", type=int, default=10, help="timed steps per row (median shown)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     p.add_argument("--threads", type=int, default=os.cpu_count(),
-                   help="BLAS / torch threads (default: all CPUs)")
+                   help="linkedref (lk.set_threads: BLAS) and torch threads (default: all CPUs)")
     p.add_argument("--torch-device", default="auto", choices=["auto", "cpu", "cuda", "none"],
                    help="auto: PyTorch CPU for numpy rows, CUDA for cupy rows")
     p.add_argument("--memory", action=argparse.BooleanOptionalAction, default=None,
@@ -394,8 +615,12 @@ def main(argv=None):
                         "default: only when NumPy rows are compared with PyTorch CPU")
     p.add_argument("--mem-batch", type=int, default=128)
     p.add_argument("--mem-variants", nargs="+", default=["lkrelu"])
-    p.add_argument("--profile", metavar="NET:VARIANT", default=None,
-                   help="also print a per-layer-type and cProfile breakdown, e.g. cifar:lkrelu")
+    p.add_argument("--profile", metavar="NET:VARIANT", nargs="?", const="", default=None,
+                   help="profile mode: per-layer and per-operation time of a training step of "
+                        "each --nets × --variants (or of NET:VARIANT, e.g. cifar:lkrelu) "
+                        "instead of the timing table")
+    p.add_argument("--perf", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --profile: sample natively with Linux perf (default: if found)")
     p.add_argument("--out", default=None, help="append the printed report to this file")
     p.add_argument("--_memory-child", dest="memory_child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -404,6 +629,8 @@ def main(argv=None):
     if args.memory_child:
         memory_child(args.memory_child, args.variants[0], args.mem_batch)
         return 0
+    if args.batch is None:
+        args.batch = [128] if args.profile is not None else [32]
 
     report = []
 
@@ -414,6 +641,16 @@ def main(argv=None):
     emit(f"== bench_train: training step = forward + SoftmaxCrossEntropy + backward + Adam, "
          f"float32, input {INPUT}")
     emit(machine_info(args.threads))
+    if args.profile is not None:
+        pairs = ([tuple(args.profile.split(":"))] if args.profile
+                 else [(n, v) for n in args.nets for v in args.variants])
+        for net, variant in pairs:
+            for batch in args.batch:
+                emit("")
+                emit(profile(net, variant, batch, args.backend[0], args.repeats, args.warmup,
+                             args.perf))
+        _write(args.out, report)
+        return 0
     emit(f"warm-up {args.warmup} steps, then median (min) of {args.repeats} interleaved steps")
     header = (f"{'net':<6} {'variant':<11} {'batch':>5} {'backend':<7} {'params':>9} "
               f"{'linkedref ms':>17} {'torch':<5} {'torch ms':>17} {'ratio':>6} {'(min)':>6}")
@@ -472,15 +709,15 @@ def main(argv=None):
                 emit(f"  ratio linkedref/torch (peak): "
                      f"{mem['linkedref']['peak'] / mem['torch']['peak']:.2f}x")
 
-    if args.profile:
-        net, variant = args.profile.split(":")
-        emit("")
-        emit(profile(net, variant, args.batch[0], args.backend[0]))
-
-    if args.out:
-        with open(args.out, "a") as f:
-            f.write("\n".join(report) + "\n\n")
+    _write(args.out, report)
     return 0
+
+
+def _write(path, report):
+    """Append the printed report to ``path`` (if given)."""
+    if path:
+        with open(path, "a") as f:
+            f.write("\n".join(report) + "\n\n")
 
 
 if __name__ == "__main__":
