@@ -125,7 +125,8 @@ def setup(argv=None):
     args.b_side = upsampled(data)[0][0].shape[-1]         # (B)'s input images: side × side
     print(f"{args.dataset}: {len(data[0][0])} train / {len(data[1][0])} test images of shape "
           f"{data[0][0].shape[1:]}; chance {args.chance:.3f}; batch 32; (A) "
-          f"{optimizer_text(**ADAM)}, (B) {optimizer_text(**RMSPROP)}")
+          f"{optimizer_text(**ADAM)}, {args.epochs_a} epochs; (B) {optimizer_text(**RMSPROP)}, "
+          f"{args.epochs_b} epochs, seeds {seeds_text(args.b_seeds)}")
     return args, data
 
 
