@@ -34,10 +34,6 @@ def is_activation(layer) -> bool:
     return isinstance(layer, Activation)
 
 
-def expansion(layer) -> int:  # TODO(remove once the tutorials read layer.expansion)
-    return layer.expansion
-
-
 def activation_layers(model, path: str = "") -> list:
     """``[(name, layer), ...]`` for every activation layer in ``model``, in forward order.
 

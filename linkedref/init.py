@@ -141,7 +141,8 @@ def initialize(name, shape, fan_in, fan_out, rng, dtype=None, in_axis=None):
         in_axis: looks_linear only — the input axis (default: 0 for 2D, 1 for 4D shapes).
     """
     if name not in INITIALIZERS:
-        raise ValueError(f"init: unknown initializer {name!r}; expected one of {sorted(INITIALIZERS)}")
+        raise ValueError(f"init: unknown initializer {name!r}; "
+                         f"expected one of {sorted(INITIALIZERS)}")
     rng = B.as_generator(rng)
     dtype = B.resolve_dtype(dtype or B.get_default_dtype())
     if name == "looks_linear":

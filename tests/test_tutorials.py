@@ -1,9 +1,8 @@
 """Smoke tests of every tutorial: each ``main`` runs in its tiny ``--smoke`` mode (seconds),
 writes its figures to a temporary folder and prints its table and verdict; its --help explains
-every option; it converts to a notebook whose cells run top to bottom; its functions are short.
-run_all and the shared helpers in tutorials/_common.py and _experiments.py are checked on
-hand-made inputs."""
-import ast
+every option; it converts to a notebook whose cells run top to bottom (test_code_shape.py keeps
+their functions short). run_all and the shared helpers in tutorials/_common.py and
+_experiments.py are checked on hand-made inputs."""
 import importlib.util
 import shutil
 import subprocess
@@ -220,16 +219,3 @@ def test_notebook_cells_run_top_to_bottom(name, tmp_path, monkeypatch, capsys):
     assert namespace["NOTEBOOK"] and "VERDICT:" in out
     assert out.count("VERDICT:") == 1, "main() ran as well as the cells"
     assert (tmp_path / CASES[name][0]).exists()
-
-
-def long_functions(path: Path, limit: int) -> list:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    return [f"{path.name}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
-            for node in ast.walk(tree)
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.end_lineno - node.lineno + 1 > limit]
-
-
-def test_tutorial_functions_are_short():
-    """No function of the tutorials is longer than 60 lines (docstring included)."""
-    assert [f for p in sorted(TUTORIALS.glob("*.py")) for f in long_functions(p, 60)] == []

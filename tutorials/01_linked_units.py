@@ -98,7 +98,7 @@ def experiment(args):
     with B.default_dtype("float64"):            # exact curves; the checker works in float64
         curves = {name: members_and_slopes(layer, z)
                   for name, layer in {**single_units(), **linked_units()}.items()}
-        checks = {name: (getattr(layer, "expansion", 1),
+        checks = {name: (layer.expansion,
                          lk.check_linkage(layer, z_range=Z_RANGE,
                                           num=per_mode(args, 801, 4001, 4001)))
                   for name, layer in candidates.items()}

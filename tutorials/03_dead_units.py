@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 import linkedref as lk
 import linkedref.backend as B
-from linkedref.diagnostics import dead_units, expansion, watch_activations
+from linkedref.diagnostics import dead_units, watch_activations
 
 from _common import (
     accuracy,
@@ -126,7 +126,7 @@ def plain_convnet(act, depth, width, in_channels, n_classes, side, rng):
         layers.append(lk.Conv2D(fan_in, width, 3, padding="same", rng=rng))
         unit = lk.activation(act)
         layers.append(unit)
-        fan_in = width * expansion(unit)
+        fan_in = width * unit.expansion
     layers += [lk.Flatten(), lk.Dense(fan_in * side * side, n_classes, rng=rng)]
     return lk.Sequential(layers)
 
@@ -146,7 +146,7 @@ def near_dead(model, X, rel=1e-3):
         model.forward(B.asarray(X), training=False)
     counts = []
     for name, layer in layers:
-        alive = (top[name] > rel * peak[name]).reshape(expansion(layer), -1).any(axis=0)
+        alive = (top[name] > rel * peak[name]).reshape(layer.expansion, -1).any(axis=0)
         counts.append(int((~alive).sum()))
     return counts
 

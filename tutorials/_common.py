@@ -204,7 +204,6 @@ def mlp(act: str, n_in: int, n_out: int, width: int, depth: int, rng, batchnorm:
     """A plain MLP: ``depth`` × [Dense(width) (+ BatchNorm) + activation ``act``], then
     Dense(n_out). A linked activation doubles its outputs, so the next Dense's fan-in doubles
     (the linked net has ~2× the parameters of a single one of the same width)."""
-    from linkedref.diagnostics import expansion
     layers, fan_in = [], n_in
     for _ in range(depth):
         layers.append(lk.Dense(fan_in, width, rng=rng))
@@ -212,7 +211,7 @@ def mlp(act: str, n_in: int, n_out: int, width: int, depth: int, rng, batchnorm:
             layers.append(lk.BatchNorm(width))
         unit = lk.activation(act)
         layers.append(unit)
-        fan_in = width * expansion(unit)
+        fan_in = width * unit.expansion
     layers.append(lk.Dense(fan_in, n_out, rng=rng))
     return lk.Sequential(layers)
 
