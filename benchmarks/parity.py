@@ -68,7 +68,8 @@ def compare(a="numpy", b="cupy", dtypes=("float64", "float32"), seed=0):
             try:
                 ra, rb = _run(kwargs, a, dtype), _run(kwargs, b, dtype)
             except Exception as err:   # a crash on one backend is a parity failure, reported
-                rows.append((case.name, dtype, f"{type(err).__name__}: {err}".splitlines()[0], np.inf, False))
+                message = f"{type(err).__name__}: {err}".splitlines()[0]
+                rows.append((case.name, dtype, message, np.inf, False))
                 continue
             worst, err = "", 0.0
             for k in ra:
@@ -81,7 +82,8 @@ def compare(a="numpy", b="cupy", dtypes=("float64", "float32"), seed=0):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--a", default="numpy")
     parser.add_argument("--b", default="cupy")
     args = parser.parse_args(argv)

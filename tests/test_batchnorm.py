@@ -97,7 +97,8 @@ def test_backward_matches_the_unsimplified_chain_rule(rng):
     var = ((x - mu) ** 2).mean(ax, keepdims=True)
     dxhat = dy * g
     dvar = (dxhat * (x - mu) * -0.5 * (var + 1e-3) ** -1.5).sum(ax, keepdims=True)
-    dmu = (-dxhat / np.sqrt(var + 1e-3)).sum(ax, keepdims=True) + dvar * (-2 * (x - mu)).mean(ax, keepdims=True)
+    dmu = (-dxhat / np.sqrt(var + 1e-3)).sum(ax, keepdims=True) \
+        + dvar * (-2 * (x - mu)).mean(ax, keepdims=True)
     expected = dxhat / np.sqrt(var + 1e-3) + dvar * 2 * (x - mu) / M + dmu / M
     np.testing.assert_allclose(dx, expected, rtol=1e-10, atol=1e-12)
 
@@ -135,7 +136,8 @@ def test_gradcheck_does_not_move_the_running_statistics(rng):
 
 
 @pytest.mark.parametrize("x, err, match", [
-    (np.zeros((2, 4), np.float32), ValueError, r"BatchNorm: expected 3 features/channels.*\(2, 4\)"),
+    (np.zeros((2, 4), np.float32), ValueError,
+     r"BatchNorm: expected 3 features/channels.*\(2, 4\)"),
     (np.zeros((2, 3, 4), np.float32), ValueError, r"BatchNorm: expected 2D or 4D input"),
     (np.zeros((2, 3), np.int32), TypeError, "BatchNorm: expected a floating-point input"),
     (np.zeros((2, 3), np.float64), TypeError, "BatchNorm: input dtype float64 differs"),

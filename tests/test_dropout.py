@@ -1,4 +1,5 @@
-"""Dropout: inverted scaling keeps the expectation, a fixed mask in gradcheck, identity at inference."""
+"""Dropout: inverted scaling keeps the expectation, a fixed mask in gradcheck, identity at
+inference."""
 import copy
 
 import numpy as np

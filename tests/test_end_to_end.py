@@ -30,7 +30,7 @@ def test_linked_mlp_with_loss_passes_gradcheck(n, d, h, k, act):
     labels = rng.integers(0, k, n)
     report = gradcheck(model, x, loss=lr.SoftmaxCrossEntropy(), labels=labels)
     assert report.max_error <= 1e-6
-    model.forward(B.asarray(x, dtype="float32"))          # PReLU slopes exist after the first forward
+    model.forward(B.asarray(x, dtype="float32"))       # PReLU slopes exist after the first forward
     assert {r.name for r in report.rows} == {"x", *model.params}
 
 

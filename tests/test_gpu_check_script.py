@@ -24,7 +24,8 @@ def test_script_parses_and_its_python_files_exist():
 
 
 def test_bench_train_accepts_the_options_the_script_passes():
-    line = re.search(r"bench_train\.py (.*?)\n(?!\s)", SCRIPT.read_text().replace("\\\n", " "), re.S)
+    text = SCRIPT.read_text().replace("\\\n", " ")
+    line = re.search(r"bench_train\.py (.*?)\n(?!\s)", text, re.S)
     options = line.group(1).split()
     out = subprocess.run([sys.executable, "benchmarks/bench_train.py", *options, "--help"],
                          cwd=ROOT, capture_output=True, text=True)

@@ -52,7 +52,8 @@ def test_params_grads_are_merged_under_block_and_shortcut(rng):
 
 def test_shape_mismatch_is_a_clear_error(rng):
     res = Residual(Conv2D(2, 3, 3, padding="same", rng=rng))
-    with pytest.raises(ValueError, match=r"Residual: block\(x\) has shape \(1, 3, 4, 4\).*\(1, 2, 4, 4\)"):
+    with pytest.raises(ValueError,
+                       match=r"Residual: block\(x\) has shape \(1, 3, 4, 4\).*\(1, 2, 4, 4\)"):
         res.forward(B.xp().zeros((1, 2, 4, 4), np.float32))
 
 
