@@ -89,6 +89,48 @@ def test_summaries_of_hand_made_runs():
     assert ex.chance_level(np.array([0, 1, 1, 2])) == 0.5
 
 
+def test_wilson_interval_and_escape_epochs():
+    ex = load("_experiments")
+    low, high = ex.wilson_interval(5, 8)                 # by hand: 0.5845 ∓ 0.2787
+    assert low == pytest.approx(0.3058, abs=1e-4) and high == pytest.approx(0.8632, abs=1e-4)
+    assert ex.wilson_interval(0, 8)[0] == 0.0 and ex.wilson_interval(8, 8)[1] == 1.0
+    assert 0 < ex.wilson_interval(0, 8)[1] < 0.4          # not empty at k = 0
+    runs = [ex.Run("x", 0, val_accuracy=[0.1, 0.15, 0.3, 0.5], seconds=[1.0] * 4),
+            ex.Run("x", 1, val_accuracy=[0.1, 0.25, 0.6, 0.7], seconds=[1.0] * 4),
+            ex.Run("x", 2, val_accuracy=[0.1] * 4, seconds=[1.0] * 4)]
+    assert [r.escape_epoch(0.1) for r in runs] == [3, 2, None]
+    s = ex.summarize(runs, chance=0.1)
+    assert s.escape_epoch == 2.5 and s.escaped_text == "2/3"
+    assert s.interval_text == "{:.2f}–{:.2f}".format(*ex.wilson_interval(2, 3))
+
+
+def test_parallel_runs_equal_sequential_ones_and_variants_carry_eps():
+    import linkedref as lk
+    ex = load("_experiments")
+    rng = np.random.default_rng(0)
+    X = rng.random((48, 1, 8, 8), dtype=np.float32)
+    data = ((X, rng.integers(0, 3, 48)), (X[:16], rng.integers(0, 3, 16)))
+    variants = [ex.Variant("a", "lkrelu"), ex.Variant("b", "selu", eps=0.5)]
+    seen = []
+
+    def build(v, seed):
+        return lk.depth_net(2, 3, v.act, in_channels=1, num_classes=3, input_size=(8, 8),
+                            rng=seed)
+
+    real = ex.make_optimizer
+    def spy(name, model, lr, decay=0.0, eps=None):
+        seen.append(eps)
+        return real(name, model, lr, decay, eps)
+
+    ex.make_optimizer = spy
+    one = ex.run_variants(variants, build, data, [0, 1], 2, jobs=1)
+    two = ex.run_variants(variants, build, data, [0, 1], 2, jobs=2)
+    assert seen == [None, None, 0.5, 0.5]                 # the worker processes' calls not seen
+    for label in ("a", "b"):
+        assert [r.val_accuracy for r in one[label]] == [r.val_accuracy for r in two[label]]
+        assert [r.loss for r in one[label]] == [r.loss for r in two[label]]
+
+
 def test_all_dead_layer_finds_a_layer_killed_by_hand():
     """A net whose second ReLU gets a huge negative bias has that layer all dead: found,
     and training stops there, filling the remaining epochs."""

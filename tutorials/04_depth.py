@@ -16,14 +16,21 @@
 # line prints the optimizer as the library built it. Variants: ReLU, LK-ReLU, PReLU, LK-PReLU,
 # SELU, LK-SELU, Swish, LK-Swish, ReLU√2 (every layer √2 wider: 6 filters, the fair-parameter
 # single net), ReLU+BN, and LK-ReLU with the looks-linear initialisation (Balduzzi et al.,
-# 2017), several seeds each.
+# 2017).
 #
-# Full mode trains 100 epochs with seeds 0 and 1 for every variant, plus seed 2
-# (`--more-seeds`) for LK-ReLU and LK-PReLU, whose escape from chance varies most between
-# seeds: with the Glorot init a 50-layer LK-ReLU net can sit exactly at chance (loss ln 10, the
-# signal fades over the layers) for many epochs before it escapes, if it does. Quick mode
-# trains a 15-layer version of five variants for 25 epochs, one seed: the trend, not the
-# paper's numbers.
+# Escaping chance at depth 50 is a matter of luck as much as of the unit, so one seed (the
+# paper's) says little: full mode trains 100 epochs with 8 seeds for the variants whose rate
+# is in question (LK-ReLU, LK-PReLU, LK-SELU, SELU, ReLU+BN, looks-linear) and 3 for those
+# that stay at chance, and reports per variant the share of seeds that escaped (max test
+# accuracy ≥ 2 × chance) with its 95 % Wilson interval, the median max accuracy and the median
+# epoch of escape.
+#
+# **The ε panel** (a result the paper does not have): LK-ReLU and SELU also run with Adam's
+# ε = 1e-7, the default Keras adopted in December 2017 (after the paper) and linkedref used
+# before. In this net the first gradients of the early convolutions are far below 1e-7, and
+# with the larger ε Adam stops normalising their steps. `--jobs 2` trains two runs at a time
+# (same results). Quick mode trains a 15-layer version of five variants for 25 epochs, one
+# seed: the trend, not the paper's numbers.
 #
 # Plain-ReLU runs (ReLU, ReLU√2) stop early when a layer has died entirely — every unit zero
 # for every training sample. From then on the net's output is the same for every training
@@ -43,8 +50,8 @@ variants, several seeds each; count the seeds that escape chance.
 Claim (paper, CIFAR-10): ReLU, PReLU, Swish stay at chance; LK-ReLU, LK-PReLU, SELU, LK-SELU
 learn; BatchNorm rescues ReLU.
 
-Run:  python tutorials/04_depth.py [--quick] [--seeds 0 1] [--more-seeds 2] [--depth 50]
-                                   [--epochs 100] [--eps 1e-7]
+Run:  python tutorials/04_depth.py [--quick] [--jobs 2] [--n-seeds 8] [--n-seeds-stuck 3]
+                                   [--depth 50] [--epochs 100] [--eps 1e-7]
 """
 import math
 
@@ -60,7 +67,6 @@ from _common import (
     per_mode,
     print_table,
     save_figure,
-    seeds_text,
     start,
 )
 from _experiments import (
@@ -77,9 +83,9 @@ NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a
 
 # %% [markdown]
 # ## Setup
-# The variants, the per-mode settings (full: depth 50, 100 epochs, seeds 0, 1 and 2 for the
-# slow escapers; quick: depth 15, 25 epochs, five variants, seed 0; smoke: depth 3, 2 epochs)
-# and the data. A notebook runs the steps below with `NOTEBOOK_ARGS`.
+# The variants, the per-mode settings (full: depth 50, 100 epochs, 8 seeds where the rate is in
+# question and 3 elsewhere, the ε panel; quick: depth 15, 25 epochs, five variants, seed 0;
+# smoke: depth 3, 2 epochs) and the data. A notebook runs the steps below with `NOTEBOOK_ARGS`.
 
 # %%
 NAME = "04_depth"
@@ -97,10 +103,12 @@ VARIANTS = [
     Variant("ReLU√2", "relu", widen=math.sqrt(2)),
     Variant("ReLU+BN", "relu", batchnorm=True, paper=0.520),
     Variant("LK-ReLU (looks-linear)", "lkrelu", init="looks_linear"),
+    Variant("LK-ReLU ε=1e-7", "lkrelu", eps=1e-7),          # the ε panel
+    Variant("SELU ε=1e-7", "selu", eps=1e-7),
 ]
 QUICK = ("ReLU", "LK-ReLU", "SELU", "ReLU+BN", "LK-ReLU (looks-linear)")
 SMOKE = ("ReLU", "LK-ReLU")
-SLOW_ESCAPE = ("LK-ReLU", "LK-PReLU")      # --more-seeds apply to these
+STUCK = ("ReLU", "PReLU", "Swish", "LK-Swish", "ReLU√2")    # at chance: fewer seeds suffice
 
 
 def make_options():
@@ -114,9 +122,15 @@ def make_options():
     p.add_argument("--variants", nargs="+", default=None, metavar="LABEL",
                    help=f"variants to train (default: per mode), of: "
                         f"{', '.join(v.label for v in VARIANTS)}")
-    p.add_argument("--more-seeds", type=int, nargs="*", default=None,
-                   help="extra seeds for LK-ReLU and LK-PReLU only, whose escape from chance "
-                        "varies most between seeds (default: full mode 2, else none)")
+    p.add_argument("--n-seeds", type=int, default=None,
+                   help="seeds 0..N-1 for the variants whose escape rate is in question "
+                        "(default: full mode 8, else 1; --seeds overrides)")
+    p.add_argument("--n-seeds-stuck", type=int, default=None,
+                   help=f"seeds 0..N-1 for {', '.join(STUCK)}, which stay at chance "
+                        "(default: full mode 3, else 1; --seeds overrides)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs trained at a time, in worker processes of one thread each "
+                        "(the results do not change)")
     p.add_argument("--n-train", type=int, default=None,
                    help="training images to keep (default: all of digits; 5000 for larger sets)")
     return p
@@ -125,7 +139,12 @@ def make_options():
 def parse_args(argv=None):
     """The command line (see --help), with the per-mode settings filled in."""
     p = make_options()
-    args = start(p, argv, seeds=([0], [0], [0, 1]))
+    args = start(p, argv, seeds=([0], [0], [0]))
+    explicit = args.seeds_given
+    many = args.n_seeds or per_mode(args, 1, 1, 8)
+    few = args.n_seeds_stuck or per_mode(args, 1, 1, 3)
+    args.seeds_for = {v.label: list(args.seeds) if explicit else
+                      list(range(few if v.label in STUCK else many)) for v in VARIANTS}
     args.depth = args.depth or per_mode(args, 3, 15, 50)
     args.epochs = args.epochs or per_mode(args, 2, 25, 100)
     wanted = args.variants or per_mode(args, SMOKE, QUICK, [v.label for v in VARIANTS])
@@ -133,9 +152,15 @@ def parse_args(argv=None):
     if unknown:
         p.error(f"unknown variants {sorted(unknown)}; choose from {[v.label for v in VARIANTS]}")
     args.variants = [v for v in VARIANTS if v.label in wanted]
-    more = args.more_seeds if args.more_seeds is not None else per_mode(args, [], [], [2])
-    args.more = [s for s in more if s not in args.seeds]
     return args
+
+
+def seeds_summary(args) -> str:
+    """"8 for LK-ReLU, ...; 3 for ReLU, ...": how many seeds each variant runs."""
+    groups = {}
+    for v in args.variants:
+        groups.setdefault(len(args.seeds_for[v.label]), []).append(v.label)
+    return "; ".join(f"{n} for {', '.join(labels)}" for n, labels in groups.items())
 
 
 def setup(argv=None):
@@ -147,8 +172,7 @@ def setup(argv=None):
     print(f"depth net: {args.depth} conv layers of width {args.width} (7×7/2, then 3×3), "
           f"Dense; {args.dataset} {Xtr.shape[1:]} ({len(Xtr)} train / {len(Xte)} test); "
           f"{optimizer_text('adam', LR, DECAY, args.eps)}, batch {args.batch_size}, "
-          f"{args.epochs} epochs, seeds {seeds_text(args.seeds)}"
-          + (f" (+ {seeds_text(args.more)} for {', '.join(SLOW_ESCAPE)})" if args.more else ""))
+          f"{args.epochs} epochs; seeds: {seeds_summary(args)}; {args.jobs} job(s)")
     return args, data
 
 
@@ -170,12 +194,10 @@ def experiment(args, data):
                             in_channels=Xtr.shape[1], num_classes=int(ytr.max()) + 1,
                             input_size=Xtr.shape[2:], init=v.init, rng=seed, widen=v.widen)
 
-    def seeds_for(v):
-        return list(args.seeds) + (args.more if v.label in SLOW_ESCAPE else [])
-
     return run_variants(args.variants, build, data, args.seeds, args.epochs,
-                        desc=f"depth {args.depth}", seeds_for=seeds_for, lr=LR, decay=DECAY,
-                        eps=args.eps, batch_size=args.batch_size, stop_when_dead=True)
+                        desc=f"depth {args.depth}", seeds_for=lambda v: args.seeds_for[v.label],
+                        jobs=args.jobs, lr=LR, decay=DECAY, eps=args.eps,
+                        batch_size=args.batch_size, stop_when_dead=True)
 
 
 if NOTEBOOK:
@@ -183,34 +205,32 @@ if NOTEBOOK:
 
 # %% [markdown]
 # ## The table
-# Per variant: the best seed's max test accuracy (the paper's number), the median over seeds
-# of the max, the median over epochs, the median max *training* accuracy (training mode,
-# averaged over each epoch's steps), how many seeds escaped chance (max test accuracy ≥ 2 ×
-# chance), the paper's number, parameters, seconds per epoch, and where a dead run stopped.
-# Training accuracy tells "cannot fit" apart from "fits, but the test pass disagrees": with
-# BatchNorm the test pass uses running statistics (momentum 0.99, Keras's), which lag behind a
-# deep net's changing layers.
+# Per variant: how many seeds escaped chance (max test accuracy ≥ 2 × chance) with the 95 %
+# Wilson interval of that rate, the median over seeds of the max test accuracy, the median
+# epoch at which the escaping seeds first reached 2 × chance, the best seed's max (the paper's
+# number, beside it), the median max *training* accuracy (training mode, averaged over each
+# epoch's steps), parameters, seconds per epoch, and where a dead run stopped. Training
+# accuracy tells "cannot fit" apart from "fits, but the test pass disagrees": with BatchNorm the
+# test pass uses running statistics (momentum 0.99, Keras's), which lag behind a deep net's
+# changing layers.
 
 # %%
-def all_seeds(args) -> str:
-    return seeds_text(sorted(set(args.seeds) | set(args.more)))
-
-
 def table(args, runs):
     """Print the depth table. -> {label: Summary}"""
     rows, summaries = [], {}
     for v in args.variants:
         s = summaries[v.label] = summarize(runs[v.label], args.chance)
         stopped = [r.stopped for r in runs[v.label] if r.stopped is not None]
-        rows.append((v.label, s.best, s.median_max, s.median, s.median_max_train,
-                     s.escaped_text, paper_text(v.paper), f"{runs[v.label][0].n_params:,}",
+        rows.append((v.label, s.escaped_text, s.interval_text, s.median_max,
+                     "-" if s.escape_epoch is None else f"{s.escape_epoch:.0f}", s.best,
+                     paper_text(v.paper), s.median_max_train, f"{runs[v.label][0].n_params:,}",
                      f"{s.epoch_seconds:.2f}",
                      f"stopped at {','.join(map(str, stopped))}" if stopped else ""))
     print_table(f"Depth experiment: {args.depth} conv layers of width {args.width} on "
-                f"{args.dataset}, {args.epochs} epochs, seeds {all_seeds(args)} (chance "
-                f"{args.chance:.3f}; paper: CIFAR-10, max accuracy, one seed)",
-                ["activation", "max", "median max", "median", "train max", "escaped",
-                 "paper max", "params", "s/epoch", "note"], rows)
+                f"{args.dataset}, {args.epochs} epochs (chance {args.chance:.3f}; escaped: max "
+                f"test accuracy ≥ {2 * args.chance:.3f}; paper: CIFAR-10, one seed)",
+                ["activation", "escaped", "95% CI", "median max", "escape epoch", "best max",
+                 "paper max", "train max", "params", "s/epoch", "note"], rows)
     return summaries
 
 
@@ -218,12 +238,19 @@ if NOTEBOOK:
     summaries = table(args, runs)
 
 # %% [markdown]
-# ## The figure
-# One panel per variant: each seed's test accuracy per epoch (thin), their median (bold),
-# chance (dashed); a run stopped because a layer died continues dotted from its ×. Red: single
-# units, blue: linked, green: BatchNorm.
+# ## The figures
+# Curves: one panel per variant, each seed's test accuracy per epoch (thin), their median
+# (bold), chance (dashed); a run stopped because a layer died continues dotted from its ×.
+# Red: single units, blue: linked, green: BatchNorm; ε = 1e-7 runs in grey.
+# Rates: the share of seeds that escaped chance, with its 95 % Wilson interval, per variant.
 
 # %%
+def color_of(v) -> str:
+    if v.eps is not None:
+        return "tab:gray"
+    return "tab:blue" if v.linked else ("tab:green" if v.batchnorm else "tab:red")
+
+
 def figure(args, runs, summaries):
     """Draw and save one panel per variant."""
     variants = args.variants
@@ -232,11 +259,10 @@ def figure(args, runs, summaries):
     fig, axes = plt.subplots(nrows, cols, figsize=(3.4 * cols, 2.7 * nrows), sharex=True,
                              sharey=True, squeeze=False)
     for ax, v in zip(axes.flat, variants):
-        color = "tab:blue" if v.linked else ("tab:green" if v.batchnorm else "tab:red")
-        plot_runs(ax, runs[v.label], color, "median over seeds")
+        plot_runs(ax, runs[v.label], color_of(v), "median over seeds")
         ax.axhline(args.chance, color="gray", ls="--", lw=1, label="chance")
         s = summaries[v.label]
-        ax.set_title(f"{v.label}\nmax {s.best:.3f}, escaped {s.escaped_text}"
+        ax.set_title(f"{v.label}\nescaped {s.escaped_text}, max {s.best:.3f}"
                      + (f"; paper {v.paper:.3f}" if v.paper is not None else ""), fontsize=9)
         ax.grid(alpha=0.3)
         ax.set_ylim(0, 1)
@@ -250,43 +276,67 @@ def figure(args, runs, summaries):
         ax.set_ylabel("test accuracy")
     axes.flat[0].legend(fontsize=7, loc="upper left")
     fig.suptitle(f"Depth {args.depth}, width {args.width}, no shortcuts, on {args.dataset}: "
-                 f"test accuracy per epoch (thin: each of seeds {all_seeds(args)}; bold: median; "
-                 "dotted: stopped, a layer all dead).\nRed: single units, blue: linked, green: "
-                 "BatchNorm. Paper numbers: CIFAR-10, 50 layers, one seed.", fontsize=10)
+                 f"test accuracy per epoch (thin: each seed; bold: median; dotted: stopped, a "
+                 "layer all dead).\nRed: single units, blue: linked, green: BatchNorm, grey: "
+                 "Adam ε = 1e-7. Paper numbers: CIFAR-10, 50 layers, one seed.", fontsize=10)
     fig.tight_layout()
     save_figure(fig, f"{NAME}.png", args)
 
 
+def rates_figure(args, summaries):
+    """Draw and save the escape rate of every variant with its 95 % Wilson interval."""
+    variants = args.variants[::-1]                       # first variant on top
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(variants) + 1.2))
+    for y, v in enumerate(variants):
+        s = summaries[v.label]
+        low, high = s.interval
+        rate = s.escaped / s.seeds
+        ax.barh(y, rate, color=color_of(v), alpha=0.75)
+        ax.errorbar(rate, y, xerr=[[rate - low], [high - rate]], color="k", capsize=3, lw=1)
+        ax.text(1.02, y, f"{s.escaped_text}", va="center", fontsize=8)
+    ax.set_yticks(range(len(variants)), [v.label for v in variants], fontsize=9)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of seeds that escaped chance (max test accuracy ≥ 2 × chance)")
+    ax.set_title(f"Depth {args.depth}, width {args.width}, {args.epochs} epochs on "
+                 f"{args.dataset}: escape rate with 95 % Wilson interval", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    save_figure(fig, f"{NAME}_escape.png", args)
+
+
 if NOTEBOOK:
     figure(args, runs, summaries)
+    rates_figure(args, summaries)
 
 # %% [markdown]
 # ## The verdict
 # The paper's pattern holds when the single units that ran (ReLU, PReLU, Swish) escaped chance
-# in no seed and the linked ones that ran (LK-ReLU, LK-PReLU, LK-SELU) in every seed.
+# in no seed and the linked ones that ran (LK-ReLU, LK-PReLU, LK-SELU) in most seeds. With
+# rates from a few seeds, read the intervals, not the point estimates.
 
 # %%
 def verdict(args, summaries):
     """Print the one-line verdict: does the paper's stuck/learning pattern hold?"""
     def part(label):
         s = summaries.get(label)
-        return f"{label} {s.best:.2f} ({s.escaped_text} seeds escaped)" if s else None
+        return (f"{label} escaped {s.escaped_text} (95% CI {s.interval_text}), median max "
+                f"{s.median_max:.2f}" if s else None)
 
     stuck = [x for x in ("ReLU", "PReLU", "Swish") if x in summaries]
     learn = [x for x in ("LK-ReLU", "LK-PReLU", "LK-SELU") if x in summaries]
     holds = (all(summaries[x].escaped == 0 for x in stuck)
-             and all(summaries[x].escaped == summaries[x].seeds for x in learn))
+             and all(2 * summaries[x].escaped > summaries[x].seeds for x in learn))
     names = ("/".join(stuck) or "none", "/".join(learn) or "none")
     claim = (f"for the variants run this matches the paper's pattern ({names[0]} stuck at "
-             f"chance, {names[1]} learning in every seed)" if holds else
+             f"chance, {names[1]} learning in most seeds)" if holds else
              f"this does NOT fully match the paper's pattern ({names[0]} should stay at chance, "
              f"{names[1]} should learn; see the escaped column)")
     if args.depth != 50:
         claim += f" [depth {args.depth}, not the paper's 50: a trend only]"
-    parts = [part(x) for x in ("ReLU", "PReLU", "Swish", "LK-ReLU", "LK-SELU", "SELU", "ReLU+BN",
-                               "LK-ReLU (looks-linear)")]
+    labels = ("ReLU", "PReLU", "Swish", "LK-ReLU", "LK-PReLU", "LK-SELU", "SELU", "ReLU+BN",
+              "LK-ReLU (looks-linear)", "LK-ReLU ε=1e-7", "SELU ε=1e-7")
     finish(args, f"at depth {args.depth} on {args.dataset}, {args.epochs} epochs: "
-                 + "; ".join(x for x in parts if x) + f" — {claim}")
+                 + "; ".join(x for x in map(part, labels) if x) + f" — {claim}")
 
 
 if NOTEBOOK:
@@ -298,6 +348,7 @@ def main(argv=None):
     runs = experiment(args, data)
     summaries = table(args, runs)
     figure(args, runs, summaries)
+    rates_figure(args, summaries)
     verdict(args, summaries)
     return runs
 

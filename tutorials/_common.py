@@ -92,6 +92,7 @@ def start(parser: argparse.ArgumentParser, argv=None, seeds=((0,), (0,), (0,))):
     args = parser.parse_args(argv)
     args.mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     if hasattr(args, "seeds"):
+        args.seeds_given = args.seed is not None or args.seeds is not None
         args.seeds = [args.seed] if args.seed is not None else list(
             args.seeds or per_mode(args, *seeds))
     B.set_backend(args.backend)

@@ -22,6 +22,8 @@ and how many seeds escaped chance (max accuracy ≥ 2 × chance).
 """
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +56,7 @@ class Variant:
     init: weight initialiser name ("glorot_uniform", "looks_linear").
     widen: width factor of every layer (√2 for the paper's fair-parameter single nets).
     paper: the paper's number for this row (None when it has none).
+    eps: the optimizer's ε for this variant (None: the run's, by default the library's).
     """
     label: str
     act: str
@@ -61,6 +64,7 @@ class Variant:
     init: str = "glorot_uniform"
     widen: float = 1.0
     paper: float | None = None
+    eps: float | None = None
 
     @property
     def linked(self) -> bool:
@@ -112,6 +116,10 @@ class Run:
         ``target`` (None: never)."""
         hit = np.nonzero(np.asarray(getattr(self, key)[:self.trained_epochs]) >= target)[0]
         return int(hit[0]) + 1 if len(hit) else None
+
+    def escape_epoch(self, chance: float) -> int | None:
+        """The first epoch (1-based) whose test accuracy reached 2 × chance (None: never)."""
+        return self.epochs_to(2 * chance)
 
     def seconds_to(self, target: float, key: str = "val_accuracy") -> float | None:
         """Training seconds until ``key`` first reached ``target`` (None: never)."""
@@ -177,32 +185,67 @@ def train_run(model, data, epochs: int, *, label="", seed=0, optimizer="adam", l
 
 
 def run_variants(variants, build, data, seeds, epochs, *, desc="training", epochs_for=None,
-                 seeds_for=None, **train_kw) -> dict:
+                 seeds_for=None, jobs=1, **train_kw) -> dict:
     """Train every variant for every seed: ``{label: [Run per seed]}``.
 
     build(variant, seed) -> a fresh model. epochs_for(variant) / seeds_for(variant) override
     ``epochs`` / ``seeds`` per variant (e.g. fewer seeds for slow variants). ``train_kw`` go to
     ``train_run``; ``stop_when_dead=True`` applies only to variants that can die
-    (``Variant.can_die``). One tqdm bar counts the epochs of all runs.
+    (``Variant.can_die``), and a variant's own ``eps`` replaces the run's. ``jobs`` > 1 trains
+    that many runs at a time in worker processes (each on one BLAS thread); every run is
+    independent of the others, so the results are the same as with ``jobs=1``. One tqdm bar
+    counts the epochs of all runs.
     """
-    plan = [(v, s, epochs_for(v) if epochs_for else epochs)
-            for v in variants for s in (seeds_for(v) if seeds_for else seeds)]
-    runs = {v.label: [] for v in variants}
     stop = train_kw.pop("stop_when_dead", False)
-    with tqdm(total=sum(e for _, _, e in plan), desc=desc, unit="epoch") as bar:
-        for v, seed, e in plan:
-            model = build(v, seed)
-            runs[v.label].append(train_run(model, data, e, label=v.label, seed=seed, bar=bar,
-                                           stop_when_dead=stop and v.can_die, **train_kw))
+    plan = []
+    for v in variants:
+        kw = dict(train_kw, stop_when_dead=stop and v.can_die)
+        if v.eps is not None:
+            kw["eps"] = v.eps
+        for s in (seeds_for(v) if seeds_for else seeds):
+            plan.append((v, s, epochs_for(v) if epochs_for else epochs, kw))
+    runs = {v.label: [] for v in variants}
+    with tqdm(total=sum(e for _, _, e, _ in plan), desc=desc, unit="epoch") as bar:
+        for (v, _, _, _), run in zip(plan, _train_plan(plan, build, data, jobs, bar)):
+            runs[v.label].append(run)
     return runs
+
+
+_PLAN = {}          # what forked worker processes read: {"plan", "build", "data"}
+
+
+def _train_planned(i):
+    """Train the plan's i-th run (in a worker process forked from the tutorial)."""
+    v, seed, epochs, kw = _PLAN["plan"][i]
+    return train_run(_PLAN["build"](v, seed), _PLAN["data"], epochs, label=v.label, seed=seed,
+                     **kw)
+
+
+def _train_plan(plan, build, data, jobs, bar):
+    """The Runs of ``plan`` in plan order: here one by one, or ``jobs`` at a time in forked
+    processes (they inherit plan, build and data, so nothing but the Runs is pickled)."""
+    if jobs <= 1:
+        for v, seed, epochs, kw in plan:
+            yield train_run(build(v, seed), data, epochs, label=v.label, seed=seed, bar=bar, **kw)
+        return
+    _PLAN.update(plan=plan, build=build, data=data)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                             initializer=lk.set_threads, initargs=(1,)) as pool:
+        futures = [pool.submit(_train_planned, i) for i in range(len(plan))]
+        for (v, seed, epochs, _), future in zip(plan, futures):
+            run = future.result()
+            bar.set_postfix_str(f"{v.label} seed {seed}: max {run.max:.3f}", refresh=False)
+            bar.update(epochs)
+            yield run
+    _PLAN.clear()
 
 
 # ---------------------------------------------------------------------------------- summaries
 @dataclass
 class Summary:
     """Over the seeds of one variant: best max, median of the maxima, median over epochs
-    (median of the seeds'), median of the max training accuracy, how many seeds escaped chance,
-    seconds per trained epoch."""
+    (median of the seeds'), median of the max training accuracy, how many seeds escaped chance
+    (and the median epoch at which they did), seconds per trained epoch."""
     best: float
     median_max: float
     median: float
@@ -210,10 +253,34 @@ class Summary:
     escaped: int
     seeds: int
     epoch_seconds: float
+    escape_epoch: float | None = None
 
     @property
     def escaped_text(self) -> str:
         return f"{self.escaped}/{self.seeds}"
+
+    @property
+    def interval(self) -> tuple:
+        """The 95 % Wilson score interval of the escape rate escaped / seeds."""
+        return wilson_interval(self.escaped, self.seeds)
+
+    @property
+    def interval_text(self) -> str:
+        low, high = self.interval
+        return f"{low:.2f}–{high:.2f}"
+
+
+def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple:
+    """The Wilson score interval of a rate k/n (95 % for the default z): (low, high).
+
+    center = (k + z²/2) / (n + z²),  half-width = z·√(k(n − k)/n + z²/4) / (n + z²).
+    Unlike k/n ± z·√(p(1 − p)/n), it stays inside [0, 1] and is not empty at k = 0 or k = n.
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    center = (k + z * z / 2) / (n + z * z)
+    half = z * np.sqrt(k * (n - k) / n + z * z / 4) / (n + z * z)
+    return float(max(center - half, 0.0)), float(min(center + half, 1.0))
 
 
 def chance_level(y) -> float:
@@ -225,11 +292,13 @@ def summarize(runs, chance: float) -> Summary:
     """A ``Summary`` of a list of ``Run``; a run escaped chance when its max ≥ 2 × chance."""
     maxima = [r.max for r in runs]
     secs = [s for r in runs for s in r.seconds]
+    escapes = [e for e in (r.escape_epoch(chance) for r in runs) if e is not None]
     return Summary(best=float(np.max(maxima)), median_max=float(np.median(maxima)),
                    median=float(np.median([r.median for r in runs])),
                    median_max_train=float(np.median([r.max_train for r in runs])),
                    escaped=int(sum(m >= 2 * chance for m in maxima)), seeds=len(runs),
-                   epoch_seconds=float(np.mean(secs)) if secs else float("nan"))
+                   epoch_seconds=float(np.mean(secs)) if secs else float("nan"),
+                   escape_epoch=float(np.median(escapes)) if escapes else None)
 
 
 def paper_text(value) -> str:
