@@ -112,7 +112,7 @@ STUCK = ("ReLU", "PReLU", "Swish", "LK-Swish", "ReLU√2")    # at chance: fewer
 
 
 def make_options():
-    p = make_parser(__doc__, NAME, data=True)
+    p = make_parser(__doc__, NAME, data=True, jobs=True)
     p.add_argument("--depth", type=int, default=None,
                    help="conv layers (default: 50; quick 15, smoke 3)")
     p.add_argument("--width", type=int, default=4, help="filters per conv layer")
@@ -128,9 +128,6 @@ def make_options():
     p.add_argument("--n-seeds-stuck", type=int, default=None,
                    help=f"seeds 0..N-1 for {', '.join(STUCK)}, which stay at chance "
                         "(default: full mode 3, else 1; --seeds overrides)")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="runs trained at a time, in worker processes of one thread each "
-                        "(the results do not change)")
     p.add_argument("--n-train", type=int, default=None,
                    help="training images to keep (default: all of digits; 5000 for larger sets)")
     return p

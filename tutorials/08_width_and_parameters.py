@@ -89,7 +89,7 @@ RMSPROP = dict(optimizer="rmsprop", lr=1e-4, decay=1e-6)    # (B), as the paper'
 
 def parse_args(argv=None):
     """The command line (see --help), with the per-mode settings filled in."""
-    p = make_parser(__doc__, NAME, data=True)
+    p = make_parser(__doc__, NAME, data=True, jobs=True)
     p.add_argument("--part", choices=("A", "B", "both"), default="both",
                    help="(A) width, (B) parameters (√2), or both")
     p.add_argument("--widths", type=int, nargs="+", default=[50, 400],
@@ -150,7 +150,7 @@ def width_experiment(args, data):
                                 num_classes=int(ytr.max()) + 1, input_size=Xtr.shape[2:],
                                 rng=seed)
         runs = run_variants(variants, build, data, args.seeds, args.epochs_a,
-                            desc=f"(A) {units} units", **ADAM)
+                            desc=f"(A) {units} units", jobs=args.jobs, **ADAM)
         out[units] = {v.act: runs[v.label] for v in variants}
     return out
 
@@ -171,7 +171,7 @@ def sqrt2_experiment(args, data):
                             num_classes=int(y.max()) + 1, input_size=X.shape[2:], rng=seed)
 
     runs = run_variants(variants, build, up, args.b_seeds, args.epochs_b, desc="(B) √2",
-                        **RMSPROP)
+                        jobs=args.jobs, **RMSPROP)
     return {f: dict(zip(KINDS, (runs[v.label] for v in variants[3 * i:3 * i + 3])))
             for i, f in enumerate(args.families_b)}
 

@@ -52,9 +52,10 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 def make_parser(description: str, name: str, *, data: bool = False, seeds: bool = True,
-                epochs: bool = True) -> argparse.ArgumentParser:
+                epochs: bool = True, jobs: bool = False) -> argparse.ArgumentParser:
     """The options every tutorial takes: --quick, --smoke, --backend, --threads, --figdir; with
-    ``seeds`` --seed/--seeds, with ``epochs`` --epochs, with ``data`` --dataset.
+    ``seeds`` --seed/--seeds, with ``epochs`` --epochs, with ``data`` --dataset, with ``jobs``
+    --jobs (runs trained at a time, ``_experiments.run_variants``).
     ``name`` (the file's name without .py) is the program name in --help and the start line."""
     p = argparse.ArgumentParser(prog=f"{name}.py", formatter_class=HelpFormatter,
                                 description=(description or "").strip().splitlines()[0])
@@ -79,6 +80,10 @@ def make_parser(description: str, name: str, *, data: bool = False, seeds: bool 
     p.add_argument("--figdir", type=Path, default=None,
                    help="folder for the figures (default: figures/ in full mode, figures/quick/ "
                         "in quick and smoke mode)")
+    if jobs:
+        p.add_argument("--jobs", type=int, default=1,
+                       help="runs trained at a time, in worker processes of one thread each "
+                            "(the results do not change)")
     if data:
         p.add_argument("--dataset", choices=DATASETS, default="digits",
                        help="data set: digits is bundled; the others are downloaded on first use")
