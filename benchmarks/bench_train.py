@@ -348,7 +348,7 @@ class _PerfSampler:
     """``perf record`` attached to this process (CPU clock, CLOCK_MONOTONIC time stamps, which
     is what time.perf_counter reads on Linux); ``samples()`` → [(tid, t, ns, class)]."""
 
-    def __init__(self, hz=4999):
+    def __init__(self, hz=1999):
         import shutil
         import tempfile
         self.available = shutil.which("perf") is not None and sys.platform.startswith("linux")
@@ -410,28 +410,45 @@ def _op_class(sym, dso):
 
 
 def profile(net, variant, batch, backend, repeats=10, warmup=2, use_perf=None):
-    """The per-layer, per-operation profile of a training step, as text (see the note above)."""
+    """The per-layer, per-operation profile of a training step, as text (see the note above).
+
+    Three passes of ``repeats`` steps each: plain (the step time), clocked (the layer table),
+    and, where perf runs, clocked and sampled (the native table; perf's own work on a small
+    machine would otherwise slow the clocked pass)."""
     step = LinkedrefStep(net, variant, batch, backend)
     for _ in range(max(1, warmup)):
         step()
+    load = os.getloadavg()[0]
     plain = [timed(step) for _ in range(repeats)]
+
+    def clocked_steps(prof):
+        bounds = []
+        with prof:
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                step()
+                bounds.append((t0, time.perf_counter()))
+        return bounds
+
+    prof = _StepProfiler(step.model)
+    bounds = clocked_steps(prof)
     sampler = _PerfSampler() if use_perf is not False else None
+    native = []
     if sampler is not None and sampler.available:
+        sampled = _StepProfiler(step.model)
         sampler.start()
-    bounds = []
-    with _StepProfiler(step.model) as prof:
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            step()
-            bounds.append((t0, time.perf_counter()))
-    if sampler is not None and sampler.available:
-        sampler.stop()
+        if sampler.available:
+            sampled_bounds = clocked_steps(sampled)
+            sampler.stop()
+            native = _native_table(sampler.samples(), sampled.intervals, sampled_bounds,
+                                   repeats, sum(t1 - t0 for t0, t1 in sampled_bounds) / repeats)
     walls = [t1 - t0 for t0, t1 in bounds]
     per = 1e3 / repeats                                  # seconds summed over steps → ms/step
     lines = [f"== profile {net}/{variant}, batch {batch}, {backend}: one training step "
              f"(forward, SoftmaxCrossEntropy, backward, Adam)",
-             f"step {statistics.median(plain) * 1e3:.1f} ms (median of {repeats}, no clocks); "
-             f"{statistics.median(walls) * 1e3:.1f} ms with the clocks below",
+             f"step {statistics.median(plain) * 1e3:.1f} ms (median of {repeats}, no clocks; "
+             f"min {min(plain) * 1e3:.1f}); {statistics.median(walls) * 1e3:.1f} ms with the "
+             f"clocks below; load average {load:.2f} before, {os.getloadavg()[0]:.2f} after",
              "per layer, ms per step (mean of the clocked steps); GEMM = calls of numpy.matmul/"
              "dot/einsum/tensordot (an `@` operator is not seen: it counts as rest)"]
     head = (f"  {'layer':<26} {'input':<16} {'n':>3} {'phase':<8} {'ms':>8} {'GEMM':>8} "
@@ -453,14 +470,14 @@ def profile(net, variant, batch, backend, repeats=10, warmup=2, use_perf=None):
     if sampler is None:
         lines.append("native profile: off (--no-perf)")
     elif not sampler.available:
-        lines.append("native profile: Linux perf not available "
-                     f"({getattr(sampler, 'error', 'not found')!s}".strip() + ")")
+        why = getattr(sampler, "error", "").strip() or "not found"
+        lines.append(f"native profile: Linux perf not available ({why})")
     else:
-        lines += _native_table(sampler.samples(), prof.intervals, bounds, repeats, step_ms)
+        lines += native
     return "\n".join(lines)
 
 
-def _native_table(samples, intervals, bounds, repeats, step_ms):
+def _native_table(samples, intervals, bounds, repeats, step_s):
     """CPU ms per step by layer group × operation class, from perf samples placed by time."""
     import bisect
     intervals = sorted(intervals)
@@ -478,20 +495,21 @@ def _native_table(samples, intervals, bounds, repeats, step_ms):
         threads[who] = threads.get(who, 0.0) + ns / 1e6 / repeats
     lines = ["", f"native samples (perf, CPU clock, {len(samples)} samples): CPU ms per step, "
              "every thread; a row can exceed its wall time when BLAS runs on several threads",
-             "  " + f"{'layer':<26} {'phase':<8} {'CPU ms':>7} "
+             "  " + f"{'layer':<26} {'input':<16} {'phase':<8} {'CPU ms':>7} "
              + " ".join(f"{c:>11}" for c in OP_CLASSES)]
     total = dict.fromkeys(OP_CLASSES, 0.0)
-    for (name, _, phase), row in sorted(cpu.items(), key=lambda kv: -sum(kv[1].values())):
+    for (name, shape, phase), row in sorted(cpu.items(), key=lambda kv: -sum(kv[1].values())):
         for c in OP_CLASSES:
             total[c] += row[c]
-        lines.append(f"  {name:<26} {phase:<8} {sum(row.values()):7.2f} "
+        lines.append(f"  {name:<26} {shape:<16} {phase:<8} {sum(row.values()):7.2f} "
                      + " ".join(f"{row[c]:11.2f}" for c in OP_CLASSES))
     cpu_ms = sum(total.values())
-    lines.append(f"  {'total':<26} {'':<8} {cpu_ms:7.2f} "
+    lines.append(f"  {'total':<26} {'':<16} {'':<8} {cpu_ms:7.2f} "
                  + " ".join(f"{total[c]:11.2f}" for c in OP_CLASSES))
-    lines.append(f"  {'share':<26} {'':<8} {'':>7} "
+    lines.append(f"  {'share':<26} {'':<16} {'':<8} {'':>7} "
                  + " ".join(f"{total[c] / max(cpu_ms, 1e-12):11.1%}" for c in OP_CLASSES))
-    lines.append(f"  CPU per step {cpu_ms:.1f} ms for a {step_ms:.1f} ms step; by thread: "
+    lines.append(f"  CPU per step {cpu_ms:.1f} ms for a {step_s * 1e3:.1f} ms step (mean of the "
+                 f"sampled steps); by thread: "
                  + ", ".join(f"{k} {v:.1f} ms" for k, v in sorted(threads.items())))
     lines.append("  classes: GEMM = BLAS kernels and packing; BLAS sync = BLAS threads waiting "
                  "(thread server, yield); copy = memcpy/memset and numpy copy/cast loops; "
