@@ -3,7 +3,7 @@
 Shapes: x (N, C, H, W) → y (N, C, Ho, Wo), Ho = (H − kh) // sh + 1, Wo = (W − kw) // sw + 1
 (no padding); GlobalAvgPool2D: (N, C, H, W) → (N, C).
 
-Forward reads the windows through a strided view of x (``conv.windows``, no copy).
+Forward reads the windows through a strided view of x (``conv_fast.windows``, no copy).
 Backward: each input pixel receives the gradient of *every* window it lies in, so it must be
 *accumulated* when windows overlap (stride < kernel). We loop over the kh·kw kernel offsets
 (p, q): for a fixed offset, the output positions (i, j) read the distinct input pixels
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numbers
 
 from . import backend as B
-from .conv import windows
+from .conv_fast import windows
 from .layer import Layer
 
 

@@ -1,66 +1,46 @@
-"""Conv2D: the fast (strided-view + GEMM) passes equal a slow loop oracle; gradchecks; bad input."""
+"""Conv2D equals the plain conv2d_reference (forward, dx, dW, db) to 1e-10 in float64; the
+reference itself against hand sums, finite differences and PyTorch; gradchecks; bad input."""
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import linkedref.backend as B
-import linkedref.conv as conv_module
-from linkedref.conv import Conv2D, same_padding
+import linkedref.conv_fast as fast
+from linkedref.conv import Conv2D, conv2d_reference, conv2d_reference_backward, same_padding
 from linkedref.gradcheck import gradcheck
 from linkedref.gradcheck.cases_conv import CASES
 
 
-# ------------------------------------------------------------------------------ the oracle
-def conv_oracle(x, w, b, stride, pads, dy):
-    """Forward, dx, dW, db by the definition, one output position at a time (float64 NumPy).
-
-    y[n, o, i, j] = b[o] + Σ_{c,p,q} w[o, c, p, q] · xpad[n, c, i·sh + p, j·sw + q]; the backward
-    pass scatters dy[n, o, i, j] back through the same window (+= : windows may overlap).
-    """
-    N, C, H, W = x.shape
-    O, _, kh, kw = w.shape
-    (sh, sw), ((t, bo), (l, r)) = stride, pads
-    xpad = np.pad(x, ((0, 0), (0, 0), (t, bo), (l, r)))
-    Ho, Wo = (xpad.shape[2] - kh) // sh + 1, (xpad.shape[3] - kw) // sw + 1
-    y = np.zeros((N, O, Ho, Wo))
-    dxpad, dw = np.zeros_like(xpad), np.zeros_like(w)
-    for n in range(N):
-        for o in range(O):
-            for i in range(Ho):
-                for j in range(Wo):
-                    rows, cols = slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
-                    patch = xpad[n, :, rows, cols]
-                    y[n, o, i, j] = (patch * w[o]).sum() + b[o]
-                    dxpad[n, :, rows, cols] += dy[n, o, i, j] * w[o]
-                    dw[o] += dy[n, o, i, j] * patch
-    return y, dxpad[:, :, t:t + H, l:l + W], dw, dy.sum(axis=(0, 2, 3))
-
-
-def check_against_oracle(rng, N, C, O, H, W, kernel_size, stride, padding):
+# ------------------------------------------------------------- Conv2D against the reference
+def check_against_reference(rng, N, C, O, H, W, kernel_size, stride, padding):
+    """Conv2D's forward and backward equal conv2d_reference(_backward); dy is left untouched."""
     with B.default_dtype("float64"):
         conv = Conv2D(C, O, kernel_size, stride=stride, padding=padding, rng=rng)
     conv.params["b"] = B.asarray(rng.standard_normal(O))
-    x = rng.standard_normal((N, C, H, W))
-    y = conv.forward(B.asarray(x))
-    dy = rng.standard_normal(tuple(y.shape))
+    x = B.asarray(rng.standard_normal((N, C, H, W)))
+    y = conv.forward(x)
+    dy = B.asarray(rng.standard_normal(tuple(y.shape)))
     dy_before = dy.copy()
-    dx = conv.backward(B.asarray(dy))
-    want = conv_oracle(x, B.to_numpy(conv.params["W"]), B.to_numpy(conv.params["b"]), conv.stride,
-                       conv.pads(H, W), dy)
+    dx = conv.backward(dy)
+    w, b = conv.params["W"], conv.params["b"]
+    want = (conv2d_reference(x, w, b, stride, padding),
+            *conv2d_reference_backward(x, w, dy, stride, padding))
     got = (y, dx, conv.grads["W"], conv.grads["b"])
-    for name, g, w in zip(("y", "dx", "dW", "db"), got, want):
-        assert g.shape == w.shape, name
-        np.testing.assert_allclose(B.to_numpy(g), w, rtol=0, atol=1e-10, err_msg=name)
-    np.testing.assert_array_equal(dy, dy_before)          # dy untouched
+    for name, g, r in zip(("y", "dx", "dW", "db"), got, want):
+        assert g.shape == r.shape, name
+        np.testing.assert_allclose(B.to_numpy(g), B.to_numpy(r), rtol=0, atol=1e-10, err_msg=name)
+    np.testing.assert_array_equal(B.to_numpy(dy), B.to_numpy(dy_before))
 
 
 CONFIGS = [  # N, C, O, H, W, kernel, stride, padding
     (2, 3, 4, 5, 5, 3, 1, 1),
     (2, 3, 4, 5, 6, 3, 1, 0),
+    (2, 4, 3, 6, 5, 3, 1, "same"),                   # C > O, stride 1: dx as transposed conv
     (1, 2, 3, 7, 5, 3, 2, "same"),
     (2, 2, 3, 8, 8, 3, 2, "same"),
     (2, 2, 2, 6, 7, (2, 3), 2, "same"),              # even kernel: asymmetric "same" padding
+    (2, 3, 2, 5, 6, (2, 4), 1, "same"),              # even kernels, stride 1, asymmetric, C > O
     (1, 3, 2, 9, 7, 3, 3, "valid"),
     (2, 1, 2, 7, 6, (3, 2), (2, 1), (1, 2)),
     (1, 2, 3, 5, 4, 1, 1, 0),
@@ -68,70 +48,159 @@ CONFIGS = [  # N, C, O, H, W, kernel, stride, padding
     (1, 1, 1, 3, 3, 3, 1, "valid"),                  # a single output pixel
     (3, 2, 2, 7, 7, 7, 2, 3),                        # the depth net's first layer, scaled down
     (2, 2, 3, 6, 5, (1, 4), (1, 2), "same"),
+    (2, 5, 2, 4, 4, 3, 1, 1),                        # Ho·Wo < C·kh·kw: dW as one GEMM over n·P
 ]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[str(c) for c in CONFIGS])
-def test_fast_conv_equals_loop_oracle(rng, config):
-    check_against_oracle(rng, *config)
+def test_conv2d_equals_reference(rng, config):
+    check_against_reference(rng, *config)
 
 
 @given(N=st.integers(1, 2), C=st.integers(1, 3), O=st.integers(1, 3), H=st.integers(3, 8),
        W=st.integers(3, 8), kh=st.integers(1, 3), kw=st.integers(1, 3), sh=st.integers(1, 3),
-       sw=st.integers(1, 3), padding=st.sampled_from([0, 1, 2, "same", "valid"]))
-def test_fast_conv_equals_loop_oracle_hypothesis(N, C, O, H, W, kh, kw, sh, sw, padding):
-    check_against_oracle(np.random.default_rng(0), N, C, O, H, W, (kh, kw), (sh, sw), padding)
+       sw=st.integers(1, 3), padding=st.sampled_from([0, 1, 2, (0, 2), "same", "valid"]))
+def test_conv2d_equals_reference_hypothesis(N, C, O, H, W, kh, kw, sh, sw, padding):
+    check_against_reference(np.random.default_rng(0), N, C, O, H, W, (kh, kw), (sh, sw), padding)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[str(c) for c in CONFIGS])
-def test_both_dx_paths_agree(rng, config):
-    """backward picks col2im (C < O or stride > 1) or the transposed convolution (else); each
-    must give the same dx on every config, whichever one backward chose."""
+def test_both_dx_paths_equal_the_reference(rng, config):
+    """backward picks col2im (C < O or stride > 1) or the transposed convolution (else); each one
+    must give the reference's dx on every config, whichever one backward chose."""
     N, C, O, H, W, kernel_size, stride, padding = config
     with B.default_dtype("float64"):
         conv = Conv2D(C, O, kernel_size, stride=stride, padding=padding, rng=rng)
-    y = conv.forward(B.asarray(rng.standard_normal((N, C, H, W))))
-    dy = B.asarray(rng.standard_normal(tuple(y.shape)))
-    xpad, size, corner = conv.cache
-    via_col2im = B.to_numpy(conv._dx_col2im(dy, xpad.shape, size, corner))
-    via_transposed = B.to_numpy(conv._dx_transposed(dy, xpad.shape, size, corner))
-    np.testing.assert_allclose(via_col2im, via_transposed, rtol=0, atol=1e-10)
+    x = B.asarray(rng.standard_normal((N, C, H, W)))
+    dy = B.asarray(rng.standard_normal(tuple(conv.forward(x).shape)))
+    want = B.to_numpy(conv2d_reference_backward(x, conv.params["W"], dy, stride, padding)[0])
+    pads = conv.pads(H, W)
+    for dx_path in (fast.dx_col2im, fast.dx_transposed):
+        dx = dx_path(dy, conv.params["W"], conv.stride, x.shape, pads, fast.WORKSPACE)
+        np.testing.assert_allclose(B.to_numpy(dx), want, rtol=0, atol=1e-10,
+                                   err_msg=dx_path.__name__)
 
 
 @pytest.mark.parametrize("config", [c for c in CONFIGS if c[0] > 1], ids=str)
-def test_chunked_batch_equals_loop_oracle(rng, config, monkeypatch):
+def test_chunked_batch_equals_reference(rng, config, monkeypatch):
     """CPU cache blocking: with CHUNK_BYTES tiny every sample is its own chunk (forward, dW, dx)."""
-    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1)
-    check_against_oracle(rng, 3, *config[1:])
+    monkeypatch.setattr(fast, "CHUNK_BYTES", 1)
+    check_against_reference(rng, 3, *config[1:])
 
 
 def test_batch_chunks_cover_the_batch_once(monkeypatch):
-    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 25)
-    assert list(conv_module.batch_chunks(np, 5, 10)) == [slice(0, 2), slice(2, 4), slice(4, 5)]
-    assert list(conv_module.batch_chunks(np, 3, 100)) == [slice(0, 1), slice(1, 2), slice(2, 3)]
-    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 10 ** 6)
-    assert list(conv_module.batch_chunks(np, 4, 1)) == [slice(0, 4)]
+    monkeypatch.setattr(fast, "CHUNK_BYTES", 25)
+    assert list(fast.batch_chunks(np, 5, 10)) == [slice(0, 2), slice(2, 4), slice(4, 5)]
+    assert list(fast.batch_chunks(np, 3, 100)) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+    monkeypatch.setattr(fast, "CHUNK_BYTES", 10 ** 6)
+    assert list(fast.batch_chunks(np, 4, 1)) == [slice(0, 4)]
 
 
-def test_interleaved_layers_share_scratch_safely(rng):
-    """Scratch arrays are shared between layers: running A, B, then A's backward stays exact."""
+def test_interleaved_layers_share_the_workspace_safely(rng):
+    """Layers share conv_fast.WORKSPACE: A forward twice, B forward and backward, then A backward
+    is still exact (A's cache holds its own padded input, never a workspace array)."""
     with B.default_dtype("float64"):
         a = Conv2D(2, 2, 3, padding=1, rng=rng)
         b = Conv2D(2, 2, 3, padding=1, rng=rng)
     x1, x2 = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 5, 5))
     dy = rng.standard_normal((2, 2, 5, 5))
-    a.forward(B.asarray(x1))
-    a.forward(B.asarray(x2))          # reuses a's padded buffer: must not keep x1's values
-    b.forward(B.asarray(x1))
-    b.backward(B.asarray(dy))
-    dx = a.backward(B.asarray(dy))
-    want = conv_oracle(x2, B.to_numpy(a.params["W"]), np.zeros(2), (1, 1), a.pads(5, 5), dy)
-    np.testing.assert_allclose(B.to_numpy(dx), want[1], atol=1e-10)
-    np.testing.assert_allclose(B.to_numpy(a.grads["W"]), want[2], atol=1e-10)
+    a.forward(x1)
+    a.forward(x2)
+    b.forward(x1)
+    b.backward(dy)
+    dx = a.backward(dy)
+    want_dx, want_dW, _ = conv2d_reference_backward(x2, a.params["W"], dy, 1, 1)
+    np.testing.assert_allclose(dx, want_dx, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(a.grads["W"], want_dW, rtol=0, atol=1e-10)
+
+
+def test_pad_writes_over_the_array_it_is_given_only_when_it_fits(rng):
+    x = rng.standard_normal((2, 3, 4, 5))
+    pads = ((1, 2), (0, 1))
+    first = fast.pad(x, pads)
+    np.testing.assert_array_equal(first, np.pad(x, ((0, 0), (0, 0), *pads)))
+    again = fast.pad(2 * x, pads, into=first)
+    assert again is first
+    np.testing.assert_array_equal(again, np.pad(2 * x, ((0, 0), (0, 0), *pads)))
+    assert fast.pad(x[:1], pads, into=first) is not first                # other shape
+    assert fast.pad(x.astype(np.float32), pads, into=first) is not first  # other dtype
+    inside = first[:, :, 1:5, 0:5]                                        # x is a view of `into`
+    assert fast.pad(inside, pads, into=first) is not first
+    assert fast.pad(x, ((0, 0), (0, 0)), into=first) is x                 # no padding: x itself
+
+
+def test_conv2d_writes_its_next_input_over_its_own_padded_input(rng):
+    """The one reuse of a layer's memory between calls (conv_fast's module docstring)."""
+    with B.default_dtype("float64"):
+        conv = Conv2D(2, 3, 3, padding="same", rng=rng)
+    conv.forward(B.asarray(rng.standard_normal((2, 2, 5, 5))))
+    padded = conv.cache[0]
+    x = B.asarray(rng.standard_normal((2, 2, 5, 5)))
+    y = conv.forward(x)
+    assert conv.cache[0] is padded
+    np.testing.assert_allclose(B.to_numpy(y), B.to_numpy(conv2d_reference(
+        x, conv.params["W"], conv.params["b"], 1, "same")), rtol=0, atol=1e-10)
+    conv.forward(B.asarray(rng.standard_normal((1, 2, 5, 5))))          # another batch size
+    assert conv.cache[0] is not padded
+
+
+def test_workspace_hands_out_one_buffer_per_tag():
+    work = fast.Workspace(limit=100)
+    a = work.get(np, (3, 4), np.float64, "cols")
+    assert work.get(np, (2, 5), np.float64, "cols").base is a.base       # same tag: same memory
+    assert not np.shares_memory(work.get(np, (3, 4), np.float64, "dW"), a)
+    assert work.get(np, (3, 4), np.float32, "cols").dtype == np.float32   # dtypes kept apart
+    big = work.get(np, (11, 10), np.float64, "cols")                      # above the limit: fresh
+    assert big.shape == (11, 10) and not np.shares_memory(big, a)
+    assert len(work.buffers) == 3 and max(buf.size for buf in work.buffers.values()) == 12
+    work.clear()
+    assert not work.buffers
+
+
+def test_workspace_limit_and_clear_keep_results_exact(rng, monkeypatch):
+    """Above the workspace's limit the work arrays are fresh; after clear() they are re-created."""
+    monkeypatch.setattr(fast.WORKSPACE, "limit", 10)
+    check_against_reference(rng, 2, 2, 3, 6, 5, 3, 2, "same")
+    fast.WORKSPACE.clear()
+    monkeypatch.undo()
+    check_against_reference(rng, 2, 2, 3, 6, 5, 3, 2, "same")
+
+
+# ------------------------------------------------------------------ the reference itself
+def test_reference_by_hand():
+    """One 3×3 image, a 2×2 kernel of ones, padding 'same' (one zero row/column at the end)."""
+    x = np.arange(9.0).reshape(1, 1, 3, 3)
+    y = conv2d_reference(x, np.ones((1, 1, 2, 2)), np.array([0.5]), padding="same")
+    np.testing.assert_array_equal(y[0, 0], [[8.5, 12.5, 7.5],
+                                            [20.5, 24.5, 13.5],
+                                            [13.5, 15.5, 8.5]])
+    dx, dW, db = conv2d_reference_backward(x, np.ones((1, 1, 2, 2)), np.ones((1, 1, 3, 3)),
+                                           padding="same")
+    np.testing.assert_array_equal(dx[0, 0], [[1, 2, 2], [2, 4, 4], [2, 4, 4]])   # windows per pixel
+    np.testing.assert_array_equal(dW[0, 0], [[36, 27], [33, 24]])                # sums of x shifted
+    np.testing.assert_array_equal(db, [9])
+
+
+@pytest.mark.parametrize("stride,padding", [(1, 1), ((2, 1), "same"), (2, (0, 2)), (3, "valid")])
+def test_reference_backward_matches_finite_differences(rng, stride, padding):
+    """<dy, y(x + h·v) − y(x − h·v)> / 2h = <dx, v>, and likewise along W and b (float64)."""
+    x, w, b = (rng.standard_normal(s) for s in ((2, 3, 7, 6), (4, 3, 3, 2), (4,)))
+    y = conv2d_reference(x, w, b, stride, padding)
+    dy = rng.standard_normal(y.shape)
+    grads = conv2d_reference_backward(x, w, dy, stride, padding)
+    h = 1e-6
+    for k, (arg, grad) in enumerate(zip((x, w, b), grads)):
+        v = rng.standard_normal(arg.shape)
+        plus, minus = [x, w, b], [x, w, b]
+        plus[k], minus[k] = arg + h * v, arg - h * v
+        numeric = (dy * (conv2d_reference(*plus, stride, padding)
+                         - conv2d_reference(*minus, stride, padding))).sum() / (2 * h)
+        assert abs(numeric - (grad * v).sum()) <= 1e-6 * max(1.0, abs(numeric)), k
 
 
 # --------------------------------------------------------------------- gradient checks
-@pytest.mark.parametrize("case", [c for c in CASES if c.name.startswith("Conv2D")], ids=lambda c: c.name)
+@pytest.mark.parametrize("case", [c for c in CASES if c.name.startswith("Conv2D")],
+                         ids=lambda c: c.name)
 def test_gradcheck(case, rng):
     report = gradcheck(**case.make(rng))
     assert report.max_error <= 1e-6
@@ -167,15 +236,23 @@ def test_glorot_fans_use_the_kernel_area():
 
 
 @pytest.mark.slow   # importing torch takes seconds
-def test_matches_pytorch_when_installed(rng):
+def test_conv2d_and_reference_match_pytorch_when_installed(rng):
+    """An independent check of the reference (and of Conv2D): PyTorch's conv2d and its autograd."""
     torch = pytest.importorskip("torch")
     with B.default_dtype("float64"):
         conv = Conv2D(3, 4, (3, 2), stride=2, padding=1, rng=rng)
-    x = rng.standard_normal((2, 3, 7, 6))
-    y = conv.forward(B.asarray(x))
-    yt = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(B.to_numpy(conv.params["W"])),
-                                    stride=2, padding=1)
-    np.testing.assert_allclose(B.to_numpy(y), yt.numpy(), atol=1e-12)
+    x, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal(4)
+    w = B.to_numpy(conv.params["W"])
+    conv.params["b"] = B.asarray(b)
+    xt, wt, bt = (torch.from_numpy(a).requires_grad_(True) for a in (x, w, b))
+    yt = torch.nn.functional.conv2d(xt, wt, bt, stride=2, padding=1)
+    dy = rng.standard_normal(tuple(yt.shape))
+    yt.backward(torch.from_numpy(dy))
+    np.testing.assert_allclose(B.to_numpy(conv.forward(B.asarray(x))), yt.detach().numpy(),
+                               atol=1e-12)
+    np.testing.assert_allclose(conv2d_reference(x, w, b, 2, 1), yt.detach().numpy(), atol=1e-12)
+    for got, want in zip(conv2d_reference_backward(x, w, dy, 2, 1), (xt, wt, bt)):
+        np.testing.assert_allclose(got, want.grad.numpy(), atol=1e-12)
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -201,11 +278,10 @@ def test_bad_arguments(kwargs):
         Conv2D(**args)
 
 
-def test_scratch_limit_and_clear_keep_results_exact(rng, monkeypatch):
-    """Above SCRATCH_LIMIT the work arrays are fresh; after clear_scratch they are re-created."""
-    import linkedref.conv as conv_module
-    monkeypatch.setattr(conv_module, "SCRATCH_LIMIT", 10)
-    check_against_oracle(rng, 2, 2, 3, 6, 5, 3, 2, "same")
-    conv_module.clear_scratch()
-    monkeypatch.undo()
-    check_against_oracle(rng, 2, 2, 3, 6, 5, 3, 2, "same")
+@pytest.mark.parametrize("kwargs", [dict(padding="full"), dict(padding=-1), dict(stride=(1, 2, 3))])
+def test_reference_takes_the_arguments_conv2d_takes(kwargs):
+    x, w, b = np.zeros((1, 2, 4, 4)), np.zeros((2, 2, 3, 3)), np.zeros(2)
+    with pytest.raises(ValueError, match="conv2d_reference"):
+        conv2d_reference(x, w, b, **kwargs)
+    with pytest.raises(ValueError, match="conv2d_reference_backward"):
+        conv2d_reference_backward(x, w, np.zeros((1, 2, 2, 2)), **kwargs)
