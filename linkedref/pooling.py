@@ -3,6 +3,9 @@
 Shapes: x (N, C, H, W) → y (N, C, Ho, Wo), Ho = (H − kh) // sh + 1, Wo = (W − kw) // sw + 1
 (no padding); GlobalAvgPool2D: (N, C, H, W) → (N, C).
 
+The plain versions, ``max_pool_reference`` and ``avg_pool_reference`` with their ``_backward``,
+loop over the output positions and are the tests' oracle; read them first.
+
 Forward reads the windows through a strided view of x (``conv_fast.windows``, no copy).
 Backward: each input pixel receives the gradient of *every* window it lies in, so it must be
 *accumulated* when windows overlap (stride < kernel). We loop over the kh·kw kernel offsets
@@ -30,6 +33,76 @@ def _pair(value, name, what):
     return tuple(int(v) for v in items)
 
 
+def _windows_at(x, kernel_size, stride, who):
+    """(kh, kw), (Ho, Wo), and for each output position (i, j, rows, cols): its window's slices."""
+    kh, kw = _pair(kernel_size, who, "kernel_size")
+    sh, sw = (kh, kw) if stride is None else _pair(stride, who, "stride")
+    Ho, Wo = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+    positions = [(i, j, slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw))
+                 for i in range(Ho) for j in range(Wo)]
+    return (kh, kw), (Ho, Wo), positions
+
+
+def max_pool_reference(x, kernel_size, stride=None):
+    """The plain max pooling: y[n, c, i, j] = max of x[n, c] over the window at (i·sh, j·sw).
+
+    x (N, C, H, W) → y (N, C, Ho, Wo); kernel_size and stride as ``MaxPool2D`` takes them (stride
+    None: the kernel). One Python loop over the output positions, each window a plain slice.
+    """
+    xp = B.get_array_module(x)
+    _, (Ho, Wo), positions = _windows_at(x, kernel_size, stride, "max_pool_reference")
+    y = xp.empty((*x.shape[:2], Ho, Wo), dtype=x.dtype)       # N, C, Ho, Wo
+    for i, j, rows, cols in positions:
+        y[:, :, i, j] = x[:, :, rows, cols].max(axis=(2, 3))
+    return y
+
+
+def max_pool_reference_backward(x, dy, kernel_size, stride=None):
+    """The plain gradient of ``max_pool_reference``: dy (N, C, Ho, Wo) → dx (N, C, H, W).
+
+    y = the window's maximum, so its whole dy goes to that one pixel: the *first* maximum in
+    row-major order when several tie (``argmax``'s rule). Windows overlap when stride < kernel,
+    so dx accumulates (+=) over the windows a pixel lies in.
+    """
+    xp = B.get_array_module(x)
+    (kh, kw), _, positions = _windows_at(x, kernel_size, stride, "max_pool_reference_backward")
+    N, C = x.shape[:2]
+    dx = xp.zeros_like(x)                                     # N, C, H, W
+    for i, j, rows, cols in positions:
+        window = x[:, :, rows, cols].reshape(N, C, kh * kw)   # N, C, kh·kw (a copy)
+        first = window.argmax(axis=2)                         # N, C: the first maximum
+        onehot = xp.arange(kh * kw) == first[:, :, None]      # N, C, kh·kw
+        dx[:, :, rows, cols] += dy[:, :, i, j, None, None] * onehot.reshape(N, C, kh, kw)
+    return dx
+
+
+def avg_pool_reference(x, kernel_size, stride=None):
+    """The plain average pooling: y[n, c, i, j] = mean of x[n, c] over the window at (i·sh, j·sw).
+
+    x (N, C, H, W) → y (N, C, Ho, Wo); arguments as ``AvgPool2D`` takes them.
+    """
+    xp = B.get_array_module(x)
+    _, (Ho, Wo), positions = _windows_at(x, kernel_size, stride, "avg_pool_reference")
+    y = xp.empty((*x.shape[:2], Ho, Wo), dtype=x.dtype)       # N, C, Ho, Wo
+    for i, j, rows, cols in positions:
+        y[:, :, i, j] = x[:, :, rows, cols].mean(axis=(2, 3))
+    return y
+
+
+def avg_pool_reference_backward(x, dy, kernel_size, stride=None):
+    """The plain gradient of ``avg_pool_reference``: dy (N, C, Ho, Wo) → dx (N, C, H, W).
+
+    y = (1 / kh·kw) Σ_window x, so every pixel of a window gets dy / (kh·kw), summed (+=) over
+    the windows it lies in.
+    """
+    xp = B.get_array_module(x)
+    (kh, kw), _, positions = _windows_at(x, kernel_size, stride, "avg_pool_reference_backward")
+    dx = xp.zeros_like(x)                                     # N, C, H, W
+    for i, j, rows, cols in positions:
+        dx[:, :, rows, cols] += dy[:, :, i, j, None, None] / (kh * kw)
+    return dx
+
+
 class _Pool2D(Layer):
     """Shared set-up of MaxPool2D and AvgPool2D: kernel, stride (default: the kernel), checks."""
 
@@ -52,8 +125,9 @@ class _Pool2D(Layer):
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         for p in range(kh):
             for q in range(kw):
-                yield p, q, (slice(None), slice(None),
-                             slice(p, p + (Ho - 1) * sh + 1, sh), slice(q, q + (Wo - 1) * sw + 1, sw))
+                rows = slice(p, p + (Ho - 1) * sh + 1, sh)           # i·sh + p for every i
+                columns = slice(q, q + (Wo - 1) * sw + 1, sw)        # j·sw + q for every j
+                yield p, q, (slice(None), slice(None), rows, columns)
 
     def __repr__(self):
         return f"{self.name}(kernel_size={self.kernel_size}, stride={self.stride})"
@@ -67,6 +141,7 @@ class MaxPool2D(_Pool2D):
 
     Ties: the gradient of a window goes to one element only, the *first* maximum in row-major
     order within the window (smallest p, then smallest q) — ``argmax``'s rule.
+    The plain version: ``max_pool_reference`` and ``max_pool_reference_backward``.
 
     cache: the argmax index within each window, a flat p·kw + q (N, C, Ho, Wo) as uint8 (int32
     for windows of more than 256 elements), and x's shape.
@@ -77,10 +152,8 @@ class MaxPool2D(_Pool2D):
 
         A running maximum over the kh·kw kernel offsets: win[:, :, p, q] (N, C, Ho, Wo) is the
         offset's pixel of every window, a strided view. Why not ``win.reshape(..., kh·kw, ...)
-        .argmax(axis=2)``: that reshape copies every window (kh·kw/(sh·sw) × x) and argmax then
-        reduces along a strided axis — 7× slower than these kh·kw whole-tensor passes (measured,
-        2×2 windows on (32, 64, 30, 30) float32: 14 ms vs 2 ms). Strict ``>`` keeps the first
-        maximum (ties rule above).
+        .argmax(axis=2)``: that reshape copies every window and argmax then reduces along a strided
+        axis, several times slower (benchmarks/README.md). Strict ``>`` keeps the first maximum.
         """
         xp = B.get_array_module(x)
         win = self.windows_of(x)                              # N, C, kh, kw, Ho, Wo (view)
@@ -94,7 +167,7 @@ class MaxPool2D(_Pool2D):
             xp.maximum(y, candidate, out=y)
             arg *= ~greater                                   # arg = index where greater
             arg += greater * arg.dtype.type(index)            # (arithmetic: ``where`` is slower)
-        self.cache = (arg, x.shape)
+        self.save_for_backward((arg, x.shape), y)
         return y
 
     def backward(self, dy):
@@ -104,7 +177,7 @@ class MaxPool2D(_Pool2D):
         For each offset (p, q): the windows whose argmax sits at (p, q) pass dy to pixel
         (i·sh + p, j·sw + q); ``+=`` sums over windows that share a pixel (overlap).
         """
-        arg, shape = self.saved()
+        arg, shape = self.saved(dy)
         xp = B.get_array_module(dy)
         dx = xp.zeros(shape, dtype=dy.dtype)                  # N, C, H, W
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
@@ -112,7 +185,7 @@ class MaxPool2D(_Pool2D):
         for p, q, at in self.offsets(*dy.shape[2:]):
             if overlapping:
                 dx[at] += dy * (arg == p * kw + q)             # N, C, Ho, Wo into a strided slice
-            else:   # each pixel lies in one window at most: write in place, no temporary (2× faster)
+            else:   # each pixel lies in one window at most: write in place, no temporary
                 xp.multiply(dy, arg == p * kw + q, out=dx[at])
         return dx
 
@@ -121,14 +194,16 @@ class AvgPool2D(_Pool2D):
     """y[n, c, i, j] = mean over the window (i·sh .. i·sh+kh−1, j·sw .. j·sw+kw−1) of x[n, c].
 
     x: (N, C, H, W) → y: (N, C, Ho, Wo). stride defaults to kernel_size; overlaps allowed.
+    The plain version: ``avg_pool_reference`` and ``avg_pool_reference_backward``.
     cache: x's shape.
     """
 
     def forward(self, x, training: bool = False):
         """x (N, C, H, W) → y (N, C, Ho, Wo)."""
         win = self.windows_of(x)                              # N, C, kh, kw, Ho, Wo (view)
-        self.cache = x.shape
-        return win.mean(axis=(2, 3))
+        y = win.mean(axis=(2, 3))                             # N, C, Ho, Wo
+        self.save_for_backward(x.shape, y)
+        return y
 
     def backward(self, dy):
         """dy (N, C, Ho, Wo) → dx (N, C, H, W).
@@ -136,7 +211,7 @@ class AvgPool2D(_Pool2D):
         y = (1 / kh·kw) Σ_window x, so every pixel of a window gets dy / (kh·kw), summed (+=)
         over the windows it lies in.
         """
-        shape = self.saved()
+        shape = self.saved(dy)
         xp = B.get_array_module(dy)
         kh, kw = self.kernel_size
         share = dy / (kh * kw)                                # N, C, Ho, Wo
@@ -147,17 +222,21 @@ class AvgPool2D(_Pool2D):
 
 
 class GlobalAvgPool2D(Layer):
-    """y[n, c] = mean over h, w of x[n, c, h, w].   x: (N, C, H, W) → y: (N, C).  cache: x's shape."""
+    """y[n, c] = mean over h, w of x[n, c, h, w].   x: (N, C, H, W) → y: (N, C).
+
+    cache: x's shape.
+    """
 
     def forward(self, x, training: bool = False):
         """x (N, C, H, W) → y (N, C)."""
         self.check_input(x, ndims=(4,))
-        self.cache = x.shape
-        return x.mean(axis=(2, 3))
+        y = x.mean(axis=(2, 3))                               # N, C
+        self.save_for_backward(x.shape, y)
+        return y
 
     def backward(self, dy):
         """dy (N, C) → dx (N, C, H, W): every pixel gets dy / (H·W)."""
-        shape = self.saved()
+        shape = self.saved(dy)
         xp = B.get_array_module(dy)
         dx = xp.empty(shape, dtype=dy.dtype)                  # N, C, H, W
         dx[...] = (dy / (shape[2] * shape[3]))[:, :, None, None]

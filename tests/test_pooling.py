@@ -1,5 +1,6 @@
-"""Pooling and Flatten: loop oracles with OVERLAPPING windows (a wrong `=` for `+=` fails here),
-gradchecks, the tie rule, bad input."""
+"""Pooling and Flatten: the layers equal the plain references (max/avg_pool_reference) with
+OVERLAPPING windows (a wrong `=` for `+=` fails here); the references by hand; gradchecks, the tie
+rule, bad input."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -8,41 +9,32 @@ from hypothesis import strategies as st
 import linkedref.backend as B
 from linkedref.gradcheck import distinct_values, gradcheck
 from linkedref.gradcheck.cases_conv import CASES
-from linkedref.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+from linkedref.pooling import (
+    AvgPool2D,
+    GlobalAvgPool2D,
+    MaxPool2D,
+    avg_pool_reference,
+    avg_pool_reference_backward,
+    max_pool_reference,
+    max_pool_reference_backward,
+)
 from linkedref.reshape import Flatten
 
-
-def pool_oracle(x, k, s, dy, kind):
-    """Max/avg pooling forward and dx, one window at a time; dx accumulates (+=) over windows."""
-    N, C, H, W = x.shape
-    (kh, kw), (sh, sw) = k, s
-    Ho, Wo = (H - kh) // sh + 1, (W - kw) // sw + 1
-    y, dx = np.zeros((N, C, Ho, Wo)), np.zeros_like(x)
-    for n in range(N):
-        for c in range(C):
-            for i in range(Ho):
-                for j in range(Wo):
-                    rows, cols = slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
-                    window = x[n, c, rows, cols]
-                    if kind == "max":
-                        p, q = np.unravel_index(window.argmax(), window.shape)
-                        y[n, c, i, j] = window[p, q]
-                        dx[n, c, i * sh + p, j * sw + q] += dy[n, c, i, j]
-                    else:
-                        y[n, c, i, j] = window.mean()
-                        dx[n, c, rows, cols] += dy[n, c, i, j] / (kh * kw)
-    return y, dx
+REFERENCE = {"max": (max_pool_reference, max_pool_reference_backward),
+             "avg": (avg_pool_reference, avg_pool_reference_backward)}
 
 
 def check(layer_cls, kind, rng, shape, k, s):
+    """The layer's forward and dx equal the plain reference's (float64, distinct values)."""
     layer = layer_cls(k, stride=s)
-    x = distinct_values(shape, rng)
-    y = layer.forward(B.asarray(x))
-    dy = rng.standard_normal(tuple(y.shape))
-    dx = layer.backward(B.asarray(dy))
-    y_want, dx_want = pool_oracle(x, layer.kernel_size, layer.stride, dy, kind)
-    np.testing.assert_allclose(B.to_numpy(y), y_want, atol=1e-12)
-    np.testing.assert_allclose(B.to_numpy(dx), dx_want, atol=1e-12)
+    x = B.asarray(distinct_values(shape, rng))
+    y = layer.forward(x)
+    dy = B.asarray(rng.standard_normal(tuple(y.shape)))
+    dx = layer.backward(dy)
+    forward, backward = REFERENCE[kind]
+    np.testing.assert_allclose(B.to_numpy(y), B.to_numpy(forward(x, k, s)), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(B.to_numpy(dx), B.to_numpy(backward(x, dy, k, s)), rtol=0,
+                               atol=1e-12)
 
 
 CONFIGS = [  # shape, kernel, stride (None = kernel)
@@ -57,13 +49,13 @@ CONFIGS = [  # shape, kernel, stride (None = kernel)
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[str(c) for c in CONFIGS])
 @pytest.mark.parametrize("layer_cls,kind", [(MaxPool2D, "max"), (AvgPool2D, "avg")])
-def test_pooling_equals_loop_oracle(rng, layer_cls, kind, config):
+def test_pooling_equals_reference(rng, layer_cls, kind, config):
     check(layer_cls, kind, rng, *config)
 
 
 @given(H=st.integers(2, 9), W=st.integers(2, 9), kh=st.integers(1, 3), kw=st.integers(1, 3),
        sh=st.integers(1, 3), sw=st.integers(1, 3), kind=st.sampled_from(["max", "avg"]))
-def test_pooling_equals_loop_oracle_hypothesis(H, W, kh, kw, sh, sw, kind):
+def test_pooling_equals_reference_hypothesis(H, W, kh, kw, sh, sw, kind):
     if kh > H or kw > W:
         return
     layer_cls = MaxPool2D if kind == "max" else AvgPool2D
@@ -96,22 +88,34 @@ def test_ties_go_to_the_first_maximum_in_row_major_order():
 
 @pytest.mark.parametrize("k,s", [(2, None), (3, 2), (2, 1), ((2, 3), (3, 3))],
                          ids=["non-overlapping", "overlap 3/2", "overlap 2/1", "stride > kernel"])
-def test_ties_follow_the_oracle_on_both_backward_paths(k, s):
-    """Many ties (values 0, 1, 2): the running-max forward keeps argmax's first-maximum rule, and the
-    non-overlapping write (=) and the overlapping accumulation (+=) both match the loop oracle."""
+def test_ties_follow_the_reference_on_both_backward_paths(k, s):
+    """Many ties (values 0, 1, 2): the running-max forward keeps argmax's first-maximum rule, and
+    the non-overlapping write (=) and the overlapping accumulation (+=) both match the reference."""
     rng = np.random.default_rng(3)
     pool = MaxPool2D(k, stride=s)
-    x = rng.integers(0, 3, size=(2, 3, 8, 9)).astype(np.float64)
-    y = pool.forward(B.asarray(x))
-    dy = rng.standard_normal(tuple(y.shape))
-    dx = pool.backward(B.asarray(dy))
-    y_want, dx_want = pool_oracle(x, pool.kernel_size, pool.stride, dy, "max")
-    np.testing.assert_array_equal(B.to_numpy(y), y_want)
-    np.testing.assert_allclose(B.to_numpy(dx), dx_want, atol=1e-12)
+    x = B.asarray(rng.integers(0, 3, size=(2, 3, 8, 9)).astype(np.float64))
+    y = pool.forward(x)
+    dy = B.asarray(rng.standard_normal(tuple(y.shape)))
+    dx = pool.backward(dy)
+    np.testing.assert_array_equal(B.to_numpy(y), B.to_numpy(max_pool_reference(x, k, s)))
+    np.testing.assert_allclose(B.to_numpy(dx), B.to_numpy(max_pool_reference_backward(x, dy, k, s)),
+                               rtol=0, atol=1e-12)
+
+
+def test_references_by_hand():
+    """2×2 windows, stride 1, on a 3×3 image with ties: each window's dy goes to its first maximum;
+    the average spreads dy over the window, summed where windows overlap."""
+    x = np.array([[[[1.0, 3.0, 3.0], [2.0, 0.0, 3.0], [2.0, 2.0, 1.0]]]])
+    np.testing.assert_array_equal(max_pool_reference(x, 2, 1)[0, 0], [[3, 3], [2, 3]])
+    dx = max_pool_reference_backward(x, np.array([[[[1.0, 10.0], [100.0, 1000.0]]]]), 2, 1)
+    np.testing.assert_array_equal(dx[0, 0], [[0, 11, 0], [100, 0, 1000], [0, 0, 0]])
+    np.testing.assert_array_equal(avg_pool_reference(x, 2, 1)[0, 0], [[1.5, 2.25], [1.5, 1.5]])
+    dx = avg_pool_reference_backward(x, np.full((1, 1, 2, 2), 4.0), 2, 1)
+    np.testing.assert_array_equal(dx[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
 
 
 def test_argmax_cache_is_one_byte_and_wide_for_big_windows(rng):
-    """The argmax cache is uint8 (memory); a window of more than 256 elements needs a wider index."""
+    """The argmax cache is uint8 (memory); a window of over 256 elements needs a wider index."""
     pool = MaxPool2D(2)
     pool.forward(B.asarray(rng.standard_normal((1, 2, 4, 4))))
     assert pool.cache[0].dtype == np.uint8
@@ -165,7 +169,8 @@ def test_bad_inputs_name_the_layer(make):
 
 @pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
 def test_kernel_larger_than_input(cls):
-    with pytest.raises(ValueError, match=f"{cls.__name__}: kernel 3×3 is larger than the input 2×5"):
+    message = f"{cls.__name__}: kernel 3×3 is larger than the input 2×5"
+    with pytest.raises(ValueError, match=message):
         cls(3).forward(np.zeros((1, 1, 2, 5)))
     with pytest.raises(ValueError, match=cls.__name__):
         cls(0)
