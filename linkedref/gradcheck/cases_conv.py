@@ -1,8 +1,10 @@
-"""Gradient-check cases for the convolutional layers: Conv2D, pooling, Flatten, Residual, a small CNN."""
+"""Gradient-check cases of the convolutional layers: Conv2D, pooling, Flatten, Residual, a CNN."""
 from __future__ import annotations
 
 from .. import backend as B
+from ..activations import ReLU
 from ..conv import Conv2D
+from ..dense import Dense
 from ..layer import Sequential
 from ..pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from ..reshape import Flatten
@@ -30,20 +32,11 @@ def _conv_case(shape, **kwargs):
 
 
 def _small_cnn(rng):
-    """Conv 3×3 same → ReLU → AvgPool 2 → Flatten → Dense 4 (ReLU/Dense if those modules exist)."""
-    layers = [_conv(rng, 2, 3, kernel_size=3, padding="same")]
-    try:
-        from ..activations import ReLU
-        layers.append(ReLU())
-    except ImportError:
-        pass
-    layers += [AvgPool2D(2), Flatten()]
-    try:
-        from ..dense import Dense
-        with B.default_dtype("float64"):
-            layers.append(Dense(3 * 3 * 3, 4, rng=rng))
-    except ImportError:
-        pass
+    """Conv 3×3 same → ReLU → AvgPool 2 → Flatten → Dense 4."""
+    conv = _conv(rng, 2, 3, kernel_size=3, padding="same")
+    with B.default_dtype("float64"):
+        dense = Dense(3 * 3 * 3, 4, rng=rng)
+    layers = [conv, ReLU(), AvgPool2D(2), Flatten(), dense]
     return dict(layer=Sequential(layers), x=B.asarray(away_from_kinks((2, 2, 6, 7), rng)))
 
 
@@ -66,16 +59,19 @@ CASES = [
     Case("Conv2D (3×3, stride 3, padding (2,1))",
          _conv_case((2, 1, 8, 7), kernel_size=3, stride=3, padding=(2, 1))),
     Case("MaxPool2D (3×3, stride 2, overlapping)",
-         lambda rng: dict(layer=MaxPool2D(3, stride=2), x=B.asarray(distinct_values((2, 2, 7, 6), rng)))),
+         lambda rng: dict(layer=MaxPool2D(3, stride=2),
+                          x=B.asarray(distinct_values((2, 2, 7, 6), rng)))),
     Case("MaxPool2D (2×2, stride 1, overlapping)",
-         lambda rng: dict(layer=MaxPool2D(2, stride=1), x=B.asarray(distinct_values((2, 2, 4, 5), rng)))),
+         lambda rng: dict(layer=MaxPool2D(2, stride=1),
+                          x=B.asarray(distinct_values((2, 2, 4, 5), rng)))),
     Case("AvgPool2D (3×3, stride 2, overlapping)",
          lambda rng: dict(layer=AvgPool2D(3, stride=2), x=_x((2, 2, 7, 6), rng))),
     Case("GlobalAvgPool2D", lambda rng: dict(layer=GlobalAvgPool2D(), x=_x((2, 3, 4, 5), rng))),
     # Flatten's output is a view of its input, and gradcheck perturbs x in place, which would move
     # its reference output too; a pooling layer in front gives Flatten an input of its own.
     Case("Flatten (after AvgPool2D)",
-         lambda rng: dict(layer=Sequential([AvgPool2D(2, stride=1), Flatten()]), x=_x((2, 3, 3, 4), rng))),
+         lambda rng: dict(layer=Sequential([AvgPool2D(2, stride=1), Flatten()]),
+                          x=_x((2, 3, 3, 4), rng))),
     Case("Residual (identity shortcut)", lambda rng: _residual(rng, with_shortcut=False)),
     Case("Residual (1×1 stride-2 conv shortcut)", lambda rng: _residual(rng, with_shortcut=True)),
     Case("Small CNN (conv-relu-avgpool-flatten-dense)", _small_cnn),
