@@ -62,7 +62,8 @@ def bench(N, C, O, H, k, stride, repeat, rng):
     # numpy matmul on the same three GEMMs, operands contiguous and ready
     K, P, Px = C * k * k, Ho * Ho, H * H
     w2, cols = rng.standard_normal((O, K), dtype=f32), rng.standard_normal((N, K, P), dtype=f32)
-    dy3, colsT = rng.standard_normal((N, O, P), dtype=f32), rng.standard_normal((N, P, K), dtype=f32)
+    dy3 = rng.standard_normal((N, O, P), dtype=f32)
+    colsT = rng.standard_normal((N, P, K), dtype=f32)
     wt2 = rng.standard_normal((C, O * k * k), dtype=f32)
     dycols = rng.standard_normal((N, O * k * k, Px), dtype=f32)
 
@@ -113,7 +114,8 @@ def main(argv=None):
     parser.add_argument("--suite", action="store_true",
                         help="also time the depth_net and cifar_net layer shapes")
     parser.add_argument("--threads", type=int, default=None,
-                        help="limit numpy's BLAS and PyTorch to this many threads (default: theirs)")
+                        help="limit numpy's BLAS and PyTorch to this many threads "
+                             "(default: theirs)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.threads:
@@ -133,11 +135,13 @@ def main(argv=None):
         torch_text = "PyTorch not installed (no PyTorch column)"
     print(f"bench_conv — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}")
     print(f"machine: {platform.machine()} {platform.processor() or ''} {platform.system()}, "
-          f"{os.cpu_count()} CPUs; numpy {numpy.__version__}, BLAS threads: {blas_threads()}; {torch_text}")
+          f"{os.cpu_count()} CPUs; numpy {numpy.__version__}, BLAS threads: {blas_threads()}; "
+          f"{torch_text}")
     print("Conv2D forward+backward (fwd + dW + dx), float32, padding 'same'; best of "
           f"{args.repeat}. GFLOP/s = 3·2·N·O·Ho·Wo·C·kh·kw / time.")
-    print(f"{'N':>3} {'C→O':>7} {'H':>3} {'k':>2} {'s':>2} {'GFLOP':>7} {'Conv2D ms':>10} {'GFLOP/s':>8} "
-          f"{'matmul GFLOP/s':>15} {'Conv2D/matmul':>14} {'torch ms':>9} {'Conv2D/torch time':>18}")
+    print(f"{'N':>3} {'C→O':>7} {'H':>3} {'k':>2} {'s':>2} {'GFLOP':>7} {'Conv2D ms':>10} "
+          f"{'GFLOP/s':>8} {'matmul GFLOP/s':>15} {'Conv2D/matmul':>14} {'torch ms':>9} "
+          f"{'Conv2D/torch time':>18}")
     shapes = [(args.batch, args.channels, args.channels, args.size, args.kernel, 1)]
     if args.suite:
         shapes = SUITE + [s for s in shapes if s not in SUITE]
@@ -145,9 +149,11 @@ def main(argv=None):
         t_conv, t_mm, t_torch = bench(N, C, O, H, k, s, args.repeat, rng)
         Ho = -(-H // s)
         flops = 3 * 2 * N * O * Ho * Ho * C * k * k
-        torch_cols = f"{t_torch * 1e3:>9.2f} {t_conv / t_torch:>17.2f}×" if t_torch else f"{'-':>9} {'-':>18}"
-        print(f"{N:>3} {f'{C}→{O}':>7} {H:>3} {k:>2} {s:>2} {flops / 1e9:>7.3f} {t_conv * 1e3:>10.2f} "
-              f"{flops / t_conv / 1e9:>8.1f} {flops / t_mm / 1e9:>15.1f} {t_mm / t_conv:>13.0%} {torch_cols}")
+        torch_cols = (f"{t_torch * 1e3:>9.2f} {t_conv / t_torch:>17.2f}×" if t_torch
+                      else f"{'-':>9} {'-':>18}")
+        print(f"{N:>3} {f'{C}→{O}':>7} {H:>3} {k:>2} {s:>2} {flops / 1e9:>7.3f} "
+              f"{t_conv * 1e3:>10.2f} {flops / t_conv / 1e9:>8.1f} {flops / t_mm / 1e9:>15.1f} "
+              f"{t_mm / t_conv:>13.0%} {torch_cols}")
     print("target (issue 3): Conv2D ≥ 50% of matmul GFLOP/s on 64→64, 3×3, 16×16, batch 32")
 
 
