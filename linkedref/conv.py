@@ -22,7 +22,7 @@ import numbers
 from . import backend as B
 from . import conv_fast as fast
 from .init import initialize
-from .layer import Layer
+from .layer import Layer, check_size
 
 
 def _pair(value, what, who="Conv2D"):
@@ -145,10 +145,8 @@ class Conv2D(Layer):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  init: str = "glorot_uniform", rng=None):
         super().__init__()
-        if int(in_channels) < 1 or int(out_channels) < 1:
-            raise ValueError(f"Conv2D: in_channels and out_channels must be ≥ 1, "
-                             f"got {in_channels}, {out_channels}")
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.in_channels = check_size("Conv2D", "in_channels", in_channels)
+        self.out_channels = check_size("Conv2D", "out_channels", out_channels)
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.stride = _pair(stride, "stride")
         if min(self.kernel_size) < 1 or min(self.stride) < 1:

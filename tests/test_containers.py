@@ -64,6 +64,7 @@ def test_every_layer_has_an_expansion():
     (lambda: lk.Dense(3.7, 4), "Dense: in_features must be an integer ≥ 1, got 3.7"),
     (lambda: lk.Dense(3, 0), "Dense: out_features must be an integer ≥ 1, got 0"),
     (lambda: lk.BatchNorm(2.5), "BatchNorm: num_features must be an integer ≥ 1, got 2.5"),
+    (lambda: lk.Conv2D(3.7, 4, 3), "Conv2D: in_channels must be an integer ≥ 1, got 3.7"),
 ])
 def test_sizes_must_be_whole_numbers(make, match):
     with pytest.raises(ValueError, match=match):
