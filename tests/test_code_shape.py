@@ -1,0 +1,40 @@
+"""The code stays readable: short functions, and no module reaching into another's privates."""
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_LINES = 60          # lines of code in a function body, its docstring not counted
+
+
+def _functions(folder):
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield path.relative_to(ROOT), node
+
+
+def _body_lines(node) -> int:
+    first = node.body[0]
+    docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+        and isinstance(first.value.value, str)
+    start = first.end_lineno + 1 if docstring and len(node.body) > 1 else first.lineno
+    return node.end_lineno - start + 1
+
+
+@pytest.mark.parametrize("folder", ["linkedref", "tutorials", "benchmarks"])
+def test_no_function_is_longer_than_a_screen(folder):
+    long = [f"{path}:{node.lineno} {node.name} ({_body_lines(node)} lines)"
+            for path, node in _functions(folder) if _body_lines(node) > MAX_LINES]
+    assert not long, "functions over ~60 lines (split them into named steps):\n" + "\n".join(long)
+
+
+def test_no_module_imports_another_modules_private_names():
+    found = []
+    for path in sorted((ROOT / "linkedref").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                found += [f"{path.relative_to(ROOT)}: {alias.name} from {node.module}"
+                          for alias in node.names if alias.name.startswith("_")]
+    assert not found, "private names imported across modules:\n" + "\n".join(found)
