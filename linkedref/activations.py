@@ -8,9 +8,10 @@ The elementwise formulas also live here as plain functions that write into a giv
 (``relu_into``, ``elu_into``, ``sigmoid_into``, ``swish_into``), so that the linked units in
 ``linked.py`` can write each half of their output in place, without temporaries.
 
-Speed note: on NumPy, ``where``/``copyto(..., where=mask)`` with an irregular mask run ~10× slower
-than plain arithmetic, so selections are written arithmetically: max(z, 0) + a·min(z, 0) for PReLU,
-``dy * mask`` for a derivative that is 1 or 0, max(mask, α) for one that is 1 or α (0 ≤ α ≤ 1).
+Speed note: on NumPy, ``where``/``copyto(..., where=mask)`` with an irregular mask are much
+slower than plain arithmetic (benchmarks/README.md), so selections are written arithmetically:
+max(z, 0) + a·min(z, 0) for PReLU, ``dy * mask`` for a derivative that is 1 or 0, max(mask, α)
+for one that is 1 or α (0 ≤ α ≤ 1).
 
 Caches (what backward keeps): a boolean mask (ReLU, LeakyReLU: a quarter of a float32 array) or
 the input z (all others). Never the output: a later layer may legitimately add into the array it
@@ -30,7 +31,8 @@ SELU_LAMBDA = 1.0507009873554805
 def relu_into(t, out):
     """out = max(t, 0). ``out`` must not alias ``t``.
 
-    (NumPy's maximum against a zero-filled array runs ~3× faster than against the scalar 0.)
+    (NumPy's maximum against a zero-filled array is faster than against the scalar 0; see
+    benchmarks/README.md.)
     """
     xp = B.get_array_module(t)
     out[...] = 0
