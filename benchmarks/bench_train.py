@@ -279,13 +279,17 @@ def _layer_label(layer, x):
 class _StepProfiler:
     """Wraps a model's top-level layers and numpy's GEMM functions with clocks while active.
 
-    totals[(label, shape, phase)] = [wall s, GEMM s, GEMM calls, layers in the group];
-    intervals: (t0, t1, key) of every layer call, for placing perf samples.
+    steps: one dict per ``new_step()``, {(label, shape, phase): [wall s, GEMM s, GEMM calls]};
+    members[key]: the layers in that group; intervals: (t0, t1, key) of every layer call, for
+    placing perf samples.
     """
 
     def __init__(self, model):
-        self.model, self.totals, self.intervals = model, {}, []
+        self.model, self.steps, self.members, self.intervals = model, [], {}, []
         self.key, self._saved, self._in_gemm = None, [], False
+
+    def new_step(self):
+        self.steps.append({})
 
     def __enter__(self):
         main = threading.main_thread()
@@ -315,7 +319,7 @@ class _StepProfiler:
             try:
                 return fn(*args, **kwargs)
             finally:
-                entry = self.totals[self.key]
+                entry = self.steps[-1][self.key]
                 entry[1] += time.perf_counter() - t0
                 entry[2] += 1
                 self._in_gemm = False
@@ -328,8 +332,8 @@ class _StepProfiler:
             if phase == "forward":
                 label["name"] = _layer_label(layer, arg)
             key = (*label["name"], phase)
-            entry = self.totals.setdefault(key, [0.0, 0.0, 0, set()])
-            entry[3].add(id(layer))
+            entry = self.steps[-1].setdefault(key, [0.0, 0.0, 0])
+            self.members.setdefault(key, set()).add(id(layer))
             self.key = key
             t0 = time.perf_counter()
             try:
@@ -425,6 +429,7 @@ def profile(net, variant, batch, backend, repeats=10, warmup=2, use_perf=None):
         bounds = []
         with prof:
             for _ in range(repeats):
+                prof.new_step()
                 t0 = time.perf_counter()
                 step()
                 bounds.append((t0, time.perf_counter()))
@@ -443,30 +448,35 @@ def profile(net, variant, batch, backend, repeats=10, warmup=2, use_perf=None):
             native = _native_table(sampler.samples(), sampled.intervals, sampled_bounds,
                                    repeats, sum(t1 - t0 for t0, t1 in sampled_bounds) / repeats)
     walls = [t1 - t0 for t0, t1 in bounds]
-    per = 1e3 / repeats                                  # seconds summed over steps → ms/step
     lines = [f"== profile {net}/{variant}, batch {batch}, {backend}: one training step "
              f"(forward, SoftmaxCrossEntropy, backward, Adam)",
              f"step {statistics.median(plain) * 1e3:.1f} ms (median of {repeats}, no clocks; "
              f"min {min(plain) * 1e3:.1f}); {statistics.median(walls) * 1e3:.1f} ms with the "
              f"clocks below; load average {load:.2f} before, {os.getloadavg()[0]:.2f} after",
-             "per layer, ms per step (mean of the clocked steps); GEMM = calls of numpy.matmul/"
-             "dot/einsum/tensordot (an `@` operator is not seen: it counts as rest)"]
+             "per layer, ms per step (median over the clocked steps, robust to a busy "
+             "machine); GEMM = calls of numpy.matmul/dot/einsum/tensordot (an `@` operator is "
+             "not seen: it counts as rest)"]
     head = (f"  {'layer':<26} {'input':<16} {'n':>3} {'phase':<8} {'ms':>8} {'GEMM':>8} "
             f"{'rest':>8} {'calls':>5} {'%step':>6}")
     lines += [head, "  " + "-" * (len(head) - 2)]
-    step_ms = sum(walls) * per
-    order = sorted(prof.totals.items(), key=lambda kv: -kv[1][0])
+    step_ms = statistics.median(walls) * 1e3
+    rows = []
+    for key in prof.members:
+        per_step = [st.get(key, [0.0, 0.0, 0]) for st in prof.steps]
+        wall, g, calls = (statistics.median(e[i] for e in per_step) * m
+                          for i, m in ((0, 1e3), (1, 1e3), (2, 1)))
+        rows.append((wall, g, calls, key))
     gemm = rest = 0.0
-    for (name, shape, phase), (wall, g, calls, members) in order:
+    for wall, g, calls, (name, shape, phase) in sorted(rows, key=lambda r: -r[0]):
         gemm, rest = gemm + g, rest + wall - g
-        lines.append(f"  {name:<26} {shape:<16} {len(members):>3} {phase:<8} {wall * per:8.2f} "
-                     f"{g * per:8.2f} {(wall - g) * per:8.2f} {calls // repeats:>5} "
-                     f"{wall * per / step_ms:6.1%}")
-    outside = step_ms - (gemm + rest) * per
+        lines.append(f"  {name:<26} {shape:<16} {len(prof.members[(name, shape, phase)]):>3} "
+                     f"{phase:<8} {wall:8.2f} {g:8.2f} {wall - g:8.2f} {calls:>5.0f} "
+                     f"{wall / step_ms:6.1%}")
+    outside = step_ms - gemm - rest
     lines.append(f"  {'(loss, Adam, glue)':<26} {'':<16} {'':>3} {'':<8} {outside:8.2f} "
                  f"{'':>8} {outside:8.2f} {'':>5} {outside / step_ms:6.1%}")
-    lines.append(f"  {'total (mean)':<26} {'':<16} {'':>3} {'':<8} {step_ms:8.2f} "
-                 f"{gemm * per:8.2f} {step_ms - gemm * per:8.2f}")
+    lines.append(f"  {'step (median)':<26} {'':<16} {'':>3} {'':<8} {step_ms:8.2f} "
+                 f"{gemm:8.2f} {step_ms - gemm:8.2f}")
     if sampler is None:
         lines.append("native profile: off (--no-perf)")
     elif not sampler.available:
