@@ -286,20 +286,20 @@ class _StepProfiler:
 
     def __init__(self, model):
         self.model, self.steps, self.members, self.intervals = model, [], {}, []
-        self.key, self._saved, self._in_gemm = None, [], False
+        self.key, self._saved = None, []
+        self._local, self._lock = threading.local(), threading.Lock()   # re-entry guard per thread
 
     def new_step(self):
         self.steps.append({})
 
     def __enter__(self):
-        main = threading.main_thread()
         for layer in self.model.layers:
             self._saved.append((layer, layer.forward, layer.backward))
             self._wrap_layer(layer)
         for name in GEMM_FUNCS:
             fn = getattr(np, name)
             self._saved.append((np, name, fn))
-            setattr(np, name, self._wrap_gemm(fn, main))
+            setattr(np, name, self._wrap_gemm(fn))
         return self
 
     def __exit__(self, *exc):
@@ -310,19 +310,24 @@ class _StepProfiler:
                 owner.forward, owner.backward = a, b
         self._saved.clear()
 
-    def _wrap_gemm(self, fn, main):
+    def _wrap_gemm(self, fn):
+        """fn, timed into the layer running now; calls from worker threads are summed, so the
+        GEMM column can exceed the layer's wall time when the library runs GEMMs in parallel."""
         def timed(*args, **kwargs):
-            if self._in_gemm or self.key is None or threading.current_thread() is not main:
+            key = self.key
+            if key is None or getattr(self._local, "busy", False):
                 return fn(*args, **kwargs)
-            self._in_gemm = True
+            self._local.busy = True
             t0 = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                entry = self.steps[-1][self.key]
-                entry[1] += time.perf_counter() - t0
-                entry[2] += 1
-                self._in_gemm = False
+                elapsed = time.perf_counter() - t0
+                with self._lock:
+                    entry = self.steps[-1][key]
+                    entry[1] += elapsed
+                    entry[2] += 1
+                self._local.busy = False
         return timed
 
     def _wrap_layer(self, layer):
@@ -454,8 +459,8 @@ def profile(net, variant, batch, backend, repeats=10, warmup=2, use_perf=None):
              f"min {min(plain) * 1e3:.1f}); {statistics.median(walls) * 1e3:.1f} ms with the "
              f"clocks below; load average {load:.2f} before, {os.getloadavg()[0]:.2f} after",
              "per layer, ms per step (median over the clocked steps, robust to a busy "
-             "machine); GEMM = calls of numpy.matmul/dot/einsum/tensordot (an `@` operator is "
-             "not seen: it counts as rest)"]
+             "machine); GEMM = calls of numpy.matmul/dot/einsum/tensordot, summed over threads "
+             "(an `@` operator is not seen: it counts as rest)"]
     head = (f"  {'layer':<26} {'input':<16} {'n':>3} {'phase':<8} {'ms':>8} {'GEMM':>8} "
             f"{'rest':>8} {'calls':>5} {'%step':>6}")
     lines += [head, "  " + "-" * (len(head) - 2)]
