@@ -461,10 +461,23 @@ def profile(net, variant, batch, backend, repeats=10, warmup=2, use_perf=None):
              "per layer, ms per step (median over the clocked steps, robust to a busy "
              "machine); GEMM = calls of numpy.matmul/dot/einsum/tensordot, summed over threads "
              "(an `@` operator is not seen: it counts as rest)"]
+    lines += _layer_table(prof, statistics.median(walls) * 1e3)
+    if sampler is None:
+        lines.append("native profile: off (--no-perf)")
+    elif not sampler.available:
+        why = getattr(sampler, "error", "").strip() or "not found"
+        lines.append(f"native profile: Linux perf not available ({why})")
+    else:
+        lines += native
+    return "\n".join(lines)
+
+
+def _layer_table(prof, step_ms):
+    """The clocked pass as lines: ms per step of each layer and phase, GEMM and the rest."""
+    lines = []
     head = (f"  {'layer':<26} {'input':<16} {'n':>3} {'phase':<8} {'ms':>8} {'GEMM':>8} "
             f"{'rest':>8} {'calls':>5} {'%step':>6}")
     lines += [head, "  " + "-" * (len(head) - 2)]
-    step_ms = statistics.median(walls) * 1e3
     rows = []
     for key in prof.members:
         per_step = [st.get(key, [0.0, 0.0, 0]) for st in prof.steps]
@@ -482,14 +495,7 @@ def profile(net, variant, batch, backend, repeats=10, warmup=2, use_perf=None):
                  f"{'':>8} {outside:8.2f} {'':>5} {outside / step_ms:6.1%}")
     lines.append(f"  {'step (median)':<26} {'':<16} {'':>3} {'':<8} {step_ms:8.2f} "
                  f"{gemm:8.2f} {step_ms - gemm:8.2f}")
-    if sampler is None:
-        lines.append("native profile: off (--no-perf)")
-    elif not sampler.available:
-        why = getattr(sampler, "error", "").strip() or "not found"
-        lines.append(f"native profile: Linux perf not available ({why})")
-    else:
-        lines += native
-    return "\n".join(lines)
+    return lines
 
 
 def _native_table(samples, intervals, bounds, repeats, step_s):
@@ -628,7 +634,8 @@ def torch_device_for(backend, choice):
     return choice
 
 
-def main(argv=None):
+def make_parser():
+    """The command line of bench_train.py."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", nargs="+", default=["numpy"], choices=["numpy", "cupy"],
@@ -656,15 +663,17 @@ def main(argv=None):
                    help="with --profile: sample natively with Linux perf (default: if found)")
     p.add_argument("--out", default=None, help="append the printed report to this file")
     p.add_argument("--_memory-child", dest="memory_child", default=None, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+    return p
 
+
+def main(argv=None):
+    args = make_parser().parse_args(argv)
     set_threads(args.threads)
     if args.memory_child:
         memory_child(args.memory_child, args.variants[0], args.mem_batch)
         return 0
     if args.batch is None:
         args.batch = [128] if args.profile is not None else [32]
-
     report = []
 
     def emit(text=""):
@@ -675,15 +684,32 @@ def main(argv=None):
          f"float32, input {INPUT}")
     emit(machine_info(args.threads))
     if args.profile is not None:
-        pairs = ([tuple(args.profile.split(":"))] if args.profile
-                 else [(n, v) for n in args.nets for v in args.variants])
-        for net, variant in pairs:
-            for batch in args.batch:
-                emit("")
-                emit(profile(net, variant, batch, args.backend[0], args.repeats, args.warmup,
-                             args.perf))
-        _write(args.out, report)
-        return 0
+        run_profiles(args, emit)
+    else:
+        results = run_timings(args, emit)
+        report_ratios(results, emit)
+        if args.memory is None:
+            args.memory = ("numpy" in args.backend
+                           and torch_device_for("numpy", args.torch_device) == "cpu")
+        if args.memory:
+            run_memory(args, emit)
+    _write(args.out, report)
+    return 0
+
+
+def run_profiles(args, emit):
+    """--profile: the per-layer, per-operation profile of each chosen net and variant."""
+    pairs = ([tuple(args.profile.split(":"))] if args.profile
+             else [(n, v) for n in args.nets for v in args.variants])
+    for net, variant in pairs:
+        for batch in args.batch:
+            emit("")
+            emit(profile(net, variant, batch, args.backend[0], args.repeats, args.warmup,
+                         args.perf))
+
+
+def run_timings(args, emit) -> dict:
+    """The timing table: one row per net × variant × batch × backend, beside PyTorch."""
     emit(f"warm-up {args.warmup} steps, then median (min) of {args.repeats} interleaved steps")
     header = (f"{'net':<6} {'variant':<11} {'batch':>5} {'backend':<7} {'params':>9} "
               f"{'linkedref ms':>17} {'torch':<5} {'torch ms':>17} {'ratio':>6} {'(min)':>6}")
@@ -697,53 +723,59 @@ def main(argv=None):
                     device = torch_device_for(backend, args.torch_device)
                     r = bench_one(net, variant, batch, backend, device, args.warmup, args.repeats)
                     results[(net, variant, batch, backend)] = r
-                    lr = r["linkedref"]
-                    row = (f"{net:<6} {variant:<11} {batch:>5} {backend:<7} {lr['params']:>9,} "
-                           f"{lr['median'] * 1e3:>8.1f} ({lr['min'] * 1e3:>6.1f})")
-                    if "torch" in r:
-                        t = r["torch"]
-                        flag = "" if t["params"] == lr["params"] else " (!params differ)"
-                        row += (f" {device:<5} {t['median'] * 1e3:>8.1f} ({t['min'] * 1e3:>6.1f})"
-                                f" {lr['median'] / t['median']:>5.2f}x"
-                                f" {lr['min'] / t['min']:>5.2f}x{flag}")
-                    emit(row)
-    if "numpy" in args.backend and "cupy" in args.backend:
+                    emit(timing_row(net, variant, batch, backend, device, r))
+    return results
+
+
+def timing_row(net, variant, batch, backend, device, r) -> str:
+    """One row of the timing table."""
+    lr = r["linkedref"]
+    row = (f"{net:<6} {variant:<11} {batch:>5} {backend:<7} {lr['params']:>9,} "
+           f"{lr['median'] * 1e3:>8.1f} ({lr['min'] * 1e3:>6.1f})")
+    if "torch" in r:
+        t = r["torch"]
+        flag = "" if t["params"] == lr["params"] else " (!params differ)"
+        row += (f" {device:<5} {t['median'] * 1e3:>8.1f} ({t['min'] * 1e3:>6.1f})"
+                f" {lr['median'] / t['median']:>5.2f}x"
+                f" {lr['min'] / t['min']:>5.2f}x{flag}")
+    return row
+
+
+def report_ratios(results, emit):
+    """CuPy's speed-up over NumPy, and what BatchNorm costs, from the timing table."""
+    backends = {k[3] for k in results}
+    if {"numpy", "cupy"} <= backends:
         emit("\nCuPy speed-up over NumPy (median step time numpy / cupy):")
         for (net, variant, batch, backend), r in results.items():
             if backend == "cupy" and (net, variant, batch, "numpy") in results:
                 npt = results[(net, variant, batch, "numpy")]["linkedref"]["median"]
                 speedup = npt / r["linkedref"]["median"]
                 emit(f"  {net:<6} {variant:<11} batch {batch:>4}: {speedup:6.1f}x")
-    bn_pairs = [(k, v) for k, v in results.items() if k[1].endswith("_bn")]
-    for (net, variant, batch, backend), r in bn_pairs:
-        base = results.get((net, variant[:-3], batch, backend))
+    for (net, variant, batch, backend), r in results.items():
+        base = results.get((net, variant[:-3], batch, backend)) if variant.endswith("_bn") else None
         if base:
             emit(f"BatchNorm cost {net}/{variant[:-3]} batch {batch} {backend}: "
                  f"{r['linkedref']['median'] / base['linkedref']['median']:.2f}x "
                  f"the step without BN")
 
-    if args.memory is None:
-        args.memory = ("numpy" in args.backend
-                       and torch_device_for("numpy", args.torch_device) == "cpu")
-    if args.memory:
-        for variant in args.mem_variants:
-            emit(f"\npeak memory of a cifar_net/{variant} training step, batch {args.mem_batch} "
-                 f"(fresh process each; MiB):")
-            mem = measure_memory(variant, args.mem_batch, args.threads)
-            for fw, m in mem.items():
-                if "error" in m:
-                    emit(f"  {fw:<9} failed: {m['error']}")
-                    continue
-                extra = (f"; tracemalloc peak of NumPy/Python allocations {m['traced'] / 2**20:.1f}"
-                         if "traced" in m else "")
-                emit(f"  {fw:<9} peak {m['peak'] / 2**20:7.1f}  (resident after the steps "
-                     f"{m['after'] / 2**20:7.1f})  [{m['method']}]{extra}")
-            if all(fw in mem and "error" not in mem[fw] for fw in ("linkedref", "torch")):
-                emit(f"  ratio linkedref/torch (peak): "
-                     f"{mem['linkedref']['peak'] / mem['torch']['peak']:.2f}x")
 
-    _write(args.out, report)
-    return 0
+def run_memory(args, emit):
+    """Peak memory of a cifar_net step, linkedref (NumPy) against PyTorch CPU."""
+    for variant in args.mem_variants:
+        emit(f"\npeak memory of a cifar_net/{variant} training step, batch {args.mem_batch} "
+             f"(fresh process each; MiB):")
+        mem = measure_memory(variant, args.mem_batch, args.threads)
+        for fw, m in mem.items():
+            if "error" in m:
+                emit(f"  {fw:<9} failed: {m['error']}")
+                continue
+            extra = (f"; tracemalloc peak of NumPy/Python allocations {m['traced'] / 2**20:.1f}"
+                     if "traced" in m else "")
+            emit(f"  {fw:<9} peak {m['peak'] / 2**20:7.1f}  (resident after the steps "
+                 f"{m['after'] / 2**20:7.1f})  [{m['method']}]{extra}")
+        if all(fw in mem and "error" not in mem[fw] for fw in ("linkedref", "torch")):
+            emit(f"  ratio linkedref/torch (peak): "
+                 f"{mem['linkedref']['peak'] / mem['torch']['peak']:.2f}x")
 
 
 def _write(path, report):
