@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import linkedref as lr
+import linkedref as lk
 import linkedref.backend as B
 from linkedref.data import toy
 from linkedref.gradcheck import __main__ as gradcheck_cli
@@ -12,10 +12,10 @@ from linkedref.gradcheck import away_from_kinks, gradcheck
 
 
 def _mlp(d_in, hidden, classes, act, rng):
-    e = lr.activation(act).expansion
-    return lr.Sequential([lr.Dense(d_in, hidden, rng=rng), lr.activation(act),
-                          lr.Dense(hidden * e, hidden, rng=rng), lr.activation(act),
-                          lr.Dense(hidden * e, classes, rng=rng)])
+    e = lk.activation(act).expansion
+    return lk.Sequential([lk.Dense(d_in, hidden, rng=rng), lk.activation(act),
+                          lk.Dense(hidden * e, hidden, rng=rng), lk.activation(act),
+                          lk.Dense(hidden * e, classes, rng=rng)])
 
 
 @given(n=st.integers(1, 5), d=st.integers(1, 4), h=st.integers(1, 5), k=st.integers(2, 4),
@@ -28,14 +28,14 @@ def test_linked_mlp_with_loss_passes_gradcheck(n, d, h, k, act):
         if key.endswith(".b"):
             b[...] = away_from_kinks(b.shape, rng)
     labels = rng.integers(0, k, n)
-    report = gradcheck(model, x, loss=lr.SoftmaxCrossEntropy(), labels=labels)
+    report = gradcheck(model, x, loss=lk.SoftmaxCrossEntropy(), labels=labels)
     assert report.max_error <= 1e-6
     model.forward(B.asarray(x, dtype="float32"))       # PReLU slopes exist after the first forward
     assert {r.name for r in report.rows} == {"x", *model.params}
 
 
 def test_public_names_all_resolve():
-    missing = [name for name in lr.__all__ if getattr(lr, name, None) is None]
+    missing = [name for name in lk.__all__ if getattr(lk, name, None) is None]
     assert not missing
 
 
@@ -44,10 +44,10 @@ def test_lkrelu_mlp_learns_spirals_in_seconds():
     X, y = toy.spirals(n=1000, rng=0)
     Xt, yt = toy.spirals(n=500, rng=1)
     model = _mlp(2, 32, 2, "lkrelu", np.random.default_rng(0))
-    opt = lr.Adam(model, lr=0.01)
-    hist = lr.fit(model, lr.SoftmaxCrossEntropy(), opt, X, y, epochs=60, batch_size=64,
+    opt = lk.Adam(model, lr=0.01)
+    hist = lk.fit(model, lk.SoftmaxCrossEntropy(), opt, X, y, epochs=60, batch_size=64,
                   seed=0, progress=False)
-    _, acc = lr.evaluate(model, lr.SoftmaxCrossEntropy(), Xt, yt)
+    _, acc = lk.evaluate(model, lk.SoftmaxCrossEntropy(), Xt, yt)
     assert hist["loss"][-1] < hist["loss"][0]
     assert acc > 0.95, f"test accuracy {acc:.3f} on spirals"
 
