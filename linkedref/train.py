@@ -12,8 +12,9 @@ losses stay on the device and are read back every ``sync_every`` steps on CuPy (
 so the GPU is not stalled each step; on NumPy every loss is read at once. A read that finds a
 non-finite loss stops training with a ``FloatingPointError`` naming the epoch, the step and the
 first layer whose output is non-finite — before that step's update (on NumPy always at the bad
-step itself). A loss that stays finite but whose epoch mean exceeds a thousand times the loss of
-the very first step gives a ``RuntimeWarning`` (training is diverging: lower the learning rate).
+step itself). A loss that stays finite but whose epoch mean exceeds a thousand times its scale —
+the first step's loss, or for a classification loss at least ln K (the loss of a uniform guess
+over K classes) — gives a ``RuntimeWarning`` (training is diverging: lower the learning rate).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from .progress import Progress
 from .train_checks import check_data, check_fit, check_positive_int
 
 SYNC_EVERY = {"numpy": 1, "cupy": 20}   # default steps between reads of the loss, per backend
-DIVERGING = 1e3                         # warn when an epoch's loss exceeds the first step's × this
+DIVERGING = 1e3                         # warn when an epoch's loss exceeds its scale × this
 
 
 class History(dict):
@@ -85,14 +86,15 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
         FloatingPointError: the loss turned non-finite (names epoch, step and first bad layer).
         ValueError/TypeError: unusable data or arguments, checked once before training.
     Warns:
-        RuntimeWarning: an epoch's mean loss exceeds ``DIVERGING`` × the first step's loss.
+        RuntimeWarning: an epoch's mean loss exceeds ``DIVERGING`` × its scale (the first
+            step's loss; for classification at least ln K, a uniform guess's loss).
     """
     X, y, validation, dtype = check_fit(model, loss, optimizer, X, y, epochs, batch_size,
                                         validation, sync_every)
     sync_every = reads_every(sync_every)
     history = new_history(loss, validation)
     rng = numpy.random.default_rng(seed)
-    steps, initial = math.ceil(len(X) / batch_size), None     # initial: the first step's loss
+    steps, scale = math.ceil(len(X) / batch_size), None       # scale: of the first step's loss
     with Progress(epochs, steps, enabled=progress) as report:
         for epoch in range(epochs):
             optimizer.set_epoch(epoch)
@@ -109,8 +111,8 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
                 report.advance()
             record_epoch(history, tally, len(X), time.perf_counter() - start,
                          None if validation is None else evaluate(model, loss, *validation))
-            initial = tally.first if initial is None else initial
-            warn_if_diverging(history, epoch, initial)
+            scale = tally.scale() if scale is None else scale
+            warn_if_diverging(history, epoch, scale)
             report.epoch_done(epoch, history.row(epoch))
     return history
 
@@ -185,13 +187,14 @@ def record_epoch(history, tally, n, seconds, validation) -> None:
     history["seconds"].append(seconds)
 
 
-def warn_if_diverging(history, epoch, initial) -> None:
-    """A RuntimeWarning when this epoch's mean loss exceeds DIVERGING × the first step's."""
+def warn_if_diverging(history, epoch, scale) -> None:
+    """A RuntimeWarning when this epoch's mean loss exceeds DIVERGING × the loss's scale."""
     now = history["loss"][epoch]
-    if initial > 0 and now > DIVERGING * initial:
-        warnings.warn(f"fit: the loss grew from {initial:.4g} (first step) to {now:.4g} (mean "
-                      f"of epoch {epoch + 1}): training is diverging; try a smaller learning "
-                      "rate", RuntimeWarning, stacklevel=3)
+    if scale > 0 and now > DIVERGING * scale:
+        warnings.warn(f"fit: the mean loss of epoch {epoch + 1} is {now:.4g}, over {DIVERGING:g}× "
+                      f"its scale {scale:.4g} (the first step's loss, or ln K for K classes): "
+                      "training is diverging; try a smaller learning rate",
+                      RuntimeWarning, stacklevel=3)
 
 
 class LossTally:
@@ -203,12 +206,14 @@ class LossTally:
         self.first_pending = 0                # step index of pending[0]
         self.loss_sum, self.correct, self.seen = 0.0, 0, 0
         self.first = None                     # the epoch's first step's loss, once read
+        self.classes = None                   # K, the classification outputs per sample
 
     def add(self, value, out, labels):
         """One step's loss (0-d array) and, for classification, its count of correct argmaxes."""
         self.pending.append(value)
         self.pending_sizes.append(len(out))
         if self.classification:
+            self.classes = out.shape[1]
             self.pending_correct.append((out.argmax(axis=1) == labels).sum())
 
     def read(self):
@@ -227,6 +232,12 @@ class LossTally:
         self.first_pending += len(self.pending)
         self.pending, self.pending_correct, self.pending_sizes = [], [], []
         return None
+
+    def scale(self) -> float:
+        """The loss's scale: the first step's loss, at least ln K for classification."""
+        if self.classification and self.classes and self.classes > 1:
+            return max(self.first, math.log(self.classes))
+        return self.first
 
     def postfix(self) -> dict:
         out = {"loss": f"{self.loss_sum / self.seen:.4f}"}

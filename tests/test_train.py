@@ -276,6 +276,23 @@ def test_a_calm_run_gives_no_warning(recwarn):
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
+def test_a_trained_net_whose_first_batch_is_easy_gives_no_false_alarm(recwarn):
+    """An epoch started on an almost-zero loss (1e-4, a well-trained net) with a harder batch
+    later is not divergence: the scale of a classification loss is at least ln K."""
+    class Easy(SoftmaxCrossEntropy):
+        calls = 0
+
+        def forward(self, logits, labels):
+            Easy.calls += 1
+            value = super().forward(logits, labels)
+            return value * 0 + (1e-4 if Easy.calls == 1 else 0.5)
+
+    X, y = _problem(64)
+    model = _net()
+    fit(model, Easy(), SGD(model, lr=1e-3), X, y, epochs=1, batch_size=8, progress=False)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 def test_progress_is_one_bar_on_a_terminal(monkeypatch, capsys):
     import io
 
