@@ -204,7 +204,7 @@ def run(name, optimizer, steps, mode=None, seed=0, batch=BATCH, threads=1) -> Ro
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        with lk.threads(threads):
+        with lk.using_threads(threads):
             return _run(name, optimizer, steps, mode, seed, batch)
     finally:
         torch.set_num_threads(previous)

@@ -27,7 +27,8 @@ from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .registry import ACTIVATIONS, activation
 from .reshape import Flatten
 from .residual import Residual
-from .threads import get_threads, set_threads, threads
+from .threads import get_threads, set_threads
+from .threads import threads as using_threads  # lk.threads stays the module
 from .train import History, evaluate, fit, predict
 
 __version__ = "0.1.0"
@@ -43,6 +44,6 @@ __all__ = [
     "SoftmaxCrossEntropy", "MSE", "SGD", "RMSProp", "Adam", "StepSchedule",
     "fit", "evaluate", "predict", "History", "save_weights", "load_weights", "gradcheck",
     "depth_net", "width_net", "cifar_net", "all_cnn", "small_resnet", "summary", "count_params",
-    "set_threads", "get_threads", "threads",
+    "set_threads", "get_threads", "using_threads",
     "backend", "data", "diagnostics", "init",
 ]
