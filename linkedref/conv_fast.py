@@ -17,6 +17,13 @@ On a CPU every pass runs in chunks of the batch whose columns fit the cache (``b
 The measurements behind these choices are in benchmarks/README.md ("Why the fast convolution is
 built this way").
 
+Threads (``lk.set_threads``): at one thread every function below runs its chunks one after the
+other, as it always did. At n threads the batch is cut into pieces (``batch_pieces``) that the
+caller and a small pool share (``run_pieces``, ``linkedref.threads.parallel``), each GEMM on one
+BLAS thread. The results do not depend on n, bit for bit: each sample's forward and dx are
+computed alone; dW is summed chunk by chunk over the same fixed ``batch_chunks`` in the same
+order at every n (each chunk's sum over its samples first, then the chunks' sums in order).
+
 Memory reused from one call to the next — the whole list, because fresh arrays were measurably
 slower (first-touch page faults, cold cache):
 
@@ -28,7 +35,10 @@ slower (first-touch page faults, cold cache):
 """
 from __future__ import annotations
 
+import threading
+
 from . import backend as B
+from .threads import get_threads, in_worker, parallel
 
 
 def as_strided(x, shape, strides):
@@ -62,6 +72,11 @@ class Workspace:
     at a time, never from two threads at once. Nothing a layer caches between forward and
     backward, and nothing a function returns, lives here.
 
+    Threads: a workspace belongs to one thread. The calling thread uses the one it was given;
+    each pool thread uses its own (``own_workspace``). An array that the threads of one pass
+    share (dW's per-sample products or per-chunk sums, the dilated dy) comes from the caller's
+    workspace before the pass starts, and each piece writes only its own part of it.
+
     Why reuse at all: a fresh multi-megabyte NumPy array comes as new pages from the OS, and
     touching them for the first time costs more than the copy written into them.
 
@@ -91,6 +106,16 @@ class Workspace:
 
 
 WORKSPACE = Workspace()          # the one every Conv2D uses (layers run one at a time)
+_THREAD = threading.local()      # .work: a pool thread's own Workspace
+
+
+def own_workspace(work):
+    """The running thread's workspace: ``work`` on the caller's thread, its own on a pool thread."""
+    if work is None or not in_worker():
+        return work
+    if getattr(_THREAD, "work", None) is None:
+        _THREAD.work = Workspace()
+    return _THREAD.work
 
 
 def pad(x, pads, into=None):
@@ -115,21 +140,25 @@ def pad(x, pads, into=None):
         xpad[:, :, top + H:] = 0
         xpad[:, :, top:top + H, :left] = 0                     # then columns left and right
         xpad[:, :, top:top + H, left + W:] = 0
-    xpad[:, :, top:top + H, left:left + W] = x
+
+    def inside(batch, _):
+        xpad[batch, :, top:top + H, left:left + W] = x[batch]
+
+    run_pieces(inside, xp, batch_pieces(xp, N, C * H * W * x.itemsize, whole=True))
     return xpad
 
 
-def im2col(x, kh, kw, stride, work, batch_inside=False):
-    """The windows of x (N, C, H, W) copied into cols (N, C·kh·kw, Ho·Wo), an array of ``work``.
+def im2col(win, work, batch_inside=False):
+    """The windows ``win = windows(x, ...)`` (N, C, kh, kw, Ho, Wo) of x copied into cols
+    (N, C·kh·kw, Ho·Wo), an array of ``work``. (The view is made once per pass, then sliced.)
 
     ``batch_inside=True``: cols (C·kh·kw, N·Ho·Wo) instead, the batch folded in beside the output
     positions (for one GEMM over the whole batch).
     """
-    win = windows(x, kh, kw, stride)                         # N, C, kh, kw, Ho, Wo (view)
-    N, C, _, _, Ho, Wo = win.shape
+    N, C, kh, kw, Ho, Wo = win.shape
     if batch_inside:
         win = win.transpose(1, 2, 3, 0, 4, 5)                # C, kh, kw, N, Ho, Wo (view)
-    cols = work.get(B.get_array_module(x), win.shape, x.dtype, "cols")
+    cols = work.get(B.get_array_module(win), win.shape, win.dtype, "cols")
     cols[...] = win                                          # the one copy of the pass
     if batch_inside:
         return cols.reshape(C * kh * kw, N * Ho * Wo)
@@ -150,20 +179,57 @@ def batch_chunks(xp, N, bytes_per_sample):
         yield slice(start, min(start + step, N))
 
 
-def correlate(x, w, stride, work):
+MIN_PIECE_BYTES = 2 ** 21       # smaller pieces cost more to hand to a thread than they save
+
+
+def batch_pieces(xp, N, bytes_per_sample, whole=False):
+    """How the threads share the batch 0..N: a list of slices.
+
+    One thread (or a GPU): the chunks ``batch_chunks`` gives, or the whole batch as one slice
+    when ``whole`` (for a pass that always ran on the whole batch). n threads: equal pieces, as
+    many as the chunks rounded up to a multiple of n (so each piece still fits the cache), but
+    none of fewer than ``MIN_PIECE_BYTES``.
+    """
+    n = get_threads()
+    if n == 1 or xp.__name__ != "numpy":
+        return [slice(0, N)] if whole else list(batch_chunks(xp, N, bytes_per_sample))
+    chunks = len(list(batch_chunks(xp, N, bytes_per_sample)))
+    count = max(1, min(n * -(-chunks // n), N, N * bytes_per_sample // MIN_PIECE_BYTES))
+    size = max(1, -(-N // count))
+    return [slice(start, min(start + size, N)) for start in range(0, N, size)]
+
+
+def run_pieces(body, xp, pieces, work=None):
+    """``body(piece, workspace)`` for every piece: in order on this thread at one thread (and on a
+    GPU), else shared by ``get_threads()`` threads (``threads.parallel``), each with its own
+    workspace (``own_workspace``). Each body writes only its own piece's outputs."""
+    if xp.__name__ != "numpy":
+        for piece in pieces:
+            body(piece, work)
+        return
+    parallel(lambda piece: body(piece, own_workspace(work)), pieces)
+
+
+def correlate(x, w, stride, work, prepare=None):
     """Valid cross-correlation of x (N, C, H, W) with w (O, C, kh, kw): y (N, O, Ho, Wo), new array.
 
     One batched GEMM per chunk of the batch: w2 (O, C·kh·kw) @ cols (n, C·kh·kw, Ho·Wo) →
-    (n, O, Ho·Wo), already NCHW.
+    (n, O, Ho·Wo), already NCHW. ``prepare(batch)``, if given, first writes x's samples of each
+    chunk (``dx_transposed``: so a thread fills the samples it then reads).
     """
     xp = B.get_array_module(x)
     N, O, (C, kh, kw) = x.shape[0], w.shape[0], w.shape[1:]
     Ho, Wo = (x.shape[2] - kh) // stride[0] + 1, (x.shape[3] - kw) // stride[1] + 1
-    w2 = w.reshape(O, C * kh * kw)
+    w2, win = w.reshape(O, C * kh * kw), windows(x, kh, kw, stride)
     y = xp.empty((N, O, Ho * Wo), dtype=x.dtype)
-    for batch in batch_chunks(xp, N, C * kh * kw * Ho * Wo * x.itemsize):
-        cols = im2col(x[batch], kh, kw, stride, work)        # n, C·kh·kw, Ho·Wo
+
+    def chunk(batch, work):
+        if prepare is not None:
+            prepare(batch)
+        cols = im2col(win[batch], work)                      # n, C·kh·kw, Ho·Wo
         xp.matmul(w2, cols, out=y[batch])                    # n, O, Ho·Wo
+
+    run_pieces(chunk, xp, batch_pieces(xp, N, C * kh * kw * Ho * Wo * x.itemsize), work)
     return y.reshape(N, O, Ho, Wo)
 
 
@@ -173,29 +239,65 @@ def weight_grad(xpad, dy, kernel_size, stride, work):
     dW[o, c, p, q] = Σ_{n,i,j} dy[n, o, i, j] · xpad[n, c, i·sh + p, j·sw + q]
                    = Σ_n dy[n] (O, P) @ cols[n]^T (P, K), summed chunk by chunk.
     Computed transposed, dW^T = Σ_n cols[n] @ dy[n]^T (K, O): OpenBLAS runs that product faster.
+    At any number of threads the chunks and the order of the sums are those of one thread.
     """
     xp = B.get_array_module(dy)
     (kh, kw), C = kernel_size, xpad.shape[1]
     N, O, Ho, Wo = dy.shape
     K, P = C * kh * kw, Ho * Wo
-    dy3 = dy.reshape(N, O, P)
+    dy3, win = dy.reshape(N, O, P), windows(xpad, kh, kw, stride)   # win: N, C, kh, kw, Ho, Wo
     dW_t = xp.zeros((K, O), dtype=dy.dtype)
-    for batch in batch_chunks(xp, N, K * P * dy.itemsize):
-        n = batch.stop - batch.start
-        if P >= K:
-            cols = im2col(xpad[batch], kh, kw, stride, work)            # n, K, P
-            per_sample = work.get(xp, (n, K, O), dy.dtype, "dW")
-            xp.matmul(cols, dy3[batch].transpose(0, 2, 1), out=per_sample)   # n, K, O
-            dW_t += per_sample.sum(axis=0)
-        else:
-            # Few output positions (late layers): each sample's product above would contract over
-            # a short P and write a whole K × O block, so instead put the samples beside the
-            # positions: one GEMM over n·P, cols as (K, n·P) @ dy as (n·P, O).
-            cols = im2col(xpad[batch], kh, kw, stride, work, batch_inside=True)   # K, n·P
-            dy_t = work.get(xp, (O, n, P), dy.dtype, "dy_t")
-            dy_t[...] = dy3[batch].transpose(1, 0, 2)
-            dW_t += cols @ dy_t.reshape(O, n * P).T                     # K, O
+    chunks = list(batch_chunks(xp, N, K * P * dy.itemsize))
+    n_threads = get_threads() if xp.__name__ == "numpy" else 1
+
+    def chunk_sum(batch, work, out=None):      # this chunk's Σ_n cols[n] @ dy[n]^T (K, O)
+        return _chunk_product(win[batch], dy3[batch], work, out)
+
+    if n_threads == 1:
+        for batch in chunks:
+            dW_t += chunk_sum(batch, work)
+    elif P >= K and len(chunks) < 4 * n_threads:
+        # Too few chunks to keep the threads evenly busy: pieces of any size write their samples'
+        # products cols[n] @ dy[n]^T, then each chunk's products are summed as at one thread.
+        products = work.get(xp, (N, K, O), dy.dtype, "dW")                 # N, K, O
+        run_pieces(lambda batch, own: _per_sample(win[batch], dy3[batch], own, products[batch]),
+                   xp, batch_pieces(xp, N, K * P * dy.itemsize), work)
+        for batch in chunks:
+            dW_t += products[batch].sum(axis=0)
+    else:
+        sums = work.get(xp, (len(chunks), K, O), dy.dtype, "dW_chunks")      # chunks, K, O
+        run_pieces(lambda i, own: chunk_sum(chunks[i], own, out=sums[i]), xp,
+                   range(len(chunks)), work)
+        for part in sums:                                                   # in chunk order
+            dW_t += part
     return xp.ascontiguousarray(dW_t.T).reshape(O, C, kh, kw)
+
+
+def _per_sample(win, dy3, work, out):
+    """out[n] = cols[n] @ dy[n]^T (n, K, O) for the windows win (n, C, kh, kw, Ho, Wo) of the
+    padded input and dy3 (n, O, P)."""
+    cols = im2col(win, work)                                                 # n, K, P
+    return B.get_array_module(dy3).matmul(cols, dy3.transpose(0, 2, 1), out=out)   # n, K, O
+
+
+def _chunk_product(win, dy3, work, out=None):
+    """Σ_n cols[n] @ dy[n]^T (K, O) over one chunk: windows win (n, C, kh, kw, Ho, Wo), dy3
+    (n, O, P)."""
+    xp = B.get_array_module(dy3)
+    n, C, kh, kw = win.shape[:4]
+    O, P, K = dy3.shape[1], dy3.shape[2], C * kh * kw
+    if P >= K:
+        per_sample = _per_sample(win, dy3, work, work.get(xp, (n, K, O), dy3.dtype, "dW"))
+        return per_sample.sum(axis=0, out=out)                               # K, O
+    # Few output positions (late layers): each sample's product above would contract over a
+    # short P and write a whole K × O block, so instead put the samples beside the positions:
+    # one GEMM over n·P, cols as (K, n·P) @ dy as (n·P, O).
+    cols = im2col(win, work, batch_inside=True)                                # K, n·P
+    dy_t = work.get(xp, (O, n, P), dy3.dtype, "dy_t")
+    dy_t[...] = dy3.transpose(1, 0, 2)
+    if out is None:
+        return cols @ dy_t.reshape(O, n * P).T                                # K, O
+    return xp.matmul(cols, dy_t.reshape(O, n * P).T, out=out)
 
 
 def dx_transposed(dy, w, stride, x_shape, pads, work):
@@ -214,12 +316,15 @@ def dx_transposed(dy, w, stride, x_shape, pads, work):
     # (top ≤ r < top + H) are needed, so the buffer is sliced to exactly those windows.
     Hd, Wd = H + top + bottom + kh - 1, W + left + right + kw - 1
     dyd = work.get(xp, (N, O, Hd, Wd), dy.dtype, "dyd")                # dilated + padded dy
-    dyd.fill(0)
-    dyd[:, :, kh - 1:kh - 1 + (Ho - 1) * sh + 1:sh,
-        kw - 1:kw - 1 + (Wo - 1) * sw + 1:sw] = dy
-    dyd = dyd[:, :, top:top + H + kh - 1, left:left + W + kw - 1]    # view
+
+    def dilate(batch):                       # dy dilated and padded, into the piece's samples
+        dyd[batch].fill(0)
+        dyd[batch, :, kh - 1:kh - 1 + (Ho - 1) * sh + 1:sh,
+            kw - 1:kw - 1 + (Wo - 1) * sw + 1:sw] = dy[batch]
+
+    window = dyd[:, :, top:top + H + kh - 1, left:left + W + kw - 1]   # view
     w_flip = xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))   # C, O, kh, kw
-    return correlate(dyd, w_flip, (1, 1), work)                       # N, C, H, W
+    return correlate(window, w_flip, (1, 1), work, prepare=dilate)    # N, C, H, W
 
 
 def dx_col2im(dy, w, stride, x_shape, pads, work):
@@ -232,17 +337,25 @@ def dx_col2im(dy, w, stride, x_shape, pads, work):
     O, C, kh, kw = w.shape
     (sh, sw), (_, _, H, W), ((top, bottom), (left, right)) = stride, x_shape, pads
     N, _, Ho, Wo = dy.shape
-    # y[n, :, i, j] = w2 @ cols[n, :, (i, j)]  ⇒  dcols[n] = w2^T (C·kh·kw, O) @ dy[n] (O, Ho·Wo)
-    dcols = work.get(xp, (N, C * kh * kw, Ho * Wo), dy.dtype, "dcols")
-    xp.matmul(w.reshape(O, C * kh * kw).T, dy.reshape(N, O, Ho * Wo), out=dcols)
-    dcols = dcols.reshape(N, C, kh, kw, Ho, Wo)
-    # cols[n, c, p, q, i, j] was a copy of xpad[n, c, i·sh + p, j·sw + q]; for a fixed offset
-    # (p, q) the windows read distinct pixels (one strided slice), so each offset's gradient is
-    # one whole-tensor ``+=``, and the loop over offsets sums the windows that share a pixel.
+    K, P = C * kh * kw, Ho * Wo
+    w2_t, dy3 = w.reshape(O, K).T, dy.reshape(N, O, P)
     dxpad = xp.zeros((N, C, H + top + bottom, W + left + right), dtype=dy.dtype)   # N, C, Hp, Wp
-    for p in range(kh):
-        for q in range(kw):
-            rows = slice(p, p + (Ho - 1) * sh + 1, sh)           # i·sh + p for every i
-            columns = slice(q, q + (Wo - 1) * sw + 1, sw)        # j·sw + q for every j
-            dxpad[:, :, rows, columns] += dcols[:, :, p, q]
+
+    def piece(batch, work):
+        # y[n, :, i, j] = w2 @ cols[n, :, (i, j)]  ⇒  dcols[n] = w2^T (K, O) @ dy[n] (O, Ho·Wo)
+        n = len(range(N)[batch])
+        dcols = work.get(xp, (n, K, P), dy.dtype, "dcols")
+        xp.matmul(w2_t, dy3[batch], out=dcols)
+        dcols = dcols.reshape(n, C, kh, kw, Ho, Wo)
+        # cols[n, c, p, q, i, j] was a copy of xpad[n, c, i·sh + p, j·sw + q]; for a fixed offset
+        # (p, q) the windows read distinct pixels (one strided slice), so each offset's gradient
+        # is one whole-tensor ``+=``, and the loop over offsets sums the windows that share a
+        # pixel.
+        for p in range(kh):
+            for q in range(kw):
+                rows = slice(p, p + (Ho - 1) * sh + 1, sh)           # i·sh + p for every i
+                columns = slice(q, q + (Wo - 1) * sw + 1, sw)        # j·sw + q for every j
+                dxpad[batch, :, rows, columns] += dcols[:, :, p, q]
+
+    run_pieces(piece, xp, batch_pieces(xp, N, K * P * dy.itemsize, whole=True), work)
     return dxpad[:, :, top:top + H, left:left + W]                  # N, C, H, W (view)

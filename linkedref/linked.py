@@ -29,6 +29,7 @@ from .activations import (
     swish_into,
 )
 from .layer import Container, Layer
+from .threads import batchwise
 
 
 class LKReLU(Activation):
@@ -43,14 +44,22 @@ class LKReLU(Activation):
     def forward(self, x, training=False):
         self.check_input(x)
         y, ya, yb = mirror_output(x)         # y (N, 2C, ...), ya and yb its halves (views)
-        relu_into(x, ya)                     # ya = relu(z)  = max(z, 0)
-        B.get_array_module(x).subtract(ya, x, out=yb)   # yb = relu(−z) = relu(z) − z
+        batchwise(self.fill_halves, x, ya, yb)          # by pieces of the batch, on every thread
         self.save_for_backward(x, y)
         return y
+
+    @staticmethod
+    def fill_halves(x, ya, yb):
+        relu_into(x, ya)                     # ya = relu(z)  = max(z, 0)
+        B.get_array_module(x).subtract(ya, x, out=yb)   # yb = relu(−z) = relu(z) − z
 
     def backward(self, dy):
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
+        return batchwise(self.mirror_grad, dy_a, dy_b, z, like=z)   # by pieces, every thread
+
+    @staticmethod
+    def mirror_grad(dy_a, dy_b, z):
         return dy_a * (z > 0) - dy_b * (z < 0)          # dz = dy_a·g'(z) − dy_b·g'(−z)
 
 

@@ -15,13 +15,17 @@ duplicate-free update, and the loop's ``+=`` does the accumulation across offset
 vectorised operations (4 or 9 in practice), no scatter-add (``np.add.at``) and no per-sample or
 per-position loop; it reads more plainly than routing the gradient through a transposed
 convolution, and it is as fast for the small pooling kernels used in practice.
+
+Threads: each layer's passes work on every sample alone, so at n threads (``lk.set_threads``)
+the batch is cut into pieces that the threads share (``conv_fast.run_pieces``); the results are
+those of one thread, bit for bit.
 """
 from __future__ import annotations
 
 import numbers
 
 from . import backend as B
-from .conv_fast import windows
+from .conv_fast import batch_pieces, run_pieces, windows
 from .layer import Layer
 
 
@@ -120,6 +124,14 @@ class _Pool2D(Layer):
                              f"{x.shape[2]}×{x.shape[3]} (shape {tuple(x.shape)})")
         return windows(x, kh, kw, self.stride)
 
+    def per_piece(self, body, x_or_dy, *arrays):
+        """body(*(a[piece] for a in arrays)) over pieces of the batch, on ``get_threads()``
+        threads (one piece, the whole batch, at one thread)."""
+        xp = B.get_array_module(x_or_dy)
+        size = x_or_dy[0].size * x_or_dy.itemsize if len(x_or_dy) else 1      # bytes per sample
+        pieces = batch_pieces(xp, len(x_or_dy), size, whole=True)
+        run_pieces(lambda batch, _: body(*(a[batch] for a in arrays)), xp, pieces)
+
     def offsets(self, Ho, Wo):
         """For each kernel offset (p, q): the slices of x that the Ho × Wo windows read there."""
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
@@ -158,8 +170,18 @@ class MaxPool2D(_Pool2D):
         xp = B.get_array_module(x)
         win = self.windows_of(x)                              # N, C, kh, kw, Ho, Wo (view)
         kh, kw = self.kernel_size
-        y = win[:, :, 0, 0].copy()                            # N, C, Ho, Wo: running max
-        arg = xp.zeros(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
+        y = xp.empty(win.shape[:2] + win.shape[4:], dtype=x.dtype)          # N, C, Ho, Wo
+        arg = xp.empty(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
+        self.per_piece(self.running_max, x, win, y, arg)      # pieces of the batch (threads)
+        self.save_for_backward((arg, x.shape), y)
+        return y
+
+    def running_max(self, win, y, arg):
+        """y = the maximum of each window of win (N, C, kh, kw, Ho, Wo); arg its index p·kw + q."""
+        xp = B.get_array_module(win)
+        kh, kw = self.kernel_size
+        y[...] = win[:, :, 0, 0]                              # N, C, Ho, Wo: running max
+        arg[...] = 0
         for index in range(1, kh * kw):
             p, q = divmod(index, kw)
             candidate = win[:, :, p, q]                       # N, C, Ho, Wo (view)
@@ -167,8 +189,6 @@ class MaxPool2D(_Pool2D):
             xp.maximum(y, candidate, out=y)
             arg *= ~greater                                   # arg = index where greater
             arg += greater * arg.dtype.type(index)            # (arithmetic: ``where`` is slower)
-        self.save_for_backward((arg, x.shape), y)
-        return y
 
     def backward(self, dy):
         """dy (N, C, Ho, Wo) → dx (N, C, H, W).
@@ -180,6 +200,12 @@ class MaxPool2D(_Pool2D):
         arg, shape = self.saved(dy)
         xp = B.get_array_module(dy)
         dx = xp.zeros(shape, dtype=dy.dtype)                  # N, C, H, W
+        self.per_piece(self.route, dy, dy, arg, dx)           # pieces of the batch (threads)
+        return dx
+
+    def route(self, dy, arg, dx):
+        """Add each window's dy to the pixel its argmax names: dx (N, C, H, W) from dy, arg."""
+        xp = B.get_array_module(dy)
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         overlapping = sh < kh or sw < kw
         for p, q, at in self.offsets(*dy.shape[2:]):
@@ -187,7 +213,6 @@ class MaxPool2D(_Pool2D):
                 dx[at] += dy * (arg == p * kw + q)             # N, C, Ho, Wo into a strided slice
             else:   # each pixel lies in one window at most: write in place, no temporary
                 xp.multiply(dy, arg == p * kw + q, out=dx[at])
-        return dx
 
 
 class AvgPool2D(_Pool2D):
@@ -200,8 +225,10 @@ class AvgPool2D(_Pool2D):
 
     def forward(self, x, training: bool = False):
         """x (N, C, H, W) → y (N, C, Ho, Wo)."""
+        xp = B.get_array_module(x)
         win = self.windows_of(x)                              # N, C, kh, kw, Ho, Wo (view)
-        y = win.mean(axis=(2, 3))                             # N, C, Ho, Wo
+        y = xp.empty(win.shape[:2] + win.shape[4:], dtype=x.dtype)          # N, C, Ho, Wo
+        self.per_piece(lambda w, out: w.mean(axis=(2, 3), out=out), x, win, y)   # y = the mean
         self.save_for_backward(x.shape, y)
         return y
 
@@ -214,10 +241,14 @@ class AvgPool2D(_Pool2D):
         shape = self.saved(dy)
         xp = B.get_array_module(dy)
         kh, kw = self.kernel_size
-        share = dy / (kh * kw)                                # N, C, Ho, Wo
         dx = xp.zeros(shape, dtype=dy.dtype)                  # N, C, H, W
-        for _, _, at in self.offsets(*dy.shape[2:]):
-            dx[at] += share
+
+        def spread(dy, dx):
+            share = dy / (kh * kw)                            # N, C, Ho, Wo
+            for _, _, at in self.offsets(*dy.shape[2:]):
+                dx[at] += share
+
+        self.per_piece(spread, dy, dy, dx)                    # pieces of the batch (threads)
         return dx
 
 

@@ -1,12 +1,22 @@
-"""How many CPU threads linkedref's NumPy work may use: one setting for BLAS and the fast path.
+"""How many CPU threads linkedref's NumPy work may use: one setting, ``set_threads``.
 
-    lk.set_threads(1)            # small nets: one BLAS thread is fastest (no thread hand-offs)
-    lk.set_threads(None)         # back to every core (the BLAS library's own default)
-    with lk.threads(2): ...      # for a block, then back
+    lk.set_threads(1)            # one thread: the plain, in-order code path
+    lk.set_threads(2)            # the fast path's passes shared by two threads
+    lk.set_threads(None)         # every core, BLAS back to its library's own setting
+    with lk.using_threads(2): ...   # for a block, then back
 
-The limit is applied to the BLAS library behind NumPy (OpenBLAS, MKL, ...) with threadpoolctl,
-so it works after NumPy was imported, without environment variables. The fast convolution's
-copy passes (``linkedref.conv_fast``) split their work over ``get_threads()`` threads too.
+The fast path (``linkedref.conv_fast``, the pooling layers, LK-ReLU) cuts the batch into pieces
+and runs them with ``parallel``: on the calling thread alone at one thread, else on the caller
+and ``get_threads() − 1`` threads of a small persistent pool, each piece's GEMMs on one BLAS
+thread. Results are the same bit for bit at any number of threads.
+
+``set_threads(n)`` limits BLAS (OpenBLAS, MKL, ... behind NumPy) to one thread, whatever n,
+with threadpoolctl (it works after NumPy was imported, without environment variables). Why:
+OpenBLAS's own threads stay awake, spinning, for 0.1–0.2 s after each multi-threaded call, and
+on a small machine they take the cores the pool needs (benchmarks/README.md, "Using every
+core"). The price: a GEMM outside the fast path (Dense) runs on one core. ``set_threads(None)``,
+like a fresh process, leaves BLAS as its library set it (every core, and those spinning
+threads) and lets the pool use every core too.
 On CuPy the setting has no effect on the GPU.
 """
 from __future__ import annotations
@@ -14,10 +24,13 @@ from __future__ import annotations
 import contextlib
 import numbers
 import os
+import threading
+import time
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
-_state = {"threads": None, "limiter": None}
+_state = {"threads": None, "limiter": None, "pool": None, "workers": 0, "blas": None}
+_local = threading.local()                       # .worker is True on the pool's threads
 
 
 def cpu_count() -> int:
@@ -29,15 +42,19 @@ def cpu_count() -> int:
 
 
 def set_threads(n) -> None:
-    """Use at most ``n`` threads (an int ≥ 1) for BLAS and the fast path; None: every core."""
+    """Use ``n`` threads (an int ≥ 1) for the fast path and one for BLAS (see above); None:
+    every core for the fast path, BLAS as its library set it."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
         raise ValueError(f"set_threads: expected an integer ≥ 1 or None (every core), got {n!r}")
-    if _state["limiter"] is not None:            # undo the previous limit first
+    if n is None and _state["limiter"] is not None:
         _state["limiter"].restore_original_limits()
         _state["limiter"] = None
-    if n is not None:
-        _state["limiter"] = threadpool_limits(limits=int(n), user_api="blas")
+    elif n is not None and _state["limiter"] is None:
+        _state["limiter"] = threadpool_limits(limits=1, user_api="blas")
     _state["threads"] = None if n is None else int(n)
+    if _state["pool"] is not None and _state["workers"] != get_threads() - 1:
+        _state["pool"].close()                   # re-created at its new size when next needed
+        _state["pool"] = None
 
 
 def get_threads() -> int:
@@ -47,7 +64,7 @@ def get_threads() -> int:
 
 @contextlib.contextmanager
 def threads(n):
-    """``with threads(1): ...`` — limit the threads for a block, then restore the setting."""
+    """``with lk.using_threads(1): ...`` — set the threads for a block, then restore the setting."""
     previous = _state["threads"]
     set_threads(n)
     try:
@@ -64,3 +81,174 @@ def blas_info() -> str:
         return "BLAS: none found"
     return "; ".join(f"{i.get('internal_api')} {i.get('version')}: {i.get('num_threads')} threads"
                      for i in blas)
+
+
+# ----------------------------------------------------------------------------- the pool
+SPIN_SECONDS = 0.002             # how long a thread waits awake for the next piece of work
+
+
+def in_worker() -> bool:
+    """True on the threads of the pool behind ``parallel`` (each keeps its own scratch)."""
+    return getattr(_local, "worker", False)
+
+
+def _spin(busy, seconds=SPIN_SECONDS) -> bool:
+    """Wait while ``busy()``, awake, at most ``seconds``; False if it still is.
+
+    Why awake: a sleeping thread takes tens of µs to wake on a VM, as long as a small pass takes.
+    ``sched_yield`` lets the GIL and the core go meanwhile.
+    """
+    deadline = time.perf_counter() + seconds
+    while busy():
+        if time.perf_counter() > deadline:
+            return False
+        os.sched_yield()
+    return True
+
+
+class _Pool:
+    """``size`` daemon threads that join each job ``run`` starts; between jobs they spin a little
+    (``_spin``), then sleep on a condition."""
+
+    def __init__(self, size):
+        self.size, self.cond = size, threading.Condition()
+        self.job, self.generation, self.open, self.running, self.errors = None, 0, False, 0, []
+        self.closed = False
+        for i in range(size):
+            threading.Thread(target=self._serve, name=f"linkedref-{i}", daemon=True).start()
+
+    def run(self, drain):
+        """drain() on this thread and on every pool thread that joins before this one is done."""
+        with self.cond:
+            self.job, self.open, self.errors = drain, True, []
+            self.generation += 1
+            self.cond.notify_all()
+        try:
+            drain()
+        finally:
+            with self.cond:
+                self.open = False                # a thread that has not joined yet skips it
+            if not _spin(lambda: self.running):
+                with self.cond:
+                    self.cond.wait_for(lambda: not self.running)
+        if self.errors:
+            raise self.errors[0]
+
+    def close(self):
+        """Let the threads end (after the job they are in)."""
+        with self.cond:
+            self.closed, self.open = True, False
+            self.generation += 1
+            self.cond.notify_all()
+
+    def _serve(self):
+        _local.worker = True
+        seen = 0
+        while True:
+            if not _spin(lambda seen=seen: self.generation == seen):
+                with self.cond:
+                    self.cond.wait_for(lambda seen=seen: self.generation != seen)
+            with self.cond:
+                seen, drain = self.generation, self.job
+                if self.closed:
+                    return
+                if not self.open:
+                    continue
+                self.running += 1
+            try:
+                drain()
+            except BaseException as error:      # raised again by run(), on the caller's thread
+                self.errors.append(error)
+            with self.cond:
+                self.running -= 1
+                self.cond.notify_all()
+
+
+def _pool():
+    """The persistent pool of ``get_threads() − 1`` threads, created when first needed."""
+    if _state["pool"] is None:
+        _state["workers"] = get_threads() - 1
+        _state["pool"] = _Pool(_state["workers"])
+    return _state["pool"]
+
+
+def _forget_pool():
+    _state["pool"] = None                        # a forked child has none of the parent's threads
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """BLAS on one thread for a block (each pool thread runs its own GEMMs), then as it was."""
+    if _state["blas"] is None:                   # found once: cheap get/set calls afterwards
+        _state["blas"] = [c for c in ThreadpoolController().lib_controllers
+                          if c.user_api == "blas"]
+    before = [c.get_num_threads() for c in _state["blas"]]
+    if all(n == 1 for n in before):              # as after set_threads(n): nothing to change
+        yield
+        return
+    for c in _state["blas"]:
+        c.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for c, n in zip(_state["blas"], before):
+            c.set_num_threads(n)
+
+
+def parallel(fn, items) -> None:
+    """Call ``fn(item)`` for every item, on ``get_threads()`` threads.
+
+    One thread: a plain loop, in order, on the calling thread (nothing else changes). More: the
+    caller and ``get_threads() − 1`` pool threads take items in turn until none is left, with
+    BLAS limited to one thread meanwhile, so that a GEMM computes exactly what it computes at one
+    thread (OpenBLAS sums some products in another order on several threads) and the threads do
+    not compete with BLAS's own. ``fn`` must write only what its item owns; an exception in any
+    item is raised here once every thread has stopped. On a pool thread: a plain loop.
+    """
+    items = list(items)
+    if get_threads() == 1 or in_worker():
+        for item in items:
+            fn(item)
+        return
+    queue = iter(items)                          # next() on a list iterator is atomic
+
+    def drain():
+        for item in queue:
+            fn(item)
+
+    with _one_blas_thread():
+        if len(items) == 1:
+            drain()                              # nothing to share: no hand-off
+        else:
+            _pool().run(drain)
+
+
+MIN_SHARE_BYTES = 2 ** 21        # a smaller pass costs more to hand to a thread than it saves
+
+
+def batchwise(fn, *arrays, like=None):
+    """``fn(*arrays)`` computed on slices of the batch (axis 0), shared by ``get_threads()``
+    threads: for an ``fn`` that treats each sample alone (an elementwise pass), so the result is
+    the same bit for bit. ``fn`` either writes into one of ``arrays`` (returns None), or returns
+    its result, an array shaped like ``like``: shared, each piece's result is written into one
+    new array. One thread, arrays off the CPU or a pass under ``MIN_SHARE_BYTES`` per thread:
+    just ``fn(*arrays)``, once.
+    """
+    first, n = arrays[0], get_threads()
+    share = min(n, len(first), first.nbytes // MIN_SHARE_BYTES)
+    if n == 1 or share < 2 or type(first).__module__ != "numpy":
+        return fn(*arrays)
+    import numpy
+    size = -(-len(first) // share)
+    out = None if like is None else numpy.empty_like(like)
+
+    def piece(start):
+        result = fn(*(a[start:start + size] for a in arrays))
+        if out is not None:
+            out[start:start + size] = result
+
+    parallel(piece, range(0, len(first), size))
+    return out
