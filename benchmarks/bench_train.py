@@ -19,8 +19,8 @@ linkedref and PyTorch steps are interleaved (one of each per repeat), so that lo
 processes on a shared machine hits both alike. On CuPy / CUDA the device is synchronised before
 each clock reading.
 
-Threads: ``--threads N`` goes to ``lk.set_threads`` (linkedref's BLAS, through threadpoolctl)
-and ``torch.set_num_threads``; the header prints what each framework then reports.
+Threads: ``--threads N`` goes to ``lk.set_threads`` (linkedref's thread pool; its BLAS on one
+thread) and ``torch.set_num_threads``; the header prints what each framework then reports.
 
 Profile (``--profile``, batch 128 unless ``--batch``): per top-level layer, the forward and
 backward time of a step and the part of it in numpy's GEMM functions; with Linux ``perf``, the
@@ -549,8 +549,8 @@ def _have_torch():
 
 
 def set_threads(threads):
-    """linkedref's threads (``lk.set_threads``: its BLAS, through threadpoolctl, and the fast
-    path's copy passes) and torch's intra-op pool, both to ``threads``."""
+    """linkedref's threads (``lk.set_threads``: the fast path's pool; BLAS on one thread) and
+    torch's intra-op pool, both to ``threads``."""
     import linkedref as lk
     lk.set_threads(threads)
     if _have_torch():
@@ -647,7 +647,7 @@ def make_parser():
     p.add_argument("--repeats", type=int, default=10, help="timed steps per row (median shown)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     p.add_argument("--threads", type=int, default=os.cpu_count(),
-                   help="linkedref (lk.set_threads: BLAS) and torch threads (default: all CPUs)")
+                   help="linkedref (lk.set_threads) and torch threads (default: all CPUs)")
     p.add_argument("--torch-device", default="auto", choices=["auto", "cpu", "cuda", "none"],
                    help="auto: PyTorch CPU for numpy rows, CUDA for cupy rows")
     p.add_argument("--memory", action=argparse.BooleanOptionalAction, default=None,
