@@ -21,6 +21,7 @@ import numpy
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from linkedref import backend as B  # noqa: E402
+from linkedref import conv_fast  # noqa: E402
 from linkedref.conv import Conv2D  # noqa: E402
 
 
@@ -58,6 +59,7 @@ def bench(N, C, O, H, k, stride, repeat, rng):
         conv.forward(x, training=True)
         conv.backward(dy)
     t_conv = best_time(step, repeat)
+    t_plain = plain_positions_time(step, repeat)
 
     # numpy matmul on the same three GEMMs, operands contiguous and ready
     K, P, Px = C * k * k, Ho * Ho, H * H
@@ -78,7 +80,7 @@ def bench(N, C, O, H, k, stride, repeat, rng):
         import torch
         import torch.nn.functional as F
     except ImportError:
-        return t_conv, t_mm, t_torch
+        return t_conv, t_plain, t_mm, t_torch
     xt = torch.from_numpy(x).requires_grad_(True)
     wt = torch.from_numpy(B.to_numpy(conv.params["W"]).copy()).requires_grad_(True)
     bt = torch.zeros(O, requires_grad=True)
@@ -90,7 +92,18 @@ def bench(N, C, O, H, k, stride, repeat, rng):
         xin = F.pad(xt, (top, bottom, top, bottom)) if xt_pad else xt
         F.conv2d(xin, wt, bt, stride=stride).backward(dyt)
     t_torch = best_time(torch_step, repeat)
-    return t_conv, t_mm, t_torch
+    return t_conv, t_plain, t_mm, t_torch
+
+
+def plain_positions_time(step, repeat):
+    """The time of ``step`` with conv_fast's line positions turned off (every pass on the plain
+    windows): what ``row_length``'s choice gains on this shape."""
+    chooser = conv_fast.row_length
+    conv_fast.row_length = lambda *args: None
+    try:
+        return best_time(step, repeat)
+    finally:
+        conv_fast.row_length = chooser
 
 
 SUITE = [  # N, C, O, H, k, stride: the shapes of issue 3's networks
@@ -100,6 +113,9 @@ SUITE = [  # N, C, O, H, k, stride: the shapes of issue 3's networks
     (32, 32, 32, 32, 3, 1),
     (32, 32, 64, 16, 3, 1),
     (32, 64, 64, 16, 3, 1),     # the issue's target shape
+    (32, 8, 4, 16, 3, 1),       # LK-ReLU depth_net (the activation doubles the channels)
+    (32, 64, 32, 32, 3, 1),     # LK-ReLU cifar_net
+    (32, 128, 64, 16, 3, 1),
 ]
 
 
@@ -140,20 +156,22 @@ def main(argv=None):
     print("Conv2D forward+backward (fwd + dW + dx), float32, padding 'same'; best of "
           f"{args.repeat}. GFLOP/s = 3·2·N·O·Ho·Wo·C·kh·kw / time.")
     print(f"{'N':>3} {'C→O':>7} {'H':>3} {'k':>2} {'s':>2} {'GFLOP':>7} {'Conv2D ms':>10} "
-          f"{'GFLOP/s':>8} {'matmul GFLOP/s':>15} {'Conv2D/matmul':>14} {'torch ms':>9} "
-          f"{'Conv2D/torch time':>18}")
+          f"{'GFLOP/s':>8} {'matmul GFLOP/s':>15} {'Conv2D/matmul':>14} {'plain ms':>9} "
+          f"{'plain/Conv2D':>13} {'torch ms':>9} {'Conv2D/torch time':>18}")
     shapes = [(args.batch, args.channels, args.channels, args.size, args.kernel, 1)]
     if args.suite:
         shapes = SUITE + [s for s in shapes if s not in SUITE]
     for N, C, O, H, k, s in shapes:
-        t_conv, t_mm, t_torch = bench(N, C, O, H, k, s, args.repeat, rng)
+        t_conv, t_plain, t_mm, t_torch = bench(N, C, O, H, k, s, args.repeat, rng)
         Ho = -(-H // s)
         flops = 3 * 2 * N * O * Ho * Ho * C * k * k
         torch_cols = (f"{t_torch * 1e3:>9.2f} {t_conv / t_torch:>17.2f}×" if t_torch
                       else f"{'-':>9} {'-':>18}")
         print(f"{N:>3} {f'{C}→{O}':>7} {H:>3} {k:>2} {s:>2} {flops / 1e9:>7.3f} "
               f"{t_conv * 1e3:>10.2f} {flops / t_conv / 1e9:>8.1f} {flops / t_mm / 1e9:>15.1f} "
-              f"{t_mm / t_conv:>13.0%} {torch_cols}")
+              f"{t_mm / t_conv:>13.0%} {t_plain * 1e3:>9.2f} {t_plain / t_conv:>12.2f}× "
+              f"{torch_cols}")
+    print("plain ms: the same Conv2D with line positions off (conv_fast.row_length → None)")
     print("target (issue 3): Conv2D ≥ 50% of matmul GFLOP/s on 64→64, 3×3, 16×16, batch 32")
 
 

@@ -13,6 +13,12 @@ so that a BLAS matrix product does the work. Notation, for x (N, C, H, W) and w 
   and out channels swapped); ``dx_col2im`` computes dcols = w2^T @ dy and adds each kernel
   offset's columns back into a strided slice of dx. Conv2D picks col2im when C < O or stride > 1.
 
+At stride 1, where the output has few channels (``row_length``), forward and col2im's dx take
+cols on *line positions* instead (``line_windows``): each channel's rows read as one line, so the
+im2col copy moves long runs; the GEMM computes a few extra columns between the rows, cut away
+after (``on_grid``). dW stays on the plain windows (``weight_grad`` says why); forward and dx give
+the same bits either way (a test holds them to the code before).
+
 On a CPU every pass runs in chunks of the batch whose columns fit the cache (``batch_chunks``).
 The measurements behind these choices are in benchmarks/README.md ("Why the fast convolution is
 built this way").
@@ -35,6 +41,7 @@ slower (first-touch page faults, cold cache):
 """
 from __future__ import annotations
 
+import math
 import threading
 
 from . import backend as B
@@ -62,13 +69,68 @@ def windows(x, kh, kw, stride=(1, 1)):
     return as_strided(x, (N, C, kh, kw, Ho, Wo), (sN, sC, sH, sW, sH * sh, sW * sw))
 
 
+def row_length(x, kh, kw, stride, out_channels):
+    """R, the distance from one row of x (N, C, H, W) to the next, in elements, when im2col should
+    read the windows along the rows as one line (``line_windows``); None for the plain windows.
+
+    Line positions need stride 1 and rows that step evenly without overlapping. They pay off when
+    the output has few channels beside the K = C·kh·kw numbers that im2col copies per position
+    (4·O ≤ K): the copy is then most of the work, and the output's cut to Ho × Wo (O numbers per
+    position) is small. Measured per layer shape in benchmarks/README.md.
+    """
+    sH, sW = x.strides[2:]
+    if tuple(stride) != (1, 1) or sW <= 0 or sH % sW or sH // sW < x.shape[3]:
+        return None
+    return sH // sW if 4 * out_channels <= x.shape[1] * kh * kw else None
+
+
+def line_windows(x, kh, kw):
+    """Stride 1: a view (N, C, kh, kw, L) of x (N, C, H, W), no copy, that reads each channel's
+    rows as one line, R = x.strides[2] // x.strides[3] elements from one row to the next:
+
+        line_windows(x)[n, c, p, q, i·R + j] = x[n, c, i + p, j + q]     for j < Wo,
+
+    L = (Ho − 1)·R + Wo. Why: im2col then copies each (c, p, q) as one run of L numbers instead
+    of Ho runs of Wo (short rows made the copy slow). The price: the positions i·R + j with
+    Wo ≤ j < R, between two output rows, hold pixels that wrap around; their products are extra
+    GEMM columns, thrown away (``on_grid``) or multiplied by zeros (``on_line``).
+    """
+    N, C, H, W = x.shape
+    Ho, Wo = H - kh + 1, W - kw + 1
+    sN, sC, sH, sW = x.strides
+    R = sH // sW
+    return as_strided(x, (N, C, kh, kw, (Ho - 1) * R + Wo), (sN, sC, sH, sW, sW))
+
+
+def on_grid(a, Ho, Wo, R):
+    """The view (n, O, Ho, Wo) of line positions a (n, O, L) (a contiguous): a[:, :, i·R + j]."""
+    n, O, L = a.shape
+    sn, sO, s = a.strides
+    return as_strided(a, (n, O, Ho, Wo), (sn, sO, R * s, s))
+
+
+def on_line(dy, R, work):
+    """dy (n, O, Ho, Wo) laid on line positions: (n, O, L) of ``work``, zeros between the rows
+    (so the wrapped-around columns add nothing). R None: just dy as (n, O, Ho·Wo)."""
+    n, O, Ho, Wo = dy.shape
+    if R is None:
+        return dy.reshape(n, O, Ho * Wo)
+    xp = B.get_array_module(dy)
+    line = work.get(xp, (n, O, (Ho - 1) * R + Wo), dy.dtype, "dy_line")
+    if Ho > 1 and R > Wo:
+        s = line.strides                       # row i's gap: positions i·R + Wo … i·R + R − 1
+        as_strided(line[:, :, Wo:], (n, O, Ho - 1, R - Wo), (s[0], s[1], R * s[2], s[2]))[...] = 0
+    on_grid(line, Ho, Wo, R)[...] = dy
+    return line
+
+
 class Workspace:
     """Work arrays reused from one call to the next: one flat buffer per tag, handed out as views.
 
     The rule for what may live here: an array from ``get`` is valid until the next ``get`` with
     the same tag. So only arrays that no caller keeps come from a workspace (the im2col columns,
-    dW's per-sample products and transposed dy, the dilated dy, dx's columns: each filled and
-    used up inside one function of this module), and the layers sharing a workspace must run one
+    dW's per-sample products and transposed dy, the dilated dy, dx's columns, the output and dy
+    on line positions: each filled and used up inside one function of this module), and the layers sharing a workspace must run one
     at a time, never from two threads at once. Nothing a layer caches between forward and
     backward, and nothing a function returns, lives here.
 
@@ -149,20 +211,21 @@ def pad(x, pads, into=None):
 
 
 def im2col(win, work, batch_inside=False):
-    """The windows ``win = windows(x, ...)`` (N, C, kh, kw, Ho, Wo) of x copied into cols
-    (N, C·kh·kw, Ho·Wo), an array of ``work``. (The view is made once per pass, then sliced.)
+    """The windows ``win`` of x — ``windows(x, ...)`` (N, C, kh, kw, Ho, Wo) or
+    ``line_windows(x, ...)`` (N, C, kh, kw, L) — copied into cols (N, C·kh·kw, P), an array of
+    ``work``; P = Ho·Wo or L, the output positions. (The view is made once per pass, then sliced.)
 
-    ``batch_inside=True``: cols (C·kh·kw, N·Ho·Wo) instead, the batch folded in beside the output
+    ``batch_inside=True``: cols (C·kh·kw, N·P) instead, the batch folded in beside the output
     positions (for one GEMM over the whole batch).
     """
-    N, C, kh, kw, Ho, Wo = win.shape
+    (N, C, kh, kw), P = win.shape[:4], math.prod(win.shape[4:])
     if batch_inside:
-        win = win.transpose(1, 2, 3, 0, 4, 5)                # C, kh, kw, N, Ho, Wo (view)
+        win = win.transpose(1, 2, 3, 0, *range(4, win.ndim))   # C, kh, kw, N, positions (view)
     cols = work.get(B.get_array_module(win), win.shape, win.dtype, "cols")
     cols[...] = win                                          # the one copy of the pass
     if batch_inside:
-        return cols.reshape(C * kh * kw, N * Ho * Wo)
-    return cols.reshape(N, C * kh * kw, Ho * Wo)
+        return cols.reshape(C * kh * kw, N * P)
+    return cols.reshape(N, C * kh * kw, P)
 
 
 CHUNK_BYTES = 3 * 2 ** 20       # im2col columns per chunk of the batch (CPU cache blocking)
@@ -213,24 +276,31 @@ def run_pieces(body, xp, pieces, work=None):
 def correlate(x, w, stride, work, prepare=None):
     """Valid cross-correlation of x (N, C, H, W) with w (O, C, kh, kw): y (N, O, Ho, Wo), new array.
 
-    One batched GEMM per chunk of the batch: w2 (O, C·kh·kw) @ cols (n, C·kh·kw, Ho·Wo) →
-    (n, O, Ho·Wo), already NCHW. ``prepare(batch)``, if given, first writes x's samples of each
-    chunk (``dx_transposed``: so a thread fills the samples it then reads).
+    One batched GEMM per chunk of the batch: w2 (O, C·kh·kw) @ cols (n, C·kh·kw, P) → (n, O, P),
+    already NCHW (P = Ho·Wo; at stride 1, P = L line positions, then cut to Ho × Wo:
+    ``line_windows``). ``prepare(batch)``, if given, first writes x's samples of each chunk
+    (``dx_transposed``: so a thread fills the samples it then reads).
     """
     xp = B.get_array_module(x)
     N, O, (C, kh, kw) = x.shape[0], w.shape[0], w.shape[1:]
     Ho, Wo = (x.shape[2] - kh) // stride[0] + 1, (x.shape[3] - kw) // stride[1] + 1
-    w2, win = w.reshape(O, C * kh * kw), windows(x, kh, kw, stride)
-    y = xp.empty((N, O, Ho * Wo), dtype=x.dtype)
+    R = row_length(x, kh, kw, stride, O)
+    win = windows(x, kh, kw, stride) if R is None else line_windows(x, kh, kw)
+    w2, P = w.reshape(O, C * kh * kw), math.prod(win.shape[4:])
+    y = xp.empty((N, O, Ho, Wo), dtype=x.dtype)
 
     def chunk(batch, work):
         if prepare is not None:
             prepare(batch)
-        cols = im2col(win[batch], work)                      # n, C·kh·kw, Ho·Wo
-        xp.matmul(w2, cols, out=y[batch])                    # n, O, Ho·Wo
+        cols = im2col(win[batch], work)                      # n, C·kh·kw, P
+        if R is None:
+            xp.matmul(w2, cols, out=y[batch].reshape(-1, O, P))   # n, O, Ho·Wo
+            return
+        line = xp.matmul(w2, cols, out=work.get(xp, (cols.shape[0], O, P), x.dtype, "y_line"))
+        y[batch] = on_grid(line, Ho, Wo, R)                  # n, O, Ho, Wo
 
-    run_pieces(chunk, xp, batch_pieces(xp, N, C * kh * kw * Ho * Wo * x.itemsize), work)
-    return y.reshape(N, O, Ho, Wo)
+    run_pieces(chunk, xp, batch_pieces(xp, N, C * kh * kw * P * x.itemsize), work)
+    return y
 
 
 def weight_grad(xpad, dy, kernel_size, stride, work):
@@ -240,6 +310,10 @@ def weight_grad(xpad, dy, kernel_size, stride, work):
                    = Σ_n dy[n] (O, P) @ cols[n]^T (P, K), summed chunk by chunk.
     Computed transposed, dW^T = Σ_n cols[n] @ dy[n]^T (K, O): OpenBLAS runs that product faster.
     At any number of threads the chunks and the order of the sums are those of one thread.
+
+    Always on the plain windows, not on line positions: over L positions (dy with zeros between
+    its rows) OpenBLAS sums the products in another order, and dW's float32 rounding would change
+    (forward and dx do not), so would every trained number the README reports.
     """
     xp = B.get_array_module(dy)
     (kh, kw), C = kernel_size, xpad.shape[1]
@@ -274,18 +348,18 @@ def weight_grad(xpad, dy, kernel_size, stride, work):
 
 
 def _per_sample(win, dy3, work, out):
-    """out[n] = cols[n] @ dy[n]^T (n, K, O) for the windows win (n, C, kh, kw, Ho, Wo) of the
-    padded input and dy3 (n, O, P)."""
+    """out[n] = cols[n] @ dy[n]^T (n, K, O) for the windows win (n, C, kh, kw, positions) of the
+    padded input and dy3 (n, O, P) on the same positions."""
     cols = im2col(win, work)                                                 # n, K, P
     return B.get_array_module(dy3).matmul(cols, dy3.transpose(0, 2, 1), out=out)   # n, K, O
 
 
 def _chunk_product(win, dy3, work, out=None):
-    """Σ_n cols[n] @ dy[n]^T (K, O) over one chunk: windows win (n, C, kh, kw, Ho, Wo), dy3
-    (n, O, P)."""
+    """Σ_n cols[n] @ dy[n]^T (K, O) over one chunk: windows win (n, C, kh, kw, positions), dy3
+    (n, O, P) on the same positions."""
     xp = B.get_array_module(dy3)
-    n, C, kh, kw = win.shape[:4]
-    O, P, K = dy3.shape[1], dy3.shape[2], C * kh * kw
+    (n, C, kh, kw), (O, P) = win.shape[:4], dy3.shape[1:]
+    K = C * kh * kw
     if P >= K:
         per_sample = _per_sample(win, dy3, work, work.get(xp, (n, K, O), dy3.dtype, "dW"))
         return per_sample.sum(axis=0, out=out)                               # K, O
@@ -335,27 +409,42 @@ def dx_col2im(dy, w, stride, x_shape, pads, work):
     """
     xp = B.get_array_module(dy)
     O, C, kh, kw = w.shape
-    (sh, sw), (_, _, H, W), ((top, bottom), (left, right)) = stride, x_shape, pads
+    (_, _, H, W), ((top, bottom), (left, right)) = x_shape, pads
     N, _, Ho, Wo = dy.shape
-    K, P = C * kh * kw, Ho * Wo
-    w2_t, dy3 = w.reshape(O, K).T, dy.reshape(N, O, P)
     dxpad = xp.zeros((N, C, H + top + bottom, W + left + right), dtype=dy.dtype)   # N, C, Hp, Wp
+    R = row_length(dxpad, kh, kw, stride, O)                # Wp or None
+    w2_t, K = w.reshape(O, C * kh * kw).T, C * kh * kw
+    P = Ho * Wo if R is None else (Ho - 1) * R + Wo
 
     def piece(batch, work):
-        # y[n, :, i, j] = w2 @ cols[n, :, (i, j)]  ⇒  dcols[n] = w2^T (K, O) @ dy[n] (O, Ho·Wo)
-        n = len(range(N)[batch])
-        dcols = work.get(xp, (n, K, P), dy.dtype, "dcols")
-        xp.matmul(w2_t, dy3[batch], out=dcols)
-        dcols = dcols.reshape(n, C, kh, kw, Ho, Wo)
-        # cols[n, c, p, q, i, j] was a copy of xpad[n, c, i·sh + p, j·sw + q]; for a fixed offset
-        # (p, q) the windows read distinct pixels (one strided slice), so each offset's gradient
-        # is one whole-tensor ``+=``, and the loop over offsets sums the windows that share a
-        # pixel.
-        for p in range(kh):
-            for q in range(kw):
-                rows = slice(p, p + (Ho - 1) * sh + 1, sh)           # i·sh + p for every i
-                columns = slice(q, q + (Wo - 1) * sw + 1, sw)        # j·sw + q for every j
-                dxpad[batch, :, rows, columns] += dcols[:, :, p, q]
+        # y[n, :, i, j] = w2 @ cols[n, :, (i, j)]  ⇒  dcols[n] = w2^T (K, O) @ dy[n] (O, P)
+        dy3 = on_line(dy[batch], R, work)                             # n, O, P
+        dcols = work.get(xp, (dy3.shape[0], K, P), dy.dtype, "dcols")
+        xp.matmul(w2_t, dy3, out=dcols)
+        positions = (Ho, Wo) if R is None else (P,)
+        add_back(dxpad[batch], dcols.reshape(-1, C, kh, kw, *positions), stride, R)
 
     run_pieces(piece, xp, batch_pieces(xp, N, K * P * dy.itemsize, whole=True), work)
     return dxpad[:, :, top:top + H, left:left + W]                  # N, C, H, W (view)
+
+
+def add_back(dxpad, dcols, stride, R):
+    """dxpad (n, C, Hp, Wp) += each window's column gradients dcols (n, C, kh, kw, positions).
+
+    cols[n, c, p, q, i, j] was a copy of xpad[n, c, i·sh + p, j·sw + q]; for a fixed offset (p, q)
+    the windows read distinct pixels (one strided slice), so each offset's gradient is one
+    whole-tensor ``+=``, and the loop over offsets sums the windows that share a pixel. On line
+    positions (R = Wp, stride 1) that slice is one run: xpad's flat pixels p·R + q + m, m < L.
+    """
+    (n, C, kh, kw), (sh, sw) = dcols.shape[:4], stride
+    flat = None if R is None else dxpad.reshape(n, C, -1)           # a view: dxpad is contiguous
+    for p in range(kh):
+        for q in range(kw):
+            if R is not None:
+                start = p * R + q
+                flat[:, :, start:start + dcols.shape[4]] += dcols[:, :, p, q]
+                continue
+            Ho, Wo = dcols.shape[4:]
+            rows = slice(p, p + (Ho - 1) * sh + 1, sh)           # i·sh + p for every i
+            columns = slice(q, q + (Wo - 1) * sw + 1, sw)        # j·sw + q for every j
+            dxpad[:, :, rows, columns] += dcols[:, :, p, q]

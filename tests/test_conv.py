@@ -49,6 +49,8 @@ CONFIGS = [  # N, C, O, H, W, kernel, stride, padding
     (3, 2, 2, 7, 7, 7, 2, 3),                        # the depth net's first layer, scaled down
     (2, 2, 3, 6, 5, (1, 4), (1, 2), "same"),
     (2, 5, 2, 4, 4, 3, 1, 1),                        # Ho·Wo < C·kh·kw: dW as one GEMM over n·P
+    (2, 8, 4, 6, 7, 3, 1, "same"),                   # the depth net's layer: line positions
+    (2, 4, 2, 7, 5, (2, 3), 1, "valid"),             # line positions, rows of 5 after the cut
 ]
 
 
@@ -86,6 +88,53 @@ def test_chunked_batch_equals_reference(rng, config, monkeypatch):
     """CPU cache blocking: with CHUNK_BYTES tiny every sample is its own chunk (forward, dW, dx)."""
     monkeypatch.setattr(fast, "CHUNK_BYTES", 1)
     check_against_reference(rng, 3, *config[1:])
+
+
+# ------------------------------------------------------------- line positions (stride 1)
+def test_row_length_picks_line_positions_only_where_they_apply():
+    x = np.zeros((2, 8, 6, 7))
+    assert fast.row_length(x, 3, 3, (1, 1), out_channels=4) == 7          # 4·4 ≤ 8·3·3
+    assert fast.row_length(x, 3, 3, (1, 1), out_channels=32) is None      # many output channels
+    assert fast.row_length(x, 3, 3, (2, 1), out_channels=4) is None       # a stride
+    assert fast.row_length(x.transpose(0, 1, 3, 2), 3, 3, (1, 1), 4) is None   # columns apart
+    assert fast.row_length(np.zeros((2, 8, 6, 14))[..., ::2], 3, 3, (1, 1), 4) == 7
+    assert fast.row_length(np.zeros((2, 8, 6, 9))[..., 1:8], 3, 3, (1, 1), 4) == 9
+
+
+@pytest.mark.parametrize("make_x", [
+    lambda a: a,                                                          # contiguous
+    lambda a: np.repeat(a, 2, axis=3)[..., ::2],                          # columns 2 apart
+    lambda a: np.pad(a, ((0, 0), (0, 0), (0, 0), (1, 2)))[..., 1:-2],     # rows wider than W
+], ids=["contiguous", "strided", "sliced"])
+def test_line_windows_read_the_windows_and_the_layer_uses_them(rng, make_x, monkeypatch):
+    x = make_x(rng.standard_normal((3, 8, 6, 7)))
+    (N, C, H, W), R = x.shape, x.strides[2] // x.strides[3]
+    Ho, Wo = H - 2, W - 1
+    line = fast.line_windows(x, 3, 2)                                     # N, C, 3, 2, L
+    assert line.shape == (N, C, 3, 2, (Ho - 1) * R + Wo)
+    cut = fast.on_grid(np.ascontiguousarray(line).reshape(N, C * 6, -1), Ho, Wo, R)
+    np.testing.assert_array_equal(cut, fast.windows(x, 3, 2).reshape(N, C * 6, Ho, Wo))
+    seen, line_windows = [], fast.line_windows
+    monkeypatch.setattr(fast, "line_windows", lambda *a: seen.append(a) or line_windows(*a))
+    with B.default_dtype("float64"):
+        conv = Conv2D(C, 4, (3, 2), padding="valid", rng=rng)             # 4·4 ≤ 8·3·2
+    want = conv2d_reference(x.copy(), conv.params["W"], conv.params["b"])
+    np.testing.assert_allclose(conv.forward(x), want, rtol=0, atol=1e-10)
+    assert seen, "Conv2D 8→4 at stride 1 should read line positions"
+
+
+def test_on_line_puts_zeros_between_the_rows(rng):
+    dy = rng.standard_normal((2, 3, 4, 5))
+    work = fast.Workspace()
+    work.get(np, (2, 3, 26), dy.dtype, "dy_line")[...] = np.nan           # a used buffer
+    line = fast.on_line(dy, 7, work)                                      # rows 7 apart
+    assert line.shape == (2, 3, 3 * 7 + 5)
+    np.testing.assert_array_equal(fast.on_grid(line, 4, 5, 7), dy)
+    between = np.ones(line.shape[-1], bool)
+    for i in range(4):
+        between[i * 7:i * 7 + 5] = False
+    np.testing.assert_array_equal(line[..., between], 0)
+    assert fast.on_line(dy, None, work).shape == (2, 3, 20)             # plain positions
 
 
 def test_batch_chunks_cover_the_batch_once(monkeypatch):
