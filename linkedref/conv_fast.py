@@ -13,11 +13,11 @@ so that a BLAS matrix product does the work. Notation, for x (N, C, H, W) and w 
   and out channels swapped); ``dx_col2im`` computes dcols = w2^T @ dy and adds each kernel
   offset's columns back into a strided slice of dx. Conv2D picks col2im when C < O or stride > 1.
 
-At stride 1, where the output has few channels (``row_length``), forward and col2im's dx take
-cols on *line positions* instead (``line_windows``): each channel's rows read as one line, so the
-im2col copy moves long runs; the GEMM computes a few extra columns between the rows, cut away
-after (``on_grid``). dW stays on the plain windows (``weight_grad`` says why); forward and dx give
-the same bits either way (a test holds them to the code before).
+At stride 1, where the output has few channels (``row_length``), the three passes take cols on
+*line positions* instead (``line_windows``): each channel's rows read as one line, so the im2col
+copy moves long runs; the GEMM computes a few extra columns between the rows, cut away after
+(``on_grid``), or meeting zeros in dy (``on_line``). Forward and dx come out bit for bit as on
+the plain windows; dW sums the same products in another order (float32 rounding differs).
 
 On a CPU every pass runs in chunks of the batch whose columns fit the cache (``batch_chunks``).
 The measurements behind these choices are in benchmarks/README.md ("Why the fast convolution is
@@ -130,9 +130,9 @@ class Workspace:
     The rule for what may live here: an array from ``get`` is valid until the next ``get`` with
     the same tag. So only arrays that no caller keeps come from a workspace (the im2col columns,
     dW's per-sample products and transposed dy, the dilated dy, dx's columns, the output and dy
-    on line positions: each filled and used up inside one function of this module), and the layers sharing a workspace must run one
-    at a time, never from two threads at once. Nothing a layer caches between forward and
-    backward, and nothing a function returns, lives here.
+    on line positions: each filled and used up inside one function of this module), and the
+    layers sharing a workspace must run one at a time, never from two threads at once. Nothing
+    a layer caches between forward and backward, and nothing a function returns, lives here.
 
     Threads: a workspace belongs to one thread. The calling thread uses the one it was given;
     each pool thread uses its own (``own_workspace``). An array that the threads of one pass
@@ -309,23 +309,20 @@ def weight_grad(xpad, dy, kernel_size, stride, work):
     dW[o, c, p, q] = Σ_{n,i,j} dy[n, o, i, j] · xpad[n, c, i·sh + p, j·sw + q]
                    = Σ_n dy[n] (O, P) @ cols[n]^T (P, K), summed chunk by chunk.
     Computed transposed, dW^T = Σ_n cols[n] @ dy[n]^T (K, O): OpenBLAS runs that product faster.
+    (At stride 1 over the L line positions of ``line_windows``, dy with zeros between its rows.)
     At any number of threads the chunks and the order of the sums are those of one thread.
-
-    Always on the plain windows, not on line positions: over L positions (dy with zeros between
-    its rows) OpenBLAS sums the products in another order, and dW's float32 rounding would change
-    (forward and dx do not), so would every trained number the README reports.
     """
     xp = B.get_array_module(dy)
-    (kh, kw), C = kernel_size, xpad.shape[1]
-    N, O, Ho, Wo = dy.shape
-    K, P = C * kh * kw, Ho * Wo
-    dy3, win = dy.reshape(N, O, P), windows(xpad, kh, kw, stride)   # win: N, C, kh, kw, Ho, Wo
+    (kh, kw), C, N, O = kernel_size, xpad.shape[1], dy.shape[0], dy.shape[1]
+    R = row_length(xpad, kh, kw, stride, O)
+    win = windows(xpad, kh, kw, stride) if R is None else line_windows(xpad, kh, kw)
+    K, P = C * kh * kw, math.prod(win.shape[4:])
     dW_t = xp.zeros((K, O), dtype=dy.dtype)
     chunks = list(batch_chunks(xp, N, K * P * dy.itemsize))
     n_threads = get_threads() if xp.__name__ == "numpy" else 1
 
     def chunk_sum(batch, work, out=None):      # this chunk's Σ_n cols[n] @ dy[n]^T (K, O)
-        return _chunk_product(win[batch], dy3[batch], work, out)
+        return _chunk_product(win[batch], on_line(dy[batch], R, work), work, out)
 
     if n_threads == 1:
         for batch in chunks:
@@ -334,7 +331,8 @@ def weight_grad(xpad, dy, kernel_size, stride, work):
         # Too few chunks to keep the threads evenly busy: pieces of any size write their samples'
         # products cols[n] @ dy[n]^T, then each chunk's products are summed as at one thread.
         products = work.get(xp, (N, K, O), dy.dtype, "dW")                 # N, K, O
-        run_pieces(lambda batch, own: _per_sample(win[batch], dy3[batch], own, products[batch]),
+        run_pieces(lambda batch, own: _per_sample(win[batch], on_line(dy[batch], R, own), own,
+                                                  products[batch]),
                    xp, batch_pieces(xp, N, K * P * dy.itemsize), work)
         for batch in chunks:
             dW_t += products[batch].sum(axis=0)
