@@ -106,7 +106,8 @@ def build_torch(net, variant, device, seed=0):
 # --------------------------------------------------------------------------------- steps
 class LinkedrefStep:
     """One training step of a linkedref model on the active backend: forward, loss, backward,
-    Adam."""
+    Adam — as ``lk.fit`` runs it: ``backward_params``, no gradient for the input images (PyTorch
+    computes none either: its input does not require grad)."""
 
     def __init__(self, net, variant, batch, backend, seed=0):
         import linkedref.backend as B
@@ -126,7 +127,7 @@ class LinkedrefStep:
     def __call__(self):
         logits = self.model.forward(self.x, training=True)
         self.loss.forward(logits, self.y)
-        self.model.backward(self.loss.backward())
+        self.model.backward_params(self.loss.backward())
         self.opt.step()
 
     def params(self):
@@ -294,7 +295,7 @@ class _StepProfiler:
 
     def __enter__(self):
         for layer in self.model.layers:
-            self._saved.append((layer, layer.forward, layer.backward))
+            self._saved.append((layer, layer.forward, (layer.backward, layer.backward_params)))
             self._wrap_layer(layer)
         for name in GEMM_FUNCS:
             fn = getattr(np, name)
@@ -307,7 +308,7 @@ class _StepProfiler:
             if owner is np:
                 setattr(np, a, b)
             else:
-                owner.forward, owner.backward = a, b
+                owner.forward, (owner.backward, owner.backward_params) = a, b
         self._saved.clear()
 
     def _wrap_gemm(self, fn):
@@ -331,7 +332,7 @@ class _StepProfiler:
         return timed
 
     def _wrap_layer(self, layer):
-        fwd, bwd, label = layer.forward, layer.backward, {}
+        fwd, bwd, bwd_params, label = layer.forward, layer.backward, layer.backward_params, {}
 
         def run(phase, fn, arg, **kwargs):
             if phase == "forward":
@@ -351,6 +352,7 @@ class _StepProfiler:
 
         layer.forward = lambda x, training=False: run("forward", fwd, x, training=training)
         layer.backward = lambda dy: run("backward", bwd, dy)
+        layer.backward_params = lambda dy: run("backward", bwd_params, dy)   # the first layer
 
 
 class _PerfSampler:

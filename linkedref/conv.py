@@ -182,17 +182,26 @@ class Conv2D(Layer):
     def backward(self, dy):
         """dy (N, O, Ho, Wo) → dx (N, C, H, W); writes grads W (O, C, kh, kw) and b (O,)."""
         xpad, x_shape, pads = self.saved(dy)
+        self.write_grads(dy, xpad)
         w, work = self.params["W"], fast.WORKSPACE
-        # db[o] = Σ_{n,i,j} dy[n, o, i, j]
-        self.grads["b"] = dy.sum(axis=(0, 2, 3))                          # O
-        # dW[o, c, p, q] = Σ_{n,i,j} dy[n, o, i, j] · xpad[n, c, i·sh + p, j·sw + q]
-        self.grads["W"] = fast.weight_grad(xpad, dy, self.kernel_size, self.stride, work)
         # dxpad[n, c, r, t] = Σ over the (o, i, j, p, q) with i·sh + p = r, j·sw + q = t of
         # dy[n, o, i, j] · W[o, c, p, q]; dx is its inner part. Two ways to compute it; col2im is
         # the cheaper one for few input channels or a stride (conv_fast.dx_col2im says why).
         if self.in_channels < self.out_channels or self.stride != (1, 1):
             return fast.dx_col2im(dy, w, self.stride, x_shape, pads, work)      # N, C, H, W
         return fast.dx_transposed(dy, w, self.stride, x_shape, pads, work)     # N, C, H, W
+
+    def backward_params(self, dy) -> None:
+        """dy (N, O, Ho, Wo) → grads W and b, as ``backward``, without dx."""
+        self.write_grads(dy, self.saved(dy)[0])
+
+    def write_grads(self, dy, xpad):
+        """grads W (O, C, kh, kw) and b (O,) from dy (N, O, Ho, Wo) and the padded input."""
+        # db[o] = Σ_{n,i,j} dy[n, o, i, j]
+        self.grads["b"] = dy.sum(axis=(0, 2, 3))                          # O
+        # dW[o, c, p, q] = Σ_{n,i,j} dy[n, o, i, j] · xpad[n, c, i·sh + p, j·sw + q]
+        self.grads["W"] = fast.weight_grad(xpad, dy, self.kernel_size, self.stride,
+                                           fast.WORKSPACE)
 
     def __repr__(self):
         return (f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -52,9 +52,16 @@ class Dense(Layer):
 
         y = x W + b  ⇒  dL/dx = dy W^T,  dL/dW = x^T dy,  dL/db = Σ_n dy[n].
         """
-        x = self.saved(dy)
-        xp = B.get_array_module(dy)
-        W = self.params["W"]
+        self.write_grads(dy, self.saved(dy))
+        return B.get_array_module(dy).matmul(dy, self.params["W"].T)      # N, in
+
+    def backward_params(self, dy) -> None:
+        """dy (N, out) → grads W and b, as ``backward``, without dx."""
+        self.write_grads(dy, self.saved(dy))
+
+    def write_grads(self, dy, x):
+        """grads W (in, out) = x^T dy and b (out,) = Σ_n dy[n], in place where they fit."""
+        xp, W = B.get_array_module(dy), self.params["W"]
         if self.grads["W"].shape == W.shape and self.grads["W"].dtype == x.dtype == dy.dtype:
             xp.matmul(x.T, dy, out=self.grads["W"])           # in, out — written in place
         else:
@@ -64,7 +71,6 @@ class Dense(Layer):
                 dy.sum(axis=0, out=self.grads["b"])           # out
             else:
                 self.grads["b"] = dy.sum(axis=0)
-        return xp.matmul(dy, W.T)                             # N, in
 
     def __repr__(self):
         return (f"Dense({self.in_features}, {self.out_features}, init={self.init!r}"

@@ -6,6 +6,9 @@ A layer is an object with
   (``save_for_backward``);
 - ``dx = layer.backward(dy)`` — given dL/dy (same shape as y) returns dL/dx (same shape as x)
   and writes dL/dparam into ``layer.grads``. It never changes ``dy`` in place;
+- ``layer.backward_params(dy)`` — the same grads without dL/dx (returns None): for a network's
+  first layer, whose input is data that needs no gradient. By default it is backward, dx thrown
+  away; Conv2D and Dense skip that product, and Sequential asks its first layer for it;
 - ``layer.params`` and ``layer.grads`` — dicts with the same keys (empty for parameter-free
   layers). Optimizers walk both and update ``params`` in place;
 - ``layer.buffers`` — state that is saved with the weights but not trained (BatchNorm's running
@@ -42,6 +45,11 @@ class Layer:
 
     def backward(self, dy):
         raise NotImplementedError
+
+    def backward_params(self, dy) -> None:
+        """Write ``grads`` as ``backward`` does, without returning dL/dx (see the module
+        docstring). Layers that can skip computing dx override this."""
+        self.backward(dy)
 
     def __call__(self, x, training: bool = False):
         return self.forward(x, training=training)
@@ -248,6 +256,14 @@ class Sequential(Container):
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
         return dy
+
+    def backward_params(self, dy) -> None:
+        """The grads of every layer; the first one skips dL/dx of the input (data needs none)."""
+        self.saved(dy)
+        for layer in reversed(self.layers[1:]):
+            dy = layer.backward(dy)
+        if self.layers:
+            self.layers[0].backward_params(dy)
 
     def __len__(self):
         return len(self.layers)
