@@ -25,6 +25,7 @@ import math
 import numbers
 
 from . import backend as B
+from .threads import batchwise
 
 
 class StepSchedule:
@@ -118,8 +119,23 @@ class Optimizer:
                 raise ValueError(f"{self.name}: parameter '{key}' changed shape from "
                                  f"{_shape_of(state)} to {tuple(p.shape)} since the last step; "
                                  "make a new optimizer for a changed model")
-            self._update(p, g, state, self._work_array(p), lr)
+            self._update_shared(p, g, state, self._work_array(p), lr)
         self.iterations += 1
+
+    def _update_shared(self, p, g, state, scratch, lr):
+        """``_update`` on pieces of the flattened arrays, shared by the threads of
+        ``lk.set_threads`` (``threads.batchwise``; one thread: one call). Every rule here updates
+        each element from that element alone, so the result is the same bit for bit."""
+        arrays = [p, g, scratch, *state.values()]
+        if not all(B.is_array(a) and a.shape == p.shape and a.flags.c_contiguous for a in arrays):
+            self._update(p, g, state, scratch, lr)              # (flattening would copy)
+            return
+        keys = list(state)
+
+        def piece(p_, g_, scratch_, *buffers):
+            self._update(p_, g_, dict(zip(keys, buffers)), scratch_, lr)
+
+        batchwise(piece, *(a.reshape(-1) for a in arrays))
 
     # -- for subclasses -------------------------------------------------------------------
     def _init_state(self, p) -> dict:

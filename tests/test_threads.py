@@ -153,6 +153,34 @@ def test_lkrelu_is_bitwise_the_same_at_any_number_of_threads(rng, small_pieces, 
             assert_bitwise(run(), want, f"LKReLU at {n} threads")
 
 
+# ------------------------------------------------------------------ optimizers
+@pytest.mark.parametrize("make", [
+    lambda m: lk.SGD(m, lr=0.1, momentum=0.9, nesterov=True), lambda m: lk.SGD(m, lr=0.1),
+    lambda m: lk.RMSProp(m, lr=0.01), lambda m: lk.Adam(m, lr=0.01)], ids=["nesterov", "sgd",
+                                                                          "rmsprop", "adam"])
+def test_optimizer_steps_are_bitwise_the_same_at_any_number_of_threads(make, rng, small_pieces,
+                                                                       monkeypatch):
+    grads = [rng.standard_normal((30, 20)).astype(np.float32) for _ in range(3)]
+
+    def run():
+        model = lk.Dense(30, 20, rng=0)
+        opt = make(model)
+        for g in grads:
+            model.grads["W"][...] = g
+            model.grads["b"][...] = g[0]
+            opt.step()
+        return [model.params["W"].copy(), model.params["b"].copy()]
+
+    want = one_thread_without_pool(run, monkeypatch)
+    assert not np.array_equal(want[0], lk.Dense(30, 20, rng=0).params["W"]), "no update"
+    parallel, calls = T.parallel, []
+    for n in (2, 3):
+        with lk.using_threads(n), monkeypatch.context() as m:
+            m.setattr(T, "parallel", lambda fn, items, n=n: calls.append(n) or parallel(fn, items))
+            assert_bitwise(run(), want, f"{make(lk.Dense(1, 1))!r} at {n} threads")
+        assert n in calls, "the update should have been shared by the threads"
+
+
 # ------------------------------------------------------------------ a training step
 def training_steps(steps=2):
     """Outputs, input gradients and parameters of a few Adam steps of a small LK-ReLU depth_net
