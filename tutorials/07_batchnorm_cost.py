@@ -17,8 +17,8 @@
 # the ratio). Then each net is trained with Adam (lr 1e-3, β1 0.9, β2 0.999, ε 1e-8, decay
 # 1e-6; the setup line prints the optimizer as the library built it), batch 32, and we read
 # off the seconds and epochs until the training accuracy, and the test accuracy, first reach
-# `--target`. The BLAS thread count (`--threads`, default 1) is part of the measurement: the
-# table and the figure state it.
+# `--target`. The thread count (`--threads`, default 1: `lk.set_threads`, linkedref's passes;
+# BLAS on one thread) is part of the measurement: the table and the figure state it.
 #
 # Both accuracies are shown because they differ for BatchNorm on a small data set: the test
 # pass normalises with running statistics (momentum 0.99, Keras's default), which need a few
@@ -115,7 +115,7 @@ def setup(argv=None):
     print(f"plain conv net: {args.depth} conv layers of width {args.width}; {args.dataset} "
           f"({len(Xtr)} train / {len(Xte)} test), batch {args.batch_size}; "
           f"{optimizer_text('adam', LR, DECAY)}; backend {args.backend}, "
-          f"{lk.get_threads()} BLAS thread(s); timing: {args.repeats} rounds × {args.steps} "
+          f"{lk.get_threads()} thread(s); timing: {args.repeats} rounds × {args.steps} "
           f"steps per net, round-robin; training: {args.epochs} epochs")
     return args, data
 
@@ -218,7 +218,7 @@ def table(args, times, runs, params):
         row += [summarize(runs[v.label], args.chance).median_max, f"{params[v.label]:,}"]
         rows.append(row)
     print_table(f"BatchNorm cost: depth {args.depth}, width {args.width}, batch "
-                f"{args.batch_size}, {args.backend}, {lk.get_threads()} BLAS thread(s); target "
+                f"{args.batch_size}, {args.backend}, {lk.get_threads()} thread(s); target "
                 f"accuracy {args.target}; seeds {seeds_text(args.seeds)} (medians over the "
                 f"seeds that reached it); paper: BN/no-BN time ratio {PAPER_RATIO} for LK-ReLU "
                 "(GPU)", ["net", "ms/step", "vs LK-ReLU", "train: epochs", "s", "reached",
@@ -280,7 +280,7 @@ def figure(args, times, runs, summary):
     ax3.set_title("(c) test accuracy against time (BatchNorm: running\nstatistics, momentum "
                   "0.99, lag behind the first epochs)", fontsize=10)
     fig.suptitle(f"What BatchNorm costs: plain conv net {args.depth}×{args.width} on "
-                 f"{args.dataset}, backend {args.backend}, {lk.get_threads()} BLAS thread(s)",
+                 f"{args.dataset}, backend {args.backend}, {lk.get_threads()} thread(s)",
                  fontsize=10)
     fig.tight_layout()
     save_figure(fig, f"{NAME}.png", args)
@@ -308,7 +308,7 @@ def verdict(args, summary):
     train, test = (pair(reached["LK-ReLU", k], reached["LK-ReLU+BN", k])
                    for k in ("accuracy", "val_accuracy"))
     finish(args, f"BatchNorm makes an LK-ReLU training step {per_step['LK-ReLU+BN'] / base:.2f}× "
-                 f"as long on this machine ({args.backend}, {lk.get_threads()} BLAS thread(s); "
+                 f"as long on this machine ({args.backend}, {lk.get_threads()} thread(s); "
                  f"paper {PAPER_RATIO}× on a GPU); ReLU+BN {per_step['ReLU+BN'] / base:.2f}×. "
                  f"Time to {args.target} training accuracy: {train}; to {args.target} test "
                  f"accuracy: {test}")

@@ -4,7 +4,7 @@ A tutorial does::
 
     from _common import make_parser, start, save_figure, print_table
     parser = make_parser(__doc__, "03_dead_units", data=True)
-    args = start(parser, argv)        # parses; sets backend and BLAS threads; the figure folder
+    args = start(parser, argv)        # parses; sets backend and threads; the figure folder
     ...
     save_figure(fig, "03_dead_units.png", args)
 
@@ -72,8 +72,8 @@ def make_parser(description: str, name: str, *, data: bool = False, seeds: bool 
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
                    help="array library: numpy (CPU) or cupy (GPU, needs CuPy installed)")
     p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads for NumPy; one is fastest for these small nets, "
-                        "0 means every core")
+                   help="threads for linkedref's NumPy passes (lk.set_threads; BLAS on one); one "
+                        "is fastest for these small nets, 0 means every core")
     if epochs:
         p.add_argument("--epochs", type=int, default=None,
                        help="training epochs (default: per mode, printed in the setup line)")
@@ -91,7 +91,7 @@ def make_parser(description: str, name: str, *, data: bool = False, seeds: bool 
 
 
 def start(parser: argparse.ArgumentParser, argv=None, seeds=((0,), (0,), (0,))):
-    """Parse ``argv``; set the backend and the BLAS threads; pick and create the figure folder;
+    """Parse ``argv``; set the backend and the threads; pick and create the figure folder;
     print the start line. ``args.mode`` is "smoke", "quick" or "full". ``seeds``: the default
     seeds in (smoke, quick, full) mode, used when neither --seed nor --seeds is given."""
     args = parser.parse_args(argv)

@@ -192,7 +192,7 @@ def run_variants(variants, build, data, seeds, epochs, *, desc="training", epoch
     ``epochs`` / ``seeds`` per variant (e.g. fewer seeds for slow variants). ``train_kw`` go to
     ``train_run``; ``stop_when_dead=True`` applies only to variants that can die
     (``Variant.can_die``), and a variant's own ``eps`` replaces the run's. ``jobs`` > 1 trains
-    that many runs at a time in worker processes (each on one BLAS thread); every run is
+    that many runs at a time in worker processes (each on one thread); every run is
     independent of the others, so the results are the same as with ``jobs=1``. One tqdm bar
     counts the epochs of all runs.
     """

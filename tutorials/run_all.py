@@ -54,7 +54,8 @@ def parse_args(argv=None):
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
                    help="array library for every tutorial (default: numpy)")
     p.add_argument("--threads", type=int, default=1,
-                   help="BLAS threads for every tutorial, 0 for every core (default: 1)")
+                   help="threads (lk.set_threads) for every tutorial, 0 for every core "
+                        "(default: 1)")
     p.add_argument("--figdir", type=Path, default=None,
                    help="where figures go (default: each tutorial's own, figures/ in full mode "
                         "and figures/quick/ in quick and smoke mode)")
