@@ -25,7 +25,6 @@ import contextlib
 import numbers
 import os
 import threading
-import time
 
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
@@ -84,31 +83,16 @@ def blas_info() -> str:
 
 
 # ----------------------------------------------------------------------------- the pool
-SPIN_SECONDS = 0.002             # how long a thread waits awake for the next piece of work
-
-
 def in_worker() -> bool:
     """True on the threads of the pool behind ``parallel`` (each keeps its own scratch)."""
     return getattr(_local, "worker", False)
 
 
-def _spin(busy, seconds=SPIN_SECONDS) -> bool:
-    """Wait while ``busy()``, awake, at most ``seconds``; False if it still is.
-
-    Why awake: a sleeping thread takes tens of µs to wake on a VM, as long as a small pass takes.
-    ``sched_yield`` lets the GIL and the core go meanwhile.
-    """
-    deadline = time.perf_counter() + seconds
-    while busy():
-        if time.perf_counter() > deadline:
-            return False
-        os.sched_yield()
-    return True
-
-
 class _Pool:
-    """``size`` daemon threads that join each job ``run`` starts; between jobs they spin a little
-    (``_spin``), then sleep on a condition."""
+    """``size`` daemon threads that join each job ``run`` starts; between jobs they sleep on a
+    condition. (They used to spin awake for 2 ms after each job, to be handed the next one
+    sooner; but a spinning Python thread takes the GIL again and again, and the caller's serial
+    work in between paid more for it than the hand-offs saved: benchmarks/README.md.)"""
 
     def __init__(self, size):
         self.size, self.cond = size, threading.Condition()
@@ -128,9 +112,7 @@ class _Pool:
         finally:
             with self.cond:
                 self.open = False                # a thread that has not joined yet skips it
-            if not _spin(lambda: self.running):
-                with self.cond:
-                    self.cond.wait_for(lambda: not self.running)
+                self.cond.wait_for(lambda: not self.running)
         if self.errors:
             raise self.errors[0]
 
@@ -145,10 +127,8 @@ class _Pool:
         _local.worker = True
         seen = 0
         while True:
-            if not _spin(lambda seen=seen: self.generation == seen):
-                with self.cond:
-                    self.cond.wait_for(lambda seen=seen: self.generation != seen)
             with self.cond:
+                self.cond.wait_for(lambda seen=seen: self.generation != seen)
                 seen, drain = self.generation, self.job
                 if self.closed:
                     return
