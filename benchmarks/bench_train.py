@@ -352,7 +352,9 @@ class _StepProfiler:
 
         layer.forward = lambda x, training=False: run("forward", fwd, x, training=training)
         layer.backward = lambda dy: run("backward", bwd, dy)
-        layer.backward_params = lambda dy: run("backward", bwd_params, dy)   # the first layer
+        from linkedref.layer import Layer
+        if type(layer).backward_params is not Layer.backward_params:    # else it runs backward
+            layer.backward_params = lambda dy: run("backward", bwd_params, dy)
 
 
 class _PerfSampler:

@@ -73,10 +73,11 @@ class Row:
         return max(self.loss, self.param)
 
     def ok(self, tol) -> bool:
-        """Losses and parameters within tol; the update within tol (10 × tol for Adam's, see
-        the module docstring)."""
+        """Losses and parameters within tol; in resync mode the update within tol (10 × tol for
+        Adam's, see the module docstring). A NaN anywhere fails."""
         update_tol = tol * (ADAM_UPDATE_FACTOR if self.optimizer == "adam" else 1)
-        return self.worst() <= tol and not self.update > update_tol
+        update_ok = self.mode != "resync" or self.update <= update_tol
+        return self.loss <= tol and self.param <= tol and update_ok
 
 
 # ----------------------------------------------------------------------------- building

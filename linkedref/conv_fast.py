@@ -93,7 +93,9 @@ def line_windows(x, kh, kw):
     L = (Ho − 1)·R + Wo. Why: im2col then copies each (c, p, q) as one run of L numbers instead
     of Ho runs of Wo (short rows made the copy slow). The price: the positions i·R + j with
     Wo ≤ j < R, between two output rows, hold pixels that wrap around; their products are extra
-    GEMM columns, thrown away (``on_grid``) or multiplied by zeros (``on_line``).
+    GEMM columns, thrown away (``on_grid``) or multiplied by zeros (``on_line``). So that those
+    are finite numbers, x must own the memory between its rows: this module passes contiguous
+    arrays (``pad``) or windows of its own buffers (``dx_transposed``).
     """
     N, C, H, W = x.shape
     Ho, Wo = H - kh + 1, W - kw + 1
@@ -183,14 +185,16 @@ def own_workspace(work):
 def pad(x, pads, into=None):
     """x (N, C, H, W) inside a zero border: (N, C, H + top + bottom, W + left + right).
 
-    pads = ((top, bottom), (left, right)); x itself when they are all zero. ``into``: a padded
-    array an earlier ``pad`` returned, which its owner gives up (see the module docstring): when
-    it has the right shape, dtype and device, only its inside is written (its border is still
-    zero). Otherwise a new array, written once: the border zeroed, the inside copied.
+    pads = ((top, bottom), (left, right)); when they are all zero, x itself, or a contiguous copy
+    of a strided x (so that line positions read between its rows only its own pixels, never the
+    memory of a larger array that x is a view of). ``into``: a padded array an earlier ``pad``
+    returned, which its owner gives up (see the module docstring): when it has the right shape,
+    dtype and device, only its inside is written (its border is still zero). Otherwise a new
+    array, written once: the border zeroed, the inside copied.
     """
     (top, bottom), (left, right) = pads
     if not (top or bottom or left or right):
-        return x
+        return B.get_array_module(x).ascontiguousarray(x)
     N, C, H, W = x.shape
     xp = B.get_array_module(x)
     shape = (N, C, H + top + bottom, W + left + right)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import backend as B
 from .init import initialize
-from .layer import Layer, check_size
+from .layer import Layer, backward_overridden, check_size
 
 
 class Dense(Layer):
@@ -57,6 +57,8 @@ class Dense(Layer):
 
     def backward_params(self, dy) -> None:
         """dy (N, out) → grads W and b, as ``backward``, without dx."""
+        if backward_overridden(self, Dense):
+            return super().backward_params(dy)
         self.write_grads(dy, self.saved(dy))
 
     def write_grads(self, dy, x):

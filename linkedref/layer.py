@@ -231,6 +231,12 @@ def refuse_shared_layers(container) -> None:
         seen[id(layer)] = path or "the top"
 
 
+def backward_overridden(layer, cls) -> bool:
+    """True when ``layer``'s class (a subclass of ``cls``) replaces ``cls.backward``: its
+    ``backward_params`` must then run that backward, not ``cls``'s shortcut past it."""
+    return type(layer).backward is not cls.backward
+
+
 class Sequential(Container):
     """Layers applied in order: y = layers[-1](... layers[0](x)).
 
@@ -259,6 +265,8 @@ class Sequential(Container):
 
     def backward_params(self, dy) -> None:
         """The grads of every layer; the first one skips dL/dx of the input (data needs none)."""
+        if backward_overridden(self, Sequential):
+            return super().backward_params(dy)
         self.saved(dy)
         for layer in reversed(self.layers[1:]):
             dy = layer.backward(dy)

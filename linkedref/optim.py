@@ -124,11 +124,13 @@ class Optimizer:
 
     def _update_shared(self, p, g, state, scratch, lr):
         """``_update`` on pieces of the flattened arrays, shared by the threads of
-        ``lk.set_threads`` (``threads.batchwise``; one thread: one call). Every rule here updates
-        each element from that element alone, so the result is the same bit for bit."""
+        ``lk.set_threads`` (``threads.batchwise``; one thread: one call), for the rules of this
+        module (``ELEMENTWISE_RULES``): each updates every element from that element alone, so
+        the result is the same bit for bit. Any other ``_update`` gets the whole arrays."""
         arrays = [p, g, scratch, *state.values()]
-        if not all(B.is_array(a) and a.shape == p.shape and a.flags.c_contiguous for a in arrays):
-            self._update(p, g, state, scratch, lr)              # (flattening would copy)
+        if type(self)._update not in ELEMENTWISE_RULES or not all(
+                B.is_array(a) and a.shape == p.shape and a.flags.c_contiguous for a in arrays):
+            self._update(p, g, state, scratch, lr)   # another rule, or flattening would copy
             return
         keys = list(state)
 
@@ -282,6 +284,11 @@ class Adam(Optimizer):
     def _hyper(self):
         return (f"lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}, "
                 f"decay={self.decay}")
+
+
+# The update rules above treat each element alone, so ``Optimizer._update_shared`` may cut a
+# parameter into pieces for them; a subclass's own ``_update`` always sees whole arrays.
+ELEMENTWISE_RULES = (SGD._update, RMSProp._update, Adam._update)
 
 
 # ---------------------------------------------------------------------------------- helpers

@@ -89,10 +89,6 @@ def test_fit_uses_backward_params_and_still_takes_a_model_without_it(rng):
             calls.append("params")
             return super().backward_params(dy)
 
-        def backward(self, dy):
-            calls.append("full")
-            return super().backward(dy)
-
     model = Counting([lk.Dense(4, 2, rng=0)])
     lk.fit(model, lk.SoftmaxCrossEntropy(), lk.SGD(model, lr=0.1), X, y, epochs=1, batch_size=8,
            progress=False)
@@ -114,3 +110,32 @@ def test_fit_uses_backward_params_and_still_takes_a_model_without_it(rng):
     lk.fit(duck, lk.SoftmaxCrossEntropy(), lk.SGD(duck, lr=0.1), X, y, epochs=1, batch_size=8,
            progress=False)
     assert calls[-2:] == ["duck", "duck"]
+
+
+def test_a_subclass_with_its_own_backward_keeps_it(rng):
+    """A first layer (or a Sequential) whose class replaces only ``backward`` is trained
+    through that backward, not through the parent class's shortcut past it."""
+    class HalvedDense(lk.Dense):                       # its own gradient rule
+        def backward(self, dy):
+            return super().backward(dy / 2)
+
+    class Logged(lk.Sequential):
+        seen = []
+
+        def backward(self, dy):
+            self.seen.append("own")
+            return super().backward(dy)
+
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    dy = rng.standard_normal((4, 2)).astype(np.float32)
+    plain, halved = lk.Dense(3, 2, rng=0), lk.Sequential([HalvedDense(3, 2, rng=0)])
+    plain.forward(x)
+    plain.backward(dy)
+    halved.forward(x)
+    halved.backward_params(dy)
+    halved = halved.layers[0]
+    np.testing.assert_allclose(halved.grads["W"], plain.grads["W"] / 2, rtol=1e-6)
+    model = Logged([lk.Dense(3, 2, rng=0)])
+    model.forward(x)
+    model.backward_params(dy)
+    assert Logged.seen == ["own"]

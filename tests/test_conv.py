@@ -123,6 +123,21 @@ def test_line_windows_read_the_windows_and_the_layer_uses_them(rng, make_x, monk
     assert seen, "Conv2D 8→4 at stride 1 should read line positions"
 
 
+def test_a_view_into_a_larger_array_with_inf_beside_it_trains_finitely(rng):
+    """With no padding, Conv2D keeps its input for dW; a view of a larger array must not bring
+    the numbers beside it (between its rows) into dW through the line positions."""
+    base = np.full((2, 8, 6, 9), np.inf)
+    base[..., 1:8] = rng.standard_normal((2, 8, 6, 7))
+    x = base[..., 1:8]                                            # rows 9 apart, inf between
+    with B.default_dtype("float64"):
+        conv = Conv2D(8, 4, 3, padding="valid", rng=rng)
+    dy = rng.standard_normal(conv.forward(x).shape)
+    dx = conv.backward(dy)
+    want_dx, want_dW, _ = conv2d_reference_backward(x.copy(), conv.params["W"], dy, 1, "valid")
+    np.testing.assert_allclose(conv.grads["W"], want_dW, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(dx, want_dx, rtol=0, atol=1e-10)
+
+
 def test_on_line_puts_zeros_between_the_rows(rng):
     dy = rng.standard_normal((2, 3, 4, 5))
     work = fast.Workspace()
