@@ -16,17 +16,18 @@ vectorised operations (4 or 9 in practice), no scatter-add (``np.add.at``) and n
 per-position loop; it reads more plainly than routing the gradient through a transposed
 convolution, and it is as fast for the small pooling kernels used in practice.
 
-Threads: each layer's passes work on every sample alone, so at n threads (``lk.set_threads``)
-the batch is cut into pieces that the threads share (``conv_fast.run_pieces``); the results are
-those of one thread, bit for bit.
+Slices: each layer's passes work on every sample alone, so they run on cache-sized slices of the
+batch (``threads.batchwise``), which the threads of ``lk.set_threads`` share; the results are
+those of the whole batch at once, bit for bit.
 """
 from __future__ import annotations
 
 import numbers
 
 from . import backend as B
-from .conv_fast import batch_pieces, run_pieces, windows
+from .conv_fast import windows
 from .layer import Layer
+from .threads import batchwise
 
 
 def _pair(value, name, what):
@@ -124,14 +125,6 @@ class _Pool2D(Layer):
                              f"{x.shape[2]}×{x.shape[3]} (shape {tuple(x.shape)})")
         return windows(x, kh, kw, self.stride)
 
-    def per_piece(self, body, x_or_dy, *arrays):
-        """body(*(a[piece] for a in arrays)) over pieces of the batch, on ``get_threads()``
-        threads (one piece, the whole batch, at one thread)."""
-        xp = B.get_array_module(x_or_dy)
-        size = x_or_dy[0].size * x_or_dy.itemsize if len(x_or_dy) else 1      # bytes per sample
-        pieces = batch_pieces(xp, len(x_or_dy), size, whole=True)
-        run_pieces(lambda batch, _: body(*(a[batch] for a in arrays)), xp, pieces)
-
     def offsets(self, Ho, Wo):
         """For each kernel offset (p, q): the slices of x that the Ho × Wo windows read there."""
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
@@ -172,7 +165,7 @@ class MaxPool2D(_Pool2D):
         kh, kw = self.kernel_size
         y = xp.empty(win.shape[:2] + win.shape[4:], dtype=x.dtype)          # N, C, Ho, Wo
         arg = xp.empty(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
-        self.per_piece(self.running_max, x, win, y, arg)      # pieces of the batch (threads)
+        batchwise(self.running_max, win, y, arg)             # by slices of the batch
         self.save_for_backward((arg, x.shape), y)
         return y
 
@@ -200,7 +193,7 @@ class MaxPool2D(_Pool2D):
         arg, shape = self.saved(dy)
         xp = B.get_array_module(dy)
         dx = xp.zeros(shape, dtype=dy.dtype)                  # N, C, H, W
-        self.per_piece(self.route, dy, dy, arg, dx)           # pieces of the batch (threads)
+        batchwise(self.route, dy, arg, dx)                    # by slices of the batch
         return dx
 
     def route(self, dy, arg, dx):
@@ -228,7 +221,7 @@ class AvgPool2D(_Pool2D):
         xp = B.get_array_module(x)
         win = self.windows_of(x)                              # N, C, kh, kw, Ho, Wo (view)
         y = xp.empty(win.shape[:2] + win.shape[4:], dtype=x.dtype)          # N, C, Ho, Wo
-        self.per_piece(lambda w, out: w.mean(axis=(2, 3), out=out), x, win, y)   # y = the mean
+        batchwise(lambda w, out: w.mean(axis=(2, 3), out=out), win, y)   # y = the mean
         self.save_for_backward(x.shape, y)
         return y
 
@@ -248,7 +241,7 @@ class AvgPool2D(_Pool2D):
             for _, _, at in self.offsets(*dy.shape[2:]):
                 dx[at] += share
 
-        self.per_piece(spread, dy, dy, dx)                    # pieces of the batch (threads)
+        batchwise(spread, dy, dx)                             # by slices of the batch
         return dx
 
 

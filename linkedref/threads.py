@@ -207,28 +207,48 @@ def parallel(fn, items) -> None:
 
 
 MIN_SHARE_BYTES = 2 ** 21        # a smaller pass costs more to hand to a thread than it saves
+PASS_BYTES = 2 ** 19             # a slice of an elementwise pass: this much of its largest array
+
+
+def batch_slices(arrays):
+    """Slices of the batch (axis 0) of ``arrays`` that take about ``PASS_BYTES`` of the largest
+    array each (at least one sample). Why: a pass of several operations (compare, multiply, add,
+    …) then finds each slice's operands in the CPU cache, where the previous operation left them;
+    on the whole batch each operation reads its operands from memory again (measured:
+    benchmarks/README.md, "Using every core")."""
+    N = len(arrays[0])
+    per_sample = max(a.nbytes for a in arrays) // max(N, 1)
+    step = max(1, PASS_BYTES // max(per_sample, 1))
+    return [slice(start, min(start + step, N)) for start in range(0, N, step)]
 
 
 def batchwise(fn, *arrays, like=None):
-    """``fn(*arrays)`` computed on slices of the batch (axis 0), shared by ``get_threads()``
-    threads: for an ``fn`` that treats each sample alone (an elementwise pass), so the result is
-    the same bit for bit. ``fn`` either writes into one of ``arrays`` (returns None), or returns
-    its result, an array shaped like ``like``: shared, each piece's result is written into one
-    new array. One thread, arrays off the CPU or a pass under ``MIN_SHARE_BYTES`` per thread:
-    just ``fn(*arrays)``, once.
+    """``fn(*arrays)`` computed on slices of the batch (axis 0): for an ``fn`` that treats each
+    sample alone (an elementwise pass), so the result is the same bit for bit however the batch is
+    cut. ``fn`` either writes into ``arrays`` (returns None), or returns its result, an array
+    shaped like ``like`` (then each slice's result is written into one new array).
+
+    The slices are cache-sized (``batch_slices``); at one thread they run in order on the calling
+    thread, at n threads ``parallel`` shares them, unless the pass is under ``MIN_SHARE_BYTES`` per
+    thread. Arrays off the CPU: just ``fn(*arrays)``, once (a GPU has no such cache to fit).
     """
     first, n = arrays[0], get_threads()
-    share = min(n, len(first), first.nbytes // MIN_SHARE_BYTES)
-    if n == 1 or share < 2 or type(first).__module__ != "numpy":
+    if type(first).__module__ != "numpy" or len(first) < 2:
+        return fn(*arrays)
+    slices = batch_slices(arrays)
+    if len(slices) == 1:
         return fn(*arrays)
     import numpy
-    size = -(-len(first) // share)
     out = None if like is None else numpy.empty_like(like)
 
-    def piece(start):
-        result = fn(*(a[start:start + size] for a in arrays))
+    def piece(batch):
+        result = fn(*(a[batch] for a in arrays))
         if out is not None:
-            out[start:start + size] = result
+            out[batch] = result
 
-    parallel(piece, range(0, len(first), size))
+    if n > 1 and first.nbytes // MIN_SHARE_BYTES >= 2:
+        parallel(piece, slices)
+    else:
+        for batch in slices:                     # in order, on this thread
+            piece(batch)
     return out

@@ -36,11 +36,12 @@ def _restore_threads():
 
 @pytest.fixture
 def small_pieces(monkeypatch):
-    """Pieces of any size, and chunks of 2**18 bytes (set_chunk: others), so that small tensors
-    take every path."""
+    """Pieces of any size, chunks of 2**18 bytes (set_chunk: others) and elementwise slices of
+    a sample or two, so that small tensors take every path."""
     monkeypatch.setattr(fast, "CHUNK_BYTES", 2 ** 18)
     monkeypatch.setattr(fast, "MIN_PIECE_BYTES", 1)
     monkeypatch.setattr(T, "MIN_SHARE_BYTES", 1)
+    monkeypatch.setattr(T, "PASS_BYTES", 1000)
     return lambda size: monkeypatch.setattr(fast, "CHUNK_BYTES", size)
 
 
@@ -310,17 +311,71 @@ def test_batchwise_shares_the_batch_only_when_it_is_worth_it(monkeypatch):
 
     def note(a, out):
         with lock:
-            calls.append(len(a))
+            calls.append((len(a), T.in_worker()))
         out[...] = 2 * a
 
     a, out = np.arange(10.0), np.zeros(10)
     with lk.using_threads(3):
-        T.batchwise(note, a, out)                     # 80 bytes: one call
-        assert calls == [10]
-        monkeypatch.setattr(T, "MIN_SHARE_BYTES", 1)
+        T.batchwise(note, a, out)                     # 80 bytes: one slice, one call
+        assert calls == [(10, False)]
+        monkeypatch.setattr(T, "PASS_BYTES", 24)     # slices of 3 samples, on this thread only
         T.batchwise(note, a, out)
-        assert sorted(calls[1:]) == [2, 4, 4]
+        assert calls[1:] == [(3, False), (3, False), (3, False), (1, False)]
+        monkeypatch.setattr(T, "MIN_SHARE_BYTES", 1)  # now worth sharing: the same slices
+        T.batchwise(note, a, out)
+        assert sorted(n for n, _ in calls[5:]) == [1, 3, 3, 3]
     np.testing.assert_array_equal(out, 2 * a)
+
+
+def test_batch_slices_follow_the_largest_array(monkeypatch):
+    monkeypatch.setattr(T, "PASS_BYTES", 100)
+    small, large = np.zeros((10, 2), np.float32), np.zeros((10, 5), np.float32)   # 8, 20 B/sample
+    assert [(s.start, s.stop) for s in T.batch_slices([small, large])] == [(0, 5), (5, 10)]
+    monkeypatch.setattr(T, "PASS_BYTES", 1)                                       # ≥ 1 sample
+    assert len(T.batch_slices([small])) == 10
+
+
+def _whole_or_sliced(layer, x, dy):
+    """One forward and backward of ``layer``: y, dx."""
+    y = layer.forward(x, training=True)
+    return y, layer.backward(dy(y.shape))
+
+
+@pytest.mark.parametrize("layer", [lk.MaxPool2D(2), lk.MaxPool2D(3, 1), lk.AvgPool2D(3, 2),
+                                   lk.AvgPool2D(2), lk.LKReLU()], ids=repr)
+def test_cache_sized_slices_compute_what_the_whole_batch_computes(layer, rng, monkeypatch):
+    """At one thread the elementwise passes run on slices of the batch (``batchwise``): bit for
+    bit the whole batch's result, for slices of one sample and of a few."""
+    x = np.round(rng.standard_normal((13, 3, 9, 9)), 1).astype(np.float32)    # ties, zeros
+    dy = lambda shape: np.sin(np.arange(np.prod(shape), dtype=np.float32)).reshape(shape)  # noqa
+    seen, slices = [], T.batch_slices
+    monkeypatch.setattr(T, "batch_slices", lambda arrays: seen.append(1) or slices(arrays))
+    with lk.using_threads(1):
+        monkeypatch.setattr(T, "PASS_BYTES", 10 ** 12)
+        whole = _whole_or_sliced(layer, x, dy)
+        for size in (1, 2000):
+            monkeypatch.setattr(T, "PASS_BYTES", size)
+            assert len(slices([x])) > 2
+            assert_bitwise(_whole_or_sliced(layer, x, dy), whole, f"{layer!r}, slices of {size} B")
+    assert seen, "the layer should cut its passes into slices"
+
+
+def test_an_adam_step_on_slices_is_the_whole_arrays_step(rng, monkeypatch):
+    grads = [rng.standard_normal((30, 20)).astype(np.float32) for _ in range(3)]
+
+    def run():
+        model = lk.Dense(30, 20, rng=0)
+        opt = lk.Adam(model, lr=0.01)
+        for g in grads:
+            model.grads["W"][...], model.grads["b"][...] = g, g[0]
+            opt.step()
+        return [model.params["W"].copy(), model.params["b"].copy()]
+
+    with lk.using_threads(1):
+        monkeypatch.setattr(T, "PASS_BYTES", 10 ** 12)
+        whole = run()
+        monkeypatch.setattr(T, "PASS_BYTES", 100)                  # 25 parameters per slice
+        assert_bitwise(run(), whole, "Adam on slices of 100 bytes")
 
 
 def _sum_on_the_pool(_):
