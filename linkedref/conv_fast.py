@@ -426,7 +426,7 @@ def dx_col2im(dy, w, stride, x_shape, pads, work):
         positions = (Ho, Wo) if R is None else (P,)
         add_back(dxpad[batch], dcols.reshape(-1, C, kh, kw, *positions), stride, R)
 
-    run_pieces(piece, xp, batch_pieces(xp, N, K * P * dy.itemsize, whole=True), work)
+    run_pieces(piece, xp, batch_pieces(xp, N, K * P * dy.itemsize), work)   # cache-sized chunks
     return dxpad[:, :, top:top + H, left:left + W]                  # N, C, H, W (view)
 
 
