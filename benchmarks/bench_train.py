@@ -25,7 +25,8 @@ thread) and ``torch.set_num_threads``; the header prints what each framework the
 Profile (``--profile``, batch 128 unless ``--batch``): per top-level layer, the forward and
 backward time of a step and the part of it in numpy's GEMM functions; with Linux ``perf``, the
 CPU time of each layer by operation class (GEMM, BLAS sync, copy, elementwise, reduce, kernel,
-Python) from native samples. See the comment above ``_StepProfiler`` for how.
+Python) from native samples. See the comment above ``_StepProfiler`` for how. Then, where
+PyTorch is installed, its twin's step by operator and input shape (``torch.profiler``).
 
 Memory (``--memory``, NumPy vs PyTorch CPU): each framework runs in a fresh subprocess that
 imports, resets the kernel's peak-RSS counter (VmHWM, through /proc/self/clear_refs), builds
@@ -710,6 +711,35 @@ def run_profiles(args, emit):
             emit("")
             emit(profile(net, variant, batch, args.backend[0], args.repeats, args.warmup,
                          args.perf))
+            device = torch_device_for(args.backend[0], args.torch_device)
+            if device is not None:
+                emit(torch_profile(net, variant, batch, device, args.repeats, args.warmup))
+
+
+def torch_profile(net, variant, batch, device, repeats=10, warmup=2, rows=12):
+    """The PyTorch twin's step by operator and input shape (torch.profiler, self time per step),
+    to set beside linkedref's layer table: which layers PyTorch runs faster, which slower."""
+    import torch
+    from torch.profiler import ProfilerActivity
+    step = TorchStep(net, variant, batch, device)
+    for _ in range(max(1, warmup)):
+        step()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+    with torch.profiler.profile(activities=activities, record_shapes=True) as prof:
+        for _ in range(repeats):
+            step()
+    events = sorted(prof.key_averages(group_by_input_shape=True),
+                    key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in events) / repeats / 1e3
+    lines = [f"== PyTorch twin {net}/{variant}, batch {batch}, {device}: {total:.1f} ms of "
+             f"operator self time per step (torch.profiler, mean of {repeats} steps, its own "
+             "overhead included); the largest operators, by input shapes",
+             f"  {'operator':<42} {'ms/step':>8} {'calls':>6}  input shapes"]
+    for e in events[:rows]:
+        shapes = ", ".join(str(tuple(s)) for s in e.input_shapes if s)
+        lines.append(f"  {e.key[:42]:<42} {e.self_cpu_time_total / repeats / 1e3:8.2f} "
+                     f"{e.count // repeats:6d}  {shapes[:90]}")
+    return "\n".join(lines)
 
 
 def run_timings(args, emit) -> dict:
