@@ -24,9 +24,10 @@ The measurements behind these choices are in benchmarks/README.md ("Why the fast
 built this way").
 
 Threads (``lk.set_threads``): at one thread every function below runs its chunks one after the
-other, as it always did. At n threads the batch is cut into pieces (``batch_pieces``) that the
-caller and a small pool share (``run_pieces``, ``linkedref.threads.parallel``), each GEMM on one
-BLAS thread. The results do not depend on n, bit for bit: each sample's forward and dx are
+other, as it always did. At n threads a pass of at least ``MIN_SHARE_PASS_BYTES`` is cut into
+pieces (``batch_pieces``) that the caller and a small pool share (``run_batch``,
+``linkedref.threads.parallel``), each GEMM on one BLAS thread; a smaller pass runs its chunks as
+at one thread. The results do not depend on n, bit for bit: each sample's forward and dx are
 computed alone; dW is summed chunk by chunk over the same fixed ``batch_chunks`` in the same
 order at every n (each chunk's sum over its samples first, then the chunks' sums in order).
 
@@ -210,7 +211,7 @@ def pad(x, pads, into=None):
     def inside(batch, _):
         xpad[batch, :, top:top + H, left:left + W] = x[batch]
 
-    run_pieces(inside, xp, batch_pieces(xp, N, C * H * W * x.itemsize, whole=True))
+    run_batch(inside, xp, N, C * H * W * x.itemsize, whole=True)
     return xpad
 
 
@@ -247,34 +248,53 @@ def batch_chunks(xp, N, bytes_per_sample):
 
 
 MIN_PIECE_BYTES = 2 ** 21       # smaller pieces cost more to hand to a thread than they save
+MIN_SHARE_PASS_BYTES = 2 ** 24  # a smaller pass runs on one thread: its pieces would be too short
+
+
+def shared_pass(xp, N, bytes_per_sample):
+    """Whether a pass over the batch 0..N (``bytes_per_sample`` of im2col columns or of copy
+    each) is shared by the threads: more than one thread, NumPy, and ``MIN_SHARE_PASS_BYTES`` in
+    all. Why the floor: a depth_net layer's passes (10 MB of columns at batch 128) take ~0.3 ms
+    each; cut in pieces for two threads, they ran slower than on one (benchmarks/README.md)."""
+    return (get_threads() > 1 and xp.__name__ == "numpy"
+            and N * bytes_per_sample >= MIN_SHARE_PASS_BYTES)
 
 
 def batch_pieces(xp, N, bytes_per_sample, whole=False):
     """How the threads share the batch 0..N: a list of slices.
 
-    One thread (or a GPU): the chunks ``batch_chunks`` gives, or the whole batch as one slice
-    when ``whole`` (for a pass that always ran on the whole batch). n threads: equal pieces, as
-    many as the chunks rounded up to a multiple of n (so each piece still fits the cache), but
-    none of fewer than ``MIN_PIECE_BYTES``.
+    A pass that is not shared (``shared_pass``: one thread, a GPU, a small pass): the chunks
+    ``batch_chunks`` gives, or the whole batch as one slice when ``whole`` (for a pass that
+    always ran on the whole batch). Shared: equal pieces, as many as the chunks rounded up to a
+    multiple of n (so each piece still fits the cache), but none of fewer than
+    ``MIN_PIECE_BYTES``.
     """
-    n = get_threads()
-    if n == 1 or xp.__name__ != "numpy":
+    if not shared_pass(xp, N, bytes_per_sample):
         return [slice(0, N)] if whole else list(batch_chunks(xp, N, bytes_per_sample))
+    n = get_threads()
     chunks = len(list(batch_chunks(xp, N, bytes_per_sample)))
     count = max(1, min(n * -(-chunks // n), N, N * bytes_per_sample // MIN_PIECE_BYTES))
     size = max(1, -(-N // count))
     return [slice(start, min(start + size, N)) for start in range(0, N, size)]
 
 
-def run_pieces(body, xp, pieces, work=None):
-    """``body(piece, workspace)`` for every piece: in order on this thread at one thread (and on a
-    GPU), else shared by ``get_threads()`` threads (``threads.parallel``), each with its own
-    workspace (``own_workspace``). Each body writes only its own piece's outputs."""
-    if xp.__name__ != "numpy":
+def run_pieces(body, xp, pieces, work=None, shared=True):
+    """``body(piece, workspace)`` for every piece: in order on this thread at one thread, on a
+    GPU or when not ``shared``; else shared by ``get_threads()`` threads (``threads.parallel``),
+    each with its own workspace (``own_workspace``). Each body writes only its own piece's
+    outputs."""
+    if not shared or xp.__name__ != "numpy":
         for piece in pieces:
             body(piece, work)
         return
     parallel(lambda piece: body(piece, own_workspace(work)), pieces)
+
+
+def run_batch(body, xp, N, bytes_per_sample, work=None, whole=False):
+    """``body(piece, workspace)`` over the pieces ``batch_pieces`` cuts the batch 0..N into:
+    shared by the threads when the pass is (``shared_pass``), else in order on this thread."""
+    run_pieces(body, xp, batch_pieces(xp, N, bytes_per_sample, whole), work,
+               shared=shared_pass(xp, N, bytes_per_sample))
 
 
 def correlate(x, w, stride, work, prepare=None):
@@ -303,7 +323,7 @@ def correlate(x, w, stride, work, prepare=None):
         line = xp.matmul(w2, cols, out=work.get(xp, (cols.shape[0], O, P), x.dtype, "y_line"))
         y[batch] = on_grid(line, Ho, Wo, R)                  # n, O, Ho, Wo
 
-    run_pieces(chunk, xp, batch_pieces(xp, N, C * kh * kw * P * x.itemsize), work)
+    run_batch(chunk, xp, N, C * kh * kw * P * x.itemsize, work)
     return y
 
 
@@ -323,7 +343,7 @@ def weight_grad(xpad, dy, kernel_size, stride, work):
     K, P = C * kh * kw, math.prod(win.shape[4:])
     dW_t = xp.zeros((K, O), dtype=dy.dtype)
     chunks = list(batch_chunks(xp, N, K * P * dy.itemsize))
-    n_threads = get_threads() if xp.__name__ == "numpy" else 1
+    n_threads = get_threads() if shared_pass(xp, N, K * P * dy.itemsize) else 1
 
     def chunk_sum(batch, work, out=None):      # this chunk's Σ_n cols[n] @ dy[n]^T (K, O)
         return _chunk_product(win[batch], on_line(dy[batch], R, work), work, out)
@@ -335,9 +355,9 @@ def weight_grad(xpad, dy, kernel_size, stride, work):
         # Too few chunks to keep the threads evenly busy: pieces of any size write their samples'
         # products cols[n] @ dy[n]^T, then each chunk's products are summed as at one thread.
         products = work.get(xp, (N, K, O), dy.dtype, "dW")                 # N, K, O
-        run_pieces(lambda batch, own: _per_sample(win[batch], on_line(dy[batch], R, own), own,
-                                                  products[batch]),
-                   xp, batch_pieces(xp, N, K * P * dy.itemsize), work)
+        run_batch(lambda batch, own: _per_sample(win[batch], on_line(dy[batch], R, own), own,
+                                                 products[batch]),
+                  xp, N, K * P * dy.itemsize, work)
         for batch in chunks:
             dW_t += products[batch].sum(axis=0)
     else:
@@ -426,7 +446,7 @@ def dx_col2im(dy, w, stride, x_shape, pads, work):
         positions = (Ho, Wo) if R is None else (P,)
         add_back(dxpad[batch], dcols.reshape(-1, C, kh, kw, *positions), stride, R)
 
-    run_pieces(piece, xp, batch_pieces(xp, N, K * P * dy.itemsize), work)   # cache-sized chunks
+    run_batch(piece, xp, N, K * P * dy.itemsize, work)          # cache-sized chunks
     return dxpad[:, :, top:top + H, left:left + W]                  # N, C, H, W (view)
 
 
