@@ -24,7 +24,7 @@ The measurements behind these choices are in benchmarks/README.md ("Why the fast
 built this way").
 
 Threads (``lk.set_threads``): at one thread every function below runs its chunks one after the
-other, as it always did. At n threads a pass of at least ``MIN_SHARE_PASS_BYTES`` is cut into
+other, as it always did. At n threads a pass of at least ``SHARE_SECONDS`` of work is cut into
 pieces (``batch_pieces``) that the caller and a small pool share (``run_batch``,
 ``linkedref.threads.parallel``), each GEMM on one BLAS thread; a smaller pass runs its chunks as
 at one thread. The results do not depend on n, bit for bit: each sample's forward and dx are
@@ -248,19 +248,24 @@ def batch_chunks(xp, N, bytes_per_sample):
 
 
 MIN_PIECE_BYTES = 2 ** 21       # smaller pieces cost more to hand to a thread than they save
-MIN_SHARE_PASS_BYTES = 2 ** 24  # a smaller pass runs on one thread: its pieces would be too short
+SHARE_SECONDS = 1e-3            # a pass shorter than this (estimated) runs on one thread
+COPY_RATE = 2e10                # bytes/s of im2col's copy on one core (this project's VM)
+GEMM_RATE = 8e10                # FLOP/s of its GEMMs on one core
 
 
-def shared_pass(xp, N, bytes_per_sample):
-    """Whether a pass over the batch 0..N (``bytes_per_sample`` of im2col columns or of copy
-    each) is shared by the threads: more than one thread, NumPy, and ``MIN_SHARE_PASS_BYTES`` in
-    all. Why the floor: a depth_net layer's passes (10 MB of columns at batch 128) take ~0.3 ms
-    each; cut in pieces for two threads, they ran slower than on one (benchmarks/README.md)."""
-    return (get_threads() > 1 and xp.__name__ == "numpy"
-            and N * bytes_per_sample >= MIN_SHARE_PASS_BYTES)
+def shared_pass(xp, N, bytes_per_sample, flops_per_sample=0):
+    """Whether a pass over the batch 0..N is shared by the threads: more than one thread, NumPy,
+    and at least ``SHARE_SECONDS`` of work at one thread, estimated from the bytes each sample
+    copies (im2col columns, padding) and the GEMM FLOPs it takes. Why: a depth_net layer's pass
+    (10 MB of columns but only 21 MFLOP at batch 128: ~0.8 ms) ran slower cut in pieces for two
+    threads than on one, while cifar_net's passes of fewer bytes and far more FLOPs gain
+    (benchmarks/README.md). (The elementwise passes have their own floor,
+    ``threads.MIN_SHARE_BYTES`` per thread of their largest array, measured apart.)"""
+    seconds = N * (bytes_per_sample / COPY_RATE + flops_per_sample / GEMM_RATE)
+    return get_threads() > 1 and xp.__name__ == "numpy" and seconds >= SHARE_SECONDS
 
 
-def batch_pieces(xp, N, bytes_per_sample, whole=False):
+def batch_pieces(xp, N, bytes_per_sample, whole=False, flops_per_sample=0):
     """How the threads share the batch 0..N: a list of slices.
 
     A pass that is not shared (``shared_pass``: one thread, a GPU, a small pass): the chunks
@@ -269,7 +274,7 @@ def batch_pieces(xp, N, bytes_per_sample, whole=False):
     multiple of n (so each piece still fits the cache), but none of fewer than
     ``MIN_PIECE_BYTES``.
     """
-    if not shared_pass(xp, N, bytes_per_sample):
+    if not shared_pass(xp, N, bytes_per_sample, flops_per_sample):
         return [slice(0, N)] if whole else list(batch_chunks(xp, N, bytes_per_sample))
     n = get_threads()
     chunks = len(list(batch_chunks(xp, N, bytes_per_sample)))
@@ -290,11 +295,11 @@ def run_pieces(body, xp, pieces, work=None, shared=True):
     parallel(lambda piece: body(piece, own_workspace(work)), pieces)
 
 
-def run_batch(body, xp, N, bytes_per_sample, work=None, whole=False):
+def run_batch(body, xp, N, bytes_per_sample, work=None, whole=False, flops_per_sample=0):
     """``body(piece, workspace)`` over the pieces ``batch_pieces`` cuts the batch 0..N into:
     shared by the threads when the pass is (``shared_pass``), else in order on this thread."""
-    run_pieces(body, xp, batch_pieces(xp, N, bytes_per_sample, whole), work,
-               shared=shared_pass(xp, N, bytes_per_sample))
+    run_pieces(body, xp, batch_pieces(xp, N, bytes_per_sample, whole, flops_per_sample), work,
+               shared=shared_pass(xp, N, bytes_per_sample, flops_per_sample))
 
 
 def correlate(x, w, stride, work, prepare=None):
@@ -323,7 +328,8 @@ def correlate(x, w, stride, work, prepare=None):
         line = xp.matmul(w2, cols, out=work.get(xp, (cols.shape[0], O, P), x.dtype, "y_line"))
         y[batch] = on_grid(line, Ho, Wo, R)                  # n, O, Ho, Wo
 
-    run_batch(chunk, xp, N, C * kh * kw * P * x.itemsize, work)
+    run_batch(chunk, xp, N, C * kh * kw * P * x.itemsize, work,
+              flops_per_sample=2 * O * C * kh * kw * P)
     return y
 
 
@@ -343,7 +349,8 @@ def weight_grad(xpad, dy, kernel_size, stride, work):
     K, P = C * kh * kw, math.prod(win.shape[4:])
     dW_t = xp.zeros((K, O), dtype=dy.dtype)
     chunks = list(batch_chunks(xp, N, K * P * dy.itemsize))
-    n_threads = get_threads() if shared_pass(xp, N, K * P * dy.itemsize) else 1
+    flops = 2 * O * K * P                                               # per sample
+    n_threads = get_threads() if shared_pass(xp, N, K * P * dy.itemsize, flops) else 1
 
     def chunk_sum(batch, work, out=None):      # this chunk's Σ_n cols[n] @ dy[n]^T (K, O)
         return _chunk_product(win[batch], on_line(dy[batch], R, work), work, out)
@@ -357,7 +364,7 @@ def weight_grad(xpad, dy, kernel_size, stride, work):
         products = work.get(xp, (N, K, O), dy.dtype, "dW")                 # N, K, O
         run_batch(lambda batch, own: _per_sample(win[batch], on_line(dy[batch], R, own), own,
                                                  products[batch]),
-                  xp, N, K * P * dy.itemsize, work)
+                  xp, N, K * P * dy.itemsize, work, flops_per_sample=flops)
         for batch in chunks:
             dW_t += products[batch].sum(axis=0)
     else:
@@ -446,7 +453,8 @@ def dx_col2im(dy, w, stride, x_shape, pads, work):
         positions = (Ho, Wo) if R is None else (P,)
         add_back(dxpad[batch], dcols.reshape(-1, C, kh, kw, *positions), stride, R)
 
-    run_batch(piece, xp, N, K * P * dy.itemsize, work)          # cache-sized chunks
+    run_batch(piece, xp, N, K * P * dy.itemsize, work,          # cache-sized chunks
+              flops_per_sample=2 * O * K * P)
     return dxpad[:, :, top:top + H, left:left + W]                  # N, C, H, W (view)
 
 

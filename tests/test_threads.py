@@ -4,7 +4,7 @@ computes exactly what the single-threaded code always computed.
 The reference of each comparison is computed first, at one thread with the pool disabled (its
 factory raises), so it comes from the plain, in-order loop of each function. Chunks of three
 samples and pieces of any size (monkeypatched CHUNK_BYTES, MIN_PIECE_BYTES and
-MIN_SHARE_PASS_BYTES) make small arrays
+SHARE_SECONDS) make small arrays
 take every branch: dW from per-sample products, from per-chunk sums, and as one GEMM over n·P.
 """
 import importlib
@@ -41,7 +41,7 @@ def small_pieces(monkeypatch):
     a sample or two, so that small tensors take every path."""
     monkeypatch.setattr(fast, "CHUNK_BYTES", 2 ** 18)
     monkeypatch.setattr(fast, "MIN_PIECE_BYTES", 1)
-    monkeypatch.setattr(fast, "MIN_SHARE_PASS_BYTES", 1)
+    monkeypatch.setattr(fast, "SHARE_SECONDS", 0)
     monkeypatch.setattr(T, "MIN_SHARE_BYTES", 1)
     monkeypatch.setattr(T, "PASS_BYTES", 1000)
     return lambda size: monkeypatch.setattr(fast, "CHUNK_BYTES", size)
@@ -398,7 +398,7 @@ def test_a_forked_child_starts_its_own_pool():
 
 def test_pieces_fit_the_chunks_and_one_thread_keeps_the_chunks(monkeypatch):
     monkeypatch.setattr(fast, "MIN_PIECE_BYTES", 1)
-    monkeypatch.setattr(fast, "MIN_SHARE_PASS_BYTES", 1)
+    monkeypatch.setattr(fast, "SHARE_SECONDS", 0)
     with lk.using_threads(1):
         assert fast.batch_pieces(np, 10, fast.CHUNK_BYTES // 4) == list(
             fast.batch_chunks(np, 10, fast.CHUNK_BYTES // 4))
@@ -413,18 +413,21 @@ def test_pieces_fit_the_chunks_and_one_thread_keeps_the_chunks(monkeypatch):
 
 
 def test_a_small_pass_keeps_its_chunks_on_the_calling_thread(monkeypatch):
-    """Under MIN_SHARE_PASS_BYTES a pass runs as at one thread, even at two: the cache-sized
-    chunks, in order, on this thread (the pool is not asked)."""
-    monkeypatch.setattr(fast, "MIN_SHARE_PASS_BYTES", 10 * fast.CHUNK_BYTES)
+    """A pass of less than SHARE_SECONDS of work runs as at one thread, even at two: the
+    cache-sized chunks, in order, on this thread (the pool is not asked)."""
     seen = []
 
     def body(piece, work):
         seen.append((piece.start, piece.stop, T.in_worker(), work))
 
+    size = fast.CHUNK_BYTES // 4                                    # 4 samples a chunk
     with lk.using_threads(2), monkeypatch.context() as m:
         m.setattr(fast, "parallel", lambda fn, items: pytest.fail("a small pass was shared"))
-        assert not fast.shared_pass(np, 12, fast.CHUNK_BYTES // 4)
-        fast.run_batch(body, np, 12, fast.CHUNK_BYTES // 4, work="mine")
+        assert not fast.shared_pass(np, 12, size)                   # 9 MiB of copy: ~0.5 ms
+        fast.run_batch(body, np, 12, size, work="mine")
     assert seen == [(0, 4, False, "mine"), (4, 8, False, "mine"), (8, 12, False, "mine")]
     with lk.using_threads(2):
-        assert fast.shared_pass(np, 40, fast.CHUNK_BYTES // 4)       # 10 chunks: shared
+        assert fast.shared_pass(np, 12, size, flops_per_sample=2 * 10 ** 7)   # + 240 MFLOP
+        assert fast.shared_pass(np, 40, size)                                   # 30 MiB
+    with lk.using_threads(1):
+        assert not fast.shared_pass(np, 10 ** 6, size, 10 ** 9)
