@@ -728,16 +728,20 @@ def torch_profile(net, variant, batch, device, repeats=10, warmup=2, rows=12):
     with torch.profiler.profile(activities=activities, record_shapes=True) as prof:
         for _ in range(repeats):
             step()
-    events = sorted(prof.key_averages(group_by_input_shape=True),
-                    key=lambda e: -e.self_cpu_time_total)
-    total = sum(e.self_cpu_time_total for e in events) / repeats / 1e3
+    where = "device" if device == "cuda" else "cpu"           # on a GPU: the kernels' own time
+
+    def self_us(event):
+        return getattr(event, f"self_{where}_time_total", 0.0)
+
+    events = sorted(prof.key_averages(group_by_input_shape=True), key=lambda e: -self_us(e))
+    total = sum(self_us(e) for e in events) / repeats / 1e3
     lines = [f"== PyTorch twin {net}/{variant}, batch {batch}, {device}: {total:.1f} ms of "
-             f"operator self time per step (torch.profiler, mean of {repeats} steps, its own "
-             "overhead included); the largest operators, by input shapes",
+             f"operator self {where} time per step (torch.profiler, mean of {repeats} steps, its "
+             "own overhead included); the largest operators, by input shapes",
              f"  {'operator':<42} {'ms/step':>8} {'calls':>6}  input shapes"]
     for e in events[:rows]:
         shapes = ", ".join(str(tuple(s)) for s in e.input_shapes if s)
-        lines.append(f"  {e.key[:42]:<42} {e.self_cpu_time_total / repeats / 1e3:8.2f} "
+        lines.append(f"  {e.key[:42]:<42} {self_us(e) / repeats / 1e3:8.2f} "
                      f"{e.count // repeats:6d}  {shapes[:90]}")
     return "\n".join(lines)
 

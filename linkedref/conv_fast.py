@@ -24,7 +24,8 @@ The measurements behind these choices are in benchmarks/README.md ("Why the fast
 built this way").
 
 Threads (``lk.set_threads``): at one thread every function below runs its chunks one after the
-other, as it always did. At n threads a pass of at least ``SHARE_SECONDS`` of work is cut into
+other (as it always did; ``dx_col2im``, which took the whole batch at once, since 2026-11-28
+evening, with the same bits). At n threads a pass of at least ``SHARE_SECONDS`` of work is cut into
 pieces (``batch_pieces``) that the caller and a small pool share (``run_batch``,
 ``linkedref.threads.parallel``), each GEMM on one BLAS thread; a smaller pass runs its chunks as
 at one thread. The results do not depend on n, bit for bit: each sample's forward and dx are
@@ -242,7 +243,7 @@ def batch_chunks(xp, N, bytes_per_sample):
     Why: the GEMM then reads the columns from the CPU cache, right after im2col wrote them. On a
     GPU there is no such cache to fit and each launch costs time: the whole batch is one chunk.
     """
-    step = N if xp.__name__ != "numpy" else max(1, min(N, CHUNK_BYTES // max(bytes_per_sample, 1)))
+    step = max(1, N if xp.__name__ != "numpy" else min(N, CHUNK_BYTES // max(bytes_per_sample, 1)))
     for start in range(0, N, step):
         yield slice(start, min(start + step, N))
 
@@ -259,22 +260,22 @@ def shared_pass(xp, N, bytes_per_sample, flops_per_sample=0):
     copies (im2col columns, padding) and the GEMM FLOPs it takes. Why: a depth_net layer's pass
     (10 MB of columns but only 21 MFLOP at batch 128: ~0.8 ms) ran slower cut in pieces for two
     threads than on one, while cifar_net's passes of fewer bytes and far more FLOPs gain
-    (benchmarks/README.md). (The elementwise passes have their own floor,
-    ``threads.MIN_SHARE_BYTES`` per thread of their largest array, measured apart.)"""
+    (benchmarks/README.md). (The elementwise passes of ``threads.batchwise`` have their own
+    floor, ``threads.MIN_SHARE_BYTES``, measured apart.)"""
     seconds = N * (bytes_per_sample / COPY_RATE + flops_per_sample / GEMM_RATE)
     return get_threads() > 1 and xp.__name__ == "numpy" and seconds >= SHARE_SECONDS
 
 
-def batch_pieces(xp, N, bytes_per_sample, whole=False, flops_per_sample=0):
+def batch_pieces(xp, N, bytes_per_sample, whole=False, shared=False):
     """How the threads share the batch 0..N: a list of slices.
 
-    A pass that is not shared (``shared_pass``: one thread, a GPU, a small pass): the chunks
+    A pass that is not ``shared`` (``shared_pass``: one thread, a GPU, a small pass): the chunks
     ``batch_chunks`` gives, or the whole batch as one slice when ``whole`` (for a pass that
     always ran on the whole batch). Shared: equal pieces, as many as the chunks rounded up to a
     multiple of n (so each piece still fits the cache), but none of fewer than
     ``MIN_PIECE_BYTES``.
     """
-    if not shared_pass(xp, N, bytes_per_sample, flops_per_sample):
+    if not shared:
         return [slice(0, N)] if whole else list(batch_chunks(xp, N, bytes_per_sample))
     n = get_threads()
     chunks = len(list(batch_chunks(xp, N, bytes_per_sample)))
@@ -298,8 +299,8 @@ def run_pieces(body, xp, pieces, work=None, shared=True):
 def run_batch(body, xp, N, bytes_per_sample, work=None, whole=False, flops_per_sample=0):
     """``body(piece, workspace)`` over the pieces ``batch_pieces`` cuts the batch 0..N into:
     shared by the threads when the pass is (``shared_pass``), else in order on this thread."""
-    run_pieces(body, xp, batch_pieces(xp, N, bytes_per_sample, whole, flops_per_sample), work,
-               shared=shared_pass(xp, N, bytes_per_sample, flops_per_sample))
+    shared = shared_pass(xp, N, bytes_per_sample, flops_per_sample)
+    run_pieces(body, xp, batch_pieces(xp, N, bytes_per_sample, whole, shared), work, shared)
 
 
 def correlate(x, w, stride, work, prepare=None):
@@ -349,8 +350,8 @@ def weight_grad(xpad, dy, kernel_size, stride, work):
     K, P = C * kh * kw, math.prod(win.shape[4:])
     dW_t = xp.zeros((K, O), dtype=dy.dtype)
     chunks = list(batch_chunks(xp, N, K * P * dy.itemsize))
-    flops = 2 * O * K * P                                               # per sample
-    n_threads = get_threads() if shared_pass(xp, N, K * P * dy.itemsize, flops) else 1
+    shared = shared_pass(xp, N, K * P * dy.itemsize, flops_per_sample=2 * O * K * P)
+    n_threads = get_threads() if shared else 1
 
     def chunk_sum(batch, work, out=None):      # this chunk's Σ_n cols[n] @ dy[n]^T (K, O)
         return _chunk_product(win[batch], on_line(dy[batch], R, work), work, out)
@@ -362,9 +363,9 @@ def weight_grad(xpad, dy, kernel_size, stride, work):
         # Too few chunks to keep the threads evenly busy: pieces of any size write their samples'
         # products cols[n] @ dy[n]^T, then each chunk's products are summed as at one thread.
         products = work.get(xp, (N, K, O), dy.dtype, "dW")                 # N, K, O
-        run_batch(lambda batch, own: _per_sample(win[batch], on_line(dy[batch], R, own), own,
-                                                 products[batch]),
-                  xp, N, K * P * dy.itemsize, work, flops_per_sample=flops)
+        run_pieces(lambda batch, own: _per_sample(win[batch], on_line(dy[batch], R, own), own,
+                                                  products[batch]),
+                   xp, batch_pieces(xp, N, K * P * dy.itemsize, shared=True), work)
         for batch in chunks:
             dW_t += products[batch].sum(axis=0)
     else:

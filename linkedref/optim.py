@@ -123,8 +123,8 @@ class Optimizer:
         self.iterations += 1
 
     def _update_shared(self, p, g, state, scratch, lr):
-        """``_update`` on pieces of the flattened arrays, shared by the threads of
-        ``lk.set_threads`` (``threads.batchwise``; one thread: one call), for the rules of this
+        """``_update`` on cache-sized pieces of the flattened arrays (``threads.batchwise``: in
+        order at one thread, shared by the threads of ``lk.set_threads``), for the rules of this
         module (``ELEMENTWISE_RULES``): each updates every element from that element alone, so
         the result is the same bit for bit. Any other ``_update`` gets the whole arrays."""
         arrays = [p, g, scratch, *state.values()]

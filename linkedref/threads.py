@@ -225,28 +225,34 @@ def batch_slices(arrays):
 def batchwise(fn, *arrays, like=None):
     """``fn(*arrays)`` computed on slices of the batch (axis 0): for an ``fn`` that treats each
     sample alone (an elementwise pass), so the result is the same bit for bit however the batch is
-    cut. ``fn`` either writes into ``arrays`` (returns None), or returns its result, an array
-    shaped like ``like`` (then each slice's result is written into one new array).
+    cut. ``fn`` either writes into ``arrays`` (returns None), or returns its result, an array of
+    ``like``'s shape (then each slice's result is written into one new array, of the dtype the
+    first slice's result has, as the whole batch's would).
 
     The slices are cache-sized (``batch_slices``); at one thread they run in order on the calling
-    thread, at n threads ``parallel`` shares them, unless the pass is under ``MIN_SHARE_BYTES`` per
-    thread. Arrays off the CPU: just ``fn(*arrays)``, once (a GPU has no such cache to fit).
+    thread; at n threads ``parallel`` shares them when the first array holds at least two pieces'
+    worth, 2 × ``MIN_SHARE_BYTES``. Arrays off the CPU: just ``fn(*arrays)``, once (a GPU has no
+    such cache to fit).
     """
-    first, n = arrays[0], get_threads()
+    first = arrays[0]
     if type(first).__module__ != "numpy" or len(first) < 2:
         return fn(*arrays)
     slices = batch_slices(arrays)
     if len(slices) == 1:
         return fn(*arrays)
-    import numpy
-    out = None if like is None else numpy.empty_like(like)
+    out = None
+    if like is not None:                         # the first slice here: it sets out's dtype
+        import numpy
+        head = fn(*(a[slices[0]] for a in arrays))
+        out = numpy.empty(like.shape, dtype=head.dtype)
+        out[slices[0]], slices = head, slices[1:]
 
     def piece(batch):
         result = fn(*(a[batch] for a in arrays))
         if out is not None:
             out[batch] = result
 
-    if n > 1 and first.nbytes // MIN_SHARE_BYTES >= 2:
+    if get_threads() > 1 and first.nbytes >= 2 * MIN_SHARE_BYTES:
         parallel(piece, slices)
     else:
         for batch in slices:                     # in order, on this thread

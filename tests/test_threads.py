@@ -350,16 +350,52 @@ def test_cache_sized_slices_compute_what_the_whole_batch_computes(layer, rng, mo
     bit the whole batch's result, for slices of one sample and of a few."""
     x = np.round(rng.standard_normal((13, 3, 9, 9)), 1).astype(np.float32)    # ties, zeros
     dy = lambda shape: np.sin(np.arange(np.prod(shape), dtype=np.float32)).reshape(shape)  # noqa
-    seen, slices = [], T.batch_slices
-    monkeypatch.setattr(T, "batch_slices", lambda arrays: seen.append(1) or slices(arrays))
+    counts, slices = [], T.batch_slices
+    monkeypatch.setattr(T, "batch_slices", lambda arrays: counts.append(len(slices(arrays)))
+                        or slices(arrays))
     with lk.using_threads(1):
         monkeypatch.setattr(T, "PASS_BYTES", 10 ** 12)
         whole = _whole_or_sliced(layer, x, dy)
+        assert counts and max(counts) == 1
         for size in (1, 2000):
             monkeypatch.setattr(T, "PASS_BYTES", size)
-            assert len(slices([x])) > 2
+            counts.clear()
             assert_bitwise(_whole_or_sliced(layer, x, dy), whole, f"{layer!r}, slices of {size} B")
-    assert seen, "the layer should cut its passes into slices"
+            assert len(counts) == 2 and min(counts) > 2, f"forward and backward in slices: {counts}"
+
+
+def test_a_returned_result_keeps_the_whole_batchs_dtype(rng, monkeypatch):
+    """``batchwise(..., like=)``: the result's dtype is the one fn gives (float64 dy on float32
+    z: float64, as on the whole batch), however many slices."""
+    z = rng.standard_normal((16, 3, 4, 4)).astype(np.float32)
+    dy = rng.standard_normal((16, 6, 4, 4))                                  # float64
+    layer = lk.LKReLU()
+    layer.forward(z, training=True)
+    want = layer.backward(dy)
+    monkeypatch.setattr(T, "PASS_BYTES", 64)
+    got = layer.backward(dy)
+    assert want.dtype == got.dtype == np.float64
+    assert_bitwise([got], [want], "LK-ReLU dx on slices")
+
+
+class _OffTheCPU(np.ndarray):
+    """An array batchwise must not cut (its type's module is not numpy, as CuPy's is not)."""
+
+
+def test_batchwise_calls_once_for_arrays_off_the_cpu_or_one_sample(monkeypatch):
+    monkeypatch.setattr(T, "PASS_BYTES", 1)
+    calls = []
+
+    def note(a):
+        calls.append(len(a))
+        return a * 2
+
+    a = np.arange(12.0).reshape(6, 2)
+    np.testing.assert_array_equal(T.batchwise(note, a.view(_OffTheCPU), like=a), 2 * a)
+    T.batchwise(note, a[:1], like=a[:1])
+    assert calls == [6, 1]
+    np.testing.assert_array_equal(T.batchwise(note, a, like=a), 2 * a)    # sliced: 6 calls
+    assert calls[2:] == [1] * 6
 
 
 def test_an_adam_step_on_slices_is_the_whole_arrays_step(rng, monkeypatch):
@@ -396,20 +432,19 @@ def test_a_forked_child_starts_its_own_pool():
         assert children.map_async(_sum_on_the_pool, [0]).get(timeout=20) == [28]
 
 
-def test_pieces_fit_the_chunks_and_one_thread_keeps_the_chunks(monkeypatch):
+def test_pieces_fit_the_chunks_and_an_unshared_pass_keeps_the_chunks(monkeypatch):
     monkeypatch.setattr(fast, "MIN_PIECE_BYTES", 1)
-    monkeypatch.setattr(fast, "SHARE_SECONDS", 0)
-    with lk.using_threads(1):
-        assert fast.batch_pieces(np, 10, fast.CHUNK_BYTES // 4) == list(
-            fast.batch_chunks(np, 10, fast.CHUNK_BYTES // 4))
-        assert fast.batch_pieces(np, 10, 1, whole=True) == [slice(0, 10)]
+    size = fast.CHUNK_BYTES // 4                                   # 4 samples a chunk
+    assert fast.batch_pieces(np, 10, size) == list(fast.batch_chunks(np, 10, size))
+    assert fast.batch_pieces(np, 10, 1, whole=True) == [slice(0, 10)]
     with lk.using_threads(2):
-        pieces = fast.batch_pieces(np, 10, fast.CHUNK_BYTES // 4)   # 3 chunks → 4 pieces of ≤ 3
+        pieces = fast.batch_pieces(np, 10, size, shared=True)     # 3 chunks → 4 pieces of ≤ 3
         assert [(p.start, p.stop) for p in pieces] == [(0, 3), (3, 6), (6, 9), (9, 10)]
-        assert fast.batch_pieces(np, 0, 100) == []
+        assert fast.batch_pieces(np, 0, 100, shared=True) == []
+        assert fast.batch_pieces(np, 10, size) == list(fast.batch_chunks(np, 10, size))
     monkeypatch.setattr(fast, "MIN_PIECE_BYTES", 10 ** 9)
     with lk.using_threads(2):
-        assert fast.batch_pieces(np, 10, 100) == [slice(0, 10)]      # too small to cut
+        assert fast.batch_pieces(np, 10, 100, shared=True) == [slice(0, 10)]   # too small to cut
 
 
 def test_a_small_pass_keeps_its_chunks_on_the_calling_thread(monkeypatch):
