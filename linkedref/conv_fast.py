@@ -16,8 +16,9 @@ so that a BLAS matrix product does the work. Notation, for x (N, C, H, W) and w 
 At stride 1, where the output has few channels (``row_length``), the three passes take cols on
 *line positions* instead (``line_windows``): each channel's rows read as one line, so the im2col
 copy moves long runs; the GEMM computes a few extra columns between the rows, cut away after
-(``on_grid``), or meeting zeros in dy (``on_line``). Forward and dx come out bit for bit as on
-the plain windows; dW sums the same products in another order (float32 rounding differs).
+(``on_grid``), or meeting zeros in dy (``on_line``). The same products, but GEMMs of other sizes
+(BLAS may round a column differently: seen for small shapes and in float64) and, for dW, summed
+in another order: the results agree with the plain windows to rounding, not bit for bit.
 
 On a CPU every pass runs in chunks of the batch whose columns fit the cache (``batch_chunks``).
 The measurements behind these choices are in benchmarks/README.md ("Why the fast convolution is

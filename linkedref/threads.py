@@ -5,10 +5,14 @@
     lk.set_threads(None)         # every core, BLAS back to its library's own setting
     with lk.using_threads(2): ...   # for a block, then back
 
-The fast path (``linkedref.conv_fast``, the pooling layers, LK-ReLU) cuts the batch into pieces
-and runs them with ``parallel``: on the calling thread alone at one thread, else on the caller
-and ``get_threads() − 1`` threads of a small persistent pool, each piece's GEMMs on one BLAS
-thread. Results are the same bit for bit at any number of threads.
+The fast path (``linkedref.conv_fast``; the pooling layers, LK-ReLU and the optimizers'
+updates through ``batchwise``) cuts the batch into cache-sized pieces and runs them with
+``parallel``: in order on the calling thread at one thread, else on the caller and
+``get_threads() − 1`` threads of a small persistent pool, each piece's GEMMs on one BLAS thread.
+A pass too small to pay for the hand-off (``conv_fast.shared_pass``, ``MIN_SHARE_BYTES`` here)
+keeps its pieces on the calling thread at any n. Results are the same bit for bit at any number
+of threads. (Dense's GEMM is not cut: row blocks of a GEMM need not round as the whole does,
+``benchmarks/gemm_row_split.py``.)
 
 ``set_threads(n)`` limits BLAS (OpenBLAS, MKL, ... behind NumPy) to one thread, whatever n,
 with threadpoolctl (it works after NumPy was imported, without environment variables). Why:
@@ -206,7 +210,7 @@ def parallel(fn, items) -> None:
             _pool().run(drain)
 
 
-MIN_SHARE_BYTES = 2 ** 21        # a smaller pass costs more to hand to a thread than it saves
+MIN_SHARE_BYTES = 2 ** 21        # a pass shared by batchwise holds ≥ 2× this in its first array
 PASS_BYTES = 2 ** 19             # a slice of an elementwise pass: this much of its largest array
 
 
