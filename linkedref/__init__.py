@@ -6,15 +6,17 @@ outputs concat(g(z), g(-z)) on axis 1, so at least one member always has a gradi
 
 Every public name is importable from here: ``linkedref.LKReLU``, ``linkedref.fit``, ...
 Sub-packages: ``linkedref.data`` (datasets, toy problems, batches), ``linkedref.diagnostics``
-(dead units, pre-activation statistics), ``linkedref.init`` (initialisers), ``linkedref.backend``.
+(dead units, pre-activation statistics), ``linkedref.init`` (initialisers), ``linkedref.backend``,
+and ``linkedref.fast``: the kernels and threads that exist only for speed (a reader may skip it).
 """
-from . import backend, data, diagnostics, init
+from . import backend, data, diagnostics, fast, init
 from .activations import ELU, SELU, LeakyReLU, PReLU, ReLU, Sigmoid, Swish, Tanh
 from .backend import get_backend, get_default_dtype, set_backend, set_default_dtype, to_numpy
 from .batchnorm import BatchNorm
 from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
+from .fast import get_threads, set_threads
 from .gradcheck import gradcheck
 from .io import load_weights, save_weights
 from .layer import Layer, Sequential
@@ -27,8 +29,6 @@ from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from .registry import ACTIVATIONS, activation
 from .reshape import Flatten
 from .residual import Residual
-from .threads import get_threads, set_threads
-from .threads import threads as using_threads  # lk.threads stays the module
 from .train import History, evaluate, fit, predict
 
 __version__ = "0.1.0"
@@ -44,6 +44,6 @@ __all__ = [
     "SoftmaxCrossEntropy", "MSE", "SGD", "RMSProp", "Adam", "StepSchedule",
     "fit", "evaluate", "predict", "History", "save_weights", "load_weights", "gradcheck",
     "depth_net", "width_net", "cifar_net", "all_cnn", "small_resnet", "summary", "count_params",
-    "set_threads", "get_threads", "using_threads",
-    "backend", "data", "diagnostics", "init",
+    "set_threads", "get_threads",
+    "backend", "data", "diagnostics", "fast", "init",
 ]

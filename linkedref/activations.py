@@ -113,7 +113,7 @@ class ReLU(Activation):
         self.save_for_backward(x > 0, y)            # the mask z > 0: N, C, ... (bool)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         mask = self.saved(dy)
         return dy * mask                            # dz = dy · f'(z)
 
@@ -139,7 +139,7 @@ class LeakyReLU(Activation):
         self.save_for_backward(x > 0, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         mask = self.saved(dy)
         slope = mask.astype(dy.dtype)                    # 1 (z > 0), 0 (z ≤ 0)
         xp = B.get_array_module(dy)
@@ -193,7 +193,7 @@ class PReLU(Activation):
         self.save_for_backward(x, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         x = self.saved(dy)
         xp = B.get_array_module(dy)
         a = per_channel(self.params["alpha"], x.ndim)
@@ -227,7 +227,7 @@ class ELU(Activation):
         self.save_for_backward(x, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         x = self.saved(dy)
         xp = B.get_array_module(dy)
         # f'(z) = s (z > 0), s·α·e^z (z ≤ 0), with s the scale (1 for ELU, λ for SELU)
@@ -273,7 +273,7 @@ class Swish(Activation):
         self.save_for_backward(x, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         x = self.saved(dy)
         s = sigmoid(x)                                   # N, C, ...
         return dy * (s * (1 + x * (1 - s)))              # dz = dy · σ(1 + z(1 − σ))
@@ -289,7 +289,7 @@ class Tanh(Activation):
         self.save_for_backward(x, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         x = self.saved(dy)
         y = B.get_array_module(x).tanh(x)
         return dy * (1 - y * y)                          # dz = dy · (1 − tanh²z)
@@ -308,6 +308,6 @@ class Sigmoid(Activation):
         self.save_for_backward(x, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         y = sigmoid(self.saved(dy))
         return dy * (y * (1 - y))                        # dz = dy · σ(1 − σ)

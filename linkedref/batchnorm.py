@@ -82,7 +82,7 @@ class BatchNorm(Layer):
             run *= m
             run += (1.0 - m) * batch.astype(run.dtype, copy=False)
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         """dy (N, C[, H, W]) → dx (same shape); writes grads gamma (C,) and beta (C,)."""
         training, xhat, inv_std = self.saved(dy)
         axes, shape = self._axes_and_shape(dy)

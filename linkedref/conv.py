@@ -7,8 +7,8 @@ Shapes: x (N, C, H, W) → y (N, O, Ho, Wo); weights W (O, C, kh, kw), bias b (O
 (a cross-correlation, as in every deep-learning library), where xpad is x inside a border of
 zeros. ``conv2d_reference`` and ``conv2d_reference_backward`` compute this formula and its three
 gradients as plain loops over the output positions: read them first. ``Conv2D`` computes the same
-numbers with the machinery of ``linkedref.conv_fast`` (im2col and one matrix product per chunk of
-the batch); tests hold the two equal to 1e-10 in float64.
+sums with three kernels of ``linkedref.fast`` (``correlate``, ``weight_grad``, ``input_grad``:
+im2col and matrix products); tests hold them equal to the plain loops to 1e-10 in float64.
 
 Padding: an int p (p on every side), a pair (ph, pw), "valid" (no padding) or "same". "same"
 follows TensorFlow/Keras: Ho = ceil(H / s), total padding max((Ho − 1)·s + kh − H, 0), of which
@@ -20,9 +20,9 @@ from __future__ import annotations
 import numbers
 
 from . import backend as B
-from . import conv_fast as fast
+from . import fast
 from .init import initialize
-from .layer import Layer, backward_overridden, check_size
+from .layer import Layer, check_size
 
 
 def _pair(value, what, who="Conv2D"):
@@ -128,7 +128,7 @@ class Conv2D(Layer):
     """2-D convolution (cross-correlation).  x: (N, C, H, W) → y: (N, O, Ho, Wo).
 
     The plain version: ``conv2d_reference`` (forward) and ``conv2d_reference_backward``; this layer
-    computes the same with im2col and batched matrix products (``linkedref.conv_fast``).
+    computes the same sums with the kernels of ``linkedref.fast``.
     Ho = (H + pad_top + pad_bottom − kh) // sh + 1 (Wo likewise); with "same", Ho = ceil(H / sh).
 
     Args:
@@ -172,38 +172,26 @@ class Conv2D(Layer):
         if Hp < kh or Wp < kw:
             raise ValueError(f"Conv2D: kernel {kh}×{kw} is larger than the padded input "
                              f"{Hp}×{Wp} (input shape {tuple(x.shape)}, padding {self.padding!r})")
-        previous = self.cache[0] if self.cache is not None else None   # written over (conv_fast)
-        xpad = fast.pad(x, pads, into=previous)                          # N, C, Hp, Wp
-        y = fast.correlate(xpad, self.params["W"], self.stride, fast.WORKSPACE)   # N, O, Ho, Wo
+        xpad = B.get_array_module(x).pad(x, ((0, 0), (0, 0)) + pads)      # N, C, Hp, Wp
+        # y[n, o, i, j] = b[o] + Σ_{c,p,q} W[o, c, p, q] · xpad[n, c, i·sh + p, j·sw + q]
+        y = fast.correlate(xpad, self.params["W"], self.stride)           # N, O, Ho, Wo
         y += self.params["b"][:, None, None]
         self.save_for_backward((xpad, x.shape, pads), y)
         return y
 
-    def backward(self, dy):
-        """dy (N, O, Ho, Wo) → dx (N, C, H, W); writes grads W (O, C, kh, kw) and b (O,)."""
+    def backward(self, dy, need_dx=True):
+        """dy (N, O, Ho, Wo) → dx (N, C, H, W), or None when not ``need_dx``; writes grads
+        W (O, C, kh, kw) and b (O,)."""
         xpad, x_shape, pads = self.saved(dy)
-        self.write_grads(dy, xpad)
-        w, work = self.params["W"], fast.WORKSPACE
-        # dxpad[n, c, r, t] = Σ over the (o, i, j, p, q) with i·sh + p = r, j·sw + q = t of
-        # dy[n, o, i, j] · W[o, c, p, q]; dx is its inner part. Two ways to compute it; col2im is
-        # the cheaper one for few input channels or a stride (conv_fast.dx_col2im says why).
-        if self.in_channels < self.out_channels or self.stride != (1, 1):
-            return fast.dx_col2im(dy, w, self.stride, x_shape, pads, work)      # N, C, H, W
-        return fast.dx_transposed(dy, w, self.stride, x_shape, pads, work)     # N, C, H, W
-
-    def backward_params(self, dy) -> None:
-        """dy (N, O, Ho, Wo) → grads W and b, as ``backward``, without dx."""
-        if backward_overridden(self, Conv2D):
-            return super().backward_params(dy)
-        self.write_grads(dy, self.saved(dy)[0])
-
-    def write_grads(self, dy, xpad):
-        """grads W (O, C, kh, kw) and b (O,) from dy (N, O, Ho, Wo) and the padded input."""
         # db[o] = Σ_{n,i,j} dy[n, o, i, j]
         self.grads["b"] = dy.sum(axis=(0, 2, 3))                          # O
         # dW[o, c, p, q] = Σ_{n,i,j} dy[n, o, i, j] · xpad[n, c, i·sh + p, j·sw + q]
-        self.grads["W"] = fast.weight_grad(xpad, dy, self.kernel_size, self.stride,
-                                           fast.WORKSPACE)
+        self.grads["W"] = fast.weight_grad(xpad, dy, self.kernel_size, self.stride)
+        if not need_dx:
+            return None
+        # dxpad[n, c, r, t] = Σ over the (o, i, j, p, q) with i·sh + p = r, j·sw + q = t of
+        # dy[n, o, i, j] · W[o, c, p, q]; dx is its inside (the border cut)
+        return fast.input_grad(dy, self.params["W"], self.stride, x_shape, pads)  # N, C, H, W
 
     def __repr__(self):
         return (f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import backend as B
 from .init import initialize
-from .layer import Layer, backward_overridden, check_size
+from .layer import Layer, check_size
 
 
 class Dense(Layer):
@@ -47,19 +47,16 @@ class Dense(Layer):
         self.save_for_backward(x, y)
         return y
 
-    def backward(self, dy):
-        """dy (N, out) → dx (N, in); writes grads W (in, out) and b (out,).
+    def backward(self, dy, need_dx=True):
+        """dy (N, out) → dx (N, in), or None when not ``need_dx``; writes grads W (in, out)
+        and b (out,).
 
         y = x W + b  ⇒  dL/dx = dy W^T,  dL/dW = x^T dy,  dL/db = Σ_n dy[n].
         """
         self.write_grads(dy, self.saved(dy))
+        if not need_dx:
+            return None
         return B.get_array_module(dy).matmul(dy, self.params["W"].T)      # N, in
-
-    def backward_params(self, dy) -> None:
-        """dy (N, out) → grads W and b, as ``backward``, without dx."""
-        if backward_overridden(self, Dense):
-            return super().backward_params(dy)
-        self.write_grads(dy, self.saved(dy))
 
     def write_grads(self, dy, x):
         """grads W (in, out) = x^T dy and b (out,) = Σ_n dy[n], in place where they fit."""

@@ -47,7 +47,7 @@ class Dropout(Layer):
         self.save_for_backward(mask, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         """dy → dx (same shape).   y = x · s  ⇒  dL/dx = dy · s  (s = m/(1−p); 1 at inference)."""
         scale = self.saved(dy)
         return dy * scale

@@ -4,11 +4,12 @@ A layer is an object with
 
 - ``y = layer.forward(x, training=False)`` — computes the output and keeps what backward needs
   (``save_for_backward``);
-- ``dx = layer.backward(dy)`` — given dL/dy (same shape as y) returns dL/dx (same shape as x)
-  and writes dL/dparam into ``layer.grads``. It never changes ``dy`` in place;
-- ``layer.backward_params(dy)`` — the same grads without dL/dx (returns None): for a network's
-  first layer, whose input is data that needs no gradient. By default it is backward, dx thrown
-  away; Conv2D and Dense skip that product, and Sequential asks its first layer for it;
+- ``dx = layer.backward(dy, need_dx=True)`` — given dL/dy (same shape as y) returns dL/dx (same
+  shape as x) and writes dL/dparam into ``layer.grads``. It never changes ``dy`` in place.
+  ``need_dx=False`` says that no one needs dL/dx — a network's first layer, whose input is data —
+  so a layer may skip that product and return None (Conv2D and Dense do; the others return dx
+  anyway). ``fit`` asks the model for ``backward(dy, need_dx=False)``, and ``Sequential`` passes it
+  on to its first layer (a layer whose backward takes only dy is simply asked for dx);
 - ``layer.params`` and ``layer.grads`` — dicts with the same keys (empty for parameter-free
   layers). Optimizers walk both and update ``params`` in place;
 - ``layer.buffers`` — state that is saved with the weights but not trained (BatchNorm's running
@@ -21,6 +22,7 @@ container tree: its cache holds one forward pass, so a second use would overwrit
 """
 from __future__ import annotations
 
+import inspect
 import numbers
 
 from . import backend as B
@@ -43,13 +45,8 @@ class Layer:
     def forward(self, x, training: bool = False):
         raise NotImplementedError
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         raise NotImplementedError
-
-    def backward_params(self, dy) -> None:
-        """Write ``grads`` as ``backward`` does, without returning dL/dx (see the module
-        docstring). Layers that can skip computing dx override this."""
-        self.backward(dy)
 
     def __call__(self, x, training: bool = False):
         return self.forward(x, training=training)
@@ -231,10 +228,13 @@ def refuse_shared_layers(container) -> None:
         seen[id(layer)] = path or "the top"
 
 
-def backward_overridden(layer, cls) -> bool:
-    """True when ``layer``'s class (a subclass of ``cls``) replaces ``cls.backward``: its
-    ``backward_params`` must then run that backward, not ``cls``'s shortcut past it."""
-    return type(layer).backward is not cls.backward
+def takes_need_dx(layer) -> bool:
+    """Whether ``layer.backward`` takes the ``need_dx`` argument of the layer protocol."""
+    try:
+        parameters = inspect.signature(layer.backward).parameters
+    except (TypeError, ValueError):              # no signature to read: trust it
+        return True
+    return "need_dx" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 class Sequential(Container):
@@ -257,21 +257,17 @@ class Sequential(Container):
         self.save_for_backward(True, x)
         return x
 
-    def backward(self, dy):
-        self.saved(dy)
-        for layer in reversed(self.layers):
-            dy = layer.backward(dy)
-        return dy
-
-    def backward_params(self, dy) -> None:
-        """The grads of every layer; the first one skips dL/dx of the input (data needs none)."""
-        if backward_overridden(self, Sequential):
-            return super().backward_params(dy)
+    def backward(self, dy, need_dx=True):
+        """dy → dx through every layer in reverse; the first one is told ``need_dx``."""
         self.saved(dy)
         for layer in reversed(self.layers[1:]):
             dy = layer.backward(dy)
-        if self.layers:
-            self.layers[0].backward_params(dy)
+        if not self.layers:
+            return dy
+        first = self.layers[0]
+        if need_dx or not takes_need_dx(first):   # a layer of backward(dy) computes dx anyway
+            return first.backward(dy)
+        return first.backward(dy, need_dx=False)
 
     def __len__(self):
         return len(self.layers)

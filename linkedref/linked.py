@@ -29,7 +29,6 @@ from .activations import (
     swish_into,
 )
 from .layer import Container, Layer
-from .threads import batchwise
 
 
 class LKReLU(Activation):
@@ -43,23 +42,16 @@ class LKReLU(Activation):
 
     def forward(self, x, training=False):
         self.check_input(x)
+        xp = B.get_array_module(x)
         y, ya, yb = mirror_output(x)         # y (N, 2C, ...), ya and yb its halves (views)
-        batchwise(self.fill_halves, x, ya, yb)          # by pieces of the batch, on every thread
+        xp.maximum(x, 0, out=ya)             # ya = relu(z)
+        xp.maximum(-x, 0, out=yb)            # yb = relu(−z)
         self.save_for_backward(x, y)
         return y
 
-    @staticmethod
-    def fill_halves(x, ya, yb):
-        relu_into(x, ya)                     # ya = relu(z)  = max(z, 0)
-        B.get_array_module(x).subtract(ya, x, out=yb)   # yb = relu(−z) = relu(z) − z
-
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
-        return batchwise(self.mirror_grad, dy_a, dy_b, z, like=z)   # by pieces, every thread
-
-    @staticmethod
-    def mirror_grad(dy_a, dy_b, z):
         return dy_a * (z > 0) - dy_b * (z < 0)          # dz = dy_a·g'(z) − dy_b·g'(−z)
 
 
@@ -100,7 +92,7 @@ class LKLeakyReLU(Activation):
         self.save_for_backward(x, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
         xp = B.get_array_module(dy)
@@ -163,7 +155,7 @@ class LKPReLU(Activation):
         self.save_for_backward(x, y)         #                  = −min(z, 0) − b·max(z, 0)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
         a = per_channel(self.params["alpha"], z.ndim)
@@ -205,7 +197,7 @@ class LKELU(Activation):
         self.save_for_backward(x, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
         s, pos, neg = self.scale, z > 0, z < 0
@@ -252,7 +244,7 @@ class LKSwish(Activation):
         self.save_for_backward(x, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
         s = sigmoid(z)                                  # N, C, ...
@@ -323,7 +315,7 @@ class Linked(Container, Activation):
         self.save_for_backward(C, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         C = self.saved(dy)
         dx = 0
         for i, m in enumerate(self.members):

@@ -25,7 +25,6 @@ import math
 import numbers
 
 from . import backend as B
-from .threads import batchwise
 
 
 class StepSchedule:
@@ -119,25 +118,8 @@ class Optimizer:
                 raise ValueError(f"{self.name}: parameter '{key}' changed shape from "
                                  f"{_shape_of(state)} to {tuple(p.shape)} since the last step; "
                                  "make a new optimizer for a changed model")
-            self._update_shared(p, g, state, self._work_array(p), lr)
+            self._update(p, g, state, self._work_array(p), lr)
         self.iterations += 1
-
-    def _update_shared(self, p, g, state, scratch, lr):
-        """``_update`` on cache-sized pieces of the flattened arrays (``threads.batchwise``: in
-        order at one thread, shared by the threads of ``lk.set_threads``), for the rules of this
-        module (``ELEMENTWISE_RULES``): each updates every element from that element alone, so
-        the result is the same bit for bit. Any other ``_update`` gets the whole arrays."""
-        arrays = [p, g, scratch, *state.values()]
-        if type(self)._update not in ELEMENTWISE_RULES or not all(
-                B.is_array(a) and a.shape == p.shape and a.flags.c_contiguous for a in arrays):
-            self._update(p, g, state, scratch, lr)   # another rule, or flattening would copy
-            return
-        keys = list(state)
-
-        def piece(p_, g_, scratch_, *buffers):
-            self._update(p_, g_, dict(zip(keys, buffers)), scratch_, lr)
-
-        batchwise(piece, *(a.reshape(-1) for a in arrays))
 
     # -- for subclasses -------------------------------------------------------------------
     def _init_state(self, p) -> dict:
@@ -284,11 +266,6 @@ class Adam(Optimizer):
     def _hyper(self):
         return (f"lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}, "
                 f"decay={self.decay}")
-
-
-# The update rules above treat each element alone, so ``Optimizer._update_shared`` may cut a
-# parameter into pieces for them; a subclass's own ``_update`` always sees whole arrays.
-ELEMENTWISE_RULES = (SGD._update, RMSProp._update, Adam._update)
 
 
 # ---------------------------------------------------------------------------------- helpers

@@ -6,28 +6,21 @@ Shapes: x (N, C, H, W) → y (N, C, Ho, Wo), Ho = (H − kh) // sh + 1, Wo = (W 
 The plain versions, ``max_pool_reference`` and ``avg_pool_reference`` with their ``_backward``,
 loop over the output positions and are the tests' oracle; read them first.
 
-Forward reads the windows through a strided view of x (``conv_fast.windows``, no copy).
-Backward: each input pixel receives the gradient of *every* window it lies in, so it must be
-*accumulated* when windows overlap (stride < kernel). We loop over the kh·kw kernel offsets
-(p, q): for a fixed offset, the output positions (i, j) read the distinct input pixels
-(i·sh + p, j·sw + q) — one strided slice of dx — so ``dx[slice] += ...`` is a whole-tensor,
-duplicate-free update, and the loop's ``+=`` does the accumulation across offsets. That is kh·kw
-vectorised operations (4 or 9 in practice), no scatter-add (``np.add.at``) and no per-sample or
-per-position loop; it reads more plainly than routing the gradient through a transposed
-convolution, and it is as fast for the small pooling kernels used in practice.
-
-Slices: each layer's passes work on every sample alone, so they run on cache-sized slices of the
-batch (``threads.batchwise``), which the threads of ``lk.set_threads`` share; the results are
-those of the whole batch at once, bit for bit.
+Forward and backward loop over the kh·kw kernel offsets (p, q), not over the output positions:
+for a fixed offset, the output positions (i, j) read the distinct input pixels
+(i·sh + p, j·sw + q) — one strided slice of x. Forward takes a running maximum (or sum) of those
+slices. Backward: each input pixel receives the gradient of *every* window it lies in, so it must
+be *accumulated* when windows overlap (stride < kernel): ``dx[slice] += ...`` is a whole-tensor,
+duplicate-free update per offset, and the loop's ``+=`` does the accumulation across offsets.
+That is kh·kw vectorised operations (4 or 9 in practice), no scatter-add (``np.add.at``) and no
+per-sample or per-position loop.
 """
 from __future__ import annotations
 
 import numbers
 
 from . import backend as B
-from .conv_fast import windows
 from .layer import Layer
-from .threads import batchwise
 
 
 def _pair(value, name, what):
@@ -116,14 +109,14 @@ class _Pool2D(Layer):
         self.kernel_size = _pair(kernel_size, self.name, "kernel_size")
         self.stride = self.kernel_size if stride is None else _pair(stride, self.name, "stride")
 
-    def windows_of(self, x):
-        """Check x and return its windows, a view (N, C, kh, kw, Ho, Wo)."""
+    def out_size(self, x):
+        """Check x (N, C, H, W) and return (Ho, Wo)."""
         self.check_input(x, ndims=(4,))
-        kh, kw = self.kernel_size
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
         if x.shape[2] < kh or x.shape[3] < kw:
             raise ValueError(f"{self.name}: kernel {kh}×{kw} is larger than the input "
                              f"{x.shape[2]}×{x.shape[3]} (shape {tuple(x.shape)})")
-        return windows(x, kh, kw, self.stride)
+        return (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
 
     def offsets(self, Ho, Wo):
         """For each kernel offset (p, q): the slices of x that the Ho × Wo windows read there."""
@@ -155,35 +148,26 @@ class MaxPool2D(_Pool2D):
     def forward(self, x, training: bool = False):
         """x (N, C, H, W) → y (N, C, Ho, Wo).
 
-        A running maximum over the kh·kw kernel offsets: win[:, :, p, q] (N, C, Ho, Wo) is the
-        offset's pixel of every window, a strided view. Why not ``win.reshape(..., kh·kw, ...)
-        .argmax(axis=2)``: that reshape copies every window and argmax then reduces along a strided
-        axis, several times slower (benchmarks/README.md). Strict ``>`` keeps the first maximum.
+        A running maximum over the kh·kw kernel offsets: x[at] (N, C, Ho, Wo) holds offset (p, q)'s
+        pixel of every window. Strict ``>`` keeps the first maximum; arg = its index p·kw + q.
         """
         xp = B.get_array_module(x)
-        win = self.windows_of(x)                              # N, C, kh, kw, Ho, Wo (view)
         kh, kw = self.kernel_size
-        y = xp.empty(win.shape[:2] + win.shape[4:], dtype=x.dtype)          # N, C, Ho, Wo
-        arg = xp.empty(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
-        batchwise(self.running_max, win, y, arg)             # by slices of the batch
+        y, arg = None, None
+        for p, q, at in self.offsets(*self.out_size(x)):
+            candidate = x[at]                                 # N, C, Ho, Wo (view)
+            if y is None:
+                y = candidate.copy()                          # running max: offset (0, 0)
+                arg = xp.zeros(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
+                continue
+            greater = candidate > y                           # strict: ties keep the earlier one
+            xp.maximum(y, candidate, out=y)
+            arg *= ~greater                                   # arg = p·kw + q where greater
+            arg += greater * arg.dtype.type(p * kw + q)       # (arithmetic: ``where`` is slower)
         self.save_for_backward((arg, x.shape), y)
         return y
 
-    def running_max(self, win, y, arg):
-        """y = the maximum of each window of win (N, C, kh, kw, Ho, Wo); arg its index p·kw + q."""
-        xp = B.get_array_module(win)
-        kh, kw = self.kernel_size
-        y[...] = win[:, :, 0, 0]                              # N, C, Ho, Wo: running max
-        arg[...] = 0
-        for index in range(1, kh * kw):
-            p, q = divmod(index, kw)
-            candidate = win[:, :, p, q]                       # N, C, Ho, Wo (view)
-            greater = candidate > y                           # strict: ties keep the earlier one
-            xp.maximum(y, candidate, out=y)
-            arg *= ~greater                                   # arg = index where greater
-            arg += greater * arg.dtype.type(index)            # (arithmetic: ``where`` is slower)
-
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         """dy (N, C, Ho, Wo) → dx (N, C, H, W).
 
         y = x[argmax], so dL/dx[r] = Σ over the windows whose argmax is r of dy[window].
@@ -191,21 +175,11 @@ class MaxPool2D(_Pool2D):
         (i·sh + p, j·sw + q); ``+=`` sums over windows that share a pixel (overlap).
         """
         arg, shape = self.saved(dy)
-        xp = B.get_array_module(dy)
-        dx = xp.zeros(shape, dtype=dy.dtype)                  # N, C, H, W
-        batchwise(self.route, dy, arg, dx)                    # by slices of the batch
-        return dx
-
-    def route(self, dy, arg, dx):
-        """Add each window's dy to the pixel its argmax names: dx (N, C, H, W) from dy, arg."""
-        xp = B.get_array_module(dy)
-        (kh, kw), (sh, sw) = self.kernel_size, self.stride
-        overlapping = sh < kh or sw < kw
+        dx = B.get_array_module(dy).zeros(shape, dtype=dy.dtype)    # N, C, H, W
+        kw = self.kernel_size[1]
         for p, q, at in self.offsets(*dy.shape[2:]):
-            if overlapping:
-                dx[at] += dy * (arg == p * kw + q)             # N, C, Ho, Wo into a strided slice
-            else:   # each pixel lies in one window at most: write in place, no temporary
-                xp.multiply(dy, arg == p * kw + q, out=dx[at])
+            dx[at] += dy * (arg == p * kw + q)                # N, C, Ho, Wo into a strided slice
+        return dx
 
 
 class AvgPool2D(_Pool2D):
@@ -217,31 +191,27 @@ class AvgPool2D(_Pool2D):
     """
 
     def forward(self, x, training: bool = False):
-        """x (N, C, H, W) → y (N, C, Ho, Wo)."""
-        xp = B.get_array_module(x)
-        win = self.windows_of(x)                              # N, C, kh, kw, Ho, Wo (view)
-        y = xp.empty(win.shape[:2] + win.shape[4:], dtype=x.dtype)          # N, C, Ho, Wo
-        batchwise(lambda w, out: w.mean(axis=(2, 3), out=out), win, y)   # y = the mean
+        """x (N, C, H, W) → y (N, C, Ho, Wo): the sum over the kernel offsets, / (kh·kw)."""
+        kh, kw = self.kernel_size
+        y = None
+        for _, _, at in self.offsets(*self.out_size(x)):
+            y = x[at].copy() if y is None else y + x[at]     # N, C, Ho, Wo
+        y /= kh * kw
         self.save_for_backward(x.shape, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         """dy (N, C, Ho, Wo) → dx (N, C, H, W).
 
         y = (1 / kh·kw) Σ_window x, so every pixel of a window gets dy / (kh·kw), summed (+=)
         over the windows it lies in.
         """
         shape = self.saved(dy)
-        xp = B.get_array_module(dy)
         kh, kw = self.kernel_size
-        dx = xp.zeros(shape, dtype=dy.dtype)                  # N, C, H, W
-
-        def spread(dy, dx):
-            share = dy / (kh * kw)                            # N, C, Ho, Wo
-            for _, _, at in self.offsets(*dy.shape[2:]):
-                dx[at] += share
-
-        batchwise(spread, dy, dx)                             # by slices of the batch
+        dx = B.get_array_module(dy).zeros(shape, dtype=dy.dtype)    # N, C, H, W
+        share = dy / (kh * kw)                                # N, C, Ho, Wo
+        for _, _, at in self.offsets(*dy.shape[2:]):
+            dx[at] += share
         return dx
 
 
@@ -258,7 +228,7 @@ class GlobalAvgPool2D(Layer):
         self.save_for_backward(x.shape, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         """dy (N, C) → dx (N, C, H, W): every pixel gets dy / (H·W)."""
         shape = self.saved(dy)
         xp = B.get_array_module(dy)

@@ -21,7 +21,7 @@ class Flatten(Layer):
         self.save_for_backward(x.shape, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         """dy (N, C·H·W) → dx (N, C, H, W): flattening only moves values, so dx is dy reshaped."""
         shape = self.saved(dy)
         return dy.reshape(shape)

@@ -40,7 +40,7 @@ class Residual(Container):
         self.save_for_backward(True, y)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         """dy (y's shape) → dx (x's shape) = block.backward(dy) + shortcut.backward(dy)."""
         self.saved(dy)
         dx_block = self.block.backward(dy)

@@ -4,7 +4,8 @@ One training step is four lines, and ``fit`` shows them:
 
     out = model.forward(xb, training=True)     # forward
     loss.forward(out, yb)                      # loss
-    model.backward_params(loss.backward())     # backward: every layer's grads (no dL/dx)
+    model.backward(loss.backward(), need_dx=False)   # backward: every layer's grads (the
+                                                     #   data need no dL/dx)
     optimizer.step()                           # update the params in place
 
 The data stay on the host; ``batches`` moves one minibatch at a time to the backend. Per-step
@@ -95,7 +96,6 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
     history = new_history(loss, validation)
     rng = numpy.random.default_rng(seed)
     steps, scale = math.ceil(len(X) / batch_size), None       # scale: of the first step's loss
-    backward = getattr(model, "backward_params", model.backward)   # the data need no gradient
     with Progress(epochs, steps, enabled=progress) as report:
         for epoch in range(epochs):
             optimizer.set_epoch(epoch)
@@ -107,7 +107,7 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
                 if (step + 1) % sync_every == 0 or step + 1 == steps:   # read the device
                     stop_if_non_finite(tally, model, xb, (epoch, epochs), (step, steps))
                     report.show(tally.postfix())
-                backward(loss.backward())                                # 3. backward
+                model.backward(loss.backward(), need_dx=False)           # 3. backward
                 optimizer.step()                                         # 4. update
                 report.advance()
             record_epoch(history, tally, len(X), time.perf_counter() - start,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy
 
 from . import backend as B
+from .layer import takes_need_dx
 
 CHECK_ROWS = 4096                       # rows of X checked for NaN/inf at a time (bounded memory)
 
@@ -22,6 +23,10 @@ def check_fit(model, loss, optimizer, X, y, epochs, batch_size, validation, sync
                             f"{obj.__name__}(...)" + (" built on the model, e.g. "
                                                        f"{obj.__name__}(model, lr=1e-3)"
                                                        if what == "optimizer" else ""))
+    if not takes_need_dx(model):
+        raise TypeError(f"fit: {type(model).__name__}.backward(dy) must also take need_dx (the "
+                        "layer protocol: def backward(self, dy, need_dx=True); fit passes "
+                        "need_dx=False, as the data need no gradient)")
     check_positive_int("fit", "epochs", epochs)
     check_positive_int("fit", "batch_size", batch_size)
     if sync_every is not None:

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import linkedref.backend as B
-import linkedref.conv_fast as fast
+import linkedref.fast.conv as fast
 from linkedref.conv import Conv2D, conv2d_reference, conv2d_reference_backward, same_padding
 from linkedref.gradcheck import gradcheck
 from linkedref.gradcheck.cases_conv import CASES
@@ -78,7 +78,7 @@ def test_both_dx_paths_equal_the_reference(rng, config):
     want = B.to_numpy(conv2d_reference_backward(x, conv.params["W"], dy, stride, padding)[0])
     pads = conv.pads(H, W)
     for dx_path in (fast.dx_col2im, fast.dx_transposed):
-        dx = dx_path(dy, conv.params["W"], conv.stride, x.shape, pads, fast.WORKSPACE)
+        dx = dx_path(dy, conv.params["W"], conv.stride, x.shape, pads)
         np.testing.assert_allclose(B.to_numpy(dx), want, rtol=0, atol=1e-10,
                                    err_msg=dx_path.__name__)
 
@@ -161,8 +161,9 @@ def test_batch_chunks_cover_the_batch_once(monkeypatch):
 
 
 def test_interleaved_layers_share_the_workspace_safely(rng):
-    """Layers share conv_fast.WORKSPACE: A forward twice, B forward and backward, then A backward
-    is still exact (A's cache holds its own padded input, never a workspace array)."""
+    """Layers share the thread's workspace (fast.workspace()): A forward twice, B forward and
+    backward, then A backward is still exact (A's cache holds its own padded input, never a
+    workspace array)."""
     with B.default_dtype("float64"):
         a = Conv2D(2, 2, 3, padding=1, rng=rng)
         b = Conv2D(2, 2, 3, padding=1, rng=rng)
@@ -176,36 +177,6 @@ def test_interleaved_layers_share_the_workspace_safely(rng):
     want_dx, want_dW, _ = conv2d_reference_backward(x2, a.params["W"], dy, 1, 1)
     np.testing.assert_allclose(dx, want_dx, rtol=0, atol=1e-10)
     np.testing.assert_allclose(a.grads["W"], want_dW, rtol=0, atol=1e-10)
-
-
-def test_pad_writes_over_the_array_it_is_given_only_when_it_fits(rng):
-    x = rng.standard_normal((2, 3, 4, 5))
-    pads = ((1, 2), (0, 1))
-    first = fast.pad(x, pads)
-    np.testing.assert_array_equal(first, np.pad(x, ((0, 0), (0, 0), *pads)))
-    again = fast.pad(2 * x, pads, into=first)
-    assert again is first
-    np.testing.assert_array_equal(again, np.pad(2 * x, ((0, 0), (0, 0), *pads)))
-    assert fast.pad(x[:1], pads, into=first) is not first                # other shape
-    assert fast.pad(x.astype(np.float32), pads, into=first) is not first  # other dtype
-    inside = first[:, :, 1:5, 0:5]                                        # x is a view of `into`
-    assert fast.pad(inside, pads, into=first) is not first
-    assert fast.pad(x, ((0, 0), (0, 0)), into=first) is x                 # no padding: x itself
-
-
-def test_conv2d_writes_its_next_input_over_its_own_padded_input(rng):
-    """The one reuse of a layer's memory between calls (conv_fast's module docstring)."""
-    with B.default_dtype("float64"):
-        conv = Conv2D(2, 3, 3, padding="same", rng=rng)
-    conv.forward(B.asarray(rng.standard_normal((2, 2, 5, 5))))
-    padded = conv.cache[0]
-    x = B.asarray(rng.standard_normal((2, 2, 5, 5)))
-    y = conv.forward(x)
-    assert conv.cache[0] is padded
-    np.testing.assert_allclose(B.to_numpy(y), B.to_numpy(conv2d_reference(
-        x, conv.params["W"], conv.params["b"], 1, "same")), rtol=0, atol=1e-10)
-    conv.forward(B.asarray(rng.standard_normal((1, 2, 5, 5))))          # another batch size
-    assert conv.cache[0] is not padded
 
 
 def test_workspace_hands_out_one_buffer_per_tag():
@@ -223,9 +194,9 @@ def test_workspace_hands_out_one_buffer_per_tag():
 
 def test_workspace_limit_and_clear_keep_results_exact(rng, monkeypatch):
     """Above the workspace's limit the work arrays are fresh; after clear() they are re-created."""
-    monkeypatch.setattr(fast.WORKSPACE, "limit", 10)
+    monkeypatch.setattr(fast.workspace(), "limit", 10)
     check_against_reference(rng, 2, 2, 3, 6, 5, 3, 2, "same")
-    fast.WORKSPACE.clear()
+    fast.workspace().clear()
     monkeypatch.undo()
     check_against_reference(rng, 2, 2, 3, 6, 5, 3, 2, "same")
 

@@ -1,4 +1,5 @@
-"""lk.set_threads: one setting for the BLAS threads (threadpoolctl), restored by using_threads."""
+"""lk.set_threads: one setting for the threads (BLAS on one each: threadpoolctl), restored by
+lk.fast.using_threads."""
 import pytest
 from threadpoolctl import threadpool_info
 
@@ -13,12 +14,12 @@ def test_set_threads_limits_blas_and_using_threads_restores_the_setting():
     try:
         lk.set_threads(1)
         assert lk.get_threads() == 1 and _blas_threads() <= {1}
-        with lk.using_threads(2):
+        with lk.fast.using_threads(2):
             assert lk.get_threads() == 2
         assert lk.get_threads() == 1 and _blas_threads() <= {1}
     finally:
         lk.set_threads(None)
-    assert lk.get_threads() == lk.threads.cpu_count()
+    assert lk.get_threads() == lk.fast.threads.cpu_count()
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])

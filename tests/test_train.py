@@ -25,7 +25,7 @@ class Affine(Layer):
         self.cache = x
         return x @ self.params["W"] + self.params["b"]
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         x = self.saved()
         self.grads["W"] = x.T @ dy
         self.grads["b"] = dy.sum(axis=0)
@@ -37,7 +37,7 @@ class Relu(Layer):
         self.cache = x > 0
         return x * self.cache
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         return dy * self.saved()
 
 
@@ -53,7 +53,7 @@ class Poison(Layer):
         self.cache = True
         return x * np.nan if training and self.calls > self.after else x
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         return dy
 
 

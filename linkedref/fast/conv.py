@@ -1,54 +1,41 @@
-"""The fast machinery behind Conv2D: strided windows, im2col in chunks, one GEMM per chunk.
+"""The fast convolution behind Conv2D: strided windows, im2col in chunks, one GEMM per chunk.
 
 Read ``linkedref.conv.conv2d_reference`` and ``conv2d_reference_backward`` first: they compute the
-same numbers as plain loops, and tests hold the two equal. This module only rearranges those sums
-so that a BLAS matrix product does the work. Notation, for x (N, C, H, W) and w (O, C, kh, kw):
+same numbers as plain loops, and tests hold the two equal (float64 to 1e-10). This module only
+rearranges those sums so that a BLAS matrix product does the work. Notation, for x (N, C, H, W)
+and w (O, C, kh, kw):
 
     K = C·kh·kw, P = Ho·Wo, w2 = w.reshape(O, K),
     cols[n, (c, p, q), (i, j)] = xpad[n, c, i·sh + p, j·sw + q]          (im2col: N, K, P)
 
-- forward (``correlate``):   y[n] = w2 @ cols[n]  (O, P), one batched matmul, already NCHW.
-- dW (``weight_grad``):      dW^T = Σ_n cols[n] @ dy[n]^T  (K, O), or one GEMM over n·P when P < K.
-- dx, two ways:  ``dx_transposed`` correlates the dilated, padded dy with the flipped kernel (in
-  and out channels swapped); ``dx_col2im`` computes dcols = w2^T @ dy and adds each kernel
-  offset's columns back into a strided slice of dx. Conv2D picks col2im when C < O or stride > 1.
+- ``correlate`` (the forward without bias):  y[n] = w2 @ cols[n]  (O, P), already NCHW.
+- ``weight_grad`` (dW):  dW^T = Σ_n cols[n] @ dy[n]^T  (K, O), or one GEMM over n·P when P < K.
+- ``input_grad`` (dx), two ways, chosen there: ``dx_transposed`` correlates the dilated, padded
+  dy with the flipped kernel (in and out channels swapped); ``dx_col2im`` computes
+  dcols = w2^T @ dy and adds each kernel offset's columns back into a strided slice of dx.
 
 At stride 1, where the output has few channels (``row_length``), the three passes take cols on
 *line positions* instead (``line_windows``): each channel's rows read as one line, so the im2col
 copy moves long runs; the GEMM computes a few extra columns between the rows, cut away after
 (``on_grid``), or meeting zeros in dy (``on_line``). The same products, but GEMMs of other sizes
-(BLAS may round a column differently: seen for small shapes and in float64) and, for dW, summed
-in another order: the results agree with the plain windows to rounding, not bit for bit.
+(BLAS may round a column differently) and, for dW, summed in another order: the results agree
+with the plain windows to rounding, not bit for bit.
 
-On a CPU every pass runs in chunks of the batch whose columns fit the cache (``batch_chunks``).
-The measurements behind these choices are in benchmarks/README.md ("Why the fast convolution is
-built this way").
+On a CPU every pass runs in chunks of the batch whose columns fit the cache (``batch_chunks``),
+one after the other; dW sums each chunk's products, then the chunks' sums in order.
 
-Threads (``lk.set_threads``): at one thread every function below runs its chunks one after the
-other (as it always did; ``dx_col2im``, which took the whole batch at once, since 2026-11-28
-evening, with the same bits). At n threads a pass of at least ``SHARE_SECONDS`` of work is cut into
-pieces (``batch_pieces``) that the caller and a small pool share (``run_batch``,
-``linkedref.threads.parallel``), each GEMM on one BLAS thread; a smaller pass runs its chunks as
-at one thread. The results do not depend on n, bit for bit: each sample's forward and dx are
-computed alone; dW is summed chunk by chunk over the same fixed ``batch_chunks`` in the same
-order at every n (each chunk's sum over its samples first, then the chunks' sums in order).
-
-Memory reused from one call to the next — the whole list, because fresh arrays were measurably
-slower (first-touch page faults, cold cache):
-
-1. work arrays from a ``Workspace`` (its docstring says which arrays may live there), one
-   ``WORKSPACE`` shared by every Conv2D, so layers run one at a time;
-2. a layer's own padded input: ``Conv2D.forward`` passes the one its cache holds from the last
-   forward to ``pad(x, pads, into=...)``, which writes the new input over it. That cache is its
-   only holder and this forward replaces it anyway, so no one sees the old values change.
+Work arrays (the im2col columns, dy on line positions, the dilated dy, ...) are reused from one
+call to the next: a fresh multi-megabyte array comes as new pages from the OS, and touching them
+for the first time costs more than the copy written into them. Each thread has its own
+``Workspace`` (``workspace()``), so replicas of a model (``DataParallel``) run these kernels at
+once. Nothing a caller keeps lives in a workspace.
 """
 from __future__ import annotations
 
 import math
 import threading
 
-from . import backend as B
-from .threads import get_threads, in_worker, parallel
+from .. import backend as B
 
 
 def as_strided(x, shape, strides):
@@ -133,20 +120,8 @@ class Workspace:
     """Work arrays reused from one call to the next: one flat buffer per tag, handed out as views.
 
     The rule for what may live here: an array from ``get`` is valid until the next ``get`` with
-    the same tag. So only arrays that no caller keeps come from a workspace (the im2col columns,
-    dW's per-sample products and transposed dy, the dilated dy, dx's columns, the output and dy
-    on line positions: each filled and used up inside one function of this module), and the
-    layers sharing a workspace must run one at a time, never from two threads at once. Nothing
-    a layer caches between forward and backward, and nothing a function returns, lives here.
-
-    Threads: a workspace belongs to one thread. The calling thread uses the one it was given;
-    each pool thread uses its own (``own_workspace``). An array that the threads of one pass
-    share (dW's per-sample products or per-chunk sums, the dilated dy) comes from the caller's
-    workspace before the pass starts, and each piece writes only its own part of it.
-
-    Why reuse at all: a fresh multi-megabyte NumPy array comes as new pages from the OS, and
-    touching them for the first time costs more than the copy written into them.
-
+    the same tag. So only arrays that no caller keeps come from a workspace (each filled and used
+    up inside one function of this module), and one workspace serves one thread.
     Requests above ``limit`` elements get a fresh array. ``clear()`` frees the buffers.
     """
 
@@ -156,9 +131,7 @@ class Workspace:
 
     def get(self, xp, shape, dtype, tag):
         """An array of ``shape`` and ``dtype`` on module xp (contents undefined)."""
-        size = 1
-        for d in shape:
-            size *= d
+        size = math.prod(shape)
         if size > self.limit:
             return xp.empty(shape, dtype=dtype)
         key = (tag, dtype, xp.__name__)
@@ -172,49 +145,14 @@ class Workspace:
         self.buffers.clear()
 
 
-WORKSPACE = Workspace()          # the one every Conv2D uses (layers run one at a time)
-_THREAD = threading.local()      # .work: a pool thread's own Workspace
+_THREAD = threading.local()      # .work: this thread's Workspace
 
 
-def own_workspace(work):
-    """The running thread's workspace: ``work`` on the caller's thread, its own on a pool thread."""
-    if work is None or not in_worker():
-        return work
+def workspace() -> Workspace:
+    """The calling thread's own workspace, created when first needed."""
     if getattr(_THREAD, "work", None) is None:
         _THREAD.work = Workspace()
     return _THREAD.work
-
-
-def pad(x, pads, into=None):
-    """x (N, C, H, W) inside a zero border: (N, C, H + top + bottom, W + left + right).
-
-    pads = ((top, bottom), (left, right)); when they are all zero, x itself, or a contiguous copy
-    of a strided x (so that line positions read between its rows only its own pixels, never the
-    memory of a larger array that x is a view of). ``into``: a padded array an earlier ``pad``
-    returned, which its owner gives up (see the module docstring): when it has the right shape,
-    dtype and device, only its inside is written (its border is still zero). Otherwise a new
-    array, written once: the border zeroed, the inside copied.
-    """
-    (top, bottom), (left, right) = pads
-    if not (top or bottom or left or right):
-        return B.get_array_module(x).ascontiguousarray(x)
-    N, C, H, W = x.shape
-    xp = B.get_array_module(x)
-    shape = (N, C, H + top + bottom, W + left + right)
-    reusable = (into is not None and into.shape == shape and into.dtype == x.dtype
-                and B.get_array_module(into) is xp and not xp.may_share_memory(into, x))
-    xpad = into if reusable else xp.empty(shape, dtype=x.dtype)
-    if not reusable:
-        xpad[:, :, :top] = 0                                   # the border: rows above and below,
-        xpad[:, :, top + H:] = 0
-        xpad[:, :, top:top + H, :left] = 0                     # then columns left and right
-        xpad[:, :, top:top + H, left + W:] = 0
-
-    def inside(batch, _):
-        xpad[batch, :, top:top + H, left:left + W] = x[batch]
-
-    run_batch(inside, xp, N, C * H * W * x.itemsize, whole=True)
-    return xpad
 
 
 def im2col(win, work, batch_inside=False):
@@ -249,163 +187,95 @@ def batch_chunks(xp, N, bytes_per_sample):
         yield slice(start, min(start + step, N))
 
 
-MIN_PIECE_BYTES = 2 ** 21       # smaller pieces cost more to hand to a thread than they save
-SHARE_SECONDS = 1e-3            # a pass shorter than this (estimated) runs on one thread
-COPY_RATE = 2e10                # bytes/s of im2col's copy on one core (this project's VM)
-GEMM_RATE = 8e10                # FLOP/s of its GEMMs on one core
-
-
-def shared_pass(xp, N, bytes_per_sample, flops_per_sample=0):
-    """Whether a pass over the batch 0..N is shared by the threads: more than one thread, NumPy,
-    and at least ``SHARE_SECONDS`` of work at one thread, estimated from the bytes each sample
-    copies (im2col columns, padding) and the GEMM FLOPs it takes. Why: a depth_net layer's pass
-    (10 MB of columns but only 21 MFLOP at batch 128: ~0.8 ms) ran slower cut in pieces for two
-    threads than on one, while cifar_net's passes of fewer bytes and far more FLOPs gain
-    (benchmarks/README.md). (The elementwise passes of ``threads.batchwise`` have their own
-    floor, ``threads.MIN_SHARE_BYTES``, measured apart.)"""
-    seconds = N * (bytes_per_sample / COPY_RATE + flops_per_sample / GEMM_RATE)
-    return get_threads() > 1 and xp.__name__ == "numpy" and seconds >= SHARE_SECONDS
-
-
-def batch_pieces(xp, N, bytes_per_sample, whole=False, shared=False):
-    """How the threads share the batch 0..N: a list of slices.
-
-    A pass that is not ``shared`` (``shared_pass``: one thread, a GPU, a small pass): the chunks
-    ``batch_chunks`` gives, or the whole batch as one slice when ``whole`` (for a pass that
-    always ran on the whole batch). Shared: equal pieces, as many as the chunks rounded up to a
-    multiple of n (so each piece still fits the cache), but none of fewer than
-    ``MIN_PIECE_BYTES``.
-    """
-    if not shared:
-        return [slice(0, N)] if whole else list(batch_chunks(xp, N, bytes_per_sample))
-    n = get_threads()
-    chunks = len(list(batch_chunks(xp, N, bytes_per_sample)))
-    count = max(1, min(n * -(-chunks // n), N, N * bytes_per_sample // MIN_PIECE_BYTES))
-    size = max(1, -(-N // count))
-    return [slice(start, min(start + size, N)) for start in range(0, N, size)]
-
-
-def run_pieces(body, xp, pieces, work=None, shared=True):
-    """``body(piece, workspace)`` for every piece: in order on this thread at one thread, on a
-    GPU or when not ``shared``; else shared by ``get_threads()`` threads (``threads.parallel``),
-    each with its own workspace (``own_workspace``). Each body writes only its own piece's
-    outputs."""
-    if not shared or xp.__name__ != "numpy":
-        for piece in pieces:
-            body(piece, work)
-        return
-    parallel(lambda piece: body(piece, own_workspace(work)), pieces)
-
-
-def run_batch(body, xp, N, bytes_per_sample, work=None, whole=False, flops_per_sample=0):
-    """``body(piece, workspace)`` over the pieces ``batch_pieces`` cuts the batch 0..N into:
-    shared by the threads when the pass is (``shared_pass``), else in order on this thread."""
-    shared = shared_pass(xp, N, bytes_per_sample, flops_per_sample)
-    run_pieces(body, xp, batch_pieces(xp, N, bytes_per_sample, whole, shared), work, shared)
-
-
-def correlate(x, w, stride, work, prepare=None):
+def correlate(x, w, stride, prepare=None):
     """Valid cross-correlation of x (N, C, H, W) with w (O, C, kh, kw): y (N, O, Ho, Wo), new array.
 
-    One batched GEMM per chunk of the batch: w2 (O, C·kh·kw) @ cols (n, C·kh·kw, P) → (n, O, P),
-    already NCHW (P = Ho·Wo; at stride 1, P = L line positions, then cut to Ho × Wo:
-    ``line_windows``). ``prepare(batch)``, if given, first writes x's samples of each chunk
-    (``dx_transposed``: so a thread fills the samples it then reads).
+        y[n, o, i, j] = Σ_{c,p,q} w[o, c, p, q] · x[n, c, i·sh + p, j·sw + q]
+
+    (``conv2d_reference`` with no padding and no bias.) One batched GEMM per chunk of the batch:
+    w2 (O, C·kh·kw) @ cols (n, C·kh·kw, P) → (n, O, P), already NCHW (P = Ho·Wo; at stride 1,
+    P = L line positions, then cut to Ho × Wo: ``line_windows``). ``prepare(batch)``, if given,
+    first writes x's samples of each chunk (``dx_transposed``).
     """
     xp = B.get_array_module(x)
+    if prepare is None:
+        x = xp.ascontiguousarray(x)          # line positions read x's memory between its rows
     N, O, (C, kh, kw) = x.shape[0], w.shape[0], w.shape[1:]
     Ho, Wo = (x.shape[2] - kh) // stride[0] + 1, (x.shape[3] - kw) // stride[1] + 1
     R = row_length(x, kh, kw, stride, O)
     win = windows(x, kh, kw, stride) if R is None else line_windows(x, kh, kw)
     w2, P = w.reshape(O, C * kh * kw), math.prod(win.shape[4:])
     y = xp.empty((N, O, Ho, Wo), dtype=x.dtype)
-
-    def chunk(batch, work):
+    work = workspace()
+    for batch in batch_chunks(xp, N, C * kh * kw * P * x.itemsize):
         if prepare is not None:
             prepare(batch)
         cols = im2col(win[batch], work)                      # n, C·kh·kw, P
         if R is None:
             xp.matmul(w2, cols, out=y[batch].reshape(-1, O, P))   # n, O, Ho·Wo
-            return
+            continue
         line = xp.matmul(w2, cols, out=work.get(xp, (cols.shape[0], O, P), x.dtype, "y_line"))
         y[batch] = on_grid(line, Ho, Wo, R)                  # n, O, Ho, Wo
-
-    run_batch(chunk, xp, N, C * kh * kw * P * x.itemsize, work,
-              flops_per_sample=2 * O * C * kh * kw * P)
     return y
 
 
-def weight_grad(xpad, dy, kernel_size, stride, work):
+def weight_grad(xpad, dy, kernel_size, stride):
     """dW (O, C, kh, kw) from the padded input xpad (N, C, Hp, Wp) and dy (N, O, Ho, Wo).
 
     dW[o, c, p, q] = Σ_{n,i,j} dy[n, o, i, j] · xpad[n, c, i·sh + p, j·sw + q]
                    = Σ_n dy[n] (O, P) @ cols[n]^T (P, K), summed chunk by chunk.
     Computed transposed, dW^T = Σ_n cols[n] @ dy[n]^T (K, O): OpenBLAS runs that product faster.
     (At stride 1 over the L line positions of ``line_windows``, dy with zeros between its rows.)
-    At any number of threads the chunks and the order of the sums are those of one thread.
     """
     xp = B.get_array_module(dy)
+    xpad = xp.ascontiguousarray(xpad)       # so that line positions read only its own pixels
     (kh, kw), C, N, O = kernel_size, xpad.shape[1], dy.shape[0], dy.shape[1]
     R = row_length(xpad, kh, kw, stride, O)
     win = windows(xpad, kh, kw, stride) if R is None else line_windows(xpad, kh, kw)
     K, P = C * kh * kw, math.prod(win.shape[4:])
     dW_t = xp.zeros((K, O), dtype=dy.dtype)
-    chunks = list(batch_chunks(xp, N, K * P * dy.itemsize))
-    shared = shared_pass(xp, N, K * P * dy.itemsize, flops_per_sample=2 * O * K * P)
-    n_threads = get_threads() if shared else 1
-
-    def chunk_sum(batch, work, out=None):      # this chunk's Σ_n cols[n] @ dy[n]^T (K, O)
-        return _chunk_product(win[batch], on_line(dy[batch], R, work), work, out)
-
-    if n_threads == 1:
-        for batch in chunks:
-            dW_t += chunk_sum(batch, work)
-    elif P >= K and len(chunks) < 4 * n_threads:
-        # Too few chunks to keep the threads evenly busy: pieces of any size write their samples'
-        # products cols[n] @ dy[n]^T, then each chunk's products are summed as at one thread.
-        products = work.get(xp, (N, K, O), dy.dtype, "dW")                 # N, K, O
-        run_pieces(lambda batch, own: _per_sample(win[batch], on_line(dy[batch], R, own), own,
-                                                  products[batch]),
-                   xp, batch_pieces(xp, N, K * P * dy.itemsize, shared=True), work)
-        for batch in chunks:
-            dW_t += products[batch].sum(axis=0)
-    else:
-        sums = work.get(xp, (len(chunks), K, O), dy.dtype, "dW_chunks")      # chunks, K, O
-        run_pieces(lambda i, own: chunk_sum(chunks[i], own, out=sums[i]), xp,
-                   range(len(chunks)), work)
-        for part in sums:                                                   # in chunk order
-            dW_t += part
+    work = workspace()
+    for batch in batch_chunks(xp, N, K * P * dy.itemsize):   # this chunk's Σ_n cols[n] @ dy[n]^T
+        dW_t += _chunk_product(win[batch], on_line(dy[batch], R, work), work)
     return xp.ascontiguousarray(dW_t.T).reshape(O, C, kh, kw)
 
 
-def _per_sample(win, dy3, work, out):
-    """out[n] = cols[n] @ dy[n]^T (n, K, O) for the windows win (n, C, kh, kw, positions) of the
-    padded input and dy3 (n, O, P) on the same positions."""
-    cols = im2col(win, work)                                                 # n, K, P
-    return B.get_array_module(dy3).matmul(cols, dy3.transpose(0, 2, 1), out=out)   # n, K, O
-
-
-def _chunk_product(win, dy3, work, out=None):
+def _chunk_product(win, dy3, work):
     """Σ_n cols[n] @ dy[n]^T (K, O) over one chunk: windows win (n, C, kh, kw, positions), dy3
     (n, O, P) on the same positions."""
     xp = B.get_array_module(dy3)
     (n, C, kh, kw), (O, P) = win.shape[:4], dy3.shape[1:]
     K = C * kh * kw
     if P >= K:
-        per_sample = _per_sample(win, dy3, work, work.get(xp, (n, K, O), dy3.dtype, "dW"))
-        return per_sample.sum(axis=0, out=out)                               # K, O
+        cols = im2col(win, work)                                             # n, K, P
+        per_sample = xp.matmul(cols, dy3.transpose(0, 2, 1),
+                               out=work.get(xp, (n, K, O), dy3.dtype, "dW"))  # n, K, O
+        return per_sample.sum(axis=0)                                        # K, O
     # Few output positions (late layers): each sample's product above would contract over a
     # short P and write a whole K × O block, so instead put the samples beside the positions:
     # one GEMM over n·P, cols as (K, n·P) @ dy as (n·P, O).
     cols = im2col(win, work, batch_inside=True)                                # K, n·P
     dy_t = work.get(xp, (O, n, P), dy3.dtype, "dy_t")
     dy_t[...] = dy3.transpose(1, 0, 2)
-    if out is None:
-        return cols @ dy_t.reshape(O, n * P).T                                # K, O
-    return xp.matmul(cols, dy_t.reshape(O, n * P).T, out=out)
+    return cols @ dy_t.reshape(O, n * P).T                                    # K, O
 
 
-def dx_transposed(dy, w, stride, x_shape, pads, work):
+def input_grad(dy, w, stride, x_shape, pads):
+    """dx (N, C, H, W) from dy (N, O, Ho, Wo), the weights w (O, C, kh, kw), the stride, the
+    input's shape and its pads ((top, bottom), (left, right)):
+
+        dxpad[n, c, r, t] = Σ_{o,i,j,p,q: i·sh + p = r, j·sw + q = t} dy[n, o, i, j] · w[o, c, p, q]
+
+    and dx is dxpad's inside. Of the two ways to compute it, col2im is the cheaper one for few
+    input channels (C < O) or a stride (``dx_col2im`` says why); else the transposed convolution.
+    """
+    O, C = w.shape[:2]
+    if C < O or tuple(stride) != (1, 1):
+        return dx_col2im(dy, w, stride, x_shape, pads)
+    return dx_transposed(dy, w, stride, x_shape, pads)
+
+
+def dx_transposed(dy, w, stride, x_shape, pads):
     """dx (N, C, H, W) from dy (N, O, Ho, Wo) as a transposed convolution (forward's routine).
 
     x_shape: the input's (N, C, H, W); pads: ((top, bottom), (left, right)) as in the forward.
@@ -420,19 +290,19 @@ def dx_transposed(dy, w, stride, x_shape, pads, work):
     # summed over o (so W's channel axes swap). Only rows/columns r of the real input
     # (top ≤ r < top + H) are needed, so the buffer is sliced to exactly those windows.
     Hd, Wd = H + top + bottom + kh - 1, W + left + right + kw - 1
-    dyd = work.get(xp, (N, O, Hd, Wd), dy.dtype, "dyd")                # dilated + padded dy
+    dyd = workspace().get(xp, (N, O, Hd, Wd), dy.dtype, "dyd")         # dilated + padded dy
 
-    def dilate(batch):                       # dy dilated and padded, into the piece's samples
+    def dilate(batch):                       # dy dilated and padded, into the chunk's samples
         dyd[batch].fill(0)
         dyd[batch, :, kh - 1:kh - 1 + (Ho - 1) * sh + 1:sh,
             kw - 1:kw - 1 + (Wo - 1) * sw + 1:sw] = dy[batch]
 
     window = dyd[:, :, top:top + H + kh - 1, left:left + W + kw - 1]   # view
     w_flip = xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))   # C, O, kh, kw
-    return correlate(window, w_flip, (1, 1), work, prepare=dilate)    # N, C, H, W
+    return correlate(window, w_flip, (1, 1), prepare=dilate)          # N, C, H, W
 
 
-def dx_col2im(dy, w, stride, x_shape, pads, work):
+def dx_col2im(dy, w, stride, x_shape, pads):
     """dx (N, C, H, W) as col2im: the gradient of each window's columns, added back in place.
 
     Cheaper than the transposed convolution when C < O (it copies dy's windows, O·kh·kw numbers
@@ -446,17 +316,13 @@ def dx_col2im(dy, w, stride, x_shape, pads, work):
     R = row_length(dxpad, kh, kw, stride, O)                # Wp or None
     w2_t, K = w.reshape(O, C * kh * kw).T, C * kh * kw
     P = Ho * Wo if R is None else (Ho - 1) * R + Wo
-
-    def piece(batch, work):
+    positions, work = ((Ho, Wo) if R is None else (P,)), workspace()
+    for batch in batch_chunks(xp, N, K * P * dy.itemsize):
         # y[n, :, i, j] = w2 @ cols[n, :, (i, j)]  ⇒  dcols[n] = w2^T (K, O) @ dy[n] (O, P)
         dy3 = on_line(dy[batch], R, work)                             # n, O, P
         dcols = work.get(xp, (dy3.shape[0], K, P), dy.dtype, "dcols")
         xp.matmul(w2_t, dy3, out=dcols)
-        positions = (Ho, Wo) if R is None else (P,)
         add_back(dxpad[batch], dcols.reshape(-1, C, kh, kw, *positions), stride, R)
-
-    run_batch(piece, xp, N, K * P * dy.itemsize, work,          # cache-sized chunks
-              flops_per_sample=2 * O * K * P)
     return dxpad[:, :, top:top + H, left:left + W]                  # N, C, H, W (view)
 
 

@@ -1,0 +1,143 @@
+"""DataParallel: a model's batch split across threads, each piece on a replica of the model.
+
+    model = lk.fast.DataParallel(lk.cifar_net(activation="lkrelu"))    # lk.get_threads() pieces
+    opt = lk.Adam(model)                                               # the model's own params
+    lk.fit(model, loss, opt, X, y, epochs=1)
+
+What it speeds up: every pass of a training step at once, on ``get_threads()`` cores, with no
+layer knowing of threads (PyTorch's ``DataParallel`` does the same across devices). Forward cuts
+the batch into one piece per thread; replica i runs ``forward`` on piece i; the outputs are
+concatenated. Backward cuts dy the same way; each replica runs ``backward`` on its piece; then the
+model's grads are the sum of the replicas' grads, which is the gradient of the whole batch, since
+every loss here is a mean over samples written into dy.
+
+The plain twin is the wrapped model itself: at one thread this is just ``model``. The replicas are
+deep copies of the model that share its parameter arrays (the same dicts: an optimizer's in-place
+update reaches all of them) and own their caches and grads. Each replica's random generators
+(Dropout) are spawned from the model's, so their masks are independent.
+
+What changes with the number of threads, and why: each grad is summed in another order (piece by
+piece, then the pieces), so results agree with one thread's to rounding, not bit for bit. A model
+with batch statistics (``buffers``: BatchNorm) is not split, because its statistics would be the
+piece's, not the batch's: it runs whole, on the calling thread.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy
+
+from .. import backend as B
+from .threads import get_threads, parallel
+
+
+class DataParallel:
+    """``model``'s forward and backward on ``get_threads()`` pieces of the batch at once.
+
+    Everything else — ``params``, ``grads``, ``buffers``, ``named_children``, ``dtype`` — is the
+    model's own, under the same keys, so optimizers, ``fit``, ``save_weights`` and the
+    diagnostics see the model itself.
+    """
+
+    def __init__(self, model):
+        for method in ("forward", "backward"):
+            if not callable(getattr(model, method, None)):
+                raise TypeError(f"DataParallel: the model needs a {method}() method, "
+                                f"got a {type(model).__name__}")
+        self.module = model
+        self.replicas = []          # copies of the model for pieces 1, 2, ... (piece 0: model)
+        self.signature = None       # the parameter arrays the replicas share, by id
+        self.pieces = None          # the batch's slices in the last forward (None: not split)
+        self.seen = False           # whether the model ran a forward since it was wrapped
+
+    # -- what the wrapped model shows ---------------------------------------------------------
+    params = property(lambda self: self.module.params)
+    grads = property(lambda self: self.module.grads)
+    buffers = property(lambda self: self.module.buffers)
+    dtype = property(lambda self: getattr(self.module, "dtype", None))
+
+    def named_children(self):
+        return self.module.named_children()
+
+    def children(self):
+        return self.module.children()
+
+    def __call__(self, x, training=False):
+        return self.forward(x, training=training)
+
+    def __repr__(self):
+        return f"DataParallel({self.module!r})"
+
+    # -- forward and backward -----------------------------------------------------------------
+    def forward(self, x, training=False):
+        """x (N, ...) → the model's output for the whole batch, computed piece by piece."""
+        self.pieces = self.split(len(x))
+        if self.pieces is None:
+            self.seen = True
+            return self.module.forward(x, training=training)
+        models = [self.module, *self.replicas_for(len(self.pieces))]
+        outs = [None] * len(self.pieces)
+
+        def run(i):
+            outs[i] = models[i].forward(x[self.pieces[i]], training=training)
+
+        parallel(run, range(len(self.pieces)))
+        return B.get_array_module(outs[0]).concatenate(outs)
+
+    def backward(self, dy, need_dx=True):
+        """dy (N, ...) → dx (N, ...) or None; the model's grads: Σ over the replicas' grads."""
+        if self.pieces is None:
+            return self.module.backward(dy, need_dx=need_dx)
+        models = [self.module, *self.replicas[:len(self.pieces) - 1]]
+        dxs = [None] * len(self.pieces)
+
+        def run(i):
+            dxs[i] = models[i].backward(dy[self.pieces[i]], need_dx=need_dx)
+
+        parallel(run, range(len(self.pieces)))
+        total = self.module.grads
+        for replica in models[1:]:
+            for key, g in replica.grads.items():
+                total[key] += g                           # in place: the model's grad arrays
+        return None if not need_dx else B.get_array_module(dxs[0]).concatenate(dxs)
+
+    # -- how the batch is cut, and the replicas -----------------------------------------------
+    def split(self, N):
+        """The slices of a batch of N (one per thread, sizes within one), or None: run whole
+        (one thread, one sample, batch statistics, or the model's first forward, which may
+        create its parameters)."""
+        n = min(get_threads(), N)
+        if n <= 1 or self.module.buffers or not self.seen:
+            return None
+        bounds = [N * i // n for i in range(n + 1)]
+        return [slice(bounds[i], bounds[i + 1]) for i in range(n)]
+
+    def replicas_for(self, n):
+        """``n − 1`` replicas sharing the model's current parameter arrays (made anew when the
+        model's parameters were replaced, e.g. by ``astype``, ``to`` or ``load_weights``)."""
+        signature = tuple((k, id(v)) for k, v in self.module.params.items())
+        if signature != self.signature or len(self.replicas) < n - 1:
+            self.replicas = [replica_of(self.module) for _ in range(1, n)]
+            self.signature = signature
+        return self.replicas[:n - 1]
+
+
+def replica_of(model):
+    """A deep copy of ``model`` whose layers share the model's parameter dicts, with empty
+    caches, own grads, and random generators spawned from the model's."""
+    replica = copy.deepcopy(model)
+    for mine, theirs in zip(layers_of(replica), layers_of(model)):
+        if "params" in vars(theirs):              # a leaf: its own dict, not a container's view
+            mine.params = theirs.params           # the same dict, the same arrays
+        mine.cache = None
+        for name, value in vars(theirs).items():
+            if isinstance(value, numpy.random.Generator):
+                setattr(mine, name, value.spawn(1)[0])
+    return replica
+
+
+def layers_of(model):
+    """``model`` and every layer inside it, depth first (duck-typed: ``named_children``)."""
+    yield model
+    for _, child in model.named_children():
+        yield from layers_of(child)
