@@ -1,4 +1,5 @@
-"""The code stays readable: short functions, and no module reaching into another's privates."""
+"""The code stays readable: short functions, no module reaching into another's privates, and
+method modules that name no speed machinery (the import contract itself: lint-imports)."""
 import ast
 from pathlib import Path
 
@@ -38,3 +39,19 @@ def test_no_module_imports_another_modules_private_names():
                 found += [f"{path.relative_to(ROOT)}: {alias.name} from {node.module}"
                           for alias in node.names if alias.name.startswith("_")]
     assert not found, "private names imported across modules:\n" + "\n".join(found)
+
+
+METHOD_MODULES = ["activations", "linked", "linkage", "pooling", "optim", "dense", "conv",
+                  "batchnorm", "dropout", "losses", "layer", "train", "reshape", "residual"]
+SPEED_WORDS = ("thread", "piece", "chunk", "workspace", "batchwise", "buffer_reuse")
+
+
+@pytest.mark.parametrize("module", METHOD_MODULES)
+def test_method_modules_name_no_thread_piece_chunk_or_workspace(module):
+    """The names in a method module's code (not its prose) say nothing of how speed is made."""
+    tree = ast.parse((ROOT / "linkedref" / f"{module}.py").read_text(encoding="utf-8"))
+    names = {getattr(node, attr) for node in ast.walk(tree)
+             for attr in ("id", "attr", "name", "arg", "module") if isinstance(
+                 getattr(node, attr, None), str)}
+    found = sorted(n for n in names if any(word in n.lower() for word in SPEED_WORDS))
+    assert not found, f"linkedref/{module}.py names speed machinery: {found}"
