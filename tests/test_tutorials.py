@@ -104,27 +104,26 @@ def test_wilson_interval_and_escape_epochs():
     assert s.interval_text == "{:.2f}–{:.2f}".format(*ex.wilson_interval(2, 3))
 
 
-def test_parallel_runs_equal_sequential_ones_and_variants_carry_eps():
-    import linkedref as lk
+def test_parallel_runs_equal_sequential_ones_and_variants_carry_eps(tmp_path, monkeypatch):
+    """run_variants maps tutorial 04's train over variants × seeds: the same Runs with two
+    worker processes as with none, and a variant's own ε reaches its optimizer."""
     ex = load("_experiments")
+    t04 = load("04_depth")
+    args = t04.parse_args(["--smoke", "--depth", "2", "--width", "3", "--figdir", str(tmp_path)])
     rng = np.random.default_rng(0)
     X = rng.random((48, 1, 8, 8), dtype=np.float32)
     data = ((X, rng.integers(0, 3, 48)), (X[:16], rng.integers(0, 3, 16)))
     variants = [ex.Variant("a", "lkrelu"), ex.Variant("b", "selu", eps=0.5)]
     seen = []
 
-    def build(v, seed):
-        return lk.depth_net(2, 3, v.act, in_channels=1, num_classes=3, input_size=(8, 8),
-                            rng=seed)
-
-    real = ex.make_optimizer
+    real = t04.make_optimizer
     def spy(name, model, lr, decay=0.0, eps=None):
         seen.append(eps)
         return real(name, model, lr, decay, eps)
 
-    ex.make_optimizer = spy
-    one = ex.run_variants(variants, build, data, [0, 1], 2, jobs=1)
-    two = ex.run_variants(variants, build, data, [0, 1], 2, jobs=2)
+    monkeypatch.setattr(t04, "make_optimizer", spy)
+    one = ex.run_variants(t04.train, variants, [0, 1], data, args, jobs=1)
+    two = ex.run_variants(t04.train, variants, [0, 1], data, args, jobs=2)
     assert seen == [None, None, 0.5, 0.5]                 # the worker processes' calls not seen
     for label in ("a", "b"):
         assert [r.val_accuracy for r in one[label]] == [r.val_accuracy for r in two[label]]
@@ -136,14 +135,16 @@ def test_all_dead_layer_finds_a_layer_killed_by_hand():
     and training stops there, filling the remaining epochs."""
     import linkedref as lk
     ex = load("_experiments")
+    t04 = load("04_depth")
     rng = np.random.default_rng(0)
     model = lk.depth_net(3, 4, "relu", in_channels=1, input_size=(8, 8), rng=0)
     X = rng.random((40, 1, 8, 8), dtype=np.float32)
     y = rng.integers(0, 10, 40)
-    assert ex.all_dead_layer(model, X) is None
+    assert t04.all_dead_layer(model, X) is None
     model.layers[2].params["b"][...] = -1e3             # conv 2's bias: relu 2 never fires
-    assert ex.all_dead_layer(model, X) == 2
-    run = ex.train_run(model, ((X, y), (X, y)), epochs=4, stop_when_dead=True)
+    assert t04.all_dead_layer(model, X) == 2
+    run = ex.Run("ReLU", 0)
+    assert t04.stop_if_dead(run, model, lk.SoftmaxCrossEntropy(), ((X, y), (X, y)), 0, 4)
     assert run.stopped == 0 and run.trained_epochs == 0 and len(run.val_accuracy) == 4
 
 

@@ -59,9 +59,11 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
 import linkedref as lk
+from linkedref.diagnostics import dead_units
 
 from _common import (
     finish,
+    make_optimizer,
     make_parser,
     optimizer_text,
     per_mode,
@@ -70,6 +72,7 @@ from _common import (
     start,
 )
 from _experiments import (
+    Run,
     Variant,
     chance_level,
     load_data,
@@ -177,24 +180,79 @@ if NOTEBOOK:
     args, data = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
+# ## One run: the training loop
+# `train` trains one net of one variant from one seed: it builds the depth net and Adam, then
+# calls `lk.fit` one epoch at a time (a fresh shuffling seed per epoch, the same optimizer
+# throughout), so the test accuracy after every epoch lands in the run's record. A plain-ReLU
+# run is checked before its first epoch and every `CHECK_EVERY` epochs: once a layer is all
+# dead, `stop_if_dead` ends it.
+
+# %%
+CHECK_EVERY = 5                      # epochs between the checks for an all-dead layer
+
+
+def train(v, seed, data, args):
+    """Train one depth net of variant ``v`` (a ``Variant``) from ``seed`` for ``args.epochs``
+    epochs on ``data = ((X_train, y_train), (X_test, y_test))``.
+    -> its ``Run``: test accuracy, training accuracy, loss and seconds per epoch."""
+    (Xtr, ytr), (Xte, yte) = data
+    model = lk.depth_net(args.depth, args.width, v.act, batchnorm=v.batchnorm,
+                         in_channels=Xtr.shape[1], num_classes=int(ytr.max()) + 1,
+                         input_size=Xtr.shape[2:], init=v.init, rng=seed, widen=v.widen)
+    opt = make_optimizer("adam", model, LR, DECAY, args.eps if v.eps is None else v.eps)
+    loss = lk.SoftmaxCrossEntropy()
+    run = Run(v.label, seed, n_params=lk.count_params(model))
+    for epoch in range(args.epochs):
+        check = v.can_die and epoch % CHECK_EVERY == 0     # plain ReLU: has a layer died?
+        if check and stop_if_dead(run, model, loss, data, epoch, args.epochs):
+            break
+        history = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=args.batch_size,
+                         validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
+        run.add_epoch(history)
+    return run
+
+
+def stop_if_dead(run, model, loss, data, epoch, epochs) -> bool:
+    """End ``run`` before ``epoch`` if some activation layer of ``model`` is all dead on the
+    training inputs: note the layer and fill the remaining epochs with the last test accuracy
+    (before the first epoch, the untrained net's). -> True when it stopped the run.
+
+    From then on the net's output is the same for every training sample whatever the epoch, so
+    training longer would only move the last layer's biases.
+    """
+    (Xtr, _), (Xte, yte) = data
+    dead = all_dead_layer(model, Xtr)
+    if dead is None:
+        return False
+    run.stopped, run.note = epoch, f"layer {dead} dead after epoch {epoch}"
+    last = run.val_accuracy[-1] if run.val_accuracy else lk.evaluate(model, loss, Xte, yte)[1]
+    run.val_accuracy += [last] * (epochs - epoch)
+    return True
+
+
+def all_dead_layer(model, X) -> int | None:
+    """The 1-based index of the first activation layer whose units are *all* dead on ``X``
+    (output zero for every sample and position), or None.
+
+    Such a layer outputs zeros for every sample, so the network's output no longer depends on
+    its input and no gradient reaches any layer before it: training cannot revive it.
+    """
+    for i, d in enumerate(dead_units(model, X), start=1):
+        if d.total and d.dead == d.total:
+            return i
+    return None
+
+
+# %% [markdown]
 # ## The experiment
-# Every variant × seed, one epoch at a time; the test accuracy after each epoch. One progress
-# bar counts every epoch of every run.
+# `train` for every variant × seed (`--jobs` of them at a time); one progress bar counts the
+# runs.
 
 # %%
 def experiment(args, data):
     """Train every variant for every seed. -> {label: [Run per seed]}"""
-    (Xtr, ytr), _ = data
-
-    def build(v, seed):
-        return lk.depth_net(args.depth, args.width, v.act, batchnorm=v.batchnorm,
-                            in_channels=Xtr.shape[1], num_classes=int(ytr.max()) + 1,
-                            input_size=Xtr.shape[2:], init=v.init, rng=seed, widen=v.widen)
-
-    return run_variants(args.variants, build, data, args.seeds, args.epochs,
-                        desc=f"depth {args.depth}", seeds_for=lambda v: args.seeds_for[v.label],
-                        jobs=args.jobs, lr=LR, decay=DECAY, eps=args.eps,
-                        batch_size=args.batch_size, stop_when_dead=True)
+    return run_variants(train, args.variants, args.seeds, data, args, desc=f"depth {args.depth}",
+                        seeds_for=lambda v: args.seeds_for[v.label], jobs=args.jobs)
 
 
 if NOTEBOOK:

@@ -43,6 +43,7 @@ from linkedref.diagnostics import dead_units
 
 from _common import (
     finish,
+    make_optimizer,
     make_parser,
     optimizer_text,
     per_mode,
@@ -52,7 +53,15 @@ from _common import (
     seeds_text,
     start,
 )
-from _experiments import Variant, chance_level, load_data, plot_runs, run_variants, summarize
+from _experiments import (
+    Run,
+    Variant,
+    chance_level,
+    load_data,
+    plot_runs,
+    run_variants,
+    summarize,
+)
 
 NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
 
@@ -122,28 +131,44 @@ if NOTEBOOK:
     args, versions = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
+# ## One run: the training loop
+# `train` trains one net of one activation from one seed on one version of the inputs: it
+# builds the conv net and Adam, calls `lk.fit` one epoch at a time (a fresh shuffling seed per
+# epoch, the same optimizer throughout) and records the test accuracy after every epoch; at the
+# end it counts the net's dead units on its own training inputs.
+
+# %%
+def train(v, seed, data, args):
+    """Train one plain conv net of variant ``v`` from ``seed`` for ``args.epochs`` epochs on
+    ``data = ((X_train, y_train), (X_test, y_test))``.
+    -> its ``Run`` (per epoch: test accuracy, training accuracy, loss, seconds), with ``dead``
+    the units dead on X_train at the end."""
+    (Xtr, ytr), (Xte, yte) = data
+    model = lk.depth_net(args.depth, args.width, v.act, in_channels=Xtr.shape[1],
+                         num_classes=int(ytr.max()) + 1, input_size=Xtr.shape[2:], rng=seed)
+    opt = make_optimizer("adam", model, LR, DECAY)
+    loss = lk.SoftmaxCrossEntropy()
+    run = Run(v.label, seed, n_params=lk.count_params(model))
+    for epoch in range(args.epochs):
+        history = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=BATCH,
+                         validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
+        run.add_epoch(history)
+    run.dead = sum(u.dead for u in dead_units(model, Xtr))
+    return run
+
+
+# %% [markdown]
 # ## The experiment
-# For each input version, every activation × seed; at the end, the dead units of each trained
-# net on its own training inputs.
+# For each input version, `train` for every activation × seed; then the dead units of each
+# trained net, gathered per version.
 
 # %%
 def experiment(args, versions):
     """-> (runs {version: {label: [Run]}}, dead {version: {label: [dead units per seed]}})"""
-    runs, dead = {}, {}
-    for name, d in versions.items():
-        (Xtr, ytr), _ = d
-        models = {}
-
-        def build(v, seed, Xtr=Xtr, ytr=ytr, models=models):
-            m = lk.depth_net(args.depth, args.width, v.act, in_channels=Xtr.shape[1],
-                             num_classes=int(ytr.max()) + 1, input_size=Xtr.shape[2:], rng=seed)
-            models.setdefault(v.label, []).append(m)
-            return m
-
-        runs[name] = run_variants(args.variants, build, d, args.seeds, args.epochs, desc=name,
-                                  lr=LR, decay=DECAY, batch_size=BATCH)
-        dead[name] = {label: [sum(u.dead for u in dead_units(m, Xtr)) for m in ms]
-                      for label, ms in models.items()}
+    runs = {name: run_variants(train, args.variants, args.seeds, d, args, desc=name)
+            for name, d in versions.items()}
+    dead = {name: {label: [r.dead for r in rs] for label, rs in by_label.items()}
+            for name, by_label in runs.items()}
     return runs, dead
 
 

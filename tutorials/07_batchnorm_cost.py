@@ -62,7 +62,7 @@ from _common import (
     seeds_text,
     start,
 )
-from _experiments import Variant, chance_level, load_data, run_variants, summarize
+from _experiments import Run, Variant, chance_level, load_data, run_variants, summarize
 
 NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
 
@@ -124,9 +124,41 @@ if NOTEBOOK:
     args, data = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
+# ## One run: the training loop
+# `build` makes one of the three nets; `train` trains one from one seed: Adam, then `lk.fit`
+# one epoch at a time (a fresh shuffling seed per epoch, the same optimizer throughout),
+# recording the training and test accuracy and the seconds of every epoch.
+
+# %%
+def build(v, seed, data, args):
+    """The plain conv net of variant ``v`` (LK-ReLU, LK-ReLU+BN or ReLU+BN), seeded by ``seed``."""
+    (Xtr, ytr), _ = data
+    return lk.depth_net(args.depth, args.width, v.act, batchnorm=v.batchnorm,
+                        in_channels=Xtr.shape[1], num_classes=int(ytr.max()) + 1,
+                        input_size=Xtr.shape[2:], rng=seed)
+
+
+def train(v, seed, data, args):
+    """Train the net of variant ``v`` from ``seed`` for ``args.epochs`` epochs on
+    ``data = ((X_train, y_train), (X_test, y_test))``.
+    -> its ``Run``: test accuracy, training accuracy, loss and seconds per epoch."""
+    (Xtr, ytr), (Xte, yte) = data
+    model = build(v, seed, data, args)
+    opt = make_optimizer("adam", model, LR, DECAY)
+    loss = lk.SoftmaxCrossEntropy()
+    run = Run(v.label, seed, n_params=lk.count_params(model))
+    for epoch in range(args.epochs):
+        history = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=args.batch_size,
+                         validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
+        run.add_epoch(history)
+    return run
+
+
+# %% [markdown]
 # ## The experiment
 # First the timing rounds, on one fixed batch (after three warm-up steps per net), in a random
-# order per round so that a burst of load elsewhere hits every net; then the training runs.
+# order per round so that a burst of load elsewhere hits every net; then `train` for every
+# net × seed.
 
 # %%
 def step_times(models, X, y, steps, repeats, rng):
@@ -165,18 +197,11 @@ def step_times(models, X, y, steps, repeats, rng):
 def experiment(args, data):
     """-> (times {label: seconds per step per round}, runs {label: [Run per seed]}, params)"""
     (Xtr, ytr), _ = data
-
-    def build(v, seed):
-        return lk.depth_net(args.depth, args.width, v.act, batchnorm=v.batchnorm,
-                            in_channels=Xtr.shape[1], num_classes=int(ytr.max()) + 1,
-                            input_size=Xtr.shape[2:], rng=seed)
-
     rng = np.random.default_rng(args.seeds[0])
-    models = {v.label: build(v, args.seeds[0]) for v in VARIANTS}
+    models = {v.label: build(v, args.seeds[0], data, args) for v in VARIANTS}
     batch = rng.choice(len(Xtr), args.batch_size, replace=False)
     times = step_times(models, Xtr[batch], ytr[batch], args.steps, args.repeats, rng)
-    runs = run_variants(VARIANTS, build, data, args.seeds, args.epochs, desc="training",
-                        lr=LR, decay=DECAY, batch_size=args.batch_size)
+    runs = run_variants(train, VARIANTS, args.seeds, data, args, desc="training")
     params = {k: lk.count_params(m) for k, m in models.items()}
     return times, runs, params
 

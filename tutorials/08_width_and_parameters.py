@@ -51,6 +51,7 @@ from linkedref.data import preprocess
 
 from _common import (
     finish,
+    make_optimizer,
     make_parser,
     optimizer_text,
     per_mode,
@@ -60,7 +61,7 @@ from _common import (
     seeds_text,
     start,
 )
-from _experiments import Variant, chance_level, load_data, run_variants, summarize
+from _experiments import Run, Variant, chance_level, load_data, run_variants, summarize
 
 NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
 
@@ -83,6 +84,7 @@ PAPER_WIDTH = {   # the paper's width table, CIFAR-10: {units: {activation: accu
 }
 PAPER_SQRT2 = {"relu": (0.734, 0.758, 0.770)}     # single, √2-wide, linked
 KINDS = ("single", "√2-wide", "linked")
+BATCH = 32
 ADAM = dict(optimizer="adam", lr=1e-3, decay=1e-6)          # (A), as the depth experiment
 RMSPROP = dict(optimizer="rmsprop", lr=1e-4, decay=1e-6)    # (B), as the paper's √2 experiment
 
@@ -124,7 +126,7 @@ def setup(argv=None):
     args.chance = chance_level(data[1][1])
     args.b_side = upsampled(data)[0][0].shape[-1]         # (B)'s input images: side × side
     print(f"{args.dataset}: {len(data[0][0])} train / {len(data[1][0])} test images of shape "
-          f"{data[0][0].shape[1:]}; chance {args.chance:.3f}; batch 32; (A) "
+          f"{data[0][0].shape[1:]}; chance {args.chance:.3f}; batch {BATCH}; (A) "
           f"{optimizer_text(**ADAM)}, {args.epochs_a} epochs; (B) {optimizer_text(**RMSPROP)}, "
           f"{args.epochs_b} epochs, seeds {seeds_text(args.b_seeds)}")
     return args, data
@@ -134,44 +136,73 @@ if NOTEBOOK:
     args, data = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
+# ## One run: the training loops
+# `train_width` trains one net of (A) — one conv layer of `units` units — with Adam;
+# `train_sqrt2` one cifar_net of (B), on the upsampled digits, with RMSProp. Each builds its
+# net and optimizer, then calls `lk.fit` one epoch at a time (a fresh shuffling seed per epoch,
+# the same optimizer throughout) and records the test accuracy after every epoch.
+
+# %%
+def train_width(v, seed, units, data, args):
+    """(A): train one conv layer of ``units`` units with activation ``v.act`` from ``seed`` for
+    ``args.epochs_a`` epochs on ``data = ((X_train, y_train), (X_test, y_test))``.
+    -> its ``Run``: test accuracy, training accuracy, loss and seconds per epoch."""
+    (Xtr, ytr), (Xte, yte) = data
+    model = lk.width_net(units, v.act, in_channels=Xtr.shape[1], num_classes=int(ytr.max()) + 1,
+                         input_size=Xtr.shape[2:], rng=seed)
+    opt = make_optimizer(model=model, **ADAM)
+    loss = lk.SoftmaxCrossEntropy()
+    run = Run(v.label, seed, n_params=lk.count_params(model))
+    for epoch in range(args.epochs_a):
+        history = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=BATCH,
+                         validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
+        run.add_epoch(history)
+    return run
+
+
+def train_sqrt2(v, seed, data, args):
+    """(B): train cifar_net widened by ``v.widen`` with activation ``v.act`` from ``seed`` for
+    ``args.epochs_b`` epochs on the upsampled ``data``. -> its ``Run``, as ``train_width``'s."""
+    (Xtr, ytr), (Xte, yte) = data
+    model = lk.cifar_net(widen=v.widen, activation=v.act, in_channels=Xtr.shape[1],
+                         num_classes=int(ytr.max()) + 1, input_size=Xtr.shape[2:], rng=seed)
+    opt = make_optimizer(model=model, **RMSPROP)
+    loss = lk.SoftmaxCrossEntropy()
+    run = Run(v.label, seed, n_params=lk.count_params(model))
+    for epoch in range(args.epochs_b):
+        history = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=BATCH,
+                         validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
+        run.add_epoch(history)
+    return run
+
+
+# %% [markdown]
 # ## The experiment
-# (A) every activation × width × seed; (B) every family × {single, √2-wide, linked} × seed, on
-# the upsampled digits.
+# (A) `train_width` for every activation × width × seed; (B) `train_sqrt2` for every family ×
+# {single, √2-wide, linked} × seed, on the upsampled digits.
 
 # %%
 def width_experiment(args, data):
     """(A): {units: {act: [Run]}} for one conv layer of each width."""
-    (Xtr, ytr), _ = data
     variants = [Variant(pretty(a), a) for f in args.families for a in (f, "lk" + f)]
     out = {}
     for units in args.widths:
-        def build(v, seed, units=units):
-            return lk.width_net(units, v.act, in_channels=Xtr.shape[1],
-                                num_classes=int(ytr.max()) + 1, input_size=Xtr.shape[2:],
-                                rng=seed)
-        runs = run_variants(variants, build, data, args.seeds, args.epochs_a,
-                            desc=f"(A) {units} units", jobs=args.jobs, **ADAM)
+        runs = run_variants(train_width, variants, args.seeds, units, data, args,
+                            desc=f"(A) {units} units", jobs=args.jobs)
         out[units] = {v.act: runs[v.label] for v in variants}
     return out
 
 
 def sqrt2_experiment(args, data):
     """(B): {family: {kind: [Run]}} for single, √2-wide and linked versions of cifar_net."""
-    up = upsampled(data)
-    X, y = up[0]
     s = args.net_scale
     variants = []
     for f in args.families_b:
         variants += [Variant(f"{pretty(f)} single", f, widen=s),
                      Variant(f"{pretty(f)} √2-wide", f, widen=s * math.sqrt(2)),
                      Variant(f"{pretty('lk' + f)} linked", "lk" + f, widen=s)]
-
-    def build(v, seed):
-        return lk.cifar_net(widen=v.widen, activation=v.act, in_channels=X.shape[1],
-                            num_classes=int(y.max()) + 1, input_size=X.shape[2:], rng=seed)
-
-    runs = run_variants(variants, build, up, args.b_seeds, args.epochs_b, desc="(B) √2",
-                        jobs=args.jobs, **RMSPROP)
+    runs = run_variants(train_sqrt2, variants, args.b_seeds, upsampled(data), args,
+                        desc="(B) √2", jobs=args.jobs)
     return {f: dict(zip(KINDS, (runs[v.label] for v in variants[3 * i:3 * i + 3])))
             for i, f in enumerate(args.families_b)}
 

@@ -1,19 +1,17 @@
-"""What tutorials 04, 06, 07 and 08 share: train one configuration for several seeds, summarise
-the test accuracy the way the paper's tables do, and draw accuracy curves.
+"""What tutorials 04, 06, 07 and 08 wrap around their training: run a ``train`` function for
+every configuration and seed, summarise the test accuracy the way the paper's tables do, and draw
+accuracy curves.
 
+Each of those tutorials writes its own ``train(variant, seed, ...)``: it builds the model and
+the optimizer and runs ``lk.fit`` one epoch at a time, returning a ``Run`` (per-epoch results).
 A tutorial describes each configuration as a ``Variant`` (a label, an activation name, BatchNorm
 or not, an initialiser, a width factor) and calls::
 
-    runs = run_variants(variants, build, data, seeds, epochs)      # {label: [Run, ...]}
-    s = summarize(runs["LK-ReLU"], chance)                         # Summary(max, median, ...)
+    runs = run_variants(train, variants, seeds, data, args)    # {label: [Run per seed]}
+    s = summarize(runs["LK-ReLU"], chance)                     # Summary(max, median, ...)
 
-The optimizer is ``_common.make_optimizer`` (imported here too): ``train_run(..., optimizer=
-"adam", lr=1e-3, decay=1e-6, eps=None)`` passes its hyper-parameters through; ``run_variants``
-passes its keyword arguments on to ``train_run``.
-
-Training is ``linkedref.fit`` one epoch at a time (fresh shuffling seed per epoch, the optimizer
-kept across epochs), so one tqdm bar can count every epoch of every run, and a run can be
-stopped early when it is *provably* stuck (``stop_when_dead``, below).
+``run_variants`` only maps ``train`` over variants × seeds: one by one, or ``jobs`` at a time in
+worker processes, with one tqdm bar counting the runs. It does not train anything itself.
 
 Numbers, as in the paper: each run's test accuracy is measured after every epoch. Per run,
 "max" is the best epoch's accuracy (the paper's "max accuracy") and "median" the median over
@@ -30,9 +28,8 @@ import numpy as np
 from tqdm import tqdm
 
 import linkedref as lk
-from linkedref.diagnostics import dead_units
 
-from _common import load_images, make_optimizer, per_mode
+from _common import load_images, per_mode
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -56,7 +53,7 @@ class Variant:
     init: weight initialiser name ("glorot_uniform", "looks_linear").
     widen: width factor of every layer (√2 for the paper's fair-parameter single nets).
     paper: the paper's number for this row (None when it has none).
-    eps: the optimizer's ε for this variant (None: the run's, by default the library's).
+    eps: the optimizer's ε for this variant (None: the tutorial's, by default the library's).
     """
     label: str
     act: str
@@ -73,7 +70,7 @@ class Variant:
     @property
     def can_die(self) -> bool:
         """True when every unit can output exactly 0 for all inputs (plain ReLU without BN):
-        only then can a whole layer die, which ``stop_when_dead`` detects."""
+        only then can a whole layer die (tutorial 04 stops such a run when one has)."""
         return self.act == "relu" and not self.batchnorm
 
 
@@ -83,7 +80,9 @@ class Run:
     accuracy and loss (averaged over the epoch's steps, training mode) and seconds.
 
     stopped: the epoch (1-based) after which training was stopped because a layer died, or None.
-    When stopped, the remaining epochs repeat the last measured accuracy (see ``train_run``).
+    When stopped, the remaining epochs repeat the last measured accuracy (tutorial 04's
+    ``stop_if_dead``). dead: units dead on the training inputs at the end, when the tutorial
+    counts them (06), else None.
     """
     label: str
     seed: int
@@ -94,6 +93,15 @@ class Run:
     n_params: int = 0
     stopped: int | None = None
     note: str = ""
+    dead: int | None = None
+
+    def add_epoch(self, history) -> None:
+        """Append the results of one epoch: ``history`` is what ``lk.fit(..., epochs=1,
+        validation=...)`` returned."""
+        self.val_accuracy.append(history["val_accuracy"][0])
+        self.accuracy.append(history["accuracy"][0])
+        self.loss.append(history["loss"][0])
+        self.seconds.append(history["seconds"][0])
 
     @property
     def max(self) -> float:
@@ -127,116 +135,50 @@ class Run:
         return None if e is None else float(np.sum(self.seconds[:e]))
 
 
-def all_dead_layer(model, X) -> int | None:
-    """The 1-based index of the first activation layer whose units are *all* dead on ``X``
-    (output zero for every sample and position), or None.
+# ------------------------------------------------------------------------------ the runs
+def run_variants(train, variants, seeds, *train_args, desc="training", seeds_for=None,
+                 jobs=1) -> dict:
+    """``{label: [train(v, seed, *train_args) per seed]}`` for every variant ``v``: the ``Run``
+    of each variant × seed, in the order of ``seeds``.
 
-    Such a layer outputs zeros for every sample, so the network's output no longer depends on
-    its input and no gradient reaches any layer before it: training cannot revive it.
+    seeds_for(variant) overrides ``seeds`` per variant (e.g. fewer seeds for slow variants).
+    ``jobs`` > 1 runs that many ``train`` calls at a time in worker processes (each on one
+    thread); every run is independent of the others, so the results are the same as with
+    ``jobs=1``. One tqdm bar counts the finished runs.
     """
-    for i, d in enumerate(dead_units(model, X), start=1):
-        if d.total and d.dead == d.total:
-            return i
-    return None
-
-
-# ----------------------------------------------------------------------------------- training
-def train_run(model, data, epochs: int, *, label="", seed=0, optimizer="adam", lr=1e-3,
-              decay=1e-6, eps=None, batch_size=32, stop_when_dead=False, check_every=5,
-              bar=None) -> Run:
-    """Train ``model`` on ``data = ((X_train, y_train), (X_test, y_test))`` for ``epochs`` epochs,
-    measuring the test accuracy after each. Returns a ``Run``.
-
-    optimizer, lr, decay, eps: the optimizer (``make_optimizer``: "adam" or "rmsprop"; eps None
-    is the library's default ε).
-
-    stop_when_dead: every ``check_every`` epochs (and before the first), stop if some activation
-    layer has every unit dead on the training set (``all_dead_layer``). From then on the output
-    is the same for every training sample whatever the epoch, so training longer only moves the
-    last layer's biases; the remaining epochs are filled with the last measured accuracy.
-    bar: a tqdm bar advanced by one per epoch (also for the skipped ones).
-    """
-    (Xtr, ytr), (Xte, yte) = data
-    opt = make_optimizer(optimizer, model, lr, decay, eps)
-    loss = lk.SoftmaxCrossEntropy()
-    run = Run(label, seed, n_params=lk.count_params(model))
-    for epoch in range(epochs):
-        if stop_when_dead and epoch % check_every == 0:
-            dead = all_dead_layer(model, Xtr)
-            if dead is not None:
-                run.stopped, run.note = epoch, f"layer {dead} dead after epoch {epoch}"
-                last = (run.val_accuracy[-1] if run.val_accuracy
-                        else lk.evaluate(model, loss, Xte, yte)[1])
-                run.val_accuracy += [last] * (epochs - epoch)
-                if bar is not None:
-                    bar.update(epochs - epoch)
-                break
-        h = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=batch_size,
-                   validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
-        run.val_accuracy.append(h["val_accuracy"][0])
-        run.accuracy.append(h["accuracy"][0])
-        run.loss.append(h["loss"][0])
-        run.seconds.append(h["seconds"][0])
-        if bar is not None:
-            bar.set_postfix_str(f"{label} seed {seed}: acc {run.val_accuracy[-1]:.3f}",
-                                refresh=False)
-            bar.update(1)
-    return run
-
-
-def run_variants(variants, build, data, seeds, epochs, *, desc="training", epochs_for=None,
-                 seeds_for=None, jobs=1, **train_kw) -> dict:
-    """Train every variant for every seed: ``{label: [Run per seed]}``.
-
-    build(variant, seed) -> a fresh model. epochs_for(variant) / seeds_for(variant) override
-    ``epochs`` / ``seeds`` per variant (e.g. fewer seeds for slow variants). ``train_kw`` go to
-    ``train_run``; ``stop_when_dead=True`` applies only to variants that can die
-    (``Variant.can_die``), and a variant's own ``eps`` replaces the run's. ``jobs`` > 1 trains
-    that many runs at a time in worker processes (each on one thread); every run is
-    independent of the others, so the results are the same as with ``jobs=1``. One tqdm bar
-    counts the epochs of all runs.
-    """
-    stop = train_kw.pop("stop_when_dead", False)
-    plan = []
-    for v in variants:
-        kw = dict(train_kw, stop_when_dead=stop and v.can_die)
-        if v.eps is not None:
-            kw["eps"] = v.eps
-        for s in (seeds_for(v) if seeds_for else seeds):
-            plan.append((v, s, epochs_for(v) if epochs_for else epochs, kw))
+    plan = [(v, s) for v in variants for s in (seeds_for(v) if seeds_for else seeds)]
     runs = {v.label: [] for v in variants}
-    with tqdm(total=sum(e for _, _, e, _ in plan), desc=desc, unit="epoch") as bar:
-        for (v, _, _, _), run in zip(plan, _train_plan(plan, build, data, jobs, bar)):
+    with tqdm(total=len(plan), desc=desc, unit="run") as bar:
+        for (v, seed), run in zip(plan, _runs_of(plan, train, train_args, jobs)):
             runs[v.label].append(run)
+            bar.set_postfix_str(f"{v.label} seed {seed}: max {run.max:.3f}", refresh=False)
+            bar.update(1)
     return runs
 
 
-_PLAN = {}          # what forked worker processes read: {"plan", "build", "data"}
+_PLAN = {}          # what forked worker processes read: {"plan", "train", "train_args"}
 
 
-def _train_planned(i):
-    """Train the plan's i-th run (in a worker process forked from the tutorial)."""
-    v, seed, epochs, kw = _PLAN["plan"][i]
-    return train_run(_PLAN["build"](v, seed), _PLAN["data"], epochs, label=v.label, seed=seed,
-                     **kw)
+def _run_planned(i):
+    """The plan's i-th run (in a worker process forked from the tutorial)."""
+    v, seed = _PLAN["plan"][i]
+    return _PLAN["train"](v, seed, *_PLAN["train_args"])
 
 
-def _train_plan(plan, build, data, jobs, bar):
+def _runs_of(plan, train, train_args, jobs):
     """The Runs of ``plan`` in plan order: here one by one, or ``jobs`` at a time in forked
-    processes (they inherit plan, build and data, so nothing but the Runs is pickled)."""
+    processes (they inherit plan, train and its arguments, so nothing but the Runs is
+    pickled)."""
     if jobs <= 1:
-        for v, seed, epochs, kw in plan:
-            yield train_run(build(v, seed), data, epochs, label=v.label, seed=seed, bar=bar, **kw)
+        for v, seed in plan:
+            yield train(v, seed, *train_args)
         return
-    _PLAN.update(plan=plan, build=build, data=data)
+    _PLAN.update(plan=plan, train=train, train_args=train_args)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
                              initializer=lk.set_threads, initargs=(1,)) as pool:
-        futures = [pool.submit(_train_planned, i) for i in range(len(plan))]
-        for (v, seed, epochs, _), future in zip(plan, futures):
-            run = future.result()
-            bar.set_postfix_str(f"{v.label} seed {seed}: max {run.max:.3f}", refresh=False)
-            bar.update(epochs)
-            yield run
+        futures = [pool.submit(_run_planned, i) for i in range(len(plan))]
+        for future in futures:
+            yield future.result()
     _PLAN.clear()
 
 
