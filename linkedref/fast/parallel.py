@@ -124,12 +124,22 @@ class DataParallel:
 
 def replica_of(model):
     """A deep copy of ``model`` whose layers share the model's parameter dicts, with empty
-    caches, own grads, and random generators spawned from the model's."""
-    replica = copy.deepcopy(model)
+    caches, own grads, and random generators spawned from the model's. (The model's caches are
+    set aside while it is copied, and its parameter arrays are not copied at all.)"""
+    layers = [layer for layer in layers_of(model) if hasattr(layer, "cache")]
+    caches = [layer.cache for layer in layers]
+    shared = {id(v): v for layer in layers if "params" in vars(layer)
+              for v in layer.params.values()}
+    try:
+        for layer in layers:
+            layer.cache = None
+        replica = copy.deepcopy(model, shared)
+    finally:
+        for layer, cache in zip(layers, caches):
+            layer.cache = cache
     for mine, theirs in zip(layers_of(replica), layers_of(model)):
         if "params" in vars(theirs):              # a leaf: its own dict, not a container's view
             mine.params = theirs.params           # the same dict, the same arrays
-        mine.cache = None
         for name, value in vars(theirs).items():
             if isinstance(value, numpy.random.Generator):
                 setattr(mine, name, value.spawn(1)[0])
