@@ -17,8 +17,8 @@
 # the ratio). Then each net is trained with Adam (lr 1e-3, β1 0.9, β2 0.999, ε 1e-8, decay
 # 1e-6; the setup line prints the optimizer as the library built it), batch 32, and we read
 # off the seconds and epochs until the training accuracy, and the test accuracy, first reach
-# `--target`. The thread count (`--threads`, default 1: `lk.set_threads`, linkedref's passes;
-# BLAS on one thread) is part of the measurement: the table and the figure state it.
+# `--target`. The thread count (`--threads`, default 1: `lk.set_threads`, BLAS on one thread;
+# 0: BLAS on every core) is part of the measurement: the table and the figure state it.
 #
 # Both accuracies are shown because they differ for BatchNorm on a small data set: the test
 # pass normalises with running statistics (momentum 0.99, Keras's default), which need a few

@@ -72,8 +72,9 @@ def make_parser(description: str, name: str, *, data: bool = False, seeds: bool 
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
                    help="array library: numpy (CPU) or cupy (GPU, needs CuPy installed)")
     p.add_argument("--threads", type=int, default=1,
-                   help="threads for linkedref's NumPy passes (lk.set_threads; BLAS on one); one "
-                        "is fastest for these small nets, 0 means every core")
+                   help="lk.set_threads: N ≥ 1 holds BLAS to one thread (more only serve models "
+                        "wrapped in lk.fast.DataParallel; these tutorials train one run per "
+                        "process: --jobs trains runs side by side); 0: BLAS on every core")
     if epochs:
         p.add_argument("--epochs", type=int, default=None,
                        help="training epochs (default: per mode, printed in the setup line)")
