@@ -1,28 +1,33 @@
 """Conv2D forward+backward speed, in GFLOP/s, against numpy's matmul (and PyTorch when installed).
 
     python benchmarks/bench_conv.py [--batch 32] [--channels 64] [--size 16] [--repeat 20]
+        [--suite] [--threads N] [--save]
 
 FLOPs counted: 2·N·O·Ho·Wo·C·kh·kw per pass, × 3 for forward, dW and dx. The "matmul" line times
 numpy's matmul alone on the same three GEMM shapes Conv2D runs (contiguous operands made ahead,
 so no im2col copy and no padding): the ceiling a matmul-based convolution can reach on this
 machine. Issue 3's target: Conv2D ≥ 50% of it. Everything is float32 and timed in the same run.
+Conv2D runs on the calling thread (``linkedref.fast.conv``); ``--threads`` limits numpy's BLAS
+(and PyTorch). ``--save`` writes ``benchmarks/results/bench_conv.txt`` (replacing it) under a
+provenance header.
 """
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
 import sys
 import time
 
 import numpy
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [p for p in (os.path.dirname(HERE), HERE) if p not in sys.path]
+
+import provenance  # noqa: E402
 
 from linkedref import backend as B  # noqa: E402
-from linkedref import conv_fast  # noqa: E402
 from linkedref.conv import Conv2D  # noqa: E402
+from linkedref.fast import conv as fast_conv  # noqa: E402
 
 
 def best_time(fn, repeat):
@@ -34,16 +39,6 @@ def best_time(fn, repeat):
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
-
-
-def blas_threads():
-    """Threads numpy's BLAS uses (via threadpoolctl when installed), as text."""
-    try:
-        from threadpoolctl import threadpool_info
-        return ", ".join(f"{i['internal_api']} {i['num_threads']}" for i in threadpool_info()
-                         if i["user_api"] == "blas") or "unknown"
-    except ImportError:
-        return "unknown (threadpoolctl not installed)"
 
 
 def bench(N, C, O, H, k, stride, repeat, rng):
@@ -96,14 +91,14 @@ def bench(N, C, O, H, k, stride, repeat, rng):
 
 
 def plain_positions_time(step, repeat):
-    """The time of ``step`` with conv_fast's line positions turned off (every pass on the plain
-    windows): what ``row_length``'s choice gains on this shape."""
-    chooser = conv_fast.row_length
-    conv_fast.row_length = lambda *args: None
+    """The time of ``step`` with linkedref.fast.conv's line positions turned off (every pass on
+    the plain windows): what ``row_length``'s choice gains on this shape."""
+    chooser = fast_conv.row_length
+    fast_conv.row_length = lambda *args: None
     try:
         return best_time(step, repeat)
     finally:
-        conv_fast.row_length = chooser
+        fast_conv.row_length = chooser
 
 
 SUITE = [  # N, C, O, H, k, stride: the shapes of issue 3's networks
@@ -119,7 +114,8 @@ SUITE = [  # N, C, O, H, k, stride: the shapes of issue 3's networks
 ]
 
 
-def main(argv=None):
+def make_parser():
+    """The command line of bench_conv.py."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=32)
@@ -133,46 +129,59 @@ def main(argv=None):
                         help="limit numpy's BLAS and PyTorch to this many threads "
                              "(default: theirs)")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.threads:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(args.threads)
-        try:
-            import torch
-            torch.set_num_threads(args.threads)
-        except ImportError:
-            pass
+    parser.add_argument("--save", action="store_true",
+                        help="write benchmarks/results/bench_conv.txt, replacing it")
+    return parser
 
-    rng = numpy.random.default_rng(args.seed)
+
+def limit_threads(threads):
+    """numpy's BLAS and PyTorch to ``threads`` threads (None: leave them as they are)."""
+    if not threads:
+        return
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(threads)
     try:
         import torch
-        torch_text = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads"
+        torch.set_num_threads(threads)
     except ImportError:
-        torch_text = "PyTorch not installed (no PyTorch column)"
-    print(f"bench_conv — {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}")
-    print(f"machine: {platform.machine()} {platform.processor() or ''} {platform.system()}, "
-          f"{os.cpu_count()} CPUs; numpy {numpy.__version__}, BLAS threads: {blas_threads()}; "
-          f"{torch_text}")
-    print("Conv2D forward+backward (fwd + dW + dx), float32, padding 'same'; best of "
-          f"{args.repeat}. GFLOP/s = 3·2·N·O·Ho·Wo·C·kh·kw / time.")
-    print(f"{'N':>3} {'C→O':>7} {'H':>3} {'k':>2} {'s':>2} {'GFLOP':>7} {'Conv2D ms':>10} "
-          f"{'GFLOP/s':>8} {'matmul GFLOP/s':>15} {'Conv2D/matmul':>14} {'plain ms':>9} "
-          f"{'plain/Conv2D':>13} {'torch ms':>9} {'Conv2D/torch time':>18}")
+        pass
+
+
+def main(argv=None):
+    args = make_parser().parse_args(argv)
+    limit_threads(args.threads)
+    threads = f"Conv2D on 1, BLAS on {args.threads or 'its default'}"
+    print(provenance.header(threads))
+    out = provenance.Report()
+    out("bench_conv: Conv2D forward+backward (fwd + dW + dx), float32, padding 'same'; best of "
+        f"{args.repeat}. GFLOP/s = 3·2·N·O·Ho·Wo·C·kh·kw / time.")
+    out(f"{'N':>3} {'C→O':>7} {'H':>3} {'k':>2} {'s':>2} {'GFLOP':>7} {'Conv2D ms':>10} "
+        f"{'GFLOP/s':>8} {'matmul GFLOP/s':>15} {'Conv2D/matmul':>14} {'plain ms':>9} "
+        f"{'plain/Conv2D':>13} {'torch ms':>9} {'Conv2D/torch time':>18}")
     shapes = [(args.batch, args.channels, args.channels, args.size, args.kernel, 1)]
     if args.suite:
         shapes = SUITE + [s for s in shapes if s not in SUITE]
+    rng = numpy.random.default_rng(args.seed)
     for N, C, O, H, k, s in shapes:
-        t_conv, t_plain, t_mm, t_torch = bench(N, C, O, H, k, s, args.repeat, rng)
-        Ho = -(-H // s)
-        flops = 3 * 2 * N * O * Ho * Ho * C * k * k
-        torch_cols = (f"{t_torch * 1e3:>9.2f} {t_conv / t_torch:>17.2f}×" if t_torch
-                      else f"{'-':>9} {'-':>18}")
-        print(f"{N:>3} {f'{C}→{O}':>7} {H:>3} {k:>2} {s:>2} {flops / 1e9:>7.3f} "
-              f"{t_conv * 1e3:>10.2f} {flops / t_conv / 1e9:>8.1f} {flops / t_mm / 1e9:>15.1f} "
-              f"{t_mm / t_conv:>13.0%} {t_plain * 1e3:>9.2f} {t_plain / t_conv:>12.2f}× "
-              f"{torch_cols}")
-    print("plain ms: the same Conv2D with line positions off (conv_fast.row_length → None)")
-    print("target (issue 3): Conv2D ≥ 50% of matmul GFLOP/s on 64→64, 3×3, 16×16, batch 32")
+        out(table_row(N, C, O, H, k, s, bench(N, C, O, H, k, s, args.repeat, rng)))
+    out("plain ms: the same Conv2D with line positions off (fast.conv.row_length → None); "
+        "torch: '-' where PyTorch is not installed")
+    out("target (issue 3): Conv2D ≥ 50% of matmul GFLOP/s on 64→64, 3×3, 16×16, batch 32")
+    if args.save:
+        provenance.save("bench_conv", out.text(), threads=threads)
+
+
+def table_row(N, C, O, H, k, s, times):
+    """One row of the table from ``bench``'s times (s) of Conv2D, plain, matmul and PyTorch."""
+    t_conv, t_plain, t_mm, t_torch = times
+    Ho = -(-H // s)
+    flops = 3 * 2 * N * O * Ho * Ho * C * k * k
+    torch_cols = (f"{t_torch * 1e3:>9.2f} {t_conv / t_torch:>17.2f}×" if t_torch
+                  else f"{'-':>9} {'-':>18}")
+    return (f"{N:>3} {f'{C}→{O}':>7} {H:>3} {k:>2} {s:>2} {flops / 1e9:>7.3f} "
+            f"{t_conv * 1e3:>10.2f} {flops / t_conv / 1e9:>8.1f} {flops / t_mm / 1e9:>15.1f} "
+            f"{t_mm / t_conv:>13.0%} {t_plain * 1e3:>9.2f} {t_plain / t_conv:>12.2f}× "
+            f"{torch_cols}")
 
 
 if __name__ == "__main__":

@@ -2,11 +2,14 @@
 against the same network in PyTorch on the same device in the same run; and the peak memory of
 a cifar_net step against PyTorch's.
 
-    PYTHONPATH=. python benchmarks/bench_train.py                       # NumPy vs PyTorch CPU
-    PYTHONPATH=. python benchmarks/bench_train.py --backend numpy cupy --batch 32 256 \\
-        --variants lkrelu --torch-device auto --out $OUT/bench_gpu.txt  # on a GPU machine
-    PYTHONPATH=. python benchmarks/bench_train.py --profile --nets cifar --variants lkrelu \\
-        --threads 1 --out benchmarks/results/profile_<date>_b128_t1.txt  # where a step's time goes
+    python benchmarks/bench_train.py                       # NumPy vs PyTorch CPU
+    python benchmarks/bench_train.py --backend numpy cupy --batch 32 256 \\
+        --variants lkrelu --torch-device auto                # on a GPU machine
+    python benchmarks/bench_train.py --profile --nets cifar --variants lkrelu \\
+        --threads 1                                         # where a step's time goes
+
+``--save`` writes the report to ``benchmarks/results/bench_train.txt`` (with ``--profile``:
+``bench_train_profile.txt``), replacing it, under a provenance header (``provenance.py``).
 
 Nets: ``depth`` = depth_net(50 × width 4), ``cifar`` = cifar_net; input 3×32×32, float32.
 Variants: "<activation>[_bn][_sqrt2]", e.g. relu, relu_bn (BatchNorm before each activation),
@@ -20,13 +23,18 @@ processes on a shared machine hits both alike. On CuPy / CUDA the device is sync
 each clock reading.
 
 Threads: ``--threads N`` goes to ``lk.set_threads`` (linkedref's thread pool; its BLAS on one
-thread) and ``torch.set_num_threads``; the header prints what each framework then reports.
+thread) and ``torch.set_num_threads``; the header prints what each framework then reports. At
+N > 1 the NumPy model runs inside ``lk.fast.DataParallel``, which cuts each batch into N pieces,
+one per replica of the model (a model with BatchNorm runs whole: its statistics need the batch);
+CuPy models are never wrapped.
 
 Profile (``--profile``, batch 128 unless ``--batch``): per top-level layer, the forward and
 backward time of a step and the part of it in numpy's GEMM functions; with Linux ``perf``, the
 CPU time of each layer by operation class (GEMM, BLAS sync, copy, elementwise, reduce, kernel,
-Python) from native samples. See the comment above ``_StepProfiler`` for how. Then, where
-PyTorch is installed, its twin's step by operator and input shape (``torch.profiler``).
+Python) from native samples. See the comment above ``_StepProfiler`` for how. Under
+DataParallel the layer clocks are those of piece 0 (the calling thread's copy of the model); the
+other pieces run beside it. Then, where PyTorch is installed, its twin's step by operator and
+input shape (``torch.profiler``).
 
 Memory (``--memory``, NumPy vs PyTorch CPU): each framework runs in a fresh subprocess that
 imports, resets the kernel's peak-RSS counter (VmHWM, through /proc/self/clear_refs), builds
@@ -41,12 +49,10 @@ NumPy/Python allocations over the same span is printed as a cross-check of the R
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -61,6 +67,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 import numpy as np  # noqa: E402  (benchmark driver, not layer code)
+import provenance  # noqa: E402
 
 NETS = ("depth", "cifar")
 INPUT = (3, 32, 32)
@@ -107,16 +114,22 @@ def build_torch(net, variant, device, seed=0):
 # --------------------------------------------------------------------------------- steps
 class LinkedrefStep:
     """One training step of a linkedref model on the active backend: forward, loss, backward,
-    Adam — as ``lk.fit`` runs it: ``backward_params``, no gradient for the input images (PyTorch
-    computes none either: its input does not require grad)."""
+    Adam — as ``lk.fit`` runs it: ``backward(dy, need_dx=False)``, no gradient for the input
+    images (PyTorch computes none either: its input does not require grad).
+
+    ``net`` is the model; ``model`` is what the step runs: at more than one thread on NumPy,
+    ``lk.fast.DataParallel(net)`` (the optimizer sees the same params either way)."""
 
     def __init__(self, net, variant, batch, backend, seed=0):
+        import linkedref as lk
         import linkedref.backend as B
         from linkedref.losses import SoftmaxCrossEntropy
         from linkedref.optim import Adam
         B.set_backend(backend)
         self.backend = backend
-        self.model = build_linkedref(net, variant, seed)
+        self.net = build_linkedref(net, variant, seed)
+        wrap = backend == "numpy" and lk.get_threads() > 1
+        self.model = lk.fast.DataParallel(self.net) if wrap else self.net
         self.loss = SoftmaxCrossEntropy()
         self.opt = Adam(self.model, lr=1e-3, eps=1e-7)
         rng = np.random.default_rng(seed)
@@ -128,12 +141,12 @@ class LinkedrefStep:
     def __call__(self):
         logits = self.model.forward(self.x, training=True)
         self.loss.forward(logits, self.y)
-        self.model.backward_params(self.loss.backward())
+        self.model.backward(self.loss.backward(), need_dx=False)
         self.opt.step()
 
     def params(self):
         from linkedref.models import count_params
-        return count_params(self.model)
+        return count_params(self.net)
 
 
 class TorchStep:
@@ -296,7 +309,7 @@ class _StepProfiler:
 
     def __enter__(self):
         for layer in self.model.layers:
-            self._saved.append((layer, layer.forward, (layer.backward, layer.backward_params)))
+            self._saved.append((layer, layer.forward, layer.backward))
             self._wrap_layer(layer)
         for name in GEMM_FUNCS:
             fn = getattr(np, name)
@@ -309,7 +322,7 @@ class _StepProfiler:
             if owner is np:
                 setattr(np, a, b)
             else:
-                owner.forward, (owner.backward, owner.backward_params) = a, b
+                owner.forward, owner.backward = a, b
         self._saved.clear()
 
     def _wrap_gemm(self, fn):
@@ -333,7 +346,7 @@ class _StepProfiler:
         return timed
 
     def _wrap_layer(self, layer):
-        fwd, bwd, bwd_params, label = layer.forward, layer.backward, layer.backward_params, {}
+        fwd, bwd, label = layer.forward, layer.backward, {}
 
         def run(phase, fn, arg, **kwargs):
             if phase == "forward":
@@ -352,10 +365,11 @@ class _StepProfiler:
                 self.intervals.append((t0, t1, key))
 
         layer.forward = lambda x, training=False: run("forward", fwd, x, training=training)
-        layer.backward = lambda dy: run("backward", bwd, dy)
-        from linkedref.layer import Layer
-        if type(layer).backward_params is not Layer.backward_params:    # else it runs backward
-            layer.backward_params = lambda dy: run("backward", bwd_params, dy)
+        from linkedref.layer import takes_need_dx
+        if takes_need_dx(layer):                 # keep the layer's signature: Sequential reads it
+            layer.backward = lambda dy, need_dx=True: run("backward", bwd, dy, need_dx=need_dx)
+        else:
+            layer.backward = lambda dy: run("backward", bwd, dy)
 
 
 class _PerfSampler:
@@ -430,8 +444,8 @@ def profile(net, variant, batch, backend, repeats=10, warmup=2, use_perf=None):
     and, where perf runs, clocked and sampled (the native table; perf's own work on a small
     machine would otherwise slow the clocked pass)."""
     step = LinkedrefStep(net, variant, batch, backend)
-    for _ in range(max(1, warmup)):
-        step()
+    for _ in range(max(2, warmup)):          # DataParallel makes its replicas in the second step,
+        step()                               # before the clocks go on piece 0's layers
     load = os.getloadavg()[0]
     plain = [timed(step) for _ in range(repeats)]
 
@@ -445,12 +459,12 @@ def profile(net, variant, batch, backend, repeats=10, warmup=2, use_perf=None):
                 bounds.append((t0, time.perf_counter()))
         return bounds
 
-    prof = _StepProfiler(step.model)
+    prof = _StepProfiler(step.net)
     bounds = clocked_steps(prof)
     sampler = _PerfSampler() if use_perf is not False else None
     native = []
     if sampler is not None and sampler.available:
-        sampled = _StepProfiler(step.model)
+        sampled = _StepProfiler(step.net)
         sampler.start()
         if sampler.available:
             sampled_bounds = clocked_steps(sampled)
@@ -458,8 +472,8 @@ def profile(net, variant, batch, backend, repeats=10, warmup=2, use_perf=None):
             native = _native_table(sampler.samples(), sampled.intervals, sampled_bounds,
                                    repeats, sum(t1 - t0 for t0, t1 in sampled_bounds) / repeats)
     walls = [t1 - t0 for t0, t1 in bounds]
-    lines = [f"== profile {net}/{variant}, batch {batch}, {backend}: one training step "
-             f"(forward, SoftmaxCrossEntropy, backward, Adam)",
+    lines = [f"== profile {net}/{variant}, batch {batch}, {backend}{split_note(step.model)}: "
+             "one training step (forward, SoftmaxCrossEntropy, backward, Adam)",
              f"step {statistics.median(plain) * 1e3:.1f} ms (median of {repeats}, no clocks; "
              f"min {min(plain) * 1e3:.1f}); {statistics.median(walls) * 1e3:.1f} ms with the "
              f"clocks below; load average {load:.2f} before, {os.getloadavg()[0]:.2f} after",
@@ -475,6 +489,16 @@ def profile(net, variant, batch, backend, repeats=10, warmup=2, use_perf=None):
     else:
         lines += native
     return "\n".join(lines)
+
+
+def split_note(model) -> str:
+    """How the last step ran: whole, or cut by DataParallel (whose layer clocks are piece 0's)."""
+    pieces = getattr(model, "pieces", False)
+    if pieces is False:
+        return ""
+    if pieces is None:
+        return ", DataParallel running whole (batch statistics or one thread)"
+    return f", DataParallel in {len(pieces)} pieces (layer clocks: piece 0)"
 
 
 def _layer_table(prof, step_ms):
@@ -563,70 +587,6 @@ def set_threads(threads):
         torch.set_num_threads(threads)
 
 
-def thread_info() -> str:
-    """The threads that will run, as the frameworks report them (not as requested)."""
-    import linkedref as lk
-    from linkedref.threads import blas_info
-    line = f"threads: linkedref {lk.get_threads()} ({blas_info()})"
-    if _have_torch():
-        import torch
-        line += f"; torch intra-op {torch.get_num_threads()}"
-    return line
-
-
-def _git_state() -> str:
-    """The commit the code ran at, and whether linkedref/ had uncommitted changes."""
-    try:
-        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "linkedref"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "not a git checkout"
-    return f"commit {head}" + (" + uncommitted changes in linkedref/" if dirty else "")
-
-
-def machine_info(threads) -> str:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
-    lines = [f"date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}",
-             f"machine: {platform.platform()}; {platform.processor() or platform.machine()}; "
-             f"{os.cpu_count()} CPUs (usable {usable}); "
-             f"load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}",
-             f"code: {_git_state()}",
-             f"python {platform.python_version()}, numpy {np.__version__}, "
-             f"threads requested {threads}",
-             thread_info()]
-    try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        lines.append(f"numpy BLAS: {blas.get('name')} {blas.get('version', '')}")
-    except Exception:  # older numpy: no mode="dicts"
-        pass
-    try:
-        from threadpoolctl import threadpool_info
-        for pool in threadpool_info():
-            lib = os.path.basename(pool.get("filepath", ""))
-            lines.append(f"  threadpool: {pool.get('internal_api')} ({lib}) "
-                         f"num_threads={pool.get('num_threads')}")
-    except ImportError:
-        lines.append("  (threadpoolctl not installed: thread pools not listed)")
-    if _have_torch():
-        import torch
-        lines.append(f"torch {torch.__version__}: intra-op threads {torch.get_num_threads()}, "
-                     f"mkldnn {torch.backends.mkldnn.is_available()}, "
-                     f"cuda {torch.cuda.is_available()}")
-    else:
-        lines.append("torch: not installed (no comparison)")
-    try:
-        import cupy
-        dev = cupy.cuda.runtime.getDeviceProperties(0)
-        gpu = dev["name"].decode() if isinstance(dev["name"], bytes) else dev["name"]
-        lines.append(f"cupy {cupy.__version__}, "
-                     f"CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}, GPU {gpu}")
-    except Exception:
-        pass
-    return "\n".join(lines)
-
-
 def torch_device_for(backend, choice):
     """Which torch device to compare a linkedref backend with (None: no comparison)."""
     if choice == "none" or not _have_torch():
@@ -666,7 +626,9 @@ def make_parser():
                         "instead of the timing table")
     p.add_argument("--perf", action=argparse.BooleanOptionalAction, default=None,
                    help="with --profile: sample natively with Linux perf (default: if found)")
-    p.add_argument("--out", default=None, help="append the printed report to this file")
+    p.add_argument("--save", action="store_true",
+                   help="write the report to benchmarks/results/bench_train.txt (with --profile: "
+                        "bench_train_profile.txt), replacing it")
     p.add_argument("--_memory-child", dest="memory_child", default=None, help=argparse.SUPPRESS)
     return p
 
@@ -679,15 +641,10 @@ def main(argv=None):
         return 0
     if args.batch is None:
         args.batch = [128] if args.profile is not None else [32]
-    report = []
-
-    def emit(text=""):
-        print(text, flush=True)
-        report.append(text)
-
+    print(provenance.header(args.threads))
+    emit = provenance.Report()
     emit(f"== bench_train: training step = forward + SoftmaxCrossEntropy + backward + Adam, "
          f"float32, input {INPUT}")
-    emit(machine_info(args.threads))
     if args.profile is not None:
         run_profiles(args, emit)
     else:
@@ -698,7 +655,9 @@ def main(argv=None):
                            and torch_device_for("numpy", args.torch_device) == "cpu")
         if args.memory:
             run_memory(args, emit)
-    _write(args.out, report)
+    if args.save:
+        name = "bench_train_profile" if args.profile is not None else "bench_train"
+        provenance.save(name, emit.text(), threads=args.threads)
     return 0
 
 
@@ -749,6 +708,9 @@ def torch_profile(net, variant, batch, device, repeats=10, warmup=2, rows=12):
 def run_timings(args, emit) -> dict:
     """The timing table: one row per net × variant × batch × backend, beside PyTorch."""
     emit(f"warm-up {args.warmup} steps, then median (min) of {args.repeats} interleaved steps")
+    if args.threads > 1:
+        emit(f"NumPy rows at {args.threads} threads run in lk.fast.DataParallel ({args.threads} "
+             "pieces of the batch; _bn variants run whole: BatchNorm needs the batch)")
     header = (f"{'net':<6} {'variant':<11} {'batch':>5} {'backend':<7} {'params':>9} "
               f"{'linkedref ms':>17} {'torch':<5} {'torch ms':>17} {'ratio':>6} {'(min)':>6}")
     emit(header)
@@ -814,13 +776,6 @@ def run_memory(args, emit):
         if all(fw in mem and "error" not in mem[fw] for fw in ("linkedref", "torch")):
             emit(f"  ratio linkedref/torch (peak): "
                  f"{mem['linkedref']['peak'] / mem['torch']['peak']:.2f}x")
-
-
-def _write(path, report):
-    """Append the printed report to ``path`` (if given)."""
-    if path:
-        with open(path, "a") as f:
-            f.write("\n".join(report) + "\n\n")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check (issue 6). Run from the repository root on a machine with an NVIDIA GPU and CuPy,
 # with no installs:   bash benchmarks/gpu_check.sh
-# Logs go to $OUT when it is set (the device tool sets it), else to benchmarks/results/gpu_check/.
+# Logs go to $OUT when it is set (the device tool sets it), else to benchmarks/results/gpu_check/,
+# which git ignores (benchmarks/.gitignore): the tracked results are the scripts' --save files.
 # Steps: versions -> whole test suite on CuPy -> NumPy/CuPy parity of every layer ->
 #        gradcheck table on CuPy -> training-step timings (CuPy, NumPy, PyTorch CUDA if present).
 set -uo pipefail

@@ -6,18 +6,24 @@ built once, copied to each backend, run forward and backward with the same upstr
 the output, dL/dx and every dL/dparam compared with a relative max-norm error:
 float64 must agree to 1e-10, float32 to 1e-5.
 
-    PYTHONPATH=. python benchmarks/parity.py --a numpy --b cupy
+    python benchmarks/parity.py --a numpy --b cupy
+
+``--save`` writes ``benchmarks/results/parity.txt`` (replacing it) under a provenance header.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import os
 import sys
 
 import numpy as np
 
-import linkedref.backend as B
-from linkedref.gradcheck import all_cases
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [p for p in (os.path.dirname(HERE), HERE) if p not in sys.path]
+
+import linkedref.backend as B  # noqa: E402
+from linkedref.gradcheck import all_cases  # noqa: E402
 
 TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
 
@@ -86,14 +92,21 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--a", default="numpy")
     parser.add_argument("--b", default="cupy")
+    parser.add_argument("--save", action="store_true",
+                        help="write benchmarks/results/parity.txt, replacing it")
     args = parser.parse_args(argv)
+    import provenance
+    print(provenance.header(1))
+    out = provenance.Report()
     rows = compare(args.a, args.b)
-    print(f"parity {args.a} vs {args.b}: relative max-norm error (float64 ≤ 1e-10, float32 ≤ 1e-5)")
-    print(f"{'component':<40}{'dtype':>8}  {'worst':>14}  {'rel err':>9}  result")
+    out(f"parity {args.a} vs {args.b}: relative max-norm error (float64 ≤ 1e-10, float32 ≤ 1e-5)")
+    out(f"{'component':<40}{'dtype':>8}  {'worst':>14}  {'rel err':>9}  result")
     for name, dtype, worst, err, ok in rows:
-        print(f"{name:<40}{dtype:>8}  {worst[:40]:>14}  {err:>9.1e}  {'ok' if ok else 'FAIL'}")
+        out(f"{name:<40}{dtype:>8}  {worst[:40]:>14}  {err:>9.1e}  {'ok' if ok else 'FAIL'}")
     failed = sum(not r[4] for r in rows)
-    print(f"{len(rows) - failed} passed, {failed} failed")
+    out(f"{len(rows) - failed} passed, {failed} failed")
+    if args.save:
+        provenance.save("parity", out.text(), threads=1)
     return 1 if failed else 0
 
 

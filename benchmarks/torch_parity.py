@@ -19,8 +19,10 @@ its tensor's largest gets an update as large as any, carrying its own relative r
 of itself, its tensor's gradients by 6e-14). torch is optional for linkedref;
 this script needs it.
 
-    PYTHONPATH=. python benchmarks/torch_parity.py                       # every model, 200 steps
-    PYTHONPATH=. python benchmarks/torch_parity.py --steps 20 --models depth_relu cifar_lkrelu_bn
+    python benchmarks/torch_parity.py                       # every model, 200 steps
+    python benchmarks/torch_parity.py --steps 20 --models depth_relu cifar_lkrelu_bn
+
+``--save`` writes ``benchmarks/results/torch_parity.txt`` (replacing it) under a provenance header.
 """
 from __future__ import annotations
 
@@ -217,7 +219,7 @@ def run(name, optimizer, steps, mode=None, seed=0, batch=BATCH, threads=1) -> Ro
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        with lk.using_threads(threads):
+        with lk.fast.using_threads(threads):
             return _run(name, optimizer, steps, mode, seed, batch)
     finally:
         torch.set_num_threads(previous)
@@ -314,33 +316,36 @@ def main(argv=None) -> int:
                    help="auto: each model's own (resync for SELU), or force one for all")
     p.add_argument("--tol", type=float, default=TOL, help="largest allowed relative difference")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", action="store_true",
+                   help="write benchmarks/results/torch_parity.txt, replacing it")
     args = p.parse_args(argv)
     try:
-        import torch
+        import torch  # noqa: F401
     except ImportError:
         print("torch_parity: PyTorch is not installed (pip install torch); nothing to compare")
         return 2
-    import datetime as dt
-    import platform
-    print(f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}, {platform.platform()}, "
-          f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}")
-    print(f"linkedref vs PyTorch, float64, one thread each, batch {BATCH} of the digits, "
-          f"seed {args.seed}, tolerance {args.tol:.0e}")
-    print(f"SGD {SGD_HYPER}; Adam {ADAM_HYPER}")
-    print(HEADER)
-    print("-" * len(HEADER))
+    import provenance
+    print(provenance.header(1))
+    out = provenance.Report()
+    out(f"torch_parity: linkedref vs PyTorch, float64, one thread each, batch {BATCH} of the "
+        f"digits, seed {args.seed}, tolerance {args.tol:.0e}")
+    out(f"SGD {SGD_HYPER}; Adam {ADAM_HYPER}")
+    out(HEADER)
+    out("-" * len(HEADER))
     rows = []
     for name in args.models:
         for optimizer in args.optimizers:
             mode = None if args.mode == "auto" else args.mode
             rows.append(run(name, optimizer, args.steps, mode, seed=args.seed))
-            print(format_row(rows[-1], args.tol), flush=True)
+            out(format_row(rows[-1], args.tol))
     worst, ok = max(r.worst() for r in rows), all(r.ok(args.tol) for r in rows)
     updates = [r.update for r in rows if r.update == r.update]
-    print(f"largest relative difference of losses and parameters {worst:.1e} (tolerance "
-          f"{args.tol:.0e}); of one-step updates {max(updates, default=0.0):.1e} (tolerance "
-          f"{args.tol:.0e}, Adam's {args.tol * ADAM_UPDATE_FACTOR:.0e}): "
-          f"{'ok' if ok else 'FAILED'}")
+    out(f"largest relative difference of losses and parameters {worst:.1e} (tolerance "
+        f"{args.tol:.0e}); of one-step updates {max(updates, default=0.0):.1e} (tolerance "
+        f"{args.tol:.0e}, Adam's {args.tol * ADAM_UPDATE_FACTOR:.0e}): "
+        f"{'ok' if ok else 'FAILED'}")
+    if args.save:
+        provenance.save("torch_parity", out.text(), threads=1)
     return 0 if ok else 1
 
 
