@@ -52,7 +52,9 @@ class LKReLU(Activation):
     def backward(self, dy, need_dx=True):
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
-        return dy_a * (z > 0) - dy_b * (z < 0)          # dz = dy_a·g'(z) − dy_b·g'(−z)
+        dz = dy_a * (z > 0)                  # dz = dy_a·g'(z) − dy_b·g'(−z)
+        dz -= dy_b * (z < 0)
+        return dz
 
 
 def mirror_output(x):

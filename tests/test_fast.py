@@ -61,7 +61,7 @@ def test_at_one_thread_data_parallel_is_the_model_bit_for_bit():
 def test_at_n_threads_it_equals_the_model_to_rounding(n, dtype, tol):
     want = steps(small_net(dtype), dtype)
     with lk.fast.using_threads(n):
-        model = DataParallel(small_net(dtype))
+        model = DataParallel(small_net(dtype), measure=False)
         got = steps(model, dtype)
     assert len(model.replicas) == n - 1                      # the batch really was split
     for i, (g, w) in enumerate(zip(got, want)):
@@ -70,7 +70,7 @@ def test_at_n_threads_it_equals_the_model_to_rounding(n, dtype, tol):
 
 def test_the_replicas_share_the_parameters_and_own_their_grads():
     with lk.fast.using_threads(2):
-        model = DataParallel(small_net())
+        model = DataParallel(small_net(), measure=False)
         steps(model)                                         # the second step is split
     (replica,) = model.replicas
     for key, p in model.params.items():
@@ -80,7 +80,7 @@ def test_the_replicas_share_the_parameters_and_own_their_grads():
 
 def test_the_replicas_are_made_anew_when_the_parameters_are_replaced():
     with lk.fast.using_threads(2):
-        model = DataParallel(small_net())
+        model = DataParallel(small_net(), measure=False)
         steps(model, n_steps=1)
         model.module.astype("float64")                       # new arrays, new dtype
         got = steps(model, "float64", n_steps=1)
@@ -93,7 +93,7 @@ def test_the_first_forward_runs_whole_so_lazy_parameters_exist_once():
     """PReLU creates its slopes on its first forward: that forward is not split."""
     net = small_net(activation="lkprelu")
     with lk.fast.using_threads(2):
-        model = DataParallel(net)
+        model = DataParallel(net, measure=False)
         got = steps(model)
     assert model.replicas, "later steps were split"
     assert model.replicas[0].params["1.alpha"] is model.params["1.alpha"]
@@ -107,7 +107,7 @@ def test_a_model_with_batch_statistics_runs_whole():
         net = lk.Sequential([lk.Conv2D(3, 4, 3, rng=0), lk.BatchNorm(4), lk.ReLU(),
                              lk.Flatten(), lk.Dense(4 * 14 * 14, 10, rng=1)])
     with lk.fast.using_threads(2):
-        model = DataParallel(net)
+        model = DataParallel(net, measure=False)
         got = steps(model)
     assert not model.replicas
     want_net = lk.Sequential([lk.Conv2D(3, 4, 3, rng=0), lk.BatchNorm(4), lk.ReLU(),
@@ -119,7 +119,7 @@ def test_a_model_with_batch_statistics_runs_whole():
 def test_each_replica_draws_its_own_dropout_masks():
     net = lk.Sequential([lk.Dropout(0.5, rng=0), lk.Flatten(), lk.Dense(3 * 16 * 16, 10, rng=1)])
     with lk.fast.using_threads(2):
-        model = DataParallel(net)
+        model = DataParallel(net, measure=False)
         model.forward(np.ones((4, 3, 16, 16), np.float32), training=True)   # first: whole
         out = model.forward(np.ones((4, 3, 16, 16), np.float32), training=True)
     masks = [model.module.layers[0].cache, model.replicas[0].layers[0].cache]
@@ -133,7 +133,7 @@ def test_fit_trains_a_data_parallel_model_and_optimizers_see_the_models_keys(rng
     y = rng.integers(0, 10, 48)
     net = small_net()
     with lk.fast.using_threads(2):
-        model = DataParallel(net)
+        model = DataParallel(net, measure=False)
         history = lk.fit(model, lk.SoftmaxCrossEntropy(), lk.Adam(model, lr=1e-2), X, y,
                          epochs=4, batch_size=16, progress=False)
     assert model.params.keys() == net.params.keys()
@@ -196,3 +196,23 @@ def test_set_threads_keeps_blas_on_one_thread_and_none_gives_it_back():
             assert lk.get_threads() == T.cpu_count() and T.blas_info() == original
         assert all(": 1 threads" in part for part in T.blas_info().split("; "))
     assert T.blas_info() == original
+
+
+def test_each_batch_size_runs_the_way_that_measured_faster():
+    """After the first step: TRIALS timed steps whole, TRIALS split, then the faster way."""
+    import linkedref.fast.parallel as P
+    with lk.fast.using_threads(2):
+        model = DataParallel(small_net())
+        ways = []
+        for _ in range(1 + 2 * P.TRIALS):
+            ways.append("whole" if model.split(12) is None else "split")
+            steps(model, n_steps=1)
+        assert ways == ["whole"] * (1 + P.TRIALS) + ["split"] * P.TRIALS
+        times = model.timings[(12, 2)]
+        assert len(times["whole"]) == len(times["split"]) == P.TRIALS
+        assert all(t > 0 for t in times["whole"] + times["split"])
+        times.update(whole=[1.0, 3.0], split=[2.0, 0.9])             # split measured faster
+        assert model.split(12) is not None
+        times.update(whole=[1.0, 3.0], split=[2.0, 1.1])             # whole measured faster
+        assert model.split(12) is None
+        assert model.split(10) is None and (10, 2) in model.timings  # a new size: trials again

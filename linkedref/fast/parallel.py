@@ -16,6 +16,12 @@ deep copies of the model that share its parameter arrays (the same dicts: an opt
 update reaches all of them) and own their caches and grads. Each replica's random generators
 (Dropout) are spawned from the model's, so their masks are independent.
 
+Whether splitting pays is measured, not guessed: a small net on a small batch spends its time in
+Python, which one thread at a time may run (the GIL), and then runs faster whole. So, per batch
+size, the steps after the first (which may create lazy parameters) alternate: ``TRIALS`` steps
+whole, then ``TRIALS`` split, each timed from forward to the end of backward; from then on the
+batch size runs the faster way. ``DataParallel(model, measure=False)`` always splits.
+
 What changes with the number of threads, and why: each grad is summed in another order (piece by
 piece, then the pieces), so results agree with one thread's to rounding, not bit for bit. A model
 with batch statistics (``buffers``: BatchNorm) is not split, because its statistics would be the
@@ -24,11 +30,14 @@ piece's, not the batch's: it runs whole, on the calling thread.
 from __future__ import annotations
 
 import copy
+import time
 
 import numpy
 
 from .. import backend as B
 from .threads import get_threads, parallel
+
+TRIALS = 2          # timed steps of each way, whole and split, before a batch size keeps one
 
 
 class DataParallel:
@@ -39,7 +48,7 @@ class DataParallel:
     diagnostics see the model itself.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, measure=True):
         for method in ("forward", "backward"):
             if not callable(getattr(model, method, None)):
                 raise TypeError(f"DataParallel: the model needs a {method}() method, "
@@ -49,6 +58,9 @@ class DataParallel:
         self.signature = None       # the parameter arrays the replicas share, by id
         self.pieces = None          # the batch's slices in the last forward (None: not split)
         self.seen = False           # whether the model ran a forward since it was wrapped
+        self.measure = measure      # choose whole or split per batch size by timing both
+        self.timings = {}           # (N, threads) → {"whole": [s, ...], "split": [s, ...]}
+        self.started = None         # (key, way, time) of the forward being timed
 
     # -- what the wrapped model shows ---------------------------------------------------------
     params = property(lambda self: self.module.params)
@@ -72,6 +84,7 @@ class DataParallel:
     def forward(self, x, training=False):
         """x (N, ...) → the model's output for the whole batch, computed piece by piece."""
         self.pieces = self.split(len(x))
+        self.start_clock(len(x), training)
         if self.pieces is None:
             self.seen = True
             return self.module.forward(x, training=training)
@@ -87,7 +100,9 @@ class DataParallel:
     def backward(self, dy, need_dx=True):
         """dy (N, ...) → dx (N, ...) or None; the model's grads: Σ over the replicas' grads."""
         if self.pieces is None:
-            return self.module.backward(dy, need_dx=need_dx)
+            dx = self.module.backward(dy, need_dx=need_dx)
+            self.stop_clock()
+            return dx
         models = [self.module, *self.replicas[:len(self.pieces) - 1]]
         dxs = [None] * len(self.pieces)
 
@@ -99,6 +114,7 @@ class DataParallel:
         for replica in models[1:]:
             for key, g in replica.grads.items():
                 total[key] += g                           # in place: the model's grad arrays
+        self.stop_clock()
         return None if not need_dx else B.get_array_module(dxs[0]).concatenate(dxs)
 
     # -- how the batch is cut, and the replicas -----------------------------------------------
@@ -107,10 +123,37 @@ class DataParallel:
         (one thread, one sample, batch statistics, or the model's first forward, which may
         create its parameters)."""
         n = min(get_threads(), N)
-        if n <= 1 or self.module.buffers or not self.seen:
+        if n <= 1 or self.module.buffers or not self.seen or self.way_for(N) == "whole":
             return None
         bounds = [N * i // n for i in range(n + 1)]
         return [slice(bounds[i], bounds[i + 1]) for i in range(n)]
+
+    def way_for(self, N):
+        """"whole" or "split" for a batch of N at this thread count: the way still short of
+        ``TRIALS`` timed steps (whole first), then the faster one (always "split" unmeasured)."""
+        if not self.measure:
+            return "split"
+        times = self.timings.setdefault((N, get_threads()), {"whole": [], "split": []})
+        for way in ("whole", "split"):
+            if len(times[way]) < TRIALS:
+                return way
+        return "whole" if min(times["whole"]) <= min(times["split"]) else "split"
+
+    def start_clock(self, N, training):
+        """Time this step if it is a trial (a training step, after the first, of a batch size
+        still short of its trials)."""
+        self.started = None
+        times = self.timings.get((N, get_threads()))
+        if self.measure and training and self.seen and times is not None:
+            way = "whole" if self.pieces is None else "split"
+            if len(times[way]) < TRIALS:
+                self.started = (times[way], time.perf_counter())
+
+    def stop_clock(self):
+        if self.started is not None:
+            trials, start = self.started
+            trials.append(time.perf_counter() - start)
+            self.started = None
 
     def replicas_for(self, n):
         """``n − 1`` replicas sharing the model's current parameter arrays (made anew when the
