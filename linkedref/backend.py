@@ -1,4 +1,4 @@
-"""The array backend: NumPy on the CPU, CuPy on an NVIDIA GPU.
+"""The array backend: NumPy on the CPU, CuPy on an NVIDIA GPU, and a strict CuPy stand-in.
 
 Every array operation in linkedref goes through the module this file hands out, so the same
 layer code runs on both. Layer code never writes ``import numpy``; it asks for the module that
@@ -10,12 +10,21 @@ owns its data, as Chainer does::
 and creates new arrays (parameters, buffers) with ``xp()`` — the *active* backend — and the
 default dtype (float32 unless ``set_default_dtype("float64")``).
 
-The active backend is chosen by ``set_backend("numpy" | "cupy")`` or, at import time, by the
-environment variable ``LINKEDREF_BACKEND``.
+The active backend is chosen by ``set_backend("numpy" | "cupy" | "strict")`` or, at import time,
+by the environment variable ``LINKEDREF_BACKEND``.
+
+"strict" (``linkedref.strict``) runs on the CPU but keeps CuPy's rules: its arrays refuse
+implicit conversion to NumPy (``numpy.asarray(x)``, ``numpy.savez(f, w=x)``, NumPy's
+``as_strided``), refuse to mix with NumPy arrays (``x * a`` and ``a * x``), and refuse bare
+``numpy.`` functions; the TypeError names the call and the line. A new layer that runs forward,
+backward and a training step under it is CuPy-clean, checked on a laptop::
+
+    LINKEDREF_BACKEND=strict python -m pytest -q tests/test_my_layer.py
 
 Random numbers: library code never seeds a global generator. Every random draw takes an explicit
 ``numpy.random.Generator``; ``uniform`` and ``normal`` below draw on the device that is active
-(for CuPy, from a CuPy generator seeded by the NumPy one, so a seed still fixes the result).
+(for CuPy and the stand-in, from a device generator seeded by the NumPy one, so a seed still
+fixes the result).
 """
 from __future__ import annotations
 
@@ -24,7 +33,9 @@ import os
 
 import numpy
 
-_BACKENDS = ("numpy", "cupy")
+from . import strict
+
+_BACKENDS = ("numpy", "cupy", "strict")
 _DTYPES = {"float32": numpy.float32, "float64": numpy.float64}
 
 _state = {"name": "numpy", "xp": numpy, "dtype": numpy.dtype(numpy.float32)}
@@ -55,7 +66,7 @@ def _import_cupy():
 
 
 def set_backend(name: str) -> None:
-    """Make ``name`` ("numpy" or "cupy") the active backend for new arrays."""
+    """Make ``name`` ("numpy", "cupy" or "strict") the active backend for new arrays."""
     _state["xp"] = module_for(name)
     _state["name"] = name.lower()
 
@@ -64,16 +75,19 @@ def module_for(name: str):
     """The array module of backend ``name`` (a clear error for unknown names or missing CuPy)."""
     if not isinstance(name, str) or name.lower() not in _BACKENDS:
         raise ValueError(f"unknown backend {name!r}; expected one of {_BACKENDS}")
-    return numpy if name.lower() == "numpy" else _import_cupy()
+    name = name.lower()
+    if name == "strict":
+        return strict
+    return numpy if name == "numpy" else _import_cupy()
 
 
 def get_backend() -> str:
-    """The name of the active backend: "numpy" or "cupy"."""
+    """The name of the active backend: "numpy", "cupy" or "strict"."""
     return _state["name"]
 
 
 def xp():
-    """The active backend's array module (``numpy`` or ``cupy``)."""
+    """The active backend's array module (``numpy``, ``cupy`` or ``linkedref.strict``)."""
     return _state["xp"]
 
 
@@ -89,17 +103,21 @@ def using_backend(name: str):
 
 
 def get_array_module(*arrays):
-    """The module (numpy or cupy) that owns ``arrays``; numpy for anything that is not CuPy."""
+    """The module (numpy, cupy or the strict stand-in) that owns ``arrays``; numpy for anything
+    that is not a device array."""
     for a in arrays:
         if type(a).__module__.startswith("cupy"):
             import cupy
             return cupy
+        if type(a) is strict.ndarray:
+            return strict
     return numpy
 
 
 def is_array(a) -> bool:
-    """True for a NumPy or CuPy ndarray."""
-    return isinstance(a, numpy.ndarray) or type(a).__module__.startswith("cupy")
+    """True for a NumPy, CuPy or stand-in ndarray."""
+    return (isinstance(a, (numpy.ndarray, strict.ndarray))
+            or type(a).__module__.startswith("cupy"))
 
 
 def asarray(a, dtype=None):
@@ -108,8 +126,8 @@ def asarray(a, dtype=None):
 
 
 def to_numpy(a):
-    """``a`` as a NumPy array (a device-to-host copy for CuPy arrays; scalars pass through)."""
-    if type(a).__module__.startswith("cupy"):
+    """``a`` as a NumPy array (a device-to-host copy for device arrays; scalars pass through)."""
+    if type(a).__module__.startswith("cupy") or type(a) is strict.ndarray:
         return a.get()
     return numpy.asarray(a)
 
@@ -150,18 +168,19 @@ def default_dtype(dtype):
 
 
 # ------------------------------------------------------------------------------------ random
-_device_rngs = {}   # id(numpy Generator) -> (that Generator, the CuPy generator seeded from it)
+_device_rngs = {}   # (id(numpy Generator), module) -> (that Generator, device generator from it)
 
 
-def _device_rng(rng: numpy.random.Generator):
-    """The CuPy generator that belongs to ``rng``: seeded once from it, then reused, so the NumPy
-    seed still decides every draw and no generator is rebuilt per call. (NumPy Generators accept
-    no weak references; the table keeps each one alive, which costs a few bytes per layer.)"""
-    entry = _device_rngs.get(id(rng))
+def _device_rng(rng: numpy.random.Generator, module):
+    """The device generator (CuPy's or the stand-in's) that belongs to ``rng``: seeded once from
+    it, then reused, so the NumPy seed still decides every draw and no generator is rebuilt per
+    call. (NumPy Generators accept no weak references; the table keeps each one alive, which
+    costs a few bytes per layer.)"""
+    key = (id(rng), module.__name__)
+    entry = _device_rngs.get(key)
     if entry is None or entry[0] is not rng:
-        import cupy
-        entry = (rng, cupy.random.default_rng(int(rng.integers(2**63 - 1))))
-        _device_rngs[id(rng)] = entry
+        entry = (rng, module.random.default_rng(int(rng.integers(2**63 - 1))))
+        _device_rngs[key] = entry
     return entry[1]
 
 
@@ -178,7 +197,7 @@ def uniform(rng: numpy.random.Generator, shape, dtype=None, like=None):
     dtype = resolve_dtype(dtype or get_default_dtype())
     if module is numpy:
         return rng.random(shape, dtype=dtype)
-    return _device_rng(rng).random(shape, dtype=dtype)
+    return _device_rng(rng, module).random(shape, dtype=dtype)
 
 
 def normal(rng: numpy.random.Generator, shape, std=1.0, dtype=None, like=None):
@@ -187,7 +206,7 @@ def normal(rng: numpy.random.Generator, shape, std=1.0, dtype=None, like=None):
     dtype = resolve_dtype(dtype or get_default_dtype())
     if module is numpy:
         return rng.standard_normal(shape, dtype=dtype) * dtype.type(std)
-    return _device_rng(rng).standard_normal(shape, dtype=dtype) * dtype.type(std)
+    return _device_rng(rng, module).standard_normal(shape, dtype=dtype) * dtype.type(std)
 
 
 def as_generator(seed_or_rng) -> numpy.random.Generator:

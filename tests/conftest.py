@@ -1,12 +1,21 @@
 """Shared test setup: the `gpu` marker skips without CuPy+device; hypothesis runs a fixed,
-derandomized profile (short and the same on every run)."""
+derandomized profile (short and the same on every run).
+
+Under LINKEDREF_BACKEND=strict (the CuPy stand-in, linkedref/strict.py) the `gpu` tests run with
+"cupy" meaning the stand-in; strict_host_only.py lists the files it skips and the tests expected
+to fail (host data handed to device layers)."""
+import functools
 import os
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+from strict_host_only import HOST_FILES, HOST_ONLY
 
 import linkedref.backend as B
+import linkedref.strict
+
+STRICT = B.get_backend() == "strict"
 
 # The README's test command (and CI) runs the fixed "linkedref" profile: derandomized, so one
 # commit gives one result. `HYPOTHESIS_PROFILE=explore python -m pytest` searches fresh examples;
@@ -18,6 +27,7 @@ settings.register_profile("explore", max_examples=200, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "linkedref"))
 
 
+@functools.cache
 def _cupy_available():
     try:
         B._import_cupy()
@@ -27,7 +37,14 @@ def _cupy_available():
 
 
 def pytest_collection_modifyitems(config, items):
-    if _cupy_available():
+    if STRICT:
+        for item in items:
+            node, file = item.nodeid.split("[")[0], item.nodeid.split("::")[0]
+            if file in HOST_FILES:
+                item.add_marker(pytest.mark.skip(reason=f"host only: {HOST_FILES[file]}"))
+            elif node in HOST_ONLY:
+                item.add_marker(pytest.mark.xfail(reason=HOST_ONLY[node], strict=True))
+    if _cupy_available() or STRICT:
         return
     skip = pytest.mark.skip(reason="needs CuPy and a CUDA device")
     for item in items:
@@ -44,6 +61,13 @@ def _restore_backend_state():
     B.set_default_dtype(dtype)
 
 
+@pytest.fixture(autouse=True)
+def _gpu_tests_on_the_stand_in(request, monkeypatch):
+    """Under LINKEDREF_BACKEND=strict without CuPy, a `gpu` test's "cupy" is the stand-in."""
+    if STRICT and "gpu" in request.keywords and not _cupy_available():
+        monkeypatch.setattr(B, "_import_cupy", lambda: linkedref.strict)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
@@ -51,5 +75,5 @@ def rng():
 
 @pytest.fixture
 def xp():
-    """The active backend's array module (numpy, or cupy under LINKEDREF_BACKEND=cupy)."""
+    """The active backend's array module (numpy; cupy or the stand-in under LINKEDREF_BACKEND)."""
     return B.xp()
