@@ -7,8 +7,9 @@ one-thread steps compute.
 Each measurement runs in a fresh process (``--_child``) whose ``PYTHONPATH`` is one checkout, so
 each imports its own ``linkedref``; the parent alternates the two checkouts (base first in even
 rounds, this one first in odd ones), so the load of a shared machine hits both alike. A child
-builds the net (depth_net or cifar_net, ReLU or LK-ReLU, float32, input 3×32×32), runs two
-warm-up steps (forward, softmax cross-entropy, backward without dL/dx of the images, Adam), then
+builds the net (depth_net or cifar_net, ReLU or LK-ReLU, float32, input 3×32×32), runs six
+warm-up steps (forward, softmax cross-entropy, backward without dL/dx of the images, Adam: six,
+so that DataParallel has measured whether to split before the clock starts), then
 ``--repeats`` timed steps, and reports their median and its peak resident memory above what it
 held after the imports (VmHWM, reset after the imports). At n > 1 threads a checkout that has
 ``linkedref.fast.DataParallel`` trains through it; older checkouts split their passes themselves.
@@ -33,6 +34,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 NETS, VARIANTS = ("depth", "cifar"), ("relu", "lkrelu")
+WARMUP = 6                      # untimed steps: DataParallel's trials (1 + 2 × 2) and one more
 
 
 # ------------------------------------------------------------------------ in the child
@@ -78,8 +80,8 @@ def child_time(net, variant, batch, threads, repeats):
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")                                     # VmHWM := the current RSS
     _, step = make_step(net, variant, batch, threads)
-    step()
-    step()
+    for _ in range(WARMUP):
+        step()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -35,7 +35,7 @@ import time
 import numpy
 
 from .. import backend as B
-from .threads import get_threads, parallel
+from .threads import get_threads, one_malloc_arena, parallel
 
 TRIALS = 2          # timed steps of each way, whole and split, before a batch size keeps one
 
@@ -53,6 +53,7 @@ class DataParallel:
             if not callable(getattr(model, method, None)):
                 raise TypeError(f"DataParallel: the model needs a {method}() method, "
                                 f"got a {type(model).__name__}")
+        one_malloc_arena()          # replicas allocate side by side: one arena holds less
         self.module = model
         self.replicas = []          # copies of the model for pieces 1, 2, ... (piece 0: model)
         self.signature = None       # the parameter arrays the replicas share, by id

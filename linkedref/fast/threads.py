@@ -18,6 +18,8 @@ On CuPy the setting has no effect on the GPU.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import numbers
 import os
 import threading
@@ -130,6 +132,19 @@ class _Pool:
             with self.cond:
                 self.running -= 1
                 self.cond.notify_all()
+
+
+def one_malloc_arena() -> None:
+    """Ask glibc's malloc for one arena for every thread (``mallopt(M_ARENA_MAX, 1)``), before the
+    pool's threads first allocate. Why: by default each thread allocates from an arena of its own,
+    and each arena keeps what is freed in it for its own thread's next requests; two replicas,
+    each allocating its activations, then hold nearly twice the memory (benchmarks/README.md).
+    Elsewhere than glibc: nothing."""
+    name = ctypes.util.find_library("c")
+    try:
+        ctypes.CDLL(name).mallopt(-8, 1)         # M_ARENA_MAX = -8 in glibc's malloc.h
+    except (OSError, AttributeError, TypeError):
+        pass
 
 
 def _pool(workers):
