@@ -15,7 +15,7 @@ Loading copies into the model's existing arrays in place (on its backend, in its
 optimizer built on the model keeps working. A file written for another architecture — other
 parameter names or shapes, or another layer type anywhere in the tree (a Tanh net's weights
 offered to a ReLU net of the same shapes) — is refused with a message saying what differs,
-before anything is copied. Version-1 files (no "__layers__") are still read; they record no
+before anything is copied. Version-1 files (no "__layers__") are read too; they record no
 layer types, so only names and shapes can be compared, and a ``UserWarning`` says so.
 
 ``atomic_write(path)`` is the file writer this module and ``linkedref.data.download`` share.

@@ -228,7 +228,7 @@ class Adam(Optimizer):
     ε = 1e-8: the default of Keras 2.0 when the paper ran (and PyTorch's). Keras changed it to
     ``K.epsilon()`` = 1e-7 in December 2017 (keras-team/keras PR #8710), after the paper. It
     matters: in a 50-layer width-4 net the first gradients are ~1e-9, below 1e-7, and with the
-    larger ε Adam no longer normalises those steps (tutorial 04 measures the effect).
+    larger ε, ε outweighs √v and Adam does not normalise those steps (tutorial 04 measures it).
     """
 
     def __init__(self, model, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, decay=0.0,

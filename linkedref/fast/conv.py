@@ -66,7 +66,7 @@ def row_length(x, kh, kw, stride, out_channels):
     Line positions need stride 1 and rows that step evenly without overlapping. They pay off when
     the output has few channels beside the K = C·kh·kw numbers that im2col copies per position
     (4·O ≤ K): the copy is then most of the work, and the output's cut to Ho × Wo (O numbers per
-    position) is small. Measured per layer shape in benchmarks/README.md.
+    position) is small. ``benchmarks/bench_conv.py --suite`` times both per layer shape.
     """
     sH, sW = x.strides[2:]
     if tuple(stride) != (1, 1) or sW <= 0 or sH % sW or sH // sW < x.shape[3]:
@@ -329,8 +329,8 @@ def dx_col2im(dy, w, stride, x_shape, pads):
 def add_back(dxpad, dcols, stride, R):
     """dxpad (n, C, Hp, Wp) += each window's column gradients dcols (n, C, kh, kw, positions).
 
-    cols[n, c, p, q, i, j] was a copy of xpad[n, c, i·sh + p, j·sw + q]; for a fixed offset (p, q)
-    the windows read distinct pixels (one strided slice), so each offset's gradient is one
+    The forward's cols[n, c, p, q, i, j] is xpad[n, c, i·sh + p, j·sw + q]; for a fixed offset
+    (p, q) the windows read distinct pixels (one strided slice), so each offset's gradient is one
     whole-tensor ``+=``, and the loop over offsets sums the windows that share a pixel. On line
     positions (R = Wp, stride 1) that slice is one run: xpad's flat pixels p·R + q + m, m < L.
     """
