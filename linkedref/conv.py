@@ -66,7 +66,7 @@ def conv_pads(H, W, kernel_size, stride, padding):
 
 def _reference_setup(x, W, stride, padding, who):
     """xpad (N, C, Hp, Wp), the strides (sh, sw), the pads and (Ho, Wo) for the plain versions."""
-    xp = B.get_array_module(x)
+    xp = B.get_array_module(x, W)
     stride, padding = _pair(stride, "stride", who), _padding(padding, who)
     kh, kw = W.shape[2:]
     pads = conv_pads(x.shape[2], x.shape[3], (kh, kw), stride, padding)
@@ -84,7 +84,7 @@ def conv2d_reference(x, W, b, stride=1, padding=0):
     takes them. One Python loop over the output positions (i, j): each window is a plain slice of
     xpad and the sum over (c, p, q) one einsum. Slow and obvious: the oracle for ``Conv2D``.
     """
-    xp = B.get_array_module(x)
+    xp = B.get_array_module(x, W)
     xpad, (sh, sw), _, (Ho, Wo) = _reference_setup(x, W, stride, padding, "conv2d_reference")
     kh, kw = W.shape[2:]
     y = xp.empty((x.shape[0], W.shape[0], Ho, Wo), dtype=x.dtype)   # N, O, Ho, Wo
@@ -101,7 +101,7 @@ def conv2d_reference_backward(x, W, dy, stride=1, padding=0):
     x (N, C, H, W), W (O, C, kh, kw); dx (N, C, H, W), dW (O, C, kh, kw), db (O,). One Python loop
     over the output positions, as in the forward.
     """
-    xp = B.get_array_module(x)
+    xp = B.get_array_module(x, W, dy)
     who = "conv2d_reference_backward"
     xpad, (sh, sw), ((top, _), (left, _)), (Ho, Wo) = _reference_setup(x, W, stride, padding, who)
     kh, kw = W.shape[2:]

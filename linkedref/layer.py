@@ -112,10 +112,11 @@ class Layer:
             raise TypeError(f"{self.name}: input dtype {x.dtype} differs from the parameters' "
                             f"dtype {self.dtype}; cast the input or call .astype()")
         p = next(iter(self.params.values()))
-        if B.get_array_module(x) is not B.get_array_module(p):
-            raise TypeError(f"{self.name}: input is a {type(x).__module__.split('.')[0]} array "
-                            f"but the parameters live on {type(p).__module__.split('.')[0]}; "
-                            "move one with backend.asarray / to_numpy or layer.to()")
+        x_module, p_module = B.get_array_module(x), B.get_array_module(p)
+        if x_module is not p_module:
+            raise TypeError(f"{self.name}: input is a {x_module.__name__} array but the "
+                            f"parameters live on {p_module.__name__}; move one with "
+                            "backend.asarray / to_numpy or layer.to()")
 
     # -- dtype and device -------------------------------------------------------------------
     def astype(self, dtype):

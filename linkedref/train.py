@@ -31,7 +31,7 @@ from .layer import Sequential
 from .progress import Progress
 from .train_checks import check_data, check_fit, check_positive_int
 
-SYNC_EVERY = {"numpy": 1, "cupy": 20}   # default steps between reads of the loss, per backend
+SYNC_EVERY = {"numpy": 1, "cupy": 20, "strict": 20}   # steps between reads of the loss
 DIVERGING = 1e3                         # warn when an epoch's loss exceeds its scale × this
 
 

@@ -69,7 +69,7 @@ def make_parser(description: str, name: str, *, data: bool = False, seeds: bool 
                        help="random seeds to run (default: per mode, printed in the start line)")
         p.add_argument("--seed", type=int, default=None,
                        help="a single random seed; overrides --seeds")
-    p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
+    p.add_argument("--backend", choices=("numpy", "cupy", "strict"), default="numpy",
                    help="array library: numpy (CPU) or cupy (GPU, needs CuPy installed)")
     p.add_argument("--threads", type=int, default=1,
                    help="lk.set_threads: N ≥ 1 holds BLAS to one thread (more only serve models "
