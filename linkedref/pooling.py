@@ -153,13 +153,11 @@ class MaxPool2D(_Pool2D):
         """
         xp = B.get_array_module(x)
         kh, kw = self.kernel_size
-        y, arg = None, None
-        for p, q, at in self.offsets(*self.out_size(x)):
+        (_, _, first), *rest = self.offsets(*self.out_size(x))
+        y = x[first].copy()                                   # N, C, Ho, Wo: the running max
+        arg = xp.zeros(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)   # its p·kw + q
+        for p, q, at in rest:
             candidate = x[at]                                 # N, C, Ho, Wo (view)
-            if y is None:
-                y = candidate.copy()                          # running max: offset (0, 0)
-                arg = xp.zeros(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
-                continue
             greater = candidate > y                           # strict: ties keep the earlier one
             xp.maximum(y, candidate, out=y)
             arg *= ~greater                                   # arg = p·kw + q where greater
@@ -193,10 +191,7 @@ class AvgPool2D(_Pool2D):
     def forward(self, x, training: bool = False):
         """x (N, C, H, W) → y (N, C, Ho, Wo): the sum over the kernel offsets, / (kh·kw)."""
         kh, kw = self.kernel_size
-        y = None
-        for _, _, at in self.offsets(*self.out_size(x)):
-            y = x[at].copy() if y is None else y + x[at]     # N, C, Ho, Wo
-        y /= kh * kw
+        y = sum(x[at] for _, _, at in self.offsets(*self.out_size(x))) / (kh * kw)   # N, C, Ho, Wo
         self.save_for_backward(x.shape, y)
         return y
 

@@ -20,7 +20,8 @@ Whether splitting pays is measured, not guessed: a small net on a small batch sp
 Python, which one thread at a time may run (the GIL), and then runs faster whole. So, per batch
 size, the steps after the first (which may create lazy parameters) alternate: ``TRIALS`` steps
 whole, then ``TRIALS`` split, each timed from forward to the end of backward; from then on the
-batch size runs the faster way. ``DataParallel(model, measure=False)`` always splits.
+batch size runs the faster way (a batch size seen only in evaluation, never timed, runs whole).
+``DataParallel(model, measure=False)`` always splits.
 
 What changes with the number of threads, and why: each grad is summed in another order (piece by
 piece, then the pieces), so results agree with one thread's to rounding, not bit for bit. A model
@@ -61,7 +62,7 @@ class DataParallel:
         self.seen = False           # whether the model ran a forward since it was wrapped
         self.measure = measure      # choose whole or split per batch size by timing both
         self.timings = {}           # (N, threads) → {"whole": [s, ...], "split": [s, ...]}
-        self.started = None         # (key, way, time) of the forward being timed
+        self.started = None         # (that way's trial times, start) of the step being timed
 
     # -- what the wrapped model shows ---------------------------------------------------------
     params = property(lambda self: self.module.params)
