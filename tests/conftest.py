@@ -2,15 +2,14 @@
 derandomized profile (short and the same on every run).
 
 Under LINKEDREF_BACKEND=strict (the CuPy stand-in, linkedref/strict.py) the `gpu` tests run with
-"cupy" meaning the stand-in; strict_host_only.py lists the files it skips and the tests expected
-to fail (host data handed to device layers)."""
+"cupy" meaning the stand-in; strict_host_only.py lists the files it skips (host only by nature)."""
 import functools
 import os
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
-from strict_host_only import HOST_FILES, HOST_ONLY
+from strict_host_only import HOST_FILES
 
 import linkedref.backend as B
 import linkedref.strict
@@ -39,11 +38,9 @@ def _cupy_available():
 def pytest_collection_modifyitems(config, items):
     if STRICT:
         for item in items:
-            node, file = item.nodeid.split("[")[0], item.nodeid.split("::")[0]
+            file = item.nodeid.split("::")[0]
             if file in HOST_FILES:
                 item.add_marker(pytest.mark.skip(reason=f"host only: {HOST_FILES[file]}"))
-            elif node in HOST_ONLY:
-                item.add_marker(pytest.mark.xfail(reason=HOST_ONLY[node], strict=True))
     if _cupy_available() or STRICT:
         return
     skip = pytest.mark.skip(reason="needs CuPy and a CUDA device")

@@ -102,24 +102,25 @@ def test_row_length_picks_line_positions_only_where_they_apply():
 
 
 @pytest.mark.parametrize("make_x", [
-    lambda a: a,                                                          # contiguous
-    lambda a: np.repeat(a, 2, axis=3)[..., ::2],                          # columns 2 apart
-    lambda a: np.pad(a, ((0, 0), (0, 0), (0, 0), (1, 2)))[..., 1:-2],     # rows wider than W
+    lambda xp, a: a,                                                      # contiguous
+    lambda xp, a: xp.repeat(a, 2, axis=3)[..., ::2],                      # columns 2 apart
+    lambda xp, a: xp.pad(a, ((0, 0), (0, 0), (0, 0), (1, 2)))[..., 1:-2], # rows wider than W
 ], ids=["contiguous", "strided", "sliced"])
-def test_line_windows_read_the_windows_and_the_layer_uses_them(rng, make_x, monkeypatch):
-    x = make_x(rng.standard_normal((3, 8, 6, 7)))
+def test_line_windows_read_the_windows_and_the_layer_uses_them(rng, xp, make_x, monkeypatch):
+    x = make_x(xp, B.asarray(rng.standard_normal((3, 8, 6, 7))))         # a view on the device
     (N, C, H, W), R = x.shape, x.strides[2] // x.strides[3]
     Ho, Wo = H - 2, W - 1
     line = fast.line_windows(x, 3, 2)                                     # N, C, 3, 2, L
     assert line.shape == (N, C, 3, 2, (Ho - 1) * R + Wo)
-    cut = fast.on_grid(np.ascontiguousarray(line).reshape(N, C * 6, -1), Ho, Wo, R)
-    np.testing.assert_array_equal(cut, fast.windows(x, 3, 2).reshape(N, C * 6, Ho, Wo))
+    cut = fast.on_grid(xp.ascontiguousarray(line).reshape(N, C * 6, -1), Ho, Wo, R)
+    np.testing.assert_array_equal(B.to_numpy(cut),
+                                  B.to_numpy(fast.windows(x, 3, 2).reshape(N, C * 6, Ho, Wo)))
     seen, line_windows = [], fast.line_windows
     monkeypatch.setattr(fast, "line_windows", lambda *a: seen.append(a) or line_windows(*a))
     with B.default_dtype("float64"):
         conv = Conv2D(C, 4, (3, 2), padding="valid", rng=rng)             # 4·4 ≤ 8·3·2
     want = conv2d_reference(x.copy(), conv.params["W"], conv.params["b"])
-    np.testing.assert_allclose(conv.forward(x), want, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(B.to_numpy(conv.forward(x)), B.to_numpy(want), rtol=0, atol=1e-10)
     assert seen, "Conv2D 8→4 at stride 1 should read line positions"
 
 
@@ -128,14 +129,15 @@ def test_a_view_into_a_larger_array_with_inf_beside_it_trains_finitely(rng):
     the numbers beside it (between its rows) into dW through the line positions."""
     base = np.full((2, 8, 6, 9), np.inf)
     base[..., 1:8] = rng.standard_normal((2, 8, 6, 7))
-    x = base[..., 1:8]                                            # rows 9 apart, inf between
+    x = B.asarray(base)[..., 1:8]                       # on the device: rows 9 apart, inf between
     with B.default_dtype("float64"):
         conv = Conv2D(8, 4, 3, padding="valid", rng=rng)
-    dy = rng.standard_normal(conv.forward(x).shape)
+    dy = B.asarray(rng.standard_normal(tuple(conv.forward(x).shape)))
     dx = conv.backward(dy)
     want_dx, want_dW, _ = conv2d_reference_backward(x.copy(), conv.params["W"], dy, 1, "valid")
-    np.testing.assert_allclose(conv.grads["W"], want_dW, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(dx, want_dx, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(B.to_numpy(conv.grads["W"]), B.to_numpy(want_dW), rtol=0,
+                               atol=1e-10)
+    np.testing.assert_allclose(B.to_numpy(dx), B.to_numpy(want_dx), rtol=0, atol=1e-10)
 
 
 def test_on_line_puts_zeros_between_the_rows(rng):
@@ -167,16 +169,16 @@ def test_interleaved_layers_share_the_workspace_safely(rng):
     with B.default_dtype("float64"):
         a = Conv2D(2, 2, 3, padding=1, rng=rng)
         b = Conv2D(2, 2, 3, padding=1, rng=rng)
-    x1, x2 = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 5, 5))
-    dy = rng.standard_normal((2, 2, 5, 5))
+    x1, x2 = (B.asarray(rng.standard_normal((2, 2, 5, 5))) for _ in range(2))
+    dy = B.asarray(rng.standard_normal((2, 2, 5, 5)))
     a.forward(x1)
     a.forward(x2)
     b.forward(x1)
     b.backward(dy)
     dx = a.backward(dy)
     want_dx, want_dW, _ = conv2d_reference_backward(x2, a.params["W"], dy, 1, 1)
-    np.testing.assert_allclose(dx, want_dx, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(a.grads["W"], want_dW, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(B.to_numpy(dx), B.to_numpy(want_dx), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(B.to_numpy(a.grads["W"]), B.to_numpy(want_dW), rtol=0, atol=1e-10)
 
 
 def test_workspace_hands_out_one_buffer_per_tag():
@@ -291,18 +293,18 @@ def test_conv2d_and_reference_match_pytorch_when_installed(rng):
 
 
 # ---------------------------------------------------------------------------- bad input
-def test_bad_inputs_name_conv2d_and_the_shapes(rng):
+def test_bad_inputs_name_conv2d_and_the_shapes(rng, xp):
     conv = Conv2D(3, 4, 3, rng=rng)
     with pytest.raises(ValueError, match=r"Conv2D.*4D.*\(2, 3, 5\)"):
-        conv.forward(np.zeros((2, 3, 5), np.float32))
+        conv.forward(xp.zeros((2, 3, 5), np.float32))
     with pytest.raises(ValueError, match=r"Conv2D.*3 .*channels.*\(2, 2, 5, 5\)"):
-        conv.forward(np.zeros((2, 2, 5, 5), np.float32))
+        conv.forward(xp.zeros((2, 2, 5, 5), np.float32))
     with pytest.raises(ValueError, match=r"Conv2D: kernel 3×3 is larger than the padded input 2×5"):
-        conv.forward(np.zeros((1, 3, 2, 5), np.float32))
+        conv.forward(xp.zeros((1, 3, 2, 5), np.float32))
     with pytest.raises(TypeError, match="Conv2D.*dtype"):
-        conv.forward(np.zeros((1, 3, 5, 5), np.float64))
+        conv.forward(xp.zeros((1, 3, 5, 5), np.float64))
     with pytest.raises(ValueError, match="Conv2D: backward"):
-        Conv2D(1, 1, 1).backward(np.zeros((1, 1, 1, 1), np.float32))
+        Conv2D(1, 1, 1).backward(xp.zeros((1, 1, 1, 1), np.float32))
 
 
 @pytest.mark.parametrize("kwargs", [dict(padding="full"), dict(padding=-1), dict(kernel_size=0),

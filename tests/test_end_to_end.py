@@ -26,7 +26,7 @@ def test_linked_mlp_with_loss_passes_gradcheck(n, d, h, k, act):
     x = away_from_kinks((n, d), rng)
     for key, b in model.params.items():       # zero biases put dead units' successors on a kink
         if key.endswith(".b"):
-            b[...] = away_from_kinks(b.shape, rng)
+            b[...] = B.asarray(away_from_kinks(b.shape, rng), dtype=b.dtype)
     labels = rng.integers(0, k, n)
     report = gradcheck(model, x, loss=lk.SoftmaxCrossEntropy(), labels=labels)
     assert report.max_error <= 1e-6

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import linkedref as lk
+import linkedref.backend as B
 import linkedref.fast.conv as fast_conv
 
 
@@ -13,7 +14,7 @@ def _no_dx(*args, **kwargs):
 
 
 def _grads(model):
-    return {k: np.array(v) for k, v in model.grads.items()}
+    return {k: B.to_numpy(v).copy() for k, v in model.grads.items()}
 
 
 def _nets():
@@ -33,9 +34,9 @@ def _nets():
 @pytest.mark.parametrize("name", list(_nets()))
 def test_the_same_grads_as_backward_and_no_input_gradient(name, rng, monkeypatch):
     make = _nets()[name]
-    x = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
+    x = B.asarray(rng.standard_normal((2, 3, 4, 4)), dtype="float32")
     x = x.reshape(2, 48) if name == "dense first" else x
-    dy = rng.standard_normal((2, 5)).astype(np.float32)
+    dy = B.asarray(rng.standard_normal((2, 5)), dtype="float32")
     full = make()
     full.forward(x, training=True)
     assert full.backward(dy) is not None
@@ -61,47 +62,47 @@ def test_the_same_grads_as_backward_and_no_input_gradient(name, rng, monkeypatch
 
 
 @pytest.mark.parametrize("C, O, stride", [(3, 4, 1), (4, 3, 1), (3, 4, 2)])
-def test_conv2d_without_dx_runs_neither_dx_path(C, O, stride, rng, monkeypatch):
+def test_conv2d_without_dx_runs_neither_dx_path(C, O, stride, rng, xp, monkeypatch):
     conv = lk.Conv2D(C, O, 3, stride=stride, padding="same", rng=0)
-    x = rng.standard_normal((2, C, 6, 6)).astype(np.float32)
-    dy = rng.standard_normal(conv.forward(x).shape).astype(np.float32)
+    x = B.asarray(rng.standard_normal((2, C, 6, 6)), dtype="float32")
+    dy = B.asarray(rng.standard_normal(tuple(conv.forward(x).shape)), dtype="float32")
     conv.backward(dy)
     want = _grads(conv)
     monkeypatch.setattr(fast_conv, "dx_col2im", _no_dx)
     monkeypatch.setattr(fast_conv, "dx_transposed", _no_dx)
-    conv.grads = {k: np.zeros_like(v) for k, v in conv.grads.items()}
+    conv.grads = {k: xp.zeros_like(v) for k, v in conv.grads.items()}
     assert conv.backward(dy, need_dx=False) is None
     for key in want:
-        np.testing.assert_array_equal(conv.grads[key], want[key], err_msg=key)
+        np.testing.assert_array_equal(B.to_numpy(conv.grads[key]), want[key], err_msg=key)
     with pytest.raises(AssertionError, match="computed dx"):
         conv.backward(dy)                                            # the mutation is live
 
 
-def test_dense_without_dx_multiplies_only_for_the_grads(rng, monkeypatch):
+def test_dense_without_dx_multiplies_only_for_the_grads(rng, xp, monkeypatch):
     dense = lk.Dense(4, 3, rng=0)
-    x = rng.standard_normal((5, 4)).astype(np.float32)
-    dy = rng.standard_normal((5, 3)).astype(np.float32)
+    x = B.asarray(rng.standard_normal((5, 4)), dtype="float32")
+    dy = B.asarray(rng.standard_normal((5, 3)), dtype="float32")
     dense.forward(x)
     calls = []
-    real = np.matmul
+    real = xp.matmul                         # Dense multiplies with its data's module's matmul
 
     def counting(a, b, *args, **kwargs):
         calls.append(a.shape)
         return real(a, b, *args, **kwargs)
 
-    monkeypatch.setattr(np, "matmul", counting)
+    monkeypatch.setattr(xp, "matmul", counting)
     assert dense.backward(dy, need_dx=False) is None
     assert calls == [(4, 5)]                                        # x^T dy only, no dy W^T
 
 
-def test_backward_without_dx_checks_like_backward(rng):
+def test_backward_without_dx_checks_like_backward(rng, xp):
     conv, dense = lk.Conv2D(2, 3, 3, rng=0), lk.Dense(4, 2, rng=0)
     for layer in (conv, dense, lk.Sequential([lk.Dense(4, 2, rng=1)])):
         with pytest.raises(ValueError, match="backward\\(\\) called before forward\\(\\)"):
-            layer.backward(np.ones((1, 2), np.float32), need_dx=False)
-    dense.forward(rng.standard_normal((3, 4)).astype(np.float32))
+            layer.backward(xp.ones((1, 2), np.float32), need_dx=False)
+    dense.forward(B.asarray(rng.standard_normal((3, 4)), dtype="float32"))
     with pytest.raises(ValueError, match="Dense"):
-        dense.backward(np.ones((3, 5), np.float32), need_dx=False)   # not y's shape
+        dense.backward(xp.ones((3, 5), np.float32), need_dx=False)   # not y's shape
 
 
 def test_fit_asks_for_no_dx_and_refuses_a_model_that_cannot_be_told(rng):
@@ -136,7 +137,7 @@ def test_fit_asks_for_no_dx_and_refuses_a_model_that_cannot_be_told(rng):
                batch_size=8, progress=False)
 
 
-def test_a_first_layer_that_takes_only_dy_is_asked_for_dx(rng):
+def test_a_first_layer_that_takes_only_dy_is_asked_for_dx(rng, xp):
     """A layer written as backward(self, dy) still trains first in a Sequential: it is called
     as backward(dy) and its dx is thrown away."""
     class Halved(lk.Layer):
@@ -149,8 +150,9 @@ def test_a_first_layer_that_takes_only_dy_is_asked_for_dx(rng):
             return dy / 2
 
     model = lk.Sequential([Halved(), lk.Dense(3, 2, rng=0)])
-    x = rng.standard_normal((4, 3)).astype(np.float32)
+    x = B.asarray(rng.standard_normal((4, 3)), dtype="float32")
     model.forward(x)
-    np.testing.assert_allclose(model.backward(np.ones((4, 2), np.float32), need_dx=False),
-                               np.ones((4, 2)) @ np.array(model.layers[1].params["W"]).T / 2,
+    np.testing.assert_allclose(B.to_numpy(model.backward(xp.ones((4, 2), np.float32),
+                                                         need_dx=False)),
+                               np.ones((4, 2)) @ B.to_numpy(model.layers[1].params["W"]).T / 2,
                                rtol=1e-6)
