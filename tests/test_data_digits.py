@@ -114,7 +114,7 @@ def test_unknown_name_lists_the_known_ones(name):
         load(name)
     for known in KNOWN:
         assert known in str(err.value)
-    assert set(KNOWN) == {"digits", "mnist", "fashion_mnist", "cifar10"}
+    assert set(KNOWN) == {"digits", "mnist5k", "mnist", "fashion_mnist", "cifar10"}
 
 
 def test_names_are_case_and_dash_tolerant(tmp_path):

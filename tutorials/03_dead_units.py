@@ -89,7 +89,7 @@ def parse_args(argv=None):
     args = start(p, argv, seeds=([0], [0, 1], [0, 1, 2]))
     args.depth = args.depth or per_mode(args, 3, 12, 16)
     args.width = args.width or (4 if args.arch == "conv" else 16)
-    args.probe = per_mode(args, 64, 1257, 1257)
+    args.probe = per_mode(args, 64, None, None)        # None: all training samples
     args.epochs = args.epochs or per_mode(args, 1, 15, 40)
     if args.mode == "smoke":
         args.activations = ["relu", "lkrelu"]
@@ -105,7 +105,7 @@ def setup(argv=None):
     print(f"{'MLP' if args.arch == 'mlp' else 'conv net'}, {args.depth} layers of width "
           f"{args.width}, {args.dataset} ({n} training samples); "
           f"{optimizer_text('adam', LR, DECAY)}, batch {BATCH}, {args.epochs} epochs; dead "
-          f"units counted on {min(args.probe, n)} training samples")
+          f"units counted on {min(args.probe or n, n)} training samples")
     return args, data
 
 

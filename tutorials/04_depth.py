@@ -132,7 +132,8 @@ def make_options():
                    help=f"seeds 0..N-1 for {', '.join(STUCK)}, which stay at chance "
                         "(default: full mode 3, else 1; --seeds overrides)")
     p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits; 5000 for larger sets)")
+                   help="training images to keep (default: all of digits and mnist5k; 5000 "
+                        "for larger sets)")
     return p
 
 

@@ -89,7 +89,8 @@ def parse_args(argv=None):
     p.add_argument("--scale", type=float, default=50.0,
                    help="factor of the shifted inputs, x·scale + shift")
     p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits; 5000 for larger sets)")
+                   help="training images to keep (default: all of digits and mnist5k; 5000 "
+                        "for larger sets)")
     args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
     args.depth = args.depth or per_mode(args, 2, 20, 20)
     args.epochs = args.epochs or per_mode(args, 1, 8, 30)

@@ -97,7 +97,8 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=int, default=None,
                    help="timing rounds (default: 20; quick 10, smoke 2)")
     p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits; 5000 for larger sets)")
+                   help="training images to keep (default: all of digits and mnist5k; 5000 "
+                        "for larger sets)")
     args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
     args.depth = per_mode(args, 2, args.depth, args.depth)
     args.epochs = args.epochs or per_mode(args, 1, 12, 30)

@@ -99,7 +99,8 @@ def parse_args(argv=None):
     p.add_argument("--net-scale", type=float, default=None,
                    help="(B) width factor of cifar_net (default: 0.5; quick 0.25, smoke 0.125)")
     p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits; 5000 for larger sets)")
+                   help="training images to keep (default: all of digits and mnist5k; 5000 "
+                        "for larger sets)")
     args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
     args.families = per_mode(args, ("relu",), ("relu", "selu"), FAMILIES)
     args.families_b = per_mode(args, ("relu",), ("relu",), FAMILIES)

@@ -36,7 +36,8 @@ if str(ROOT) not in sys.path:               # run from a checkout without `pip i
 import linkedref as lk  # noqa: E402
 import linkedref.backend as B  # noqa: E402
 
-DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
+DATASETS = ("digits", "mnist5k", "mnist", "fashion_mnist", "cifar10")
+SHIPPED = ("digits", "mnist5k")             # in the package: no download, used whole
 
 
 # ------------------------------------------------------------------------------ command line
@@ -87,7 +88,8 @@ def make_parser(description: str, name: str, *, data: bool = False, seeds: bool 
                             "(the results do not change)")
     if data:
         p.add_argument("--dataset", choices=DATASETS, default="digits",
-                       help="data set: digits is bundled; the others are downloaded on first use")
+                       help="data set: digits (8×8) and mnist5k (5,000 MNIST 28×28) are "
+                            "bundled; the others are downloaded on first use")
     return p
 
 

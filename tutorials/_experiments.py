@@ -29,14 +29,15 @@ from tqdm import tqdm
 
 import linkedref as lk
 
-from _common import load_images, per_mode
+from _common import SHIPPED, load_images, per_mode
 
 
 # ---------------------------------------------------------------------------------------- data
 def load_data(args):
-    """The tutorial's data set: all of digits (a subset in smoke mode: 128 train / 64 test);
-    for the larger sets ``--n-train`` images (default 5,000) and 2,000 test images."""
-    big = args.dataset != "digits"
+    """The tutorial's data set: all of a shipped set, digits or mnist5k (a subset in smoke mode:
+    128 train / 64 test); for the larger sets ``--n-train`` images (default 5,000) and 2,000
+    test images."""
+    big = args.dataset not in SHIPPED
     n_train = args.n_train or per_mode(args, 128, None, None) or (5000 if big else None)
     n_test = per_mode(args, 64, None, None) or (2000 if big else None)
     return load_images(args.dataset, n_train=n_train, n_test=n_test)

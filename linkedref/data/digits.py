@@ -63,14 +63,16 @@ def read_digits_file(path=FILE, sha256=SHA256) -> dict:
     return arrays
 
 
-def load_digits(path=FILE):
+def load_digits(path=FILE, raw: bool = False):
     """-> ((X_train, y_train), (X_test, y_test)); X float32 (N, 1, 8, 8) in [0, 1], y int64 (N,).
 
     N = 1,257 train and 540 test (a stratified 70/30 split, fixed: part of the dataset's
-    definition). X = pixel count / 16.
+    definition). X = pixel count / 16, or with ``raw`` the pixel count 0-16 itself.
     """
     a = read_digits_file(path)
-    x = a["images"][:, None, :, :].astype(np.float32) / np.float32(16)      # 1797, 1, 8, 8
+    x = a["images"][:, None, :, :].astype(np.float32)                       # 1797, 1, 8, 8
+    if not raw:
+        x /= np.float32(16)
     y = a["labels"].astype(np.int64)                                         # 1797
     train, test = a["train_index"], a["test_index"]
     return (x[train], y[train]), (x[test], y[test])
