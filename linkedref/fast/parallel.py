@@ -89,6 +89,8 @@ class DataParallel:
         self.start_clock(len(x), training)
         if self.pieces is None:
             self.seen = True
+            for replica in self.replicas:       # their activations of a split step can go
+                drop_caches(replica)
             return self.module.forward(x, training=training)
         models = [self.module, *self.replicas_for(len(self.pieces))]
         outs = [None] * len(self.pieces)
@@ -165,6 +167,13 @@ class DataParallel:
             self.replicas = [replica_of(self.module) for _ in range(1, n)]
             self.signature = signature
         return self.replicas[:n - 1]
+
+
+def drop_caches(model):
+    """Forget what ``model`` and its layers keep for backward."""
+    for layer in layers_of(model):
+        if hasattr(layer, "cache"):
+            layer.cache = None
 
 
 def replica_of(model):
