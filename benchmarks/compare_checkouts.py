@@ -30,6 +30,7 @@ import tempfile
 import time
 
 import numpy as np
+from provenance import save  # this folder's module; imported first, it notes the start and load
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -190,7 +191,6 @@ def main(argv=None):
     if args.bits:
         bits_table(checkouts, emit)
     if args.save:
-        from provenance import save
         save("compare_checkouts", "\n".join(lines), threads=args.threads)
 
 
