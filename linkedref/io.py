@@ -152,8 +152,10 @@ def _model_arrays(model) -> dict:
 
 
 def _layer_types(model) -> dict:
-    """{dotted position path: class name} for every layer of the tree, in walk order."""
-    return {p: type(layer).__name__ for p, layer in walk(model)}
+    """{dotted position path: class name} for every layer of the tree, in walk order. A wrapper
+    that holds its model as ``.module`` (``lk.fast.DataParallel``) records the model's types, so
+    its weights load into the plain model and back."""
+    return {p: type(layer).__name__ for p, layer in walk(getattr(model, "module", model))}
 
 
 def _differences(stored, layers, target, types) -> list:

@@ -52,9 +52,7 @@ class LKReLU(Activation):
     def backward(self, dy, need_dx=True):
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
-        dz = dy_a * (z > 0)                  # dz = dy_a·g'(z) − dy_b·g'(−z)
-        dz -= dy_b * (z < 0)
-        return dz
+        return dy_a * (z > 0) - dy_b * (z < 0)          # dz = dy_a·g'(z) − dy_b·g'(−z)
 
 
 def mirror_output(x):

@@ -109,8 +109,8 @@ class _Pool2D(Layer):
         self.kernel_size = _pair(kernel_size, self.name, "kernel_size")
         self.stride = self.kernel_size if stride is None else _pair(stride, self.name, "stride")
 
-    def out_size(self, x):
-        """Check x (N, C, H, W) and return (Ho, Wo)."""
+    def check_image(self, x):
+        """x must be (N, C, H, W) with H ≥ kh and W ≥ kw; returns (Ho, Wo)."""
         self.check_input(x, ndims=(4,))
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         if x.shape[2] < kh or x.shape[3] < kw:
@@ -153,7 +153,8 @@ class MaxPool2D(_Pool2D):
         """
         xp = B.get_array_module(x)
         kh, kw = self.kernel_size
-        (_, _, first), *rest = self.offsets(*self.out_size(x))
+        Ho, Wo = self.check_image(x)
+        (_, _, first), *rest = self.offsets(Ho, Wo)
         y = x[first].copy()                                   # N, C, Ho, Wo: the running max
         arg = xp.zeros(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)   # its p·kw + q
         for p, q, at in rest:
@@ -190,8 +191,9 @@ class AvgPool2D(_Pool2D):
 
     def forward(self, x, training: bool = False):
         """x (N, C, H, W) → y (N, C, Ho, Wo): the sum over the kernel offsets, / (kh·kw)."""
+        Ho, Wo = self.check_image(x)
         kh, kw = self.kernel_size
-        y = sum(x[at] for _, _, at in self.offsets(*self.out_size(x))) / (kh * kw)   # N, C, Ho, Wo
+        y = sum(x[at] for _, _, at in self.offsets(Ho, Wo)) / (kh * kw)   # N, C, Ho, Wo
         self.save_for_backward(x.shape, y)
         return y
 

@@ -26,24 +26,28 @@ def _restore_threads():
 
 
 def small_net(dtype="float32", activation="lkrelu"):
-    """A small LK-ReLU depth_net with a MaxPool2D and a Dense head (inputs 3 × 16 × 16)."""
+    """A small depth_net (LK-ReLU by default) with a MaxPool2D and a Dense head (inputs
+    3 × 16 × 16)."""
     with B.default_dtype(dtype):
         net = lk.depth_net(depth=4, activation=activation, input_size=(16, 16), rng=0)
+        channels = 8 if activation.startswith("lk") else 4      # a linked unit doubles them
         return lk.Sequential([*net.layers[:-2], lk.MaxPool2D(2), lk.Flatten(),
-                              lk.Dense(8 * 4 * 4, 10, rng=1)])
+                              lk.Dense(channels * 4 * 4, 10, rng=1)])
 
 
-def steps(model, dtype="float32", n_steps=2, batch=12):
-    """Outputs, input gradients and parameters after a few Adam steps on fixed data."""
+def steps(model, dtype="float32", n_steps=2, batch=12, shape=(3, 16, 16), need_dx=True):
+    """Outputs, input gradients (with ``need_dx``) and parameters after a few Adam steps on
+    fixed data."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 3, 16, 16)).astype(dtype)
+    x = rng.standard_normal((batch, *shape)).astype(dtype)
     labels = rng.integers(0, 10, batch)
     loss, opt = lk.SoftmaxCrossEntropy(), lk.Adam(model, lr=1e-3)
     seen = []
     for _ in range(n_steps):
         out = model.forward(x, training=True)
         loss.forward(out, labels)
-        seen += [np.array(out), np.array(model.backward(loss.backward()))]
+        dx = model.backward(loss.backward(), need_dx=need_dx)
+        seen += [np.array(out)] + ([np.array(dx)] if need_dx else [])
         opt.step()
     return seen + [np.array(v) for v in model.params.values()]
 
@@ -66,6 +70,118 @@ def test_at_n_threads_it_equals_the_model_to_rounding(n, dtype, tol):
     assert len(model.replicas) == n - 1                      # the batch really was split
     for i, (g, w) in enumerate(zip(got, want)):
         np.testing.assert_allclose(g, w, rtol=tol, atol=tol, err_msg=f"{n} threads, item {i}")
+
+
+def branchy_net():
+    """A Residual block with PReLU inside and a mirror-linked PReLU (lazy slopes), then Dense."""
+    with B.default_dtype("float64"):
+        block = lk.Sequential([lk.Conv2D(3, 3, 3, padding=1, rng=0), lk.PReLU()])
+        return lk.Sequential([lk.Residual(block), lk.Linked.mirror(lk.PReLU()),
+                              lk.MaxPool2D(3, 2), lk.Flatten(), lk.Dense(6 * 3 * 3, 10, rng=1)])
+
+
+@pytest.mark.parametrize("n, batch", [(2, 7), (3, 5), (5, 2), (4, 1)])
+@pytest.mark.parametrize("need_dx", [True, False])
+def test_containers_lazy_params_and_small_batches_equal_the_model(n, batch, need_dx):
+    """Residual, Linked and lazily built PReLU slopes, batches smaller than the thread count,
+    and fit's need_dx=False: the same as the plain model, to float64 rounding."""
+    want = steps(branchy_net(), "float64", 3, batch, (3, 8, 8), need_dx)
+    with lk.fast.using_threads(n):
+        model = DataParallel(branchy_net(), measure=False)
+        got = steps(model, "float64", 3, batch, (3, 8, 8), need_dx)
+    assert len(model.replicas) == min(n, batch) - 1
+    for i, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12, err_msg=f"item {i}")
+
+
+def test_an_error_in_a_replica_is_raised_and_the_model_stays_usable():
+    with lk.fast.using_threads(2):
+        model = DataParallel(small_net(), measure=False)
+        steps(model)                                         # replicas exist
+        x = np.zeros((6, 3, 16, 16), np.float32)
+        with pytest.raises(ValueError, match="Conv2D"):
+            model.forward(x[:, :2], training=True)           # 2 channels: every piece refuses
+        bad = x.copy()
+        model.replicas[0].layers[0].params = {}              # only the replica's piece breaks
+        with pytest.raises(KeyError, match="W"):
+            model.forward(bad, training=True)
+        model.refresh()
+        assert model.forward(x, training=True).shape == (6, 10)
+
+
+def test_weights_saved_through_the_wrapper_load_into_the_model_and_back(tmp_path):
+    with lk.fast.using_threads(2):
+        wrapped = DataParallel(small_net(), measure=False)
+        steps(wrapped)
+        lk.save_weights(wrapped, tmp_path / "w.npz")
+        plain = small_net()
+        lk.load_weights(plain, tmp_path / "w.npz")
+        lk.save_weights(plain, tmp_path / "p.npz")
+        again = DataParallel(small_net(activation="lkrelu"))
+        lk.load_weights(again, tmp_path / "p.npz")
+    for key, p in wrapped.params.items():
+        np.testing.assert_array_equal(plain.params[key], p)
+        np.testing.assert_array_equal(again.params[key], p)
+
+
+def test_evaluation_and_the_diagnostics_see_the_whole_batch(rng):
+    """A forward with training=False is not split: dead_units through the wrapper counts what
+    it counts on the model, even once the replicas exist."""
+    from linkedref.diagnostics import dead_units
+    X = rng.standard_normal((20, 3, 16, 16)).astype(np.float32)
+    with lk.fast.using_threads(2):
+        model = DataParallel(small_net(activation="relu"), measure=False)
+        steps(model)
+        assert model.replicas
+        assert dead_units(model, X) == dead_units(model.module, X)
+        assert model.split(20) is not None                   # a training step would split
+        model.forward(X, training=False)
+        assert model.pieces is None
+
+
+def test_replicas_follow_a_replaced_layer_and_refresh_follows_a_changed_setting():
+    net = lk.Sequential([lk.Flatten(), lk.Dropout(0.5, rng=0), lk.Dense(3 * 16 * 16, 10, rng=1)])
+    x = np.ones((4, 3, 16, 16), np.float32)
+    with lk.fast.using_threads(2):
+        model = DataParallel(net, measure=False)
+        model.forward(x, training=True)
+        model.forward(x, training=True)                      # split: a replica exists
+        net.layers[1].p = 0.0                                # a setting changed in place
+        model.refresh()
+        out = model.forward(x, training=True)
+        np.testing.assert_allclose(out, net.layers[2].forward(x.reshape(4, -1)), rtol=1e-5,
+                                   atol=1e-5)
+        old = model.replicas[0]
+        net.layers[1] = lk.Dropout(0.0, rng=2)               # a layer replaced
+        model.forward(x, training=True)
+        assert model.replicas[0] is not old
+
+
+def test_nested_and_concurrent_parallel_calls_run_every_item():
+    out, lock = [], threading.Lock()
+
+    def inner(i):
+        def record(j):
+            with lock:
+                out.append((i, j))
+        T.parallel(record, range(3))
+
+    T.parallel(inner, range(3))                              # from inside a pool job
+    assert sorted(out) == [(i, j) for i in range(3) for j in range(3)]
+    counts = []
+
+    def caller():
+        seen = []
+        for _ in range(30):
+            T.parallel(seen.append, range(3))
+        counts.append(len(seen))
+
+    callers = [threading.Thread(target=caller) for _ in range(2)]
+    for c in callers:
+        c.start()
+    for c in callers:
+        c.join(timeout=30)
+    assert counts == [90, 90]
 
 
 def test_the_replicas_share_the_parameters_and_own_their_grads():

@@ -24,9 +24,18 @@ batch size runs the faster way (a batch size seen only in evaluation, never time
 ``DataParallel(model, measure=False)`` always splits.
 
 What changes with the number of threads, and why: each grad is summed in another order (piece by
-piece, then the pieces), so results agree with one thread's to rounding, not bit for bit. A model
-with batch statistics (``buffers``: BatchNorm) is not split, because its statistics would be the
-piece's, not the batch's: it runs whole, on the calling thread.
+piece, then the pieces), so results agree with one thread's to rounding, not bit for bit; and a
+replica's Dropout draws its own masks. Since the choice between whole and split is timed, two runs
+with the same seed may differ in those ways: ``measure=False`` (always split) makes a run repeat.
+
+What is never split: a model with batch statistics (``buffers``: BatchNorm), whose statistics
+would be the piece's, not the batch's; a forward with ``training=False`` (evaluation, and the
+diagnostics, which watch the model's own layers); arrays on a GPU, where the device already runs
+the whole batch at once.
+
+The replicas copy the model when they are made; they are made anew when its parameter arrays or
+its layers change. Change a layer's settings in place (Dropout's p, LeakyReLU's alpha)? Call
+``refresh()``.
 """
 from __future__ import annotations
 
@@ -73,6 +82,19 @@ class DataParallel:
     def named_children(self):
         return self.module.named_children()
 
+    def astype(self, dtype):
+        self.module.astype(dtype)
+        return self
+
+    def to(self, backend):
+        self.module.to(backend)
+        self.refresh()
+        return self
+
+    def refresh(self):
+        """Make the replicas anew at the next split step (after changing the model's layers)."""
+        self.replicas, self.signature = [], None
+
     def children(self):
         return self.module.children()
 
@@ -85,7 +107,7 @@ class DataParallel:
     # -- forward and backward -----------------------------------------------------------------
     def forward(self, x, training=False):
         """x (N, ...) → the model's output for the whole batch, computed piece by piece."""
-        self.pieces = self.split(len(x))
+        self.pieces = self.split(len(x)) if training and B.get_array_module(x) is numpy else None
         self.start_clock(len(x), training)
         if self.pieces is None:
             self.seen = True
@@ -123,9 +145,9 @@ class DataParallel:
 
     # -- how the batch is cut, and the replicas -----------------------------------------------
     def split(self, N):
-        """The slices of a batch of N (one per thread, sizes within one), or None: run whole
-        (one thread, one sample, batch statistics, or the model's first forward, which may
-        create its parameters)."""
+        """The slices of a training batch of N (one per thread, sizes within one), or None: run
+        whole (one thread, one sample, batch statistics, the model's first forward, which may
+        create its parameters, or whole measured faster)."""
         n = min(get_threads(), N)
         if n <= 1 or self.module.buffers or not self.seen or self.way_for(N) == "whole":
             return None
@@ -162,7 +184,8 @@ class DataParallel:
     def replicas_for(self, n):
         """``n − 1`` replicas sharing the model's current parameter arrays (made anew when the
         model's parameters were replaced, e.g. by ``astype``, ``to`` or ``load_weights``)."""
-        signature = tuple((k, id(v)) for k, v in self.module.params.items())
+        signature = (tuple(id(layer) for layer in layers_of(self.module)),
+                     tuple((k, id(v)) for k, v in self.module.params.items()))
         if signature != self.signature or len(self.replicas) < n - 1:
             self.replicas = [replica_of(self.module) for _ in range(1, n)]
             self.signature = signature
@@ -194,6 +217,8 @@ def replica_of(model):
     for mine, theirs in zip(layers_of(replica), layers_of(model)):
         if "params" in vars(theirs):              # a leaf: its own dict, not a container's view
             mine.params = theirs.params           # the same dict, the same arrays
+        for method in ("forward", "backward"):    # a watcher's wrapper set on the model's layer
+            vars(mine).pop(method, None)
         for name, value in vars(theirs).items():
             if isinstance(value, numpy.random.Generator):
                 setattr(mine, name, value.spawn(1)[0])
@@ -201,7 +226,8 @@ def replica_of(model):
 
 
 def layers_of(model):
-    """``model`` and every layer inside it, depth first (duck-typed: ``named_children``)."""
+    """``model`` and every layer inside it, depth first (duck-typed: ``named_children``; the
+    import contract keeps fast/ from importing ``layer.walk``, which does the same)."""
     yield model
     for _, child in model.named_children():
         yield from layers_of(child)

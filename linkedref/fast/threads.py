@@ -24,9 +24,9 @@ import numbers
 import os
 import threading
 
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limits
 
-_state = {"threads": None, "limiter": None, "pool": None, "workers": 0}
+_state = {"threads": None, "limiter": None, "pool": None, "workers": 0, "controller": None}
 
 
 def cpu_count() -> int:
@@ -79,13 +79,40 @@ def parallel(fn, items) -> None:
     """Call ``fn(item)`` for every item: the first on this thread, each other one on a thread of
     a small persistent pool, all at once; return when every call has ended. ``fn`` must write
     only what its item owns. An exception in any call is raised here once all have stopped.
-    One item: a plain call, no hand-off."""
+
+    One caller uses the pool at a time: a call from inside a pool job, or while another thread's
+    call holds the pool, runs its items in order on its own thread (a plain loop, as does a call
+    with one item). While the pool runs, BLAS is held to one thread (``set_threads`` already
+    does that; after ``set_threads(None)`` this does), so n calls do not each start n BLAS threads.
+    """
     items = list(items)
-    if len(items) <= 1:
+    if len(items) <= 1 or getattr(_local, "busy", False) or not _lock.acquire(blocking=False):
         for item in items:
             fn(item)
         return
-    _pool(len(items) - 1).run(fn, items)
+    try:
+        _local.busy = True
+        with _one_blas_thread():
+            _pool(len(items) - 1).run(fn, items)
+    finally:
+        _local.busy = False
+        _lock.release()
+
+
+_lock = threading.Lock()           # held by the one call that is using the pool
+_local = threading.local()         # .busy: this thread is inside a pooled call (or is a worker)
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """BLAS on one thread for a block, unless ``set_threads(n)`` holds it there already."""
+    if _state["limiter"] is not None:
+        yield
+        return
+    if _state["controller"] is None:             # found once: the libraries loaded stay
+        _state["controller"] = ThreadpoolController()
+    with _state["controller"].limit(limits=1, user_api="blas"):
+        yield
 
 
 class _Pool:
@@ -119,6 +146,7 @@ class _Pool:
             self.cond.notify_all()
 
     def _serve(self):
+        _local.busy = True                       # a job's own parallel() calls run in order
         while True:
             with self.cond:
                 self.cond.wait_for(lambda: bool(self.jobs) or self.closed)
