@@ -22,10 +22,11 @@ linkedref and PyTorch steps are interleaved (one of each per repeat), so that lo
 processes on a shared machine hits both alike. On CuPy / CUDA the device is synchronised before
 each clock reading.
 
-Threads: ``--threads N`` goes to ``lk.set_threads`` (linkedref's thread pool; its BLAS on one
-thread) and ``torch.set_num_threads``; the header prints what each framework then reports. At
-N > 1 the NumPy model runs inside ``lk.fast.DataParallel``, which cuts each batch into N pieces,
-one per replica of the model (a model with BatchNorm runs whole: its statistics need the batch);
+Threads: ``--threads N [M ...]`` goes to ``lk.set_threads`` (BLAS on one thread) and
+``torch.set_num_threads``, one timing table per count; the header prints what each framework
+reports. At N > 1 the NumPy model runs inside ``lk.fast.DataParallel``, which cuts each batch into
+N pieces, one per replica of the model (a model with BatchNorm runs whole: its statistics need the
+batch), once its trials have measured that splitting pays (the six warm-up steps cover them);
 CuPy models are never wrapped.
 
 Profile (``--profile``, batch 128 unless ``--batch``): per top-level layer, the forward and
@@ -578,7 +579,7 @@ def _have_torch():
 
 
 def set_threads(threads):
-    """linkedref's threads (``lk.set_threads``: the fast path's pool; BLAS on one thread) and
+    """linkedref's threads (``lk.set_threads``: DataParallel's replicas; BLAS on one thread) and
     torch's intra-op pool, both to ``threads``."""
     import linkedref as lk
     lk.set_threads(threads)
@@ -610,9 +611,11 @@ def make_parser():
     p.add_argument("--nets", nargs="+", default=list(NETS), choices=NETS)
     p.add_argument("--variants", nargs="+", default=["relu", "relu_bn", "lkrelu", "relu_sqrt2"])
     p.add_argument("--repeats", type=int, default=10, help="timed steps per row (median shown)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
-    p.add_argument("--threads", type=int, default=os.cpu_count(),
-                   help="linkedref (lk.set_threads) and torch threads (default: all CPUs)")
+    p.add_argument("--warmup", type=int, default=6,
+                   help="untimed steps first (six: past DataParallel's trials)")
+    p.add_argument("--threads", type=int, nargs="+", default=[os.cpu_count()],
+                   help="linkedref (lk.set_threads) and torch threads, one timing table each "
+                        "(default: all CPUs)")
     p.add_argument("--torch-device", default="auto", choices=["auto", "cpu", "cuda", "none"],
                    help="auto: PyTorch CPU for numpy rows, CUDA for cupy rows")
     p.add_argument("--memory", action=argparse.BooleanOptionalAction, default=None,
@@ -635,7 +638,7 @@ def make_parser():
 
 def main(argv=None):
     args = make_parser().parse_args(argv)
-    set_threads(args.threads)
+    set_threads(args.threads[0])
     if args.memory_child:
         memory_child(args.memory_child, args.variants[0], args.mem_batch)
         return 0
@@ -648,8 +651,11 @@ def main(argv=None):
     if args.profile is not None:
         run_profiles(args, emit)
     else:
-        results = run_timings(args, emit)
-        report_ratios(results, emit)
+        for threads in args.threads:
+            set_threads(threads)
+            results = run_timings(args, threads, emit)
+            report_ratios(results, emit)
+        set_threads(args.threads[0])
         if args.memory is None:
             args.memory = ("numpy" in args.backend
                            and torch_device_for("numpy", args.torch_device) == "cpu")
@@ -705,11 +711,13 @@ def torch_profile(net, variant, batch, device, repeats=10, warmup=2, rows=12):
     return "\n".join(lines)
 
 
-def run_timings(args, emit) -> dict:
-    """The timing table: one row per net × variant × batch × backend, beside PyTorch."""
-    emit(f"warm-up {args.warmup} steps, then median (min) of {args.repeats} interleaved steps")
-    if args.threads > 1:
-        emit(f"NumPy rows at {args.threads} threads run in lk.fast.DataParallel ({args.threads} "
+def run_timings(args, threads, emit) -> dict:
+    """The timing table at ``threads`` threads: one row per net × variant × batch × backend,
+    beside PyTorch."""
+    emit(f"\n{threads} thread(s) (linkedref and torch): warm-up {args.warmup} steps, then median "
+         f"(min) of {args.repeats} interleaved steps")
+    if threads > 1:
+        emit(f"NumPy rows at {threads} threads run in lk.fast.DataParallel ({threads} "
              "pieces of the batch; _bn variants run whole: BatchNorm needs the batch)")
     header = (f"{'net':<6} {'variant':<11} {'batch':>5} {'backend':<7} {'params':>9} "
               f"{'linkedref ms':>17} {'torch':<5} {'torch ms':>17} {'ratio':>6} {'(min)':>6}")
@@ -764,7 +772,7 @@ def run_memory(args, emit):
     for variant in args.mem_variants:
         emit(f"\npeak memory of a cifar_net/{variant} training step, batch {args.mem_batch} "
              f"(fresh process each; MiB):")
-        mem = measure_memory(variant, args.mem_batch, args.threads)
+        mem = measure_memory(variant, args.mem_batch, args.threads[0])
         for fw, m in mem.items():
             if "error" in m:
                 emit(f"  {fw:<9} failed: {m['error']}")
