@@ -66,7 +66,7 @@ def row_length(x, kh, kw, stride, out_channels):
     Line positions need stride 1 and rows that step evenly without overlapping. They pay off when
     the output has few channels beside the K = C·kh·kw numbers that im2col copies per position
     (4·O ≤ K): the copy is then most of the work, and the output's cut to Ho × Wo (O numbers per
-    position) is small. ``benchmarks/bench_conv.py --suite`` times both per layer shape.
+    position) is small. ``benchmarks/bench_conv.py --plain`` times both per layer shape.
     """
     sH, sW = x.strides[2:]
     if tuple(stride) != (1, 1) or sW <= 0 or sH % sW or sH // sW < x.shape[3]:
