@@ -26,11 +26,11 @@ on every load; scikit-learn is not needed (a test compares the file with it when
 """
 from __future__ import annotations
 
-import hashlib
-import io
 from pathlib import Path
 
 import numpy as np
+
+from .shipped import read_shipped
 
 FILE = Path(__file__).with_name("digits.npz")
 SHA256 = "ad80d83969d73da424c689b9b3872939e5aa13c3d85aee1ca539839ed4f02682"
@@ -44,23 +44,7 @@ def read_digits_file(path=FILE, sha256=SHA256) -> dict:
     Raises FileNotFoundError when ``path`` is missing, ValueError naming ``path`` when its
     SHA-256 or its contents are not the shipped ones.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: the digits file shipped with linkedref is missing "
-                                f"(reinstall linkedref)")
-    raw = path.read_bytes()
-    found = hashlib.sha256(raw).hexdigest()
-    if found != sha256:
-        raise ValueError(f"{path}: SHA-256 {found}, expected {sha256} (the digits file shipped "
-                         f"with linkedref is damaged or replaced; reinstall linkedref)")
-    with np.load(io.BytesIO(raw), allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files}
-    for key, (dtype, shape) in _ARRAYS.items():
-        a = arrays.get(key)
-        if a is None or a.dtype != dtype or a.shape != shape:
-            raise ValueError(f"{path}: expected array {key!r} of dtype {np.dtype(dtype)} and "
-                             f"shape {shape}")
-    return arrays
+    return read_shipped(path, sha256, _ARRAYS, "digits")
 
 
 def load_digits(path=FILE, raw: bool = False):

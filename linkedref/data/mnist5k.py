@@ -26,11 +26,11 @@ on unstandardised input; ``linkedref.data.standardize`` standardises either scal
 """
 from __future__ import annotations
 
-import hashlib
-import io
 from pathlib import Path
 
 import numpy as np
+
+from .shipped import read_shipped
 
 FILE = Path(__file__).with_name("mnist5k.npz")
 SHA256 = "e613f869dab204a63ca426b433eb82b9fbeea13c331b12de387c1c5339df8224"
@@ -44,23 +44,8 @@ def read_mnist5k_file(path=FILE, sha256=SHA256) -> dict:
     Raises FileNotFoundError when ``path`` is missing, ValueError naming ``path`` when its
     SHA-256 or its contents are not the shipped ones.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: the mnist5k file shipped with linkedref is missing "
-                                f"(reinstall linkedref)")
-    raw = path.read_bytes()
-    found = hashlib.sha256(raw).hexdigest()
-    if found != sha256:
-        raise ValueError(f"{path}: SHA-256 {found}, expected {sha256} (the mnist5k file "
-                         f"shipped with linkedref is damaged or replaced; reinstall linkedref, "
-                         f"or rebuild it with python -m linkedref.data.make_mnist5k)")
-    with np.load(io.BytesIO(raw), allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files}
-    for key, (dtype, shape) in _ARRAYS.items():
-        a = arrays.get(key)
-        if a is None or a.dtype != dtype or a.shape != shape:
-            raise ValueError(f"{path}: expected array {key!r} of dtype {np.dtype(dtype)} and "
-                             f"shape {shape}")
+    arrays = read_shipped(path, sha256, _ARRAYS, "mnist5k",
+                          ", or rebuild it with python -m linkedref.data.make_mnist5k")
     counts = np.bincount(arrays["labels"], minlength=CLASSES)
     if len(counts) != CLASSES or (counts != PER_CLASS).any():
         raise ValueError(f"{path}: label counts {counts.tolist()}, expected {PER_CLASS} of "
