@@ -253,8 +253,6 @@ class Sequential(Container):
         return self._children
 
     def forward(self, x, training: bool = False):
-        for layer in self.layers:      # this pass replaces every cache: drop the old ones first,
-            layer.cache = None         # so that two passes' activations never share the memory
         for layer in self.layers:
             x = layer.forward(x, training=training)
         self.save_for_backward(True, x)
