@@ -26,7 +26,7 @@ Threads: ``--threads N [M ...]`` goes to ``lk.set_threads`` (BLAS on one thread)
 ``torch.set_num_threads``, one timing table per count; the header prints what each framework
 reports. At N > 1 the NumPy model runs inside ``lk.fast.DataParallel``, which cuts each batch into
 N pieces, one per replica of the model (a model with BatchNorm runs whole: its statistics need the
-batch), once its trials have measured that splitting pays (the six warm-up steps cover them);
+batch), once its trials have measured that splitting pays (the eight warm-up steps cover them);
 CuPy models are never wrapped.
 
 Profile (``--profile``, batch 128 unless ``--batch``): per top-level layer, the forward and
@@ -611,8 +611,8 @@ def make_parser():
     p.add_argument("--nets", nargs="+", default=list(NETS), choices=NETS)
     p.add_argument("--variants", nargs="+", default=["relu", "relu_bn", "lkrelu", "relu_sqrt2"])
     p.add_argument("--repeats", type=int, default=10, help="timed steps per row (median shown)")
-    p.add_argument("--warmup", type=int, default=6,
-                   help="untimed steps first (six: past DataParallel's trials)")
+    p.add_argument("--warmup", type=int, default=8,
+                   help="untimed steps first (eight: past DataParallel's trials)")
     p.add_argument("--threads", type=int, nargs="+", default=[os.cpu_count()],
                    help="linkedref (lk.set_threads) and torch threads, one timing table each "
                         "(default: all CPUs)")

@@ -7,8 +7,8 @@ one-thread steps compute.
 Each measurement runs in a fresh process (``--_child``) whose ``PYTHONPATH`` is one checkout, so
 each imports its own ``linkedref``; the parent alternates the two checkouts (base first in even
 rounds, this one first in odd ones), so the load of a shared machine hits both alike. A child
-builds the net (depth_net or cifar_net, ReLU or LK-ReLU, float32, input 3×32×32), runs six
-warm-up steps (forward, softmax cross-entropy, backward without dL/dx of the images, Adam: six,
+builds the net (depth_net or cifar_net, ReLU or LK-ReLU, float32, input 3×32×32), runs eight
+warm-up steps (forward, softmax cross-entropy, backward without dL/dx of the images, Adam: eight,
 so that DataParallel has measured whether to split before the clock starts), then
 ``--repeats`` timed steps, and reports their median and its peak resident memory above what it
 held after the imports (VmHWM, reset after the imports). At n > 1 threads a checkout that has
@@ -35,7 +35,7 @@ from provenance import save  # this folder's module; imported first, it notes th
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 NETS, VARIANTS = ("depth", "cifar"), ("relu", "lkrelu")
-WARMUP = 6                      # untimed steps: DataParallel's trials (1 + 2 × 2) and one more
+WARMUP = 8                      # untimed steps: DataParallel's trials (1 + 2 × 3) and one more
 
 
 # ------------------------------------------------------------------------ in the child

@@ -51,10 +51,10 @@ def make_step(net, variant, batch, threads, seed=0):
 def time_rounds(steps, rounds):
     """{n: [seconds]} for each thread count n of ``steps`` ({n: step}), taking turns each round."""
     times = {n: [] for n in steps}
-    for n, step in steps.items():                  # warm-up: replicas, buffers, pool, caches
+    for n, step in steps.items():                  # warm-up: DataParallel's trials, buffers
         lk.set_threads(n)
-        step()
-        step()
+        for _ in range(8):
+            step()
     for _ in range(rounds):
         for n, step in steps.items():
             lk.set_threads(n)

@@ -47,7 +47,7 @@ import numpy
 from .. import backend as B
 from .threads import get_threads, one_malloc_arena, parallel
 
-TRIALS = 2          # timed steps of each way, whole and split, before a batch size keeps one
+TRIALS = 3          # timed steps of each way, whole and split, before a batch size keeps one
 
 
 class DataParallel:
@@ -108,13 +108,14 @@ class DataParallel:
     def forward(self, x, training=False):
         """x (N, ...) → the model's output for the whole batch, computed piece by piece."""
         self.pieces = self.split(len(x)) if training and B.get_array_module(x) is numpy else None
-        self.start_clock(len(x), training)
         if self.pieces is None:
+            self.start_clock(len(x), training)
             self.seen = True
             for replica in self.replicas:       # their activations of a split step can go
                 drop_caches(replica)
             return self.module.forward(x, training=training)
         models = [self.module, *self.replicas_for(len(self.pieces))]
+        self.start_clock(len(x), training)      # after making replicas: the step itself counts
         outs = [None] * len(self.pieces)
 
         def run(i):
