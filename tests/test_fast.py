@@ -327,8 +327,9 @@ def test_each_batch_size_runs_the_way_that_measured_faster():
         times = model.timings[(12, 2)]
         assert len(times["whole"]) == len(times["split"]) == P.TRIALS
         assert all(t > 0 for t in times["whole"] + times["split"])
-        times.update(whole=[1.0, 3.0], split=[2.0, 0.9])             # split measured faster
+        pad = [5.0] * (P.TRIALS - 2)                                  # the other trials: slow
+        times.update(whole=[1.0, 3.0] + pad, split=[2.0, 0.9] + pad)  # split measured faster
         assert model.split(12) is not None
-        times.update(whole=[1.0, 3.0], split=[2.0, 1.1])             # whole measured faster
+        times.update(whole=[1.0, 3.0] + pad, split=[2.0, 1.1] + pad)  # whole measured faster
         assert model.split(12) is None
         assert model.split(10) is None and (10, 2) in model.timings  # a new size: trials again
