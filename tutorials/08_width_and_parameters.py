@@ -137,44 +137,44 @@ if NOTEBOOK:
     args, data = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
-# ## One run: the training loops
-# `train_width` trains one net of (A) — one conv layer of `units` units — with Adam;
-# `train_sqrt2` one cifar_net of (B), on the upsampled digits, with RMSProp. Each builds its
-# net and optimizer, then calls `lk.fit` one epoch at a time (a fresh shuffling seed per epoch,
+# ## One run: the training loop
+# `train_width` builds one net of (A) — one conv layer of `units` units — with Adam;
+# `train_sqrt2` one cifar_net of (B), on the upsampled digits, with RMSProp. Both hand it to
+# `train_epochs`, which calls `lk.fit` one epoch at a time (a fresh shuffling seed per epoch,
 # the same optimizer throughout) and records the test accuracy after every epoch.
 
 # %%
-def train_width(v, seed, units, data, args):
-    """(A): train one conv layer of ``units`` units with activation ``v.act`` from ``seed`` for
-    ``args.epochs_a`` epochs on ``data = ((X_train, y_train), (X_test, y_test))``.
-    -> its ``Run``: test accuracy, training accuracy, loss and seconds per epoch."""
+def train_epochs(model, opt, v, seed, data, epochs):
+    """Train ``model`` with ``opt`` for ``epochs`` epochs on ``data = ((X_train, y_train),
+    (X_test, y_test))``. -> its ``Run``: test accuracy, training accuracy, loss and seconds
+    per epoch."""
     (Xtr, ytr), (Xte, yte) = data
-    model = lk.width_net(units, v.act, in_channels=Xtr.shape[1], num_classes=int(ytr.max()) + 1,
-                         input_size=Xtr.shape[2:], rng=seed)
-    opt = make_optimizer(model=model, **ADAM)
     loss = lk.SoftmaxCrossEntropy()
     run = Run(v.label, seed, n_params=lk.count_params(model))
-    for epoch in range(args.epochs_a):
+    for epoch in range(epochs):
         history = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=BATCH,
                          validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
         run.add_epoch(history)
     return run
+
+
+def train_width(v, seed, units, data, args):
+    """(A): one conv layer of ``units`` units with activation ``v.act`` from ``seed``, trained
+    with Adam for ``args.epochs_a`` epochs. -> its ``Run``."""
+    Xtr, ytr = data[0]
+    model = lk.width_net(units, v.act, in_channels=Xtr.shape[1], num_classes=int(ytr.max()) + 1,
+                         input_size=Xtr.shape[2:], rng=seed)
+    return train_epochs(model, make_optimizer(model=model, **ADAM), v, seed, data, args.epochs_a)
 
 
 def train_sqrt2(v, seed, data, args):
-    """(B): train cifar_net widened by ``v.widen`` with activation ``v.act`` from ``seed`` for
-    ``args.epochs_b`` epochs on the upsampled ``data``. -> its ``Run``, as ``train_width``'s."""
-    (Xtr, ytr), (Xte, yte) = data
+    """(B): cifar_net widened by ``v.widen`` with activation ``v.act`` from ``seed``, trained
+    with RMSProp for ``args.epochs_b`` epochs on the upsampled ``data``. -> its ``Run``."""
+    Xtr, ytr = data[0]
     model = lk.cifar_net(widen=v.widen, activation=v.act, in_channels=Xtr.shape[1],
                          num_classes=int(ytr.max()) + 1, input_size=Xtr.shape[2:], rng=seed)
-    opt = make_optimizer(model=model, **RMSPROP)
-    loss = lk.SoftmaxCrossEntropy()
-    run = Run(v.label, seed, n_params=lk.count_params(model))
-    for epoch in range(args.epochs_b):
-        history = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=BATCH,
-                         validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
-        run.add_epoch(history)
-    return run
+    return train_epochs(model, make_optimizer(model=model, **RMSPROP), v, seed, data,
+                        args.epochs_b)
 
 
 # %% [markdown]
