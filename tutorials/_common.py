@@ -116,8 +116,13 @@ def start(parser: argparse.ArgumentParser, argv=None, seeds=((0,), (0,), (0,))):
     return args
 
 
-def per_mode(args, smoke, quick, full):
-    """Pick a setting by mode: ``per_mode(args, 1, 5, 30)`` epochs."""
+def per_mode(args, smoke, quick, full, full_mnist5k=None):
+    """Pick a setting by mode: ``per_mode(args, 1, 5, 30)`` epochs. ``full_mnist5k``, when given,
+    replaces ``full`` in full mode on mnist5k (its 28×28 images take 10–40× the 8×8 digits' time
+    per epoch, so the full runs there are shorter; the setup comment of each tutorial says how)."""
+    on_mnist5k = getattr(args, "dataset", None) == "mnist5k"
+    if args.mode == "full" and on_mnist5k and full_mnist5k is not None:
+        return full_mnist5k
     return {"smoke": smoke, "quick": quick, "full": full}[args.mode]
 
 
@@ -171,8 +176,11 @@ def optimizer_text(optimizer: str, lr: float, decay: float = 0.0,
 
 # ---------------------------------------------------------------------------------- output
 def save_figure(fig, name: str, args) -> Path:
-    """Save ``fig`` as ``args.figdir / name`` (PNG, 120 dpi), close it, print the path; in a
-    notebook, show the PNG too."""
+    """Save ``fig`` as ``args.figdir / name`` (PNG, 120 dpi; on a data set other than the digits
+    ``name_<dataset>.png``), close it, print the path; in a notebook, show the PNG too."""
+    dataset = getattr(args, "dataset", "digits")
+    if dataset != "digits":                    # the digits' figures keep their names
+        name = f"{Path(name).stem}_{dataset}{Path(name).suffix}"
     path = Path(args.figdir) / name
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)

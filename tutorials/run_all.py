@@ -6,8 +6,15 @@ next). Their output streams through; at the end a table lists each tutorial's ex
 time and verdict line.
 
     python tutorials/run_all.py --quick          # the trends; figures go to figures/quick/
-    python tutorials/run_all.py                  # full mode: the README's figures in figures/
+    python tutorials/run_all.py --jobs 2         # full mode: the README's figures in figures/
+    python tutorials/run_all.py --jobs 2 --dataset mnist5k   # 03–08 on the 28×28 MNIST subset
     python tutorials/run_all.py --quick --only 04 08
+
+``--dataset`` goes to the tutorials that take one (03–08; with a data set other than the digits
+only those run), ``--jobs`` to those that train runs side by side. Full mode also writes each
+tutorial's output, under a provenance header (date, commit, machine, load), to
+``tutorials/results/<name>.txt`` (``<name>_<dataset>.txt`` off the digits): the README quotes
+those files, wall times included.
 
 Exit status: 0 when every tutorial succeeded, 1 otherwise.
 """
@@ -20,6 +27,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"              # full mode: one output file per tutorial and data set
 
 
 def tutorials(only=None) -> list:
@@ -31,19 +39,43 @@ def tutorials(only=None) -> list:
     return found
 
 
-def run_one(path: Path, extra) -> tuple:
-    """Run one tutorial, streaming its output; -> (exit status, seconds, verdict line)."""
+def options_of(path: Path) -> str:
+    """The tutorial's --help text (to see whether it takes --dataset and --jobs)."""
+    return subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def run_one(path: Path, extra, results_file=None) -> tuple:
+    """Run one tutorial, streaming its output; -> (exit status, seconds, verdict line).
+    ``results_file``: also write the output there (progress bars left out) under a provenance
+    header, with the exit status and wall time at the end."""
     print(f"\n{'=' * 100}\n>>> {path.name} {' '.join(extra)}\n{'=' * 100}", flush=True)
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(path), *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
-    verdict = ""
+    verdict, kept = "", []
     for line in proc.stdout:
         sys.stdout.write(line)
+        kept.append(line.rsplit("\r", 1)[-1])          # a progress bar's last state
         if line.startswith("VERDICT:"):
             verdict = line[len("VERDICT:"):].strip()
     proc.wait()
-    return proc.returncode, time.perf_counter() - start, verdict
+    seconds = time.perf_counter() - start
+    if results_file is not None:
+        save_output(results_file, path, extra, "".join(kept), proc.returncode, seconds)
+    return proc.returncode, seconds, verdict
+
+
+def save_output(results_file: Path, path: Path, extra, output: str, rc: int, seconds: float):
+    """Write one tutorial's full-mode output under the provenance header (as the benchmarks')."""
+    sys.path.insert(0, str(HERE.parent / "benchmarks"))
+    from provenance import header
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    command = " ".join(["python", f"tutorials/{path.name}", *extra])
+    results_file.write_text(f"== {path.stem}: {command}\n{header(threads=1)}\n\n"
+                            f"{output.rstrip()}\n\nexit status {rc}; wall time {seconds:.0f} s\n",
+                            encoding="utf-8")
+    print(f"saved {results_file.relative_to(HERE.parent)}")
 
 
 def parse_args(argv=None):
@@ -61,8 +93,17 @@ def parse_args(argv=None):
                         "and figures/quick/ in quick and smoke mode)")
     p.add_argument("--only", nargs="+", default=None,
                    help="run only the tutorials whose file name starts with these (e.g. 04 08)")
+    p.add_argument("--dataset", choices=("digits", "mnist5k"), default=None,
+                   help="data set of the tutorials that take one (03–08); with mnist5k only "
+                        "those run (default: each tutorial's own, the 8×8 digits)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="runs trained side by side by the tutorials that take --jobs")
     args = p.parse_args(argv)
     args.paths = tutorials(args.only)
+    args.options = {path: options_of(path) for path in args.paths} if (
+        args.dataset or args.jobs > 1) else {path: "" for path in args.paths}
+    if args.dataset not in (None, "digits") and not args.only:
+        args.paths = [path for path in args.paths if "--dataset" in args.options[path]]
     if not args.paths:
         p.error(f"no tutorial matches {args.only}")
     return args
@@ -89,9 +130,18 @@ def main(argv=None) -> int:
     extra += ["--backend", args.backend, "--threads", str(args.threads)]
     if args.figdir is not None:
         extra += ["--figdir", str(args.figdir)]
+    full = not (args.quick or args.smoke)
     results, start = [], time.perf_counter()
     for path in args.paths:
-        results.append((path.name, *run_one(path, extra)))
+        mine = list(extra)
+        if args.dataset and "--dataset" in args.options[path]:
+            mine += ["--dataset", args.dataset]
+        if args.jobs > 1 and "--jobs" in args.options[path]:
+            mine += ["--jobs", str(args.jobs)]
+        dataset = args.dataset if "--dataset" in args.options[path] else None
+        name = path.stem + (f"_{dataset}" if dataset not in (None, "digits") else "")
+        results_file = RESULTS / f"{name}.txt" if full and args.figdir is None else None
+        results.append((path.name, *run_one(path, mine, results_file)))
     failed = report(args, results, time.perf_counter() - start)
     return 1 if failed else 0
 
