@@ -157,6 +157,62 @@ def test_run_all_passes_threads_and_mode_on(tmp_path, monkeypatch, capsys):
     assert "ARGS --smoke --backend numpy --threads 2" in capsys.readouterr().out
 
 
+FAKE_TUTORIAL = """import sys
+if "--help" in sys.argv:
+    print({options!r})
+    sys.exit(0)
+print("ARGS", *sys.argv[1:])
+print("VERDICT: echoed")
+"""
+
+
+def test_run_all_gives_dataset_and_jobs_to_the_tutorials_that_take_them(tmp_path, monkeypatch,
+                                                                        capsys):
+    """--dataset and --jobs reach only the tutorials whose --help offers them; with mnist5k only
+    those run, unless --only names others."""
+    run_all = load("run_all")
+    (tmp_path / "00_takes.py").write_text(FAKE_TUTORIAL.format(options="--dataset --jobs"))
+    (tmp_path / "01_plain.py").write_text(FAKE_TUTORIAL.format(options="--seed"))
+    monkeypatch.setattr(run_all, "HERE", tmp_path)
+    assert run_all.main(["--smoke", "--dataset", "mnist5k", "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "ARGS --smoke --backend numpy --threads 1 --dataset mnist5k --jobs 2" in out
+    assert "01_plain.py" not in out
+    assert run_all.main(["--smoke", "--dataset", "mnist5k", "--only", "00", "01"]) == 0
+    out = capsys.readouterr().out
+    assert "ARGS --smoke --backend numpy --threads 1 --dataset mnist5k\n" in out
+    assert "ARGS --smoke --backend numpy --threads 1\n" in out       # 01 runs, without them
+    assert not (tmp_path / "results").exists()                       # smoke mode saves nothing
+
+
+def test_run_all_full_mode_saves_each_output_under_a_header(tmp_path, monkeypatch, capsys):
+    run_all = load("run_all")
+    (tmp_path / "00_takes.py").write_text(FAKE_TUTORIAL.format(options="--dataset"))
+    monkeypatch.setattr(run_all, "HERE", tmp_path)
+    assert run_all.main(["--dataset", "mnist5k"]) == 0
+    text = (tmp_path / "results" / "00_takes_mnist5k.txt").read_text()
+    assert text.startswith("== 00_takes: python tutorials/00_takes.py --backend numpy")
+    assert "date: " in text and "code: " in text and "load average: " in text
+    assert "ARGS --backend numpy --threads 1 --dataset mnist5k" in text
+    assert "VERDICT: echoed" in text and "exit status 0; wall time " in text
+
+
+def test_per_mode_and_figure_names_follow_the_dataset(tmp_path, capsys):
+    """mnist5k's full-mode setting replaces the full one only in full mode on mnist5k; a
+    figure off the digits carries the data set in its name."""
+    common = load("_common")
+    parser = common.make_parser("x", "xx", data=True)
+    picks = {}
+    for argv in ([], ["--dataset", "mnist5k"], ["--quick", "--dataset", "mnist5k"]):
+        args = common.start(parser, argv + ["--figdir", str(tmp_path)])
+        picks[" ".join(argv)] = common.per_mode(args, 1, 2, 3, full_mnist5k=4)
+        fig = common.plt.figure()
+        assert common.save_figure(fig, "x.png", args).name == (
+            "x.png" if args.dataset == "digits" else "x_mnist5k.png")
+    assert picks == {"": 3, "--dataset mnist5k": 4, "--quick --dataset mnist5k": 2}
+    assert common.per_mode(args, 1, 2, 3) == 2
+
+
 @pytest.mark.parametrize("argv, folder", [(["--smoke"], "quick"), (["--quick"], "quick"),
                                           ([], "")])
 def test_only_full_mode_writes_the_tracked_figures(argv, folder, capsys):

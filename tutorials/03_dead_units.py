@@ -9,8 +9,9 @@
 #
 # **Method.** A deep, narrow plain net — no BatchNorm, no shortcuts; by default an MLP of 12
 # (full mode: 16) hidden layers of 16 units on the 8×8 digits; `--arch conv` gives 3×3 'same'
-# conv layers of width 4, like the paper's depth net — is trained with each of ReLU, PReLU,
-# SELU, Swish and their linked versions, with Adam (lr 1e-3, β1 0.9, β2 0.999, ε 1e-8,
+# conv layers of width 4, `--arch depth` tutorial 04's depth net itself (a 7×7/2 conv, then
+# 3×3 convs of width 4; full mode on mnist5k runs it at depth 50) — is trained with each of
+# ReLU, PReLU, SELU, Swish and their linked versions, with Adam (lr 1e-3, β1 0.9, β2 0.999, ε 1e-8,
 # decay 1e-6; the setup line prints the optimizer as the library built it), batch 32. Before
 # training and after every epoch, `linkedref.diagnostics.dead_units` counts, per layer, the
 # units whose output is zero for every training sample at every position (a linked unit counts
@@ -32,11 +33,11 @@ counting per layer the units whose output is zero for every training sample, aft
 Claim (paper): linked units have no dead neurons; plain ReLU/PReLU nets show dead units from
 about layer 7 on.
 
-Run:  python tutorials/03_dead_units.py [--quick] [--seeds 0 1 2] [--arch conv|mlp] [--depth 12]
+Run:  python tutorials/03_dead_units.py [--quick] [--seeds 0 1 2] [--arch conv|mlp|depth]
+                                       [--depth 12] [--dataset mnist5k] [--jobs 2]
 """
 import matplotlib.pyplot as plt
 import numpy as np
-from tqdm import tqdm
 
 import linkedref as lk
 import linkedref.backend as B
@@ -57,40 +58,45 @@ from _common import (
     seeds_text,
     start,
 )
+from _experiments import Variant, run_variants
 
 NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
 
 # %% [markdown]
 # ## Setup
-# Full mode: depth 16, 40 epochs, seeds 0–2, every activation; quick mode: depth 12, 15
-# epochs, seeds 0–1 on 500 test images; smoke: depth 3, one epoch, ReLU and LK-ReLU. Dead units
-# are counted on all training samples (smoke: 64). A notebook runs the steps below with
-# `NOTEBOOK_ARGS`.
+# Full mode: depth 16, 40 epochs, seeds 0–2, every activation; on mnist5k the depth net of
+# tutorial 04 (depth 50, width 4) for 10 epochs; quick mode: depth 12, 15 epochs, seeds 0–1 on
+# 500 test images; smoke: depth 3, one epoch, ReLU and LK-ReLU. Dead units are counted on all
+# training samples (smoke: 64); `--jobs 2` trains two nets at a time (same results). A
+# notebook runs the steps below with `NOTEBOOK_ARGS`.
 
 # %%
 NAME = "03_dead_units"
 NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
+ARCH_NAMES = {"mlp": "MLP", "conv": "conv net", "depth": "depth net (7×7/2 conv, then 3×3)"}
 ACTIVATIONS = ("relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "swish", "lkswish")
 LR, DECAY, BATCH = 1e-3, 1e-6, 32    # the paper's depth-experiment optimizer: Adam
 
 
 def parse_args(argv=None):
     """The command line (see --help), with the per-mode settings filled in."""
-    p = make_parser(__doc__, NAME, data=True)
-    p.add_argument("--arch", choices=("conv", "mlp"), default="mlp",
-                   help="the plain net: an MLP or a conv net (3×3, 'same')")
+    p = make_parser(__doc__, NAME, data=True, jobs=True)
+    p.add_argument("--arch", choices=("conv", "mlp", "depth"), default=None,
+                   help="the plain net: an MLP, a conv net (3×3, 'same') or tutorial 04's depth "
+                        "net (default: mlp; full mode on mnist5k: depth)")
     p.add_argument("--depth", type=int, default=None,
-                   help="activation layers (default: 16; quick 12, smoke 3)")
+                   help="activation layers (default: 16, the depth net 50; quick 12, smoke 3)")
     p.add_argument("--width", type=int, default=None,
                    help="units per layer (default: conv 4, mlp 16)")
     p.add_argument("--activations", nargs="+", default=list(ACTIVATIONS), choices=ACTIVATIONS,
                    metavar="ACT", help=f"activations to train, of: {', '.join(ACTIVATIONS)} "
                                        "(default: all; smoke: relu, lkrelu)")
     args = start(p, argv, seeds=([0], [0, 1], [0, 1, 2]))
-    args.depth = args.depth or per_mode(args, 3, 12, 16)
-    args.width = args.width or (4 if args.arch == "conv" else 16)
+    args.arch = args.arch or per_mode(args, "mlp", "mlp", "mlp", full_mnist5k="depth")
+    args.depth = args.depth or per_mode(args, 3, 12, 50 if args.arch == "depth" else 16)
+    args.width = args.width or (16 if args.arch == "mlp" else 4)
     args.probe = per_mode(args, 64, None, None)        # None: all training samples
-    args.epochs = args.epochs or per_mode(args, 1, 15, 40)
+    args.epochs = args.epochs or per_mode(args, 1, 15, 40, full_mnist5k=10)
     if args.mode == "smoke":
         args.activations = ["relu", "lkrelu"]
     return args
@@ -102,7 +108,7 @@ def setup(argv=None):
     data = load_images(args.dataset, n_train=per_mode(args, 128, None, None),
                        n_test=per_mode(args, 64, 500, None), flatten=args.arch == "mlp")
     n = len(data[0][0])
-    print(f"{'MLP' if args.arch == 'mlp' else 'conv net'}, {args.depth} layers of width "
+    print(f"{ARCH_NAMES[args.arch]}, {args.depth} layers of width "
           f"{args.width}, {args.dataset} ({n} training samples); "
           f"{optimizer_text('adam', LR, DECAY)}, batch {BATCH}, {args.epochs} epochs; dead "
           f"units counted on {min(args.probe or n, n)} training samples")
@@ -151,15 +157,18 @@ def near_dead(model, X, rel=1e-3):
     return counts
 
 
-def run_one(act, args, data, seed):
-    """Train one net; -> {"dead": (epochs + 1, layers) counts, "near": per layer, "units": per
-    layer, "test": accuracy}."""
+def run_one(v, seed, args, data):
+    """Train one net of activation ``v.act``; -> {"dead": (epochs + 1, layers) counts, "near":
+    per layer, "units": per layer, "test": accuracy}."""
     (Xtr, ytr), (Xte, yte) = data
-    rng = np.random.default_rng(seed)
+    act, rng = v.act, np.random.default_rng(seed)
     n_classes = int(ytr.max()) + 1
     if args.arch == "conv":
         model = plain_convnet(act, args.depth, args.width, Xtr.shape[1], n_classes,
                               Xtr.shape[-1], rng)
+    elif args.arch == "depth":
+        model = lk.depth_net(args.depth, args.width, act, in_channels=Xtr.shape[1],
+                             num_classes=n_classes, input_size=Xtr.shape[2:], rng=rng)
     else:
         model = mlp(act, Xtr.shape[1], n_classes, args.width, args.depth, rng)
     opt = make_optimizer("adam", model, LR, DECAY)
@@ -176,11 +185,8 @@ def run_one(act, args, data, seed):
 
 def experiment(args, data):
     """Every activation × seed. -> {act: [run_one result per seed]}"""
-    runs = {}
-    jobs = [(a, s) for a in args.activations for s in args.seeds]
-    for act, seed in tqdm(jobs, desc="nets", unit="net"):
-        runs.setdefault(act, []).append(run_one(act, args, data, seed))
-    return runs
+    variants = [Variant(act, act) for act in args.activations]
+    return run_variants(run_one, variants, args.seeds, args, data, desc="nets", jobs=args.jobs)
 
 
 if NOTEBOOK:
@@ -251,7 +257,7 @@ def figure(args, runs):
         ax1.text(0.02, 0.97, "no dead unit at any epoch:\n" + ", ".join(never),
                  transform=ax1.transAxes, va="top", fontsize=8,
                  bbox=dict(facecolor="white", alpha=0.8, edgecolor="0.8"))
-    fig.suptitle(f"Deep plain {'MLP' if args.arch == 'mlp' else 'conv net'} ({args.depth}×"
+    fig.suptitle(f"Deep plain {ARCH_NAMES[args.arch]} ({args.depth}×"
                  f"{args.width}, no BatchNorm) on {args.dataset}; mean over seeds "
                  f"{seeds_text(args.seeds)}; dead = output 0 for every sample (linked: both "
                  "members)", fontsize=10)

@@ -16,7 +16,8 @@
 # - raw: pixel values in [0, 1], as loaded;
 # - standardised: each channel to mean 0, std 1 with the training set's statistics;
 # - ×50+10: x · 50 + 10 (`preprocess.shift_scale`), values in [10, 60] — far from zero-centred,
-#   with a large scale, as an unnormalised sensor or 0–255 image would be;
+#   with a large scale, as an unnormalised sensor or 0–255 image would be; on mnist5k ×255, the
+#   bytes as MNIST stores them (0–255);
 #
 # for single and linked versions of each activation, with Adam (lr 1e-3, β1 0.9, β2 0.999,
 # ε 1e-8, decay 1e-6; the setup line prints the optimizer as the library built it), batch 32.
@@ -33,6 +34,7 @@ standardised and ×50+10 digits; compare max test accuracy and dead units.
 Claim (paper): linked units need no input standardisation.
 
 Run:  python tutorials/06_unnormalized_inputs.py [--quick] [--seeds 0 1 2] [--shift 10 --scale 50]
+                                                [--dataset mnist5k] [--jobs 2]
 """
 import matplotlib.pyplot as plt
 import numpy as np
@@ -67,7 +69,8 @@ NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a
 
 # %% [markdown]
 # ## Setup
-# Full mode: ReLU, PReLU, SELU, Swish and their linked versions, 30 epochs, seeds 0–2; quick:
+# Full mode: ReLU, PReLU, SELU, Swish and their linked versions, 30 epochs (mnist5k: 10, and
+# ×255 in place of ×50+10), seeds 0–2; `--jobs 2` trains two nets at a time; quick:
 # ReLU, LK-ReLU, SELU, LK-SELU, 8 epochs, seed 0; smoke: ReLU, LK-ReLU, depth 2, one epoch.
 # The setup prints each input version's mean, std and range. A notebook runs the steps below
 # with `NOTEBOOK_ARGS`.
@@ -81,19 +84,23 @@ LR, DECAY, BATCH = 1e-3, 1e-6, 32    # Adam, as in the depth experiment
 
 def parse_args(argv=None):
     """The command line (see --help), with the per-mode settings filled in."""
-    p = make_parser(__doc__, NAME, data=True)
+    p = make_parser(__doc__, NAME, data=True, jobs=True)
     p.add_argument("--depth", type=int, default=None, help="conv layers (default: 20; smoke 2)")
     p.add_argument("--width", type=int, default=4, help="filters per conv layer")
-    p.add_argument("--shift", type=float, default=10.0,
-                   help="offset of the shifted inputs, x·scale + shift")
-    p.add_argument("--scale", type=float, default=50.0,
-                   help="factor of the shifted inputs, x·scale + shift")
+    p.add_argument("--shift", type=float, default=None,
+                   help="offset of the shifted inputs, x·scale + shift (default: 10; mnist5k 0)")
+    p.add_argument("--scale", type=float, default=None,
+                   help="factor of the shifted inputs, x·scale + shift (default: 50; mnist5k "
+                        "255, MNIST's own 0–255)")
     p.add_argument("--n-train", type=int, default=None,
                    help="training images to keep (default: all of digits and mnist5k; 5000 "
                         "for larger sets)")
     args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
     args.depth = args.depth or per_mode(args, 2, 20, 20)
-    args.epochs = args.epochs or per_mode(args, 1, 8, 30)
+    args.epochs = args.epochs or per_mode(args, 1, 8, 30, full_mnist5k=10)
+    mnist = args.dataset == "mnist5k"
+    args.shift = args.shift if args.shift is not None else (0.0 if mnist else 10.0)
+    args.scale = args.scale if args.scale is not None else (255.0 if mnist else 50.0)
     acts = per_mode(args, ("relu", "lkrelu"), ("relu", "lkrelu", "selu", "lkselu"), ACTS)
     args.variants = [Variant(pretty(a), a) for a in acts]
     return args
@@ -105,8 +112,9 @@ def input_versions(data, shift, scale):
     Str, Ste, _ = preprocess.standardize(Xtr, Xte)
     return {"raw [0,1]": data,
             "standardised": ((Str, ytr), (Ste, yte)),
-            f"×{scale:g}+{shift:g}": ((preprocess.shift_scale(Xtr, shift, scale), ytr),
-                                      (preprocess.shift_scale(Xte, shift, scale), yte))}
+            f"×{scale:g}" + (f"+{shift:g}" if shift else ""): (
+                (preprocess.shift_scale(Xtr, shift, scale), ytr),
+                (preprocess.shift_scale(Xte, shift, scale), yte))}
 
 
 def setup(argv=None):
@@ -166,7 +174,8 @@ def train(v, seed, data, args):
 # %%
 def experiment(args, versions):
     """-> (runs {version: {label: [Run]}}, dead {version: {label: [dead units per seed]}})"""
-    runs = {name: run_variants(train, args.variants, args.seeds, d, args, desc=name)
+    runs = {name: run_variants(train, args.variants, args.seeds, d, args, desc=name,
+                               jobs=args.jobs)
             for name, d in versions.items()}
     dead = {name: {label: [r.dead for r in rs] for label, rs in by_label.items()}
             for name, by_label in runs.items()}

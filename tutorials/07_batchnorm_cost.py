@@ -68,7 +68,8 @@ NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a
 
 # %% [markdown]
 # ## Setup
-# Full mode: 20 rounds × 20 steps of timing, 30 epochs × seeds 0–2 of training; quick: 10
+# Full mode: 20 rounds × 20 steps of timing, 30 epochs × seeds 0–2 of training (mnist5k: 10
+# rounds × 10 steps, 3 epochs: each step there takes ~15× the digits' time); quick: 10
 # rounds × 10 steps, 12 epochs × seed 0; smoke: depth 2, 2 rounds × 2 steps, one epoch. A
 # notebook runs the steps below with `NOTEBOOK_ARGS`.
 
@@ -101,9 +102,9 @@ def parse_args(argv=None):
                         "for larger sets)")
     args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
     args.depth = per_mode(args, 2, args.depth, args.depth)
-    args.epochs = args.epochs or per_mode(args, 1, 12, 30)
-    args.steps = args.steps or per_mode(args, 2, 10, 20)
-    args.repeats = args.repeats or per_mode(args, 2, 10, 20)
+    args.epochs = args.epochs or per_mode(args, 1, 12, 30, full_mnist5k=3)
+    args.steps = args.steps or per_mode(args, 2, 10, 20, full_mnist5k=10)
+    args.repeats = args.repeats or per_mode(args, 2, 10, 20, full_mnist5k=10)
     return args
 
 

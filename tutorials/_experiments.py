@@ -1,4 +1,4 @@
-"""What tutorials 04, 06, 07 and 08 wrap around their training: run a ``train`` function for
+"""What tutorials 03, 04, 06, 07 and 08 wrap around their training: run a ``train`` function for
 every configuration and seed, summarise the test accuracy the way the paper's tables do, and draw
 accuracy curves.
 
@@ -152,7 +152,8 @@ def run_variants(train, variants, seeds, *train_args, desc="training", seeds_for
     with tqdm(total=len(plan), desc=desc, unit="run") as bar:
         for (v, seed), run in zip(plan, _runs_of(plan, train, train_args, jobs)):
             runs[v.label].append(run)
-            bar.set_postfix_str(f"{v.label} seed {seed}: max {run.max:.3f}", refresh=False)
+            score = f": max {run.max:.3f}" if hasattr(run, "max") else ""
+            bar.set_postfix_str(f"{v.label} seed {seed}{score}", refresh=False)
             bar.update(1)
     return runs
 

@@ -26,8 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"              # full mode: one output file per tutorial and data set
+HERE = Path(__file__).resolve().parent       # the tutorials; full mode's outputs go to HERE/results
 
 
 def tutorials(only=None) -> list:
@@ -68,7 +67,7 @@ def run_one(path: Path, extra, results_file=None) -> tuple:
 
 def save_output(results_file: Path, path: Path, extra, output: str, rc: int, seconds: float):
     """Write one tutorial's full-mode output under the provenance header (as the benchmarks')."""
-    sys.path.insert(0, str(HERE.parent / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from provenance import header
     results_file.parent.mkdir(parents=True, exist_ok=True)
     command = " ".join(["python", f"tutorials/{path.name}", *extra])
@@ -140,7 +139,7 @@ def main(argv=None) -> int:
             mine += ["--jobs", str(args.jobs)]
         dataset = args.dataset if "--dataset" in args.options[path] else None
         name = path.stem + (f"_{dataset}" if dataset not in (None, "digits") else "")
-        results_file = RESULTS / f"{name}.txt" if full and args.figdir is None else None
+        results_file = HERE / "results" / f"{name}.txt" if full and args.figdir is None else None
         results.append((path.name, *run_one(path, mine, results_file)))
     failed = report(args, results, time.perf_counter() - start)
     return 1 if failed else 0
