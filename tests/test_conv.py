@@ -90,6 +90,91 @@ def test_chunked_batch_equals_reference(rng, config, monkeypatch):
     check_against_reference(rng, 3, *config[1:])
 
 
+# ------------------------------------------------------------- Winograd F(2×2, 3×3)
+WINOGRAD_CONFIGS = [  # N, C, O, H, W, padding: stride-1 3×3 layers, channels ≥ the rule's minimum
+    (2, 16, 16, 6, 6, "same"),                       # even output: whole 2×2 tiles
+    (2, 16, 20, 7, 5, "valid"),                      # odd output (5×3): the last tiles are cut
+    (3, 20, 16, 5, 8, "same"),                       # C > O
+    (2, 16, 17, 4, 5, 2),                            # pad 2: dy fills the dx frame to its edge
+    (2, 16, 16, 5, 4, (0, 1)),                       # pads differ between rows and columns
+    (2, 16, 16, 5, 5, 3),                            # pad 3: forward Winograd, dx im2col
+    (1, 17, 16, 3, 3, "valid"),                      # a single output pixel
+]
+
+
+@pytest.fixture
+def winograd_calls(monkeypatch):
+    """A list that gets one entry per call of fast._winograd."""
+    calls, real = [], fast._winograd
+    monkeypatch.setattr(fast, "_winograd", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("chunk", [None, 1])
+@pytest.mark.parametrize("config", WINOGRAD_CONFIGS, ids=str)
+def test_winograd_layers_equal_the_reference(rng, config, chunk, winograd_calls, monkeypatch):
+    """Forward and dx of wide stride-1 3×3 layers take the Winograd path and equal the plain
+    reference to 1e-10 (float64), whole or a sample per chunk."""
+    if chunk is not None:
+        monkeypatch.setattr(fast, "CHUNK_BYTES", chunk)
+    N, C, O, H, W, padding = config
+    check_against_reference(rng, N, C, O, H, W, 3, 1, padding)
+    assert len(winograd_calls) == (1 if padding == 3 else 2)
+
+
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c[5] == 3 and c[6] == 1], ids=str)
+def test_winograd_on_narrow_layers_too(rng, config, winograd_calls, monkeypatch):
+    """With the rule's minimum at 1 channel, the narrow 3×3 configs above take Winograd and still
+    equal the reference (the kernel itself has no lower limit; the rule is about speed)."""
+    monkeypatch.setattr(fast, "WINOGRAD_MIN_CHANNELS", 1)
+    check_against_reference(rng, *config)
+    assert winograd_calls
+
+
+def test_the_rule_sends_only_wide_stride1_3x3_layers_to_winograd():
+    m = fast.WINOGRAD_MIN_CHANNELS
+    assert fast.use_winograd((m, m, 3, 3), (1, 1))
+    assert not fast.use_winograd((m, m, 3, 3), (2, 2))
+    assert not fast.use_winograd((m - 1, m, 3, 3), (1, 1))
+    assert not fast.use_winograd((m, m - 1, 3, 3), (1, 1))
+    assert not fast.use_winograd((m, m, 5, 5), (1, 1))
+    assert not fast.use_winograd((m, m, 3, 1), (1, 1))
+
+
+def test_one_winograd_tile_is_the_formula(rng):
+    """Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A is the 2×2 valid correlation of a 4×4 tile d with g."""
+    from linkedref.fast import winograd
+    d, g = rng.standard_normal((4, 4)), rng.standard_normal((3, 3))
+    BT, G, AT = (np.array(m, dtype=float) for m in (winograd.BT, winograd.G, winograd.AT))
+    direct = np.array([[np.sum(d[i:i + 3, j:j + 3] * g) for j in range(2)] for i in range(2)])
+    np.testing.assert_allclose(AT @ ((G @ g @ G.T) * (BT @ d @ BT.T)) @ AT.T, direct, atol=1e-12)
+    U = winograd.filter_transform(g.reshape(1, 1, 3, 3))                 # 16, C, O
+    np.testing.assert_allclose(U[:, 0, 0].reshape(4, 4), G @ g @ G.T, atol=1e-15)
+    V = np.empty((4, 4, 1, 1, 1, 1))
+    winograd.input_transform(d.reshape(4, 4, 1, 1), (1, 1), V, np.empty_like(V))
+    np.testing.assert_allclose(V.reshape(4, 4), BT @ d @ BT.T, atol=1e-15)
+
+
+def test_winograd_float32_stays_within_its_stated_bound(rng):
+    """float32 forward and dx on cifar_net-like layers (Glorot weights, ReLU-like inputs) within
+    WINOGRAD_F32_BOUND × max |y| of the float64 result; im2col's error is measured beside it."""
+    for N, C, O, H in [(4, 32, 32, 16), (4, 32, 64, 9), (4, 64, 64, 9), (4, 128, 64, 8)]:
+        limit = np.sqrt(6 / (9 * C + 9 * O))
+        w = rng.uniform(-limit, limit, (O, C, 3, 3))
+        x = np.maximum(rng.standard_normal((N, C, H, H)), 0)
+        dy = rng.standard_normal((N, O, H - 2, H - 2))
+        pads = ((0, 0), (0, 0))
+        for name, exact, single in [
+                ("y", fast.correlate(x, w, (1, 1)),
+                 fast.correlate(x.astype(np.float32), w.astype(np.float32), (1, 1))),
+                ("dx", fast.input_grad(dy, w, (1, 1), x.shape, pads),
+                 fast.input_grad(dy.astype(np.float32), w.astype(np.float32), (1, 1), x.shape,
+                                 pads))]:
+            assert single.dtype == np.float32
+            error = np.abs(single - exact).max() / np.abs(exact).max()
+            assert error <= fast.WINOGRAD_F32_BOUND, (name, C, O, error)
+
+
 # ------------------------------------------------------------- line positions (stride 1)
 def test_row_length_picks_line_positions_only_where_they_apply():
     x = np.zeros((2, 8, 6, 7))
