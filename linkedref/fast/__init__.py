@@ -14,9 +14,7 @@ kernel                                 equals                                   
 ``DataParallel(model)``                ``model`` itself, at one thread             test_fast
 =====================================  ==========================================  ============
 
-``conv`` holds the im2col/GEMM convolution, its per-thread work arrays and the one rule
-(``use_winograd``) that sends wide stride-1 3×3 layers to ``winograd``'s F(2×2, 3×3) transforms
-(forward and dx; tested against the same reference); ``threads`` the one
+``conv`` holds the im2col/GEMM convolution and its per-thread work arrays; ``threads`` the one
 setting (``set_threads``) and the pool; ``parallel`` the one way work is split across threads:
 the batch, across replicas of the model (``DataParallel``).
 """

@@ -21,10 +21,6 @@ copy moves long runs; the GEMM computes a few extra columns between the rows, cu
 (BLAS may round a column differently) and, for dW, summed in another order: the results agree
 with the plain windows to rounding, not bit for bit.
 
-Stride-1 3×3 layers with many channels on both sides take another route, forward and dx alike:
-Winograd F(2×2, 3×3) (``winograd``; ``use_winograd`` is the rule, ``_winograd`` the kernel), which
-does 4 products per output and channel pair where im2col does 9. dW stays on im2col.
-
 On a CPU every pass runs in chunks of the batch whose columns fit the cache (``batch_chunks``),
 one after the other; dW sums each chunk's products, then the chunks' sums in order.
 
@@ -40,7 +36,6 @@ import math
 import threading
 
 from .. import backend as B
-from . import winograd
 
 
 def as_strided(x, shape, strides):
@@ -203,8 +198,6 @@ def correlate(x, w, stride, prepare=None):
     first writes x's samples of each chunk (``dx_transposed``).
     """
     xp = B.get_array_module(x)
-    if prepare is None and use_winograd(w.shape, stride):
-        return _winograd(x, w, frame=x.shape[2:], offset=(0, 0))
     if prepare is None:
         x = xp.ascontiguousarray(x)          # line positions read x's memory between its rows
     N, O, (C, kh, kw) = x.shape[0], w.shape[0], w.shape[1:]
@@ -277,70 +270,9 @@ def input_grad(dy, w, stride, x_shape, pads):
     input channels (C < O) or a stride (``dx_col2im`` says why); else the transposed convolution.
     """
     O, C = w.shape[:2]
-    (top, bottom), (left, right) = pads
-    if use_winograd(w.shape, stride) and max(top, bottom, left, right) <= 2:
-        # dxpad = dy padded by 2 on each side, correlated with the flipped kernel (channels
-        # swapped); dx is its rows top … top + H − 1, i.e. dy placed at 2 − top in H + 2 rows.
-        xp = B.get_array_module(w)
-        w_flip = xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # C, O, 3, 3
-        return _winograd(dy, w_flip, frame=(x_shape[2] + 2, x_shape[3] + 2),
-                         offset=(2 - top, 2 - left))
     if C < O or tuple(stride) != (1, 1):
         return dx_col2im(dy, w, stride, x_shape, pads)
     return dx_transposed(dy, w, stride, x_shape, pads)
-
-
-# Where F(2×2, 3×3) Winograd beats im2col (``benchmarks/bench_conv.py --plain`` times both per
-# layer shape): stride-1 3×3 layers whose input and output both have at least this many channels.
-WINOGRAD_MIN_CHANNELS = 16
-# float32 Winograd error bound, relative to max |y|, forward and dx on the tutorial nets' weight
-# scales (test_conv): measured 1.9e-7–4.4e-7 (im2col beside it 3.3e-7–5.5e-7), set 4× above.
-WINOGRAD_F32_BOUND = 2e-6
-
-
-def use_winograd(w_shape, stride) -> bool:
-    """The one rule for which path a stride-1 3×3 layer takes, forward and dx: Winograd
-    (``_winograd``) when both channel counts reach WINOGRAD_MIN_CHANNELS; im2col else. Few
-    channels make the 16 GEMMs short, and then the transforms' passes cost more than they save."""
-    O, C, kh, kw = w_shape
-    return (kh, kw) == (3, 3) and tuple(stride) == (1, 1) and min(C, O) >= WINOGRAD_MIN_CHANNELS
-
-
-def _winograd(src, w, frame, offset):
-    """y (N, O, Hf − 2, Wf − 2): the valid correlation of w (O, C, 3, 3) with src (N, C, h, w)
-    placed at ``offset`` in a frame of zeros (Hf, Wf) — the forward (offset 0, the frame src's own
-    size) and dx (dy in a frame 2 wider than the pads, the flipped kernel) alike. F(2×2, 3×3)
-    Winograd (``winograd``), a chunk of the batch at a time, in the layout (H, W, n, C).
-
-    Numerics: the same sums as ``conv2d_reference`` in another order, with the transforms'
-    additions before the products: float64 agrees to ~1e-15 relative; float32 to within
-    WINOGRAD_F32_BOUND × max |y| on the tutorial nets' weight scales (im2col: ~1e-7 ×), which
-    ``test_conv`` checks.
-    """
-    xp = B.get_array_module(src)
-    (N, C, h, wd), O, dt = src.shape, w.shape[0], src.dtype
-    (Hf, Wf), (oy, ox) = frame, offset
-    Ho, Wo = Hf - 2, Wf - 2
-    tH, tW = -(-Ho // 2), -(-Wo // 2)                   # 2×2 output tiles
-    Hp, Wp = 2 * tH + 2, 2 * tW + 2                     # the frame, rounded up to whole tiles
-    U = winograd.filter_transform(w)                    # 16, C, O
-    y = xp.empty((N, O, Ho, Wo), dtype=dt)
-    work = workspace()
-    for batch in batch_chunks(xp, N, 16 * tH * tW * max(C, O) * src.itemsize):
-        n = batch.stop - batch.start
-        X = work.get(xp, (Hp, Wp, n, C), dt, "wino_x")  # the chunk in its frame of zeros
-        X[:oy], X[oy + h:], X[:, :ox], X[:, ox + wd:] = 0, 0, 0, 0
-        X[oy:oy + h, ox:ox + wd] = src[batch].transpose(2, 3, 0, 1)
-        tiles = (4, 4, tH, tW, n)
-        V = winograd.input_transform(X, (tH, tW), work.get(xp, tiles + (C,), dt, "wino_v"),
-                                     work.get(xp, tiles + (C,), dt, "wino_rows"))
-        M = xp.matmul(V.reshape(16, tH * tW * n, C), U,
-                      out=work.get(xp, (16, tH * tW * n, O), dt, "wino_m"))
-        Y = winograd.output_transform(M.reshape(tiles + (O,)),
-                                      work.get(xp, (tH, 2, tW, 2, n, O), dt, "wino_y"),
-                                      work.get(xp, (2,) + tiles[1:] + (O,), dt, "wino_half"))
-        y[batch] = Y.reshape(2 * tH, 2 * tW, n, O)[:Ho, :Wo].transpose(2, 3, 0, 1)
-    return y
 
 
 def dx_transposed(dy, w, stride, x_shape, pads):
