@@ -97,22 +97,26 @@ def framework_lines() -> list:
     return lines
 
 
-def header(threads=None) -> str:
+def header(threads=None, started=None) -> str:
     """The provenance lines of a run at ``threads`` (an int, a list of the counts it compares,
-    or None: not set by the script), as text."""
+    None: not set by the script, or a sentence saying how the run used them), as text.
+    ``started``: (UTC datetime, load average) of the run's start, when it was not this module's
+    import (``tutorials/run_all.py`` starts one process per tutorial)."""
     import linkedref as lk
+    start, start_load = started or (START, START_LOAD)
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
     if isinstance(threads, (list, tuple)):
         threads = " and ".join(str(t) for t in threads)
-    lines = [f"date: {START:%Y-%m-%d %H:%M} UTC (run started)",
+    threads = (threads if isinstance(threads, str) else
+               f"{threads if threads is not None else 'not set'} (lk.get_threads() now "
+               f"{lk.get_threads()}; work is split only by lk.fast.DataParallel)")
+    lines = [f"date: {start:%Y-%m-%d %H:%M} UTC (run started)",
              f"code: {git_state()}",
              f"machine: {cpu_model()}, {os.cpu_count()} CPUs (usable {usable}); "
              f"{platform.platform()}",
-             f"load average: {_load(START_LOAD)} before the run, {_load(os.getloadavg())} now",
+             f"load average: {_load(start_load)} before the run, {_load(os.getloadavg())} now",
              f"python {platform.python_version()}, numpy {np.__version__}",
-             f"threads: {threads if threads is not None else 'not set'} "
-             f"(lk.get_threads() now {lk.get_threads()}; work is split only by "
-             f"lk.fast.DataParallel)"]
+             f"threads: {threads}"]
     return "\n".join(lines + blas_lines() + framework_lines())
 
 

@@ -193,6 +193,7 @@ def test_run_all_full_mode_saves_each_output_under_a_header(tmp_path, monkeypatc
     text = (tmp_path / "results" / "00_takes_mnist5k.txt").read_text()
     assert text.startswith("== 00_takes: python tutorials/00_takes.py --backend numpy")
     assert "date: " in text and "code: " in text and "load average: " in text
+    assert "threads: --threads 1 in each of 1 training process(es)" in text
     assert "ARGS --backend numpy --threads 1 --dataset mnist5k" in text
     assert "VERDICT: echoed" in text and "exit status 0; wall time " in text
 

@@ -21,6 +21,8 @@ Exit status: 0 when every tutorial succeeded, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 import subprocess
 import sys
 import time
@@ -49,6 +51,7 @@ def run_one(path: Path, extra, results_file=None) -> tuple:
     ``results_file``: also write the output there (progress bars left out) under a provenance
     header, with the exit status and wall time at the end."""
     print(f"\n{'=' * 100}\n>>> {path.name} {' '.join(extra)}\n{'=' * 100}", flush=True)
+    started = (dt.datetime.now(dt.timezone.utc), os.getloadavg())
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(path), *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
@@ -61,17 +64,22 @@ def run_one(path: Path, extra, results_file=None) -> tuple:
     proc.wait()
     seconds = time.perf_counter() - start
     if results_file is not None:
-        save_output(results_file, path, extra, "".join(kept), proc.returncode, seconds)
+        save_output(results_file, path, extra, "".join(kept), proc.returncode, seconds, started)
     return proc.returncode, seconds, verdict
 
 
-def save_output(results_file: Path, path: Path, extra, output: str, rc: int, seconds: float):
-    """Write one tutorial's full-mode output under the provenance header (as the benchmarks')."""
+def save_output(results_file: Path, path: Path, extra, output: str, rc: int, seconds: float,
+                started):
+    """Write one tutorial's full-mode output under the provenance header (as the benchmarks'):
+    ``started`` is (UTC datetime, load average) when the tutorial's process started."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from provenance import header
     results_file.parent.mkdir(parents=True, exist_ok=True)
     command = " ".join(["python", f"tutorials/{path.name}", *extra])
-    results_file.write_text(f"== {path.stem}: {command}\n{header(threads=1)}\n\n"
+    jobs = extra[extra.index("--jobs") + 1] if "--jobs" in extra else "1"
+    threads = extra[extra.index("--threads") + 1] if "--threads" in extra else "1"
+    used = f"--threads {threads} in each of {jobs} training process(es) (--jobs {jobs})"
+    results_file.write_text(f"== {path.stem}: {command}\n{header(used, started)}\n\n"
                             f"{output.rstrip()}\n\nexit status {rc}; wall time {seconds:.0f} s\n",
                             encoding="utf-8")
     print(f"saved {results_file.relative_to(HERE.parent)}")
