@@ -162,6 +162,9 @@ if "--help" in sys.argv:
     print({options!r})
     sys.exit(0)
 print("ARGS", *sys.argv[1:])
+print("runs:   0%|   | 0/2 [00:00<?, ?run/s]", end="\\r")
+print("runs:  50%|#  | 1/2 [00:01<00:01, 1.0run/s]", end="\\r")
+print("runs: 100%|## | 2/2 [00:02<00:00, 1.0run/s]")
 print("VERDICT: echoed")
 """
 
@@ -194,6 +197,7 @@ def test_run_all_full_mode_saves_each_output_under_a_header(tmp_path, monkeypatc
     assert text.startswith("== 00_takes: python tutorials/00_takes.py --backend numpy")
     assert "date: " in text and "code: " in text and "load average: " in text
     assert "threads: --threads 1 in each of 1 training process(es)" in text
+    assert "runs: 100%" in text and "runs:  50%" not in text and "runs:   0%" not in text
     assert "ARGS --backend numpy --threads 1 --dataset mnist5k" in text
     assert "VERDICT: echoed" in text and "exit status 0; wall time " in text
 

@@ -23,12 +23,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent       # the tutorials; full mode's outputs go to HERE/results
+PROGRESS = re.compile(r"[^\n]*: *\d+%\|")         # a tqdm line: "desc:  40%|████  | 2/5 ..."
 
 
 def tutorials(only=None) -> list:
@@ -56,9 +58,11 @@ def run_one(path: Path, extra, results_file=None) -> tuple:
     proc = subprocess.Popen([sys.executable, str(path), *extra], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
     verdict, kept = "", []
-    for line in proc.stdout:
+    for line in proc.stdout:                          # (a progress bar's \r ends a line too)
         sys.stdout.write(line)
-        kept.append(line.rsplit("\r", 1)[-1])          # a progress bar's last state
+        if kept and PROGRESS.match(line) and PROGRESS.match(kept[-1]):
+            kept.pop()                                # keep each progress bar's last state
+        kept.append(line)
         if line.startswith("VERDICT:"):
             verdict = line[len("VERDICT:"):].strip()
     proc.wait()
