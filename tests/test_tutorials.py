@@ -159,7 +159,9 @@ def test_run_all_passes_threads_and_mode_on(tmp_path, monkeypatch, capsys):
 
 FAKE_TUTORIAL = """import sys
 if "--help" in sys.argv:
-    print({options!r})
+    print("usage: fake.py [-h] " + " ".join("[" + o + " X]" for o in {options!r}.split()))
+    print()
+    print("  --threads THREADS  (--jobs trains runs side by side: other tutorials)")
     sys.exit(0)
 print("ARGS", *sys.argv[1:])
 print("runs:   0%|   | 0/2 [00:00<?, ?run/s]", end="\\r")
@@ -181,11 +183,22 @@ def test_run_all_gives_dataset_and_jobs_to_the_tutorials_that_take_them(tmp_path
     out = capsys.readouterr().out
     assert "ARGS --smoke --backend numpy --threads 1 --dataset mnist5k --jobs 2" in out
     assert "01_plain.py" not in out
-    assert run_all.main(["--smoke", "--dataset", "mnist5k", "--only", "00", "01"]) == 0
+    assert run_all.main(["--smoke", "--dataset", "mnist5k", "--only", "00", "01", "--jobs",
+                         "2"]) == 0
     out = capsys.readouterr().out
-    assert "ARGS --smoke --backend numpy --threads 1 --dataset mnist5k\n" in out
+    assert "ARGS --smoke --backend numpy --threads 1 --dataset mnist5k --jobs 2\n" in out
     assert "ARGS --smoke --backend numpy --threads 1\n" in out       # 01 runs, without them
     assert not (tmp_path / "results").exists()                       # smoke mode saves nothing
+
+
+@pytest.mark.slow
+def test_run_all_reads_each_tutorials_own_options():
+    """--dataset and --jobs as the real tutorials declare them (their usage lines)."""
+    run_all = load("run_all")
+    takes = {p.name[:2]: run_all.options_of(p) for p in run_all.tutorials()}
+    assert [k for k, o in takes.items() if "--dataset" in o] == ["03", "04", "05", "06", "07",
+                                                                  "08"]
+    assert [k for k, o in takes.items() if "--jobs" in o] == ["03", "04", "06", "08"]
 
 
 def test_run_all_full_mode_saves_each_output_under_a_header(tmp_path, monkeypatch, capsys):

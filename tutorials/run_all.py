@@ -42,10 +42,13 @@ def tutorials(only=None) -> list:
     return found
 
 
-def options_of(path: Path) -> str:
-    """The tutorial's --help text (to see whether it takes --dataset and --jobs)."""
-    return subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True,
+def options_of(path: Path) -> set:
+    """The options the tutorial takes, from the usage line of its --help ("[--jobs JOBS]"; the
+    help texts below it may name options of other tutorials)."""
+    text = subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True,
                           check=True).stdout
+    usage = text.split("\n\n", 1)[0]
+    return set(re.findall(r"\[(--[a-z-]+)", usage))
 
 
 def run_one(path: Path, extra, results_file=None) -> tuple:
@@ -112,7 +115,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     args.paths = tutorials(args.only)
     args.options = {path: options_of(path) for path in args.paths} if (
-        args.dataset or args.jobs > 1) else {path: "" for path in args.paths}
+        args.dataset or args.jobs > 1) else {path: set() for path in args.paths}
     if args.dataset not in (None, "digits") and not args.only:
         args.paths = [path for path in args.paths if "--dataset" in args.options[path]]
     if not args.paths:
