@@ -336,3 +336,23 @@ def test_notebook_cells_run_top_to_bottom(name, tmp_path, monkeypatch, capsys):
     assert namespace["NOTEBOOK"] and "VERDICT:" in out
     assert out.count("VERDICT:") == 1, "main() ran as well as the cells"
     assert (tmp_path / CASES[name][0]).exists()
+
+
+def test_results_files_are_whole_runs_that_results_md_quotes():
+    """Each saved full-mode output ends with exit status 0 under a provenance header, and
+    tutorials/RESULTS.md names every one of them (and no file that is missing)."""
+    import re
+    results = TUTORIALS / "results"
+    files = sorted(results.glob("*.txt"))
+    assert files, "no results files"
+    page = (TUTORIALS / "RESULTS.md").read_text(encoding="utf-8")
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith(f"== {path.stem.replace('_mnist5k', '')}: python tutorials/")
+        for key in ("date: ", "code: commit ", "machine: ", "load average: ", "threads: "):
+            assert f"\n{key}" in text, (path.name, key)
+        assert re.search(r"\nexit status 0; wall time \d+ s\n$", text), path.name
+        assert "VERDICT: " in text, path.name
+        assert f"tutorials/results/{path.name}" in page, f"RESULTS.md does not quote {path.name}"
+    for named in re.findall(r"tutorials/results/([\w.]+\.txt)", page):
+        assert (results / named).exists(), f"RESULTS.md names a missing {named}"
