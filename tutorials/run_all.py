@@ -79,7 +79,9 @@ def save_output(results_file: Path, path: Path, extra, output: str, rc: int, sec
                 started):
     """Write one tutorial's full-mode output under the provenance header (as the benchmarks'):
     ``started`` is (UTC datetime, load average) when the tutorial's process started."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    benchmarks = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    if benchmarks not in sys.path:
+        sys.path.insert(0, benchmarks)
     from provenance import header
     results_file.parent.mkdir(parents=True, exist_ok=True)
     command = " ".join(["python", f"tutorials/{path.name}", *extra])
