@@ -2,7 +2,7 @@
 sgemm, and beside PyTorch's forward + backward of the same layer when it is installed.
 
     python benchmarks/bench_conv.py [--batch 32 128] [--repeats 9] [--threads 1] [--plain]
-        [--save]
+        [--im2col] [--save]
 
 The layer shapes come from the models themselves: ``lk.depth_net`` and ``lk.cifar_net`` with
 ReLU and LK-ReLU (whose doubled channels change the next layer's input), 3×32×32, float32; one
@@ -11,14 +11,20 @@ a row ("×49": how many layers of that net have it). Per layer and batch size, t
 (a slice of load from other processes hits every column alike), median of ``--repeats``:
 
 - fwd: ``numpy.pad`` as Conv2D pads, then ``fast.correlate``; dW: ``fast.weight_grad``; dx:
-  ``fast.input_grad``. No bias. GFLOP/s = 2·N·O·Ho·Wo·C·kh·kw (direct-convolution FLOPs, the
-  same for each of the three) / time.
+  ``fast.input_grad`` (each on the path ``fast.conv`` picks: Winograd for wide stride-1 3×3
+  layers, ``use_winograd``; im2col else). No bias. GFLOP/s = 2·N·O·Ho·Wo·C·kh·kw
+  (direct-convolution FLOPs, the same for each of the three) / time.
 - f+b: the three together, 3·2·N·O·Ho·Wo·C·kh·kw / (sum of the times), and that as a share of
   sgemm: numpy's matmul of two 1024 × 1024 float32 matrices on one BLAS thread, median, measured
   before the layers (and again after them, to show drift). Issue 22's target: ≥ 75% for 3×3.
 - torch: ``F.conv2d`` (padding as the layer's; an uneven "same" pads with ``F.pad`` first) and
   its backward to input and weight (no bias), torch threads = ``--threads``; lk/torch = f+b time
   over torch's. ``--plain``: f+b again with line positions off (``fast.conv.row_length`` → None).
+  ``--im2col``: fwd and dx again with Winograd off (im2col), and their time over the chosen path's.
+- at sgemm: the f+b FLOPs at the sgemm rate, 3·2·N·O·Ho·Wo·C·kh·kw / sgemm: what a kernel doing
+  the direct convolution's products at numpy's best GEMM speed would take, copies free; and that
+  over torch's time. Where it is above 0.8, no such kernel reaches issue 22's step target on that
+  layer (≤ 0.8× PyTorch); only an algorithm with fewer products (Winograd) could.
 
 ``--threads N`` sets ``lk.set_threads(N)`` and ``torch.set_num_threads(N)``. linkedref's kernels
 run on the calling thread with BLAS on one thread whatever N (its threads split a batch only in
@@ -138,9 +144,21 @@ def torch_pass(conv, x, dy):
     return step
 
 
-def time_layer(entry, N, repeats, plain, rng):
-    """Median seconds per call of fwd, dW, dx, torch (None without torch) and, with ``plain``,
-    plain (f+b with line positions off), for the layer ``entry`` (``layer_shapes``) at batch N."""
+def without_winograd(fn):
+    """``fn`` run with Winograd off (``fast.conv.use_winograd``'s channel minimum out of reach)."""
+    def run():
+        saved, fast_conv.WINOGRAD_MIN_CHANNELS = fast_conv.WINOGRAD_MIN_CHANNELS, 1 << 30
+        try:
+            return fn()
+        finally:
+            fast_conv.WINOGRAD_MIN_CHANNELS = saved
+    return run
+
+
+def time_layer(entry, N, repeats, plain, rng, im2col=False):
+    """Median seconds per call of fwd, dW, dx, torch (None without torch), with ``im2col``
+    im2col_fwd and im2col_dx (Winograd off) and, with ``plain``, plain (f+b with line positions
+    off), for the layer ``entry`` (``layer_shapes``) at batch N."""
     conv = entry["conv"]
     x = rng.standard_normal((N, conv.in_channels, entry["H"], entry["W"]), dtype=numpy.float32)
     y = linkedref_passes(conv, x, None)["fwd"]()
@@ -149,12 +167,15 @@ def time_layer(entry, N, repeats, plain, rng):
     step = torch_pass(conv, x, dy)
     if step is not None:
         fns["torch"] = step
+    if im2col:
+        fns["im2col_fwd"], fns["im2col_dx"] = (without_winograd(fns[k]) for k in ("fwd", "dx"))
     times = median_times(fns, repeats)
     times.setdefault("torch", None)
     if plain:
         chooser, fast_conv.row_length = fast_conv.row_length, (lambda *args: None)
         try:
-            times["plain"] = sum(median_times(linkedref_passes(conv, x, dy), repeats).values())
+            plain_passes = linkedref_passes(conv, x, dy)
+            times["plain"] = sum(median_times(plain_passes, repeats).values())
         finally:
             fast_conv.row_length = chooser
     return times, y.shape[2:]
@@ -162,7 +183,7 @@ def time_layer(entry, N, repeats, plain, rng):
 
 COLUMNS = (f"{'N':>4} {'C→O':>7} {'H×W':>5} {'k':>2} {'s':>2} {'pad':>5} {'fwd ms':>7} {'GF/s':>5} "
            f"{'dW ms':>7} {'GF/s':>5} {'dx ms':>7} {'GF/s':>5} {'f+b ms':>7} {'GF/s':>5} "
-           f"{'%sgemm':>6} {'torch ms':>8} {'lk/torch':>8}  layers")
+           f"{'%sgemm':>6} {'torch ms':>8} {'lk/torch':>8} {'at sgemm':>8} {'/torch':>6}  layers")
 
 
 def table_row(entry, N, times, out_hw, sgemm, plain):
@@ -181,7 +202,14 @@ def table_row(entry, N, times, out_hw, sgemm, plain):
     t_torch = times["torch"]
     cells.append(f"{t_torch * 1e3:>8.3f} {total / t_torch:>7.2f}×" if t_torch
                  else f"{'-':>8} {'-':>8}")
+    ideal = 3 * flops / (sgemm * 1e9)                         # f+b at the sgemm rate, seconds
+    cells.append(f"{ideal * 1e3:>8.3f} " + (f"{ideal / t_torch:>5.2f}×" if t_torch
+                                            else f"{'-':>6}"))
     where = ", ".join(entry["where"])
+    if "im2col_fwd" in times:
+        where += (f"; im2col fwd {times['im2col_fwd'] * 1e3:.3f} ms "
+                  f"({times['im2col_fwd'] / times['fwd']:.2f}×), dx "
+                  f"{times['im2col_dx'] * 1e3:.3f} ms ({times['im2col_dx'] / times['dx']:.2f}×)")
     return " ".join(cells) + (f"  {where}" if not plain
                               else f"  {where}; plain f+b {times['plain'] * 1e3:.3f} ms")
 
@@ -197,6 +225,8 @@ def make_parser():
                         help="lk.set_threads and torch.set_num_threads (default 1)")
     parser.add_argument("--plain", action="store_true",
                         help="also time f+b with line positions off (fast.conv.row_length)")
+    parser.add_argument("--im2col", action="store_true",
+                        help="also time fwd and dx with Winograd off (im2col for every layer)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", action="store_true",
                         help="write benchmarks/results/bench_conv.txt, replacing it")
@@ -231,12 +261,13 @@ def main(argv=None):
     shapes = layer_shapes()
     for N in args.batch:
         for entry in shapes:
-            times, out_hw = time_layer(entry, N, args.repeats, args.plain, rng)
+            times, out_hw = time_layer(entry, N, args.repeats, args.plain, rng, args.im2col)
             out(table_row(entry, N, times, out_hw, sgemm, args.plain))
     out(f"sgemm again after the layers: {sgemm_gflops(1, args.repeats, rng):.1f} GFLOP/s")
     out(f"f+b = fwd + dW + dx; %sgemm = f+b GF/s over the sgemm before; * a 3×3 layer below "
         f"{TARGET:.0%} (issue 22's target); torch: F.conv2d forward + backward to x and W, "
-        f"{args.threads} thread(s), '-' where not installed")
+        f"{args.threads} thread(s), '-' where not installed; at sgemm: f+b's FLOPs at the sgemm "
+        f"rate above, and that over torch's time")
     if args.save:
         provenance.save("bench_conv", out.text(), threads=threads)
 

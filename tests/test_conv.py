@@ -90,6 +90,105 @@ def test_chunked_batch_equals_reference(rng, config, monkeypatch):
     check_against_reference(rng, 3, *config[1:])
 
 
+# ------------------------------------------------------------- Winograd F(4×4, 3×3)
+WINOGRAD_CONFIGS = [  # N, C, O, H, W, padding: stride-1 3×3 layers, channels ≥ the rule's minimum
+    (2, 32, 32, 10, 10, "same"),                     # 10×10 output: tiles cut at 12
+    (2, 32, 40, 7, 5, "valid"),                      # 5×3 output: one tile each way, cut
+    (3, 40, 32, 6, 9, "same"),                       # C > O; 6×9 output
+    (2, 32, 33, 6, 5, 2),                            # pad 2: dy fills the dx frame to its edge
+    (2, 32, 32, 9, 4, (0, 1)),                       # pads differ between rows and columns
+    (2, 32, 32, 5, 5, 3),                            # pad 3: forward Winograd, dx im2col
+    (1, 33, 32, 3, 3, "valid"),                      # a single output pixel
+    (2, 32, 32, 18, 10, "valid"),                    # 16×8 output: whole tiles, none cut
+]
+
+
+@pytest.fixture
+def winograd_calls(monkeypatch):
+    """A list that gets one entry per call of fast._winograd."""
+    calls, real = [], fast._winograd
+    monkeypatch.setattr(fast, "_winograd", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("chunk", [None, 1])
+@pytest.mark.parametrize("config", WINOGRAD_CONFIGS, ids=str)
+def test_winograd_layers_equal_the_reference(rng, config, chunk, winograd_calls, monkeypatch):
+    """Forward and dx of wide stride-1 3×3 layers take the Winograd path and equal the plain
+    reference to 1e-10 (float64), whole or a sample per chunk."""
+    if chunk is not None:
+        monkeypatch.setattr(fast, "WINOGRAD_CHUNK_BYTES", chunk)
+    N, C, O, H, W, padding = config
+    check_against_reference(rng, N, C, O, H, W, 3, 1, padding)
+    assert len(winograd_calls) == (1 if padding == 3 else 2)
+
+
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c[5] == 3 and c[6] == 1], ids=str)
+def test_winograd_on_narrow_layers_too(rng, config, winograd_calls, monkeypatch):
+    """With the rule's minimum at 1 channel, the narrow 3×3 configs above take Winograd and still
+    equal the reference (the kernel itself has no lower limit; the rule is about speed)."""
+    monkeypatch.setattr(fast, "WINOGRAD_MIN_CHANNELS", 1)
+    check_against_reference(rng, *config)
+    assert winograd_calls
+
+
+def test_the_rule_sends_only_wide_stride1_3x3_layers_to_winograd():
+    m = fast.WINOGRAD_MIN_CHANNELS
+    assert fast.use_winograd((m, m, 3, 3), (1, 1))
+    assert not fast.use_winograd((m, m, 3, 3), (2, 2))
+    assert not fast.use_winograd((m - 1, m, 3, 3), (1, 1))
+    assert not fast.use_winograd((m, m - 1, 3, 3), (1, 1))
+    assert not fast.use_winograd((m, m, 5, 5), (1, 1))
+    assert not fast.use_winograd((m, m, 3, 1), (1, 1))
+
+
+def test_one_winograd_tile_is_the_formula(rng):
+    """Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A is the 4×4 valid correlation of a 6×6 tile d with g, and the
+    module's transforms compute G g Gᵀ and Bᵀ d B."""
+    from linkedref.fast import winograd
+    d, g = rng.standard_normal((6, 6)), rng.standard_normal((3, 3))
+    BT, G, AT = (np.array(m, dtype=float) for m in (winograd.BT, winograd.G, winograd.AT))
+    direct = np.array([[np.sum(d[i:i + 3, j:j + 3] * g) for j in range(4)] for i in range(4)])
+    np.testing.assert_allclose(AT @ ((G @ g @ G.T) * (BT @ d @ BT.T)) @ AT.T, direct, atol=1e-12)
+    U = winograd.filter_transform(g.reshape(1, 1, 3, 3))                 # 36, O, C
+    np.testing.assert_allclose(U[:, 0, 0].reshape(6, 6), G @ g @ G.T, atol=1e-15)
+    V = winograd.input_transform(d.reshape(6, 6, 1), np.empty((6, 6, 1)), np.empty((6, 6, 1)))
+    np.testing.assert_allclose(V.reshape(6, 6), BT @ d @ BT.T, atol=1e-13)
+    m = rng.standard_normal((6, 6))
+    Y = winograd.output_transform(m.reshape(6, 6, 1), np.empty((4, 4, 1)), np.empty((4, 6, 1)))
+    np.testing.assert_allclose(Y.reshape(4, 4), AT @ m @ AT.T, atol=1e-13)
+
+
+def winograd_float32_errors(rng):
+    """{(pass, C, O): float32 error / max |exact|} of forward and dx on cifar_net-like layers
+    (Glorot weights, ReLU-like inputs, 15×15 and 32×32 maps), against float64."""
+    errors = {}
+    for N, C, O, H in [(4, 32, 32, 32), (4, 32, 64, 17), (4, 64, 64, 15), (4, 128, 64, 15)]:
+        limit = np.sqrt(6 / (9 * C + 9 * O))
+        w = rng.uniform(-limit, limit, (O, C, 3, 3))
+        x = np.maximum(rng.standard_normal((N, C, H, H)), 0)
+        dy = rng.standard_normal((N, O, H - 2, H - 2))
+        pads = ((0, 0), (0, 0))
+        errors[("y", C, O)] = (fast.correlate(x, w, (1, 1)),
+                               fast.correlate(x.astype(np.float32), w.astype(np.float32), (1, 1)))
+        errors[("dx", C, O)] = (fast.input_grad(dy, w, (1, 1), x.shape, pads),
+                                fast.input_grad(dy.astype(np.float32), w.astype(np.float32),
+                                                (1, 1), x.shape, pads))
+    for key, (exact, single) in errors.items():
+        assert single.dtype == np.float32
+        errors[key] = float(np.abs(single - exact).max() / np.abs(exact).max())
+    return errors
+
+
+def test_winograd_float32_stays_within_its_stated_bound(rng, winograd_calls):
+    """float32 forward and dx within WINOGRAD_F32_BOUND × max |y| of the float64 result
+    (measured, seeds 0–2: 3.2e-6–7.2e-6; im2col on the same layers, 1.8e-7–7.0e-7)."""
+    errors = winograd_float32_errors(rng)
+    assert len(winograd_calls) == 16
+    worst = max(errors, key=errors.get)
+    assert errors[worst] <= fast.WINOGRAD_F32_BOUND, (worst, errors[worst])
+
+
 # ------------------------------------------------------------- line positions (stride 1)
 def test_row_length_picks_line_positions_only_where_they_apply():
     x = np.zeros((2, 8, 6, 7))

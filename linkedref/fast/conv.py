@@ -21,6 +21,10 @@ copy moves long runs; the GEMM computes a few extra columns between the rows, cu
 (BLAS may round a column differently) and, for dW, summed in another order: the results agree
 with the plain windows to rounding, not bit for bit.
 
+Stride-1 3×3 layers with many channels on both sides take another route, forward and dx alike:
+Winograd F(4×4, 3×3) (``winograd``; ``use_winograd`` is the rule, ``_winograd`` the kernel), which
+does 2.25 products per output and channel pair where im2col does 9. dW stays on im2col.
+
 On a CPU every pass runs in chunks of the batch whose columns fit the cache (``batch_chunks``),
 one after the other; dW sums each chunk's products, then the chunks' sums in order.
 
@@ -36,6 +40,7 @@ import math
 import threading
 
 from .. import backend as B
+from . import winograd
 
 
 def as_strided(x, shape, strides):
@@ -176,13 +181,15 @@ def im2col(win, work, batch_inside=False):
 CHUNK_BYTES = 3 * 2 ** 20       # im2col columns per chunk of the batch (CPU cache blocking)
 
 
-def batch_chunks(xp, N, bytes_per_sample):
-    """Slices of the batch 0..N whose im2col columns take ~``CHUNK_BYTES`` (at least one sample).
+def batch_chunks(xp, N, bytes_per_sample, limit=None):
+    """Slices of the batch 0..N whose im2col columns take ~``limit`` bytes, CHUNK_BYTES unless
+    given (at least one sample).
 
     Why: the GEMM then reads the columns from the CPU cache, right after im2col wrote them. On a
     GPU there is no such cache to fit and each launch costs time: the whole batch is one chunk.
     """
-    step = max(1, N if xp.__name__ != "numpy" else min(N, CHUNK_BYTES // max(bytes_per_sample, 1)))
+    limit = CHUNK_BYTES if limit is None else limit
+    step = max(1, N if xp.__name__ != "numpy" else min(N, limit // max(bytes_per_sample, 1)))
     for start in range(0, N, step):
         yield slice(start, min(start + step, N))
 
@@ -198,6 +205,8 @@ def correlate(x, w, stride, prepare=None):
     first writes x's samples of each chunk (``dx_transposed``).
     """
     xp = B.get_array_module(x)
+    if prepare is None and use_winograd(w.shape, stride):
+        return _winograd(x, w, frame=x.shape[2:], offset=(0, 0))
     if prepare is None:
         x = xp.ascontiguousarray(x)          # line positions read x's memory between its rows
     N, O, (C, kh, kw) = x.shape[0], w.shape[0], w.shape[1:]
@@ -270,9 +279,79 @@ def input_grad(dy, w, stride, x_shape, pads):
     input channels (C < O) or a stride (``dx_col2im`` says why); else the transposed convolution.
     """
     O, C = w.shape[:2]
+    (top, bottom), (left, right) = pads
+    if use_winograd(w.shape, stride) and max(top, bottom, left, right) <= 2:
+        # dxpad = dy padded by 2 on each side, correlated with the flipped kernel (channels
+        # swapped); dx is its rows top … top + H − 1, i.e. dy placed at 2 − top in H + 2 rows.
+        xp = B.get_array_module(w)
+        w_flip = xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # C, O, 3, 3
+        return _winograd(dy, w_flip, frame=(x_shape[2] + 2, x_shape[3] + 2),
+                         offset=(2 - top, 2 - left))
     if C < O or tuple(stride) != (1, 1):
         return dx_col2im(dy, w, stride, x_shape, pads)
     return dx_transposed(dy, w, stride, x_shape, pads)
+
+
+# Where F(4×4, 3×3) Winograd beats im2col (``benchmarks/bench_conv.py --im2col`` times both per
+# layer shape): stride-1 3×3 layers whose input and output both have at least this many channels
+# (at 16 the 36 GEMMs are too thin, and im2col wins).
+WINOGRAD_MIN_CHANNELS = 32
+# Its chunks of the batch: the tiles' transformed inputs (36 numbers per tile and channel) take
+# about this many bytes (smaller than im2col's chunks: several GEMMs read each chunk in turn).
+WINOGRAD_CHUNK_BYTES = 2 ** 19
+# float32 error bound, relative to max |y|, forward and dx on the tutorial nets' weight scales
+# (test_conv): measured 3.2e-6–7.2e-6 (im2col beside it 1.8e-7–7.0e-7), set 4× above.
+WINOGRAD_F32_BOUND = 3e-5
+
+
+def use_winograd(w_shape, stride) -> bool:
+    """The one rule for which path a stride-1 3×3 layer takes, forward and dx: Winograd
+    (``_winograd``) when both channel counts reach WINOGRAD_MIN_CHANNELS; im2col else. Few
+    channels make the 36 GEMMs thin, and then the transforms and copies cost more than they save."""
+    O, C, kh, kw = w_shape
+    return (kh, kw) == (3, 3) and tuple(stride) == (1, 1) and min(C, O) >= WINOGRAD_MIN_CHANNELS
+
+
+def _winograd(src, w, frame, offset):
+    """y (N, O, Hf − 2, Wf − 2): the valid correlation of w (O, C, 3, 3) with src (N, C, h, w)
+    placed at ``offset`` in a frame of zeros (Hf, Wf) — the forward (offset 0, the frame src's own
+    size) and dx (dy in a frame 2 wider than the pads, the flipped kernel) alike. F(4×4, 3×3)
+    Winograd (``winograd``), a chunk of the batch at a time, its tiles as (6, 6, C, n, tH, tW).
+
+    Numerics: the same sums as ``conv2d_reference`` in another order, with the transforms' sums
+    before and after the products: float64 agrees to ~1e-14 relative; float32 to within
+    WINOGRAD_F32_BOUND × max |y| on the tutorial nets' weight scales, which ``test_conv`` checks.
+    """
+    xp = B.get_array_module(src)
+    (N, C, h, wd), O, dt = src.shape, w.shape[0], src.dtype
+    (Hf, Wf), (oy, ox) = frame, offset
+    Ho, Wo = Hf - 2, Wf - 2
+    tH, tW = -(-Ho // 4), -(-Wo // 4)                   # 4×4 output tiles
+    Hp, Wp = 4 * tH + 2, 4 * tW + 2                     # the frame, rounded up to whole tiles
+    U = winograd.filter_transform(w)                    # 36, O, C
+    y = xp.empty((N, O, Ho, Wo), dtype=dt)
+    work = workspace()
+    per_sample = 36 * tH * tW * max(C, O) * src.itemsize
+    for batch in batch_chunks(xp, N, per_sample, WINOGRAD_CHUNK_BYTES):
+        n = batch.stop - batch.start
+        T = n * tH * tW                                 # the chunk's tiles
+        X = work.get(xp, (n, C, Hp, Wp), dt, "wino_x")  # the chunk in its frame of zeros
+        X[:, :, :oy], X[:, :, oy + h:], X[:, :, :, :ox], X[:, :, :, ox + wd:] = 0, 0, 0, 0
+        X[:, :, oy:oy + h, ox:ox + wd] = src[batch]
+        sn, sc, sh, sw = X.strides                      # tile (i, j) starts at pixel (4i, 4j)
+        d = work.get(xp, (6, 6, C, n, tH, tW), dt, "wino_d")
+        d[...] = as_strided(X, d.shape, (sh, sw, sc, sn, 4 * sh, 4 * sw))
+        V = winograd.input_transform(d.reshape(6, 6, C * T),
+                                     work.get(xp, (6, 6, C * T), dt, "wino_v"),
+                                     work.get(xp, (6, 6, C * T), dt, "wino_half"))
+        M = xp.matmul(U, V.reshape(36, C, T), out=work.get(xp, (36, O, T), dt, "wino_m"))
+        Y = winograd.output_transform(M.reshape(6, 6, O * T),
+                                      work.get(xp, (4, 4, O * T), dt, "wino_y"),
+                                      work.get(xp, (4, 6, O * T), dt, "wino_half"))
+        tiles = work.get(xp, (n, O, tH, 4, tW, 4), dt, "wino_tiles")   # n, O, rows, columns
+        tiles[...] = Y.reshape(4, 4, O, n, tH, tW).transpose(3, 2, 4, 0, 5, 1)
+        y[batch] = tiles.reshape(n, O, 4 * tH, 4 * tW)[:, :, :Ho, :Wo]
+    return y
 
 
 def dx_transposed(dy, w, stride, x_shape, pads):

@@ -1,0 +1,76 @@
+"""Winograd F(4×4, 3×3): a stride-1 3×3 correlation from 36 products per 4×4 outputs, not 144.
+
+Lavin & Gray (2016), "Fast Algorithms for Convolutional Neural Networks". For one channel, a
+6×6 tile d of the input and a 3×3 filter g give the tile's 4×4 valid correlation as
+
+    Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A                  (⊙: elementwise, 36 products)
+
+with the constant matrices below. Over channels the sum moves inside: for each of the 36 tile
+positions ξ, M[ξ] = U[ξ] @ V[ξ], U[ξ] (O, C) the transformed filters, V[ξ] (C, tiles) the
+transformed inputs, so the work is 36 GEMMs of (O × C) @ (C × tiles) instead of im2col's one of
+(O × 9C) @ (9C × positions): 36/16 = 2.25 products per output and channel pair instead of 9.
+
+Layout: a chunk of the batch's tiles is held as (6, 6, C, tiles), the tile's two axes first, so
+that each transform is two products with a small constant matrix, over the first axis (one GEMM
+over everything behind it) and then over the second (a GEMM for each value of the first), with
+no transposes between; BLAS then does the transforms' arithmetic, not NumPy's elementwise passes.
+Entering that layout costs one gathering copy (tiles overlap by 2), leaving it one transposing
+copy (``conv._winograd`` does both).
+
+Rounding: the transforms add inputs with weights up to 8 (Aᵀ) and 5 (Bᵀ), and G has thirds and
+24ths, so float32 results differ from im2col's by more than the last bit; the bound measured on
+the tutorial nets' weight scales is in ``conv._winograd``'s docstring and in the tests.
+"""
+from __future__ import annotations
+
+from .. import backend as B
+
+BT = ((4, 0, -5, 0, 1, 0),                          # input transform Bᵀ (6×6)
+      (0, -4, -4, 1, 1, 0),
+      (0, 4, -4, -1, 1, 0),
+      (0, -2, -1, 2, 1, 0),
+      (0, 2, -1, -2, 1, 0),
+      (0, 4, 0, -5, 0, 1))
+G = ((1 / 4, 0, 0),                                 # filter transform G (6×3)
+     (-1 / 6, -1 / 6, -1 / 6),
+     (-1 / 6, 1 / 6, -1 / 6),
+     (1 / 24, 1 / 12, 1 / 6),
+     (1 / 24, -1 / 12, 1 / 6),
+     (0, 0, 1))
+AT = ((1, 1, 1, 1, 1, 0),                           # output transform Aᵀ (4×6)
+      (0, 1, -1, 2, -2, 0),
+      (0, 1, 1, 4, 4, 0),
+      (0, 1, -1, 8, -8, 1))
+
+
+def filter_transform(w):
+    """U (36, O, C) from w (O, C, 3, 3): U[6a + b, o, c] = (G w[o, c] Gᵀ)[a, b].
+
+    Computed in float64 (G's thirds and 24ths rounded once), then cast to w's dtype."""
+    xp = B.get_array_module(w)
+    O, C = w.shape[:2]
+    g = xp.asarray(G, dtype=xp.float64)
+    u = xp.matmul(xp.matmul(g, w.astype(xp.float64)), g.T)           # O, C, 6, 6
+    return xp.ascontiguousarray(u.transpose(2, 3, 0, 1), dtype=w.dtype).reshape(36, O, C)
+
+
+def input_transform(d, out, half):
+    """V = Bᵀ d B for every tile: d (6, 6, C·T) the tiles' pixels, V (6, 6, C·T) into ``out``;
+    ``half`` (6, 6, C·T) a work array.
+
+        half[a, q] = Σ_p Bᵀ[a, p] d[p, q]       (one GEMM, Bᵀ @ d as (6, 6·C·T))
+        V[a, b]    = Σ_q Bᵀ[b, q] half[a, q]    (a GEMM for each a)
+    """
+    xp = B.get_array_module(d)
+    bt = xp.asarray(BT, dtype=d.dtype)
+    xp.matmul(bt, d.reshape(6, -1), out=half.reshape(6, -1))
+    return xp.matmul(bt, half, out=out)
+
+
+def output_transform(M, out, half):
+    """Y = Aᵀ M A for every tile and output channel: M (6, 6, O·T), Y (4, 4, O·T) into ``out``;
+    ``half`` (4, 6, O·T) a work array. The same two steps as ``input_transform``, with Aᵀ."""
+    xp = B.get_array_module(M)
+    at = xp.asarray(AT, dtype=M.dtype)
+    xp.matmul(at, M.reshape(6, -1), out=half.reshape(4, -1))
+    return xp.matmul(at, half, out=out)
