@@ -31,6 +31,7 @@ def parity():
     ("depth_lkrelu_ll", "adam", 20),     # deep linked net, looks-linear init, runs freely
     ("depth_selu", "sgd", 10),           # chaotic: re-synced before each step
     ("cifar_lkrelu_bn", "sgd", 5),       # BatchNorm (with running statistics) and max-pooling
+    ("cifar_lkrelu_w", "sgd", 3),        # wide 3×3 layers: the Winograd path, re-synced
 ])
 def test_linkedref_trains_like_pytorch(parity, model, optimizer, steps):
     row = parity.run(model, optimizer, steps)
