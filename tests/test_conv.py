@@ -105,22 +105,32 @@ WINOGRAD_CONFIGS = [  # N, C, O, H, W, padding: stride-1 3×3 layers, channels �
 
 @pytest.fixture
 def winograd_calls(monkeypatch):
-    """A list that gets one entry per call of fast._winograd."""
-    calls, real = [], fast._winograd
-    monkeypatch.setattr(fast, "_winograd", lambda *a, **k: calls.append(1) or real(*a, **k))
+    """A list that gets an entry per call of fast._winograd ("y/dx") and of
+    fast._winograd_weight_grad ("dW"). The rule's limit on spare tiles is lifted: these small
+    layers' outputs take Winograd however their tiles fit (the kernel has no such limit)."""
+    monkeypatch.setattr(fast, "WINOGRAD_MAX_SPARE", dict.fromkeys(("y", "dx", "dW"), 100))
+    calls = []
+
+    def spying(real, tag):
+        def spy(*args, **kwargs):
+            calls.append(tag)
+            return real(*args, **kwargs)
+        return spy
+    for name, tag in (("_winograd", "y/dx"), ("_winograd_weight_grad", "dW")):
+        monkeypatch.setattr(fast, name, spying(getattr(fast, name), tag))
     return calls
 
 
 @pytest.mark.parametrize("chunk", [None, 1])
 @pytest.mark.parametrize("config", WINOGRAD_CONFIGS, ids=str)
 def test_winograd_layers_equal_the_reference(rng, config, chunk, winograd_calls, monkeypatch):
-    """Forward and dx of wide stride-1 3×3 layers take the Winograd path and equal the plain
+    """Forward, dx and dW of wide stride-1 3×3 layers take the Winograd path and equal the plain
     reference to 1e-10 (float64), whole or a sample per chunk."""
     if chunk is not None:
         monkeypatch.setattr(fast, "WINOGRAD_CHUNK_BYTES", chunk)
     N, C, O, H, W, padding = config
     check_against_reference(rng, N, C, O, H, W, 3, 1, padding)
-    assert len(winograd_calls) == (1 if padding == 3 else 2)
+    assert sorted(winograd_calls) == ["dW"] + ["y/dx"] * (1 if padding == 3 else 2)
 
 
 @pytest.mark.parametrize("config", [c for c in CONFIGS if c[5] == 3 and c[6] == 1], ids=str)
@@ -133,13 +143,24 @@ def test_winograd_on_narrow_layers_too(rng, config, winograd_calls, monkeypatch)
 
 
 def test_the_rule_sends_only_wide_stride1_3x3_layers_to_winograd():
+    m, hw = fast.WINOGRAD_MIN_CHANNELS, (16, 16)
+    for pass_ in ("y", "dx", "dW"):
+        assert fast.use_winograd((m, m, 3, 3), (1, 1), hw, pass_)
+        assert not fast.use_winograd((m, m, 3, 3), (2, 2), hw, pass_)
+        assert not fast.use_winograd((m - 1, m, 3, 3), (1, 1), hw, pass_)
+        assert not fast.use_winograd((m, m - 1, 3, 3), (1, 1), hw, pass_)
+        assert not fast.use_winograd((m, m, 5, 5), (1, 1), hw, pass_)
+        assert not fast.use_winograd((m, m, 3, 1), (1, 1), hw, pass_)
+
+
+def test_the_rule_counts_the_spare_outputs_of_the_tiles():
+    """Tiles for 15×15 and 30×30 compute 1.14× the outputs: Winograd in every pass; 7×7 and
+    14×14, 1.31×: y and dx only; 13×13, 1.51×: y and dx; 3×3 (one tile, 1.78×): none."""
     m = fast.WINOGRAD_MIN_CHANNELS
-    assert fast.use_winograd((m, m, 3, 3), (1, 1))
-    assert not fast.use_winograd((m, m, 3, 3), (2, 2))
-    assert not fast.use_winograd((m - 1, m, 3, 3), (1, 1))
-    assert not fast.use_winograd((m, m - 1, 3, 3), (1, 1))
-    assert not fast.use_winograd((m, m, 5, 5), (1, 1))
-    assert not fast.use_winograd((m, m, 3, 1), (1, 1))
+    for hw, passes in [((15, 15), "y dx dW"), ((30, 30), "y dx dW"), ((7, 7), "y dx"),
+                       ((14, 14), "y dx"), ((13, 13), "y dx"), ((3, 3), ""), ((8, 5), "")]:
+        chosen = [p for p in ("y", "dx", "dW") if fast.use_winograd((m, m, 3, 3), (1, 1), hw, p)]
+        assert chosen == passes.split(), hw
 
 
 def test_one_winograd_tile_is_the_formula(rng):
@@ -159,8 +180,21 @@ def test_one_winograd_tile_is_the_formula(rng):
     np.testing.assert_allclose(Y.reshape(4, 4), AT @ m @ AT.T, atol=1e-13)
 
 
+def test_the_gradient_transforms_are_the_adjoints_of_the_forward_ones(rng):
+    """⟨Aᵀ M A, dY⟩ = ⟨M, A dY Aᵀ⟩ and ⟨G g Gᵀ, dU⟩ = ⟨g, Gᵀ dU G⟩: what dW's Winograd needs."""
+    from linkedref.fast import winograd
+    M, dY = rng.standard_normal((6, 6, 5)), rng.standard_normal((4, 4, 5))
+    Y = winograd.output_transform(M, np.empty((4, 4, 5)), np.empty((4, 6, 5)))
+    dM = winograd.output_gradient_transform(dY, np.empty((6, 6, 5)), np.empty((6, 4, 5)))
+    np.testing.assert_allclose(np.sum(Y * dY), np.sum(M * dM), rtol=1e-12)
+    g, dU = rng.standard_normal((2, 3, 3, 3)), rng.standard_normal((36, 2, 3))
+    U, dg = winograd.filter_transform(g), winograd.filter_gradient(dU)
+    assert dg.shape == g.shape
+    np.testing.assert_allclose(np.sum(U * dU), np.sum(g * dg), rtol=1e-12)
+
+
 def winograd_float32_errors(rng):
-    """{(pass, C, O): float32 error / max |exact|} of forward and dx on cifar_net-like layers
+    """{(pass, C, O): float32 error / max |exact|} of forward, dx and dW on cifar_net-like layers
     (Glorot weights, ReLU-like inputs, 15×15 and 32×32 maps), against float64."""
     errors = {}
     for N, C, O, H in [(4, 32, 32, 32), (4, 32, 64, 17), (4, 64, 64, 15), (4, 128, 64, 15)]:
@@ -174,6 +208,9 @@ def winograd_float32_errors(rng):
         errors[("dx", C, O)] = (fast.input_grad(dy, w, (1, 1), x.shape, pads),
                                 fast.input_grad(dy.astype(np.float32), w.astype(np.float32),
                                                 (1, 1), x.shape, pads))
+        errors[("dW", C, O)] = (fast.weight_grad(x, dy, (3, 3), (1, 1)),
+                                fast.weight_grad(x.astype(np.float32), dy.astype(np.float32),
+                                                 (3, 3), (1, 1)))
     for key, (exact, single) in errors.items():
         assert single.dtype == np.float32
         errors[key] = float(np.abs(single - exact).max() / np.abs(exact).max())
@@ -181,10 +218,10 @@ def winograd_float32_errors(rng):
 
 
 def test_winograd_float32_stays_within_its_stated_bound(rng, winograd_calls):
-    """float32 forward and dx within WINOGRAD_F32_BOUND × max |y| of the float64 result
-    (measured, seeds 0–2: 3.2e-6–7.2e-6; im2col on the same layers, 1.8e-7–7.0e-7)."""
+    """float32 forward, dx and dW within WINOGRAD_F32_BOUND × max |y| of the float64 result
+    (measured, seeds 0–2: 1.5e-6–7.2e-6; im2col on the same layers, 1.8e-7–7.0e-7)."""
     errors = winograd_float32_errors(rng)
-    assert len(winograd_calls) == 16
+    assert len(winograd_calls) == 24
     worst = max(errors, key=errors.get)
     assert errors[worst] <= fast.WINOGRAD_F32_BOUND, (worst, errors[worst])
 

@@ -21,9 +21,10 @@ copy moves long runs; the GEMM computes a few extra columns between the rows, cu
 (BLAS may round a column differently) and, for dW, summed in another order: the results agree
 with the plain windows to rounding, not bit for bit.
 
-Stride-1 3×3 layers with many channels on both sides take another route, forward and dx alike:
-Winograd F(4×4, 3×3) (``winograd``; ``use_winograd`` is the rule, ``_winograd`` the kernel), which
-does 2.25 products per output and channel pair where im2col does 9. dW stays on im2col.
+Stride-1 3×3 layers with many channels on both sides take another route, all three passes:
+Winograd F(4×4, 3×3) (``winograd``; ``use_winograd`` is the rule, ``_winograd`` the kernel of the
+forward and dx, ``_winograd_weight_grad`` of dW), which does 2.25 products per output and channel
+pair where im2col does 9.
 
 On a CPU every pass runs in chunks of the batch whose columns fit the cache (``batch_chunks``),
 one after the other; dW sums each chunk's products, then the chunks' sums in order.
@@ -205,7 +206,7 @@ def correlate(x, w, stride, prepare=None):
     first writes x's samples of each chunk (``dx_transposed``).
     """
     xp = B.get_array_module(x)
-    if prepare is None and use_winograd(w.shape, stride):
+    if prepare is None and use_winograd(w.shape, stride, (x.shape[2] - 2, x.shape[3] - 2), "y"):
         return _winograd(x, w, frame=x.shape[2:], offset=(0, 0))
     if prepare is None:
         x = xp.ascontiguousarray(x)          # line positions read x's memory between its rows
@@ -237,8 +238,10 @@ def weight_grad(xpad, dy, kernel_size, stride):
     (At stride 1 over the L line positions of ``line_windows``, dy with zeros between its rows.)
     """
     xp = B.get_array_module(dy)
-    xpad = xp.ascontiguousarray(xpad)       # so that line positions read only its own pixels
     (kh, kw), C, N, O = kernel_size, xpad.shape[1], dy.shape[0], dy.shape[1]
+    if use_winograd((O, C, kh, kw), stride, dy.shape[2:], "dW"):
+        return _winograd_weight_grad(xpad, dy)
+    xpad = xp.ascontiguousarray(xpad)       # so that line positions read only its own pixels
     R = row_length(xpad, kh, kw, stride, O)
     win = windows(xpad, kh, kw, stride) if R is None else line_windows(xpad, kh, kw)
     K, P = C * kh * kw, math.prod(win.shape[4:])
@@ -280,7 +283,7 @@ def input_grad(dy, w, stride, x_shape, pads):
     """
     O, C = w.shape[:2]
     (top, bottom), (left, right) = pads
-    if use_winograd(w.shape, stride) and max(top, bottom, left, right) <= 2:
+    if use_winograd(w.shape, stride, x_shape[2:], "dx") and max(top, bottom, left, right) <= 2:
         # dxpad = dy padded by 2 on each side, correlated with the flipped kernel (channels
         # swapped); dx is its rows top … top + H − 1, i.e. dy placed at 2 − top in H + 2 rows.
         xp = B.get_array_module(w)
@@ -294,22 +297,33 @@ def input_grad(dy, w, stride, x_shape, pads):
 
 # Where F(4×4, 3×3) Winograd beats im2col (``benchmarks/bench_conv.py --im2col`` times both per
 # layer shape): stride-1 3×3 layers whose input and output both have at least this many channels
-# (at 16 the 36 GEMMs are too thin, and im2col wins).
+# (at 16 the 36 GEMMs are too thin, and im2col wins), in passes whose 4×4 tiles compute at most
+# this many times the outputs wanted (13×13 outputs take 16×16 of tiles: 1.51). dW gains least
+# from Winograd (its 36 GEMMs sum over the tiles into small O × C blocks) and loses from 1.3 on.
 WINOGRAD_MIN_CHANNELS = 32
+WINOGRAD_MAX_SPARE = {"y": 1.55, "dx": 1.55, "dW": 1.2}
 # Its chunks of the batch: the tiles' transformed inputs (36 numbers per tile and channel) take
 # about this many bytes (smaller than im2col's chunks: several GEMMs read each chunk in turn).
 WINOGRAD_CHUNK_BYTES = 2 ** 19
-# float32 error bound, relative to max |y|, forward and dx on the tutorial nets' weight scales
-# (test_conv): measured 3.2e-6–7.2e-6 (im2col beside it 1.8e-7–7.0e-7), set 4× above.
+# float32 error bound, relative to max |y|, forward, dx and dW on the tutorial nets' weight scales
+# (test_conv): measured 1.5e-6–7.2e-6 (im2col beside it 1.8e-7–7.0e-7), set 4× above.
 WINOGRAD_F32_BOUND = 3e-5
 
 
-def use_winograd(w_shape, stride) -> bool:
-    """The one rule for which path a stride-1 3×3 layer takes, forward and dx: Winograd
-    (``_winograd``) when both channel counts reach WINOGRAD_MIN_CHANNELS; im2col else. Few
-    channels make the 36 GEMMs thin, and then the transforms and copies cost more than they save."""
+def use_winograd(w_shape, stride, out_hw, pass_) -> bool:
+    """The one rule for which path a layer w (O, C, kh, kw) takes in a pass ("y", "dx" or "dW")
+    whose tiles cover an output of size out_hw (y and dW: the layer's output; dx: its input):
+    Winograd (``_winograd``, ``_winograd_weight_grad``) for stride-1 3×3 layers whose channel
+    counts both reach WINOGRAD_MIN_CHANNELS, where the 4×4 tiles cover out_hw with at most
+    WINOGRAD_MAX_SPARE[pass_] times its outputs; im2col else. Few channels make the 36 GEMMs
+    thin, and then the transforms and copies cost more than they save; spare tiles are wasted
+    products."""
     O, C, kh, kw = w_shape
-    return (kh, kw) == (3, 3) and tuple(stride) == (1, 1) and min(C, O) >= WINOGRAD_MIN_CHANNELS
+    Ho, Wo = out_hw
+    tiled = 16 * -(-Ho // 4) * -(-Wo // 4)              # outputs the 4×4 tiles compute
+    return ((kh, kw) == (3, 3) and tuple(stride) == (1, 1)
+            and min(C, O) >= WINOGRAD_MIN_CHANNELS
+            and tiled <= WINOGRAD_MAX_SPARE[pass_] * Ho * Wo)
 
 
 def _winograd(src, w, frame, offset):
@@ -323,11 +337,9 @@ def _winograd(src, w, frame, offset):
     WINOGRAD_F32_BOUND × max |y| on the tutorial nets' weight scales, which ``test_conv`` checks.
     """
     xp = B.get_array_module(src)
-    (N, C, h, wd), O, dt = src.shape, w.shape[0], src.dtype
-    (Hf, Wf), (oy, ox) = frame, offset
-    Ho, Wo = Hf - 2, Wf - 2
-    tH, tW = -(-Ho // 4), -(-Wo // 4)                   # 4×4 output tiles
-    Hp, Wp = 4 * tH + 2, 4 * tW + 2                     # the frame, rounded up to whole tiles
+    (N, C), O, dt = src.shape[:2], w.shape[0], src.dtype
+    Ho, Wo = frame[0] - 2, frame[1] - 2
+    tH, tW = -(-Ho // 4), -(-Wo // 4)                   # 4×4 output tiles; the frame rounded up
     U = winograd.filter_transform(w)                    # 36, O, C
     y = xp.empty((N, O, Ho, Wo), dtype=dt)
     work = workspace()
@@ -335,15 +347,7 @@ def _winograd(src, w, frame, offset):
     for batch in batch_chunks(xp, N, per_sample, WINOGRAD_CHUNK_BYTES):
         n = batch.stop - batch.start
         T = n * tH * tW                                 # the chunk's tiles
-        X = work.get(xp, (n, C, Hp, Wp), dt, "wino_x")  # the chunk in its frame of zeros
-        X[:, :, :oy], X[:, :, oy + h:], X[:, :, :, :ox], X[:, :, :, ox + wd:] = 0, 0, 0, 0
-        X[:, :, oy:oy + h, ox:ox + wd] = src[batch]
-        sn, sc, sh, sw = X.strides                      # tile (i, j) starts at pixel (4i, 4j)
-        d = work.get(xp, (6, 6, C, n, tH, tW), dt, "wino_d")
-        d[...] = as_strided(X, d.shape, (sh, sw, sc, sn, 4 * sh, 4 * sw))
-        V = winograd.input_transform(d.reshape(6, 6, C * T),
-                                     work.get(xp, (6, 6, C * T), dt, "wino_v"),
-                                     work.get(xp, (6, 6, C * T), dt, "wino_half"))
+        V = _winograd_input_tiles(src[batch], C, (tH, tW), offset, work)     # 6, 6, C·T
         M = xp.matmul(U, V.reshape(36, C, T), out=work.get(xp, (36, O, T), dt, "wino_m"))
         Y = winograd.output_transform(M.reshape(6, 6, O * T),
                                       work.get(xp, (4, 4, O * T), dt, "wino_y"),
@@ -352,6 +356,53 @@ def _winograd(src, w, frame, offset):
         tiles[...] = Y.reshape(4, 4, O, n, tH, tW).transpose(3, 2, 4, 0, 5, 1)
         y[batch] = tiles.reshape(n, O, 4 * tH, 4 * tW)[:, :, :Ho, :Wo]
     return y
+
+
+def _winograd_input_tiles(src, C, tiles, offset, work):
+    """V (6, 6, C·T): the transformed 6×6 input tiles of one chunk, src (n, C, h, w) placed at
+    ``offset`` in a frame of zeros holding the tiles (tH, tW) (4 apart: tile (i, j) starts at
+    pixel (4i, 4j)). T = n·tH·tW."""
+    xp, dt = B.get_array_module(src), src.dtype
+    (n, _, h, wd), (tH, tW), (oy, ox) = src.shape, tiles, offset
+    T = n * tH * tW
+    X = work.get(xp, (n, C, 4 * tH + 2, 4 * tW + 2), dt, "wino_x")   # the chunk in its frame
+    X[:, :, :oy], X[:, :, oy + h:], X[:, :, :, :ox], X[:, :, :, ox + wd:] = 0, 0, 0, 0
+    X[:, :, oy:oy + h, ox:ox + wd] = src
+    sn, sc, sh, sw = X.strides
+    d = work.get(xp, (6, 6, C, n, tH, tW), dt, "wino_d")
+    d[...] = as_strided(X, d.shape, (sh, sw, sc, sn, 4 * sh, 4 * sw))
+    return winograd.input_transform(d.reshape(6, 6, C * T),
+                                    work.get(xp, (6, 6, C * T), dt, "wino_v"),
+                                    work.get(xp, (6, 6, C * T), dt, "wino_half"))
+
+
+def _winograd_weight_grad(xpad, dy):
+    """dW (O, C, 3, 3) of the valid correlation y = w ⋆ xpad (stride 1) from dy (N, O, Ho, Wo):
+    F(4×4, 3×3) Winograd backwards (``winograd``): per chunk of the batch, the input tiles' V as
+    in the forward, dy cut into 4×4 tiles (zeros past Ho × Wo, where the forward's tiles were cut)
+    and transformed, dU[ξ] += dM[ξ] (O, T) @ V[ξ]ᵀ (T, C); then dW = Gᵀ dU G. Numerics as
+    ``_winograd``'s."""
+    xp = B.get_array_module(dy)
+    (N, C), (O, Ho, Wo), dt = xpad.shape[:2], dy.shape[1:], dy.dtype
+    tH, tW = -(-Ho // 4), -(-Wo // 4)
+    dU = xp.zeros((36, O, C), dtype=dt)
+    work = workspace()
+    per_sample = 36 * tH * tW * max(C, O) * dy.itemsize
+    for batch in batch_chunks(xp, N, per_sample, WINOGRAD_CHUNK_BYTES):
+        n = batch.stop - batch.start
+        T = n * tH * tW
+        V = _winograd_input_tiles(xpad[batch], C, (tH, tW), (0, 0), work)     # 6, 6, C·T
+        frame = work.get(xp, (n, O, 4 * tH, 4 * tW), dt, "wino_dy")        # dy, zeros after
+        frame[:, :, Ho:], frame[:, :, :, Wo:] = 0, 0
+        frame[:, :, :Ho, :Wo] = dy[batch]
+        dY = work.get(xp, (4, 4, O, n, tH, tW), dt, "wino_dy_tiles")
+        dY[...] = frame.reshape(n, O, tH, 4, tW, 4).transpose(3, 5, 1, 0, 2, 4)
+        dM = winograd.output_gradient_transform(dY.reshape(4, 4, O * T),
+                                                work.get(xp, (6, 6, O * T), dt, "wino_m"),
+                                                work.get(xp, (6, 4, O * T), dt, "wino_y"))
+        dU += xp.matmul(dM.reshape(36, O, T), V.reshape(36, C, T).transpose(0, 2, 1),
+                        out=work.get(xp, (36, O, C), dt, "wino_du"))
+    return winograd.filter_gradient(dU)
 
 
 def dx_transposed(dy, w, stride, x_shape, pads):

@@ -17,6 +17,10 @@ no transposes between; BLAS then does the transforms' arithmetic, not NumPy's el
 Entering that layout costs one gathering copy (tiles overlap by 2), leaving it one transposing
 copy (``conv._winograd`` does both).
 
+dW runs the same algorithm backwards. Y is linear in U = G g Gᵀ, so for the tiles' output
+gradients dY: dU = Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B) — for each ξ a GEMM (O × tiles) @ (tiles × C) —
+and dg = Gᵀ dU G (``output_gradient_transform``, ``filter_gradient``).
+
 Rounding: the transforms add inputs with weights up to 8 (Aᵀ) and 5 (Bᵀ), and G has thirds and
 24ths, so float32 results differ from im2col's by more than the last bit; the bound measured on
 the tutorial nets' weight scales is in ``conv._winograd``'s docstring and in the tests.
@@ -74,3 +78,23 @@ def output_transform(M, out, half):
     at = xp.asarray(AT, dtype=M.dtype)
     xp.matmul(at, M.reshape(6, -1), out=half.reshape(4, -1))
     return xp.matmul(at, half, out=out)
+
+
+def output_gradient_transform(dY, out, half):
+    """dM = A dY Aᵀ for every tile and output channel: dY (4, 4, O·T) the gradient of Y, dM
+    (6, 6, O·T) into ``out``, the gradient of M (``output_transform``'s input); ``half``
+    (6, 4, O·T) a work array. The two steps of ``input_transform``, with A = (Aᵀ)ᵀ (6×4)."""
+    xp = B.get_array_module(dY)
+    a = xp.asarray(AT, dtype=dY.dtype).T
+    xp.matmul(a, dY.reshape(4, -1), out=half.reshape(6, -1))
+    return xp.matmul(a, half, out=out)
+
+
+def filter_gradient(dU):
+    """dw (O, C, 3, 3) from dU (36, O, C), the gradient of ``filter_transform``'s U:
+    dw[o, c] = Gᵀ dU[:, o, c] G (dU's 36 as 6 × 6), computed in float64, cast back."""
+    xp = B.get_array_module(dU)
+    O, C = dU.shape[1:]
+    g = xp.asarray(G, dtype=xp.float64)
+    du = dU.astype(xp.float64).reshape(6, 6, O, C).transpose(2, 3, 0, 1)    # O, C, 6, 6
+    return xp.ascontiguousarray(xp.matmul(xp.matmul(g.T, du), g), dtype=dU.dtype)

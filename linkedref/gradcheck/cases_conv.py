@@ -51,7 +51,7 @@ def _residual(rng, with_shortcut):
 CASES = [
     Case("Conv2D (3×3, stride 1, padding 1)", _conv_case((2, 2, 5, 6), kernel_size=3, padding=1)),
     Case("Conv2D (3×3, 32 → 32 channels: the Winograd path)",
-         _conv_case((2, 32, 5, 6), c_out=32, kernel_size=3, padding=1)),
+         _conv_case((2, 32, 8, 8), c_out=32, kernel_size=3, padding=1)),
     Case("Conv2D (3×3, stride 2, same, odd size)",
          _conv_case((2, 2, 7, 5), kernel_size=3, stride=2, padding="same")),
     Case("Conv2D (2×3, stride 2, same, asymmetric pad)",
