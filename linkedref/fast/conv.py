@@ -203,7 +203,8 @@ def correlate(x, w, stride, prepare=None):
     (``conv2d_reference`` with no padding and no bias.) One batched GEMM per chunk of the batch:
     w2 (O, C·kh·kw) @ cols (n, C·kh·kw, P) → (n, O, P), already NCHW (P = Ho·Wo; at stride 1,
     P = L line positions, then cut to Ho × Wo: ``line_windows``). ``prepare(batch)``, if given,
-    first writes x's samples of each chunk (``dx_transposed``).
+    first writes x's samples of each chunk (``dx_transposed``). Layers that ``use_winograd``
+    picks go to ``_winograd`` instead.
     """
     xp = B.get_array_module(x)
     if prepare is None and use_winograd(w.shape, stride, (x.shape[2] - 2, x.shape[3] - 2), "y"):
@@ -236,6 +237,7 @@ def weight_grad(xpad, dy, kernel_size, stride):
                    = Σ_n dy[n] (O, P) @ cols[n]^T (P, K), summed chunk by chunk.
     Computed transposed, dW^T = Σ_n cols[n] @ dy[n]^T (K, O): OpenBLAS runs that product faster.
     (At stride 1 over the L line positions of ``line_windows``, dy with zeros between its rows.)
+    Layers that ``use_winograd`` picks go to ``_winograd_weight_grad`` instead.
     """
     xp = B.get_array_module(dy)
     (kh, kw), C, N, O = kernel_size, xpad.shape[1], dy.shape[0], dy.shape[1]
@@ -278,8 +280,9 @@ def input_grad(dy, w, stride, x_shape, pads):
 
         dxpad[n, c, r, t] = Σ_{o,i,j,p,q: i·sh + p = r, j·sw + q = t} dy[n, o, i, j] · w[o, c, p, q]
 
-    and dx is dxpad's inside. Of the two ways to compute it, col2im is the cheaper one for few
-    input channels (C < O) or a stride (``dx_col2im`` says why); else the transposed convolution.
+    and dx is dxpad's inside. Winograd where ``use_winograd`` says so (and the pads are at most
+    2); else, of the two im2col ways, col2im is the cheaper one for few input channels (C < O) or
+    a stride (``dx_col2im`` says why), the transposed convolution otherwise.
     """
     O, C = w.shape[:2]
     (top, bottom), (left, right) = pads
