@@ -1,14 +1,15 @@
 """Winograd F(4×4, 3×3): a stride-1 3×3 correlation from 36 products per 4×4 outputs, not 144.
 
-Lavin & Gray (2016), "Fast Algorithms for Convolutional Neural Networks". For one channel, a
-6×6 tile d of the input and a 3×3 filter g give the tile's 4×4 valid correlation as
+Lavin & Gray (2016), "Fast Algorithms for Convolutional Neural Networks". For one channel, take
+the input tile d (6×6 pixels) and the filter g (3×3); the tile's 4×4 valid correlation is
 
-    Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A                  (⊙: elementwise, 36 products)
+    Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A          (⊙ elementwise: 36 products)
 
-with the constant matrices below. Over channels the sum moves inside: for each of the 36 tile
-positions ξ, M[ξ] = U[ξ] @ V[ξ], U[ξ] (O, C) the transformed filters, V[ξ] (C, tiles) the
-transformed inputs, so the work is 36 GEMMs of (O × C) @ (C × tiles) instead of im2col's one of
-(O × 9C) @ (9C × positions): 36/16 = 2.25 products per output and channel pair instead of 9.
+with the constant matrices below. Over channels the sum moves inside the products. For each of
+the 36 tile positions ξ it is one matrix product, M[ξ] = U[ξ] @ V[ξ], of the transformed filters
+U[ξ] (O × C) and the transformed inputs V[ξ] (C × tiles). So the work is 36 GEMMs of
+(O × C) @ (C × tiles), where im2col does one of (O × 9C) @ (9C × positions): 36/16 = 2.25
+products per output and channel pair instead of 9.
 
 Layout: a chunk of the batch's tiles is held as (6, 6, C, tiles), the tile's two axes first, so
 that each transform is two products with a small constant matrix, over the first axis (one GEMM
@@ -21,8 +22,8 @@ dW runs the same algorithm backwards. Y is linear in U = G g Gᵀ, so for the ti
 gradients dY: dU = Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B) — for each ξ a GEMM (O × tiles) @ (tiles × C) —
 and dg = Gᵀ dU G (``output_gradient_transform``, ``filter_gradient``).
 
-Rounding: the transforms add inputs with weights up to 8 (Aᵀ) and 5 (Bᵀ), and G has thirds and
-24ths, so float32 results differ from im2col's by more than the last bit; the bound measured on
+Rounding: Aᵀ has entries up to 8, Bᵀ up to 5; G has sixths, twelfths and 24ths. So float32
+results differ from im2col's by more than the last bit; the bound measured on
 the tutorial nets' weight scales is in ``conv._winograd``'s docstring and in the tests.
 """
 from __future__ import annotations
@@ -50,7 +51,7 @@ AT = ((1, 1, 1, 1, 1, 0),                           # output transform Aᵀ (4×
 def filter_transform(w):
     """U (36, O, C) from w (O, C, 3, 3): U[6a + b, o, c] = (G w[o, c] Gᵀ)[a, b].
 
-    Computed in float64 (G's thirds and 24ths rounded once), then cast to w's dtype."""
+    Computed in float64 (G's sixths, twelfths and 24ths rounded once), then cast to w's dtype."""
     xp = B.get_array_module(w)
     O, C = w.shape[:2]
     g = xp.asarray(G, dtype=xp.float64)
