@@ -174,8 +174,7 @@ def time_layer(entry, N, repeats, plain, rng, im2col=False):
     if plain:
         chooser, fast_conv.row_length = fast_conv.row_length, (lambda *args: None)
         try:
-            plain_passes = linkedref_passes(conv, x, dy)
-            times["plain"] = sum(median_times(plain_passes, repeats).values())
+            times["plain"] = sum(median_times(linkedref_passes(conv, x, dy), repeats).values())
         finally:
             fast_conv.row_length = chooser
     return times, y.shape[2:]

@@ -196,24 +196,20 @@ def test_the_gradient_transforms_are_the_adjoints_of_the_forward_ones(rng):
 def winograd_float32_errors(rng):
     """{(pass, C, O): float32 error / max |exact|} of forward, dx and dW on cifar_net-like layers
     (Glorot weights, ReLU-like inputs, 15×15 and 32×32 maps), against float64."""
+    passes = {"y": lambda x, w, dy: fast.correlate(x, w, (1, 1)),
+              "dx": lambda x, w, dy: fast.input_grad(dy, w, (1, 1), x.shape, ((0, 0), (0, 0))),
+              "dW": lambda x, w, dy: fast.weight_grad(x, dy, (3, 3), (1, 1))}
     errors = {}
     for N, C, O, H in [(4, 32, 32, 32), (4, 32, 64, 17), (4, 64, 64, 15), (4, 128, 64, 15)]:
         limit = np.sqrt(6 / (9 * C + 9 * O))
         w = rng.uniform(-limit, limit, (O, C, 3, 3))
         x = np.maximum(rng.standard_normal((N, C, H, H)), 0)
         dy = rng.standard_normal((N, O, H - 2, H - 2))
-        pads = ((0, 0), (0, 0))
-        errors[("y", C, O)] = (fast.correlate(x, w, (1, 1)),
-                               fast.correlate(x.astype(np.float32), w.astype(np.float32), (1, 1)))
-        errors[("dx", C, O)] = (fast.input_grad(dy, w, (1, 1), x.shape, pads),
-                                fast.input_grad(dy.astype(np.float32), w.astype(np.float32),
-                                                (1, 1), x.shape, pads))
-        errors[("dW", C, O)] = (fast.weight_grad(x, dy, (3, 3), (1, 1)),
-                                fast.weight_grad(x.astype(np.float32), dy.astype(np.float32),
-                                                 (3, 3), (1, 1)))
-    for key, (exact, single) in errors.items():
-        assert single.dtype == np.float32
-        errors[key] = float(np.abs(single - exact).max() / np.abs(exact).max())
+        for name, run in passes.items():
+            exact = run(x, w, dy)
+            single = run(*(a.astype(np.float32) for a in (x, w, dy)))
+            assert single.dtype == np.float32
+            errors[(name, C, O)] = float(np.abs(single - exact).max() / np.abs(exact).max())
     return errors
 
 
