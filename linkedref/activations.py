@@ -110,7 +110,7 @@ class ReLU(Activation):
         self.check_input(x)
         xp = B.get_array_module(x)
         y = relu_into(x, xp.empty_like(x))          # max(z, 0)
-        self.save_for_backward(x > 0, y)            # the mask z > 0: N, C, ... (bool)
+        self.save_for_backward(x > 0, output_shape=y.shape)            # the mask z > 0: N, C, ... (bool)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -136,7 +136,7 @@ class LeakyReLU(Activation):
         xp = B.get_array_module(x)
         y = xp.multiply(x, self.alpha)
         xp.maximum(x, y, out=y)                     # max(z, αz)
-        self.save_for_backward(x > 0, y)
+        self.save_for_backward(x > 0, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -190,7 +190,7 @@ class PReLU(Activation):
         a = per_channel(self.params["alpha"], x.ndim)      # 1, C, 1, ...
         y = relu_into(x, xp.empty_like(x))                  # max(z, 0)
         y += a * (x - y)                  # + a·min(z, 0), as min(z, 0) = z − max(z, 0)
-        self.save_for_backward(x, y)
+        self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -224,7 +224,7 @@ class ELU(Activation):
         self.check_input(x)
         xp = B.get_array_module(x)
         y = elu_into(x, xp.empty_like(x), self.alpha, self.scale)
-        self.save_for_backward(x, y)
+        self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -270,7 +270,7 @@ class Swish(Activation):
         self.check_input(x)
         xp = B.get_array_module(x)
         y = swish_into(x, xp.empty_like(x))
-        self.save_for_backward(x, y)
+        self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -286,7 +286,7 @@ class Tanh(Activation):
         self.check_input(x)
         xp = B.get_array_module(x)
         y = xp.tanh(x)
-        self.save_for_backward(x, y)
+        self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -305,7 +305,7 @@ class Sigmoid(Activation):
     def forward(self, x, training=False):
         self.check_input(x)
         y = sigmoid(x)
-        self.save_for_backward(x, y)
+        self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):

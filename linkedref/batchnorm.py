@@ -71,7 +71,7 @@ class BatchNorm(Layer):
             xhat = (x - mean) * inv_std
         y = xhat * gamma                                                  # N, C[, H, W]
         y += beta
-        self.save_for_backward((training, xhat, inv_std), y)
+        self.save_for_backward((training, xhat, inv_std), output_shape=y.shape)
         return y
 
     def _update_running(self, mean, var):

@@ -178,7 +178,7 @@ class Conv2D(Layer):
         # y[n, o, i, j] = b[o] + Σ_{c,p,q} W[o, c, p, q] · xpad[n, c, i·sh + p, j·sw + q]
         y = fast.correlate(xpad, self.params["W"], self.stride)           # N, O, Ho, Wo
         y += self.params["b"][:, None, None]
-        self.save_for_backward((xpad, x.shape, pads), y)
+        self.save_for_backward((xpad, x.shape, pads), output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):

@@ -44,7 +44,7 @@ class Dense(Layer):
         y = xp.matmul(x, self.params["W"])                    # N, out
         if self.bias:
             y += self.params["b"]                             # broadcast over N
-        self.save_for_backward(x, y)
+        self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):

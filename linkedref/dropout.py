@@ -37,20 +37,20 @@ class Dropout(Layer):
         self.check_input(x, ndims=(2, 3, 4, 5))
         if not training or self.p == 0.0:
             y = x.copy()         # a new array: callers may write into y without touching x
-            self.save_for_backward(1.0, y)                    # backward: dx = dy
+            self.save_for_backward(None, output_shape=y.shape)      # no mask: dx = dy
             return y
         draws = B.uniform(self.rng, tuple(x.shape), dtype=x.dtype, like=x)   # U[0, 1), shape of x
         keep = draws >= self.p                                # P(keep) = 1 − p
         scale = x.dtype.type(1.0 / (1.0 - self.p))
         mask = keep * scale                                   # same shape and dtype as x
         y = x * mask
-        self.save_for_backward(mask, y)
+        self.save_for_backward(mask, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
         """dy → dx (same shape).   y = x · s  ⇒  dL/dx = dy · s  (s = m/(1−p); 1 at inference)."""
-        scale = self.saved(dy)
-        return dy * scale
+        mask = self.saved(dy)
+        return dy.copy() if mask is None else dy * mask
 
     def __repr__(self):
         return f"Dropout(p={self.p})"

@@ -64,17 +64,18 @@ class Layer:
         return [(str(i), child) for i, child in enumerate(self.children())]
 
     # -- what forward keeps for backward ----------------------------------------------------
-    def save_for_backward(self, cache, y) -> None:
-        """Keep ``cache`` for backward, and the output y's shape to check dy against."""
+    def save_for_backward(self, cache, output_shape=None) -> None:
+        """Keep ``cache`` (whatever backward needs: z, a mask, a tuple; None for nothing) and,
+        when given, the output's shape, against which ``saved(dy)`` checks dy."""
         self.cache = cache
-        self.out_shape = tuple(y.shape)
+        self.out_shape = None if output_shape is None else tuple(output_shape)
 
     def saved(self, dy=None):
         """The cache of the last forward; with ``dy``, first check that it has the output's shape.
 
         A clear error when backward comes before forward, or dy is not an array of y's shape.
         """
-        if self.cache is None:
+        if self.cache is None and self.out_shape is None:
             raise ValueError(f"{self.name}: backward() called before forward()")
         if dy is not None:
             if not B.is_array(dy):
@@ -133,7 +134,7 @@ class Layer:
         The cache is dropped (it may hold arrays of the other device); run forward again.
         """
         module = B.module_for(backend)
-        self.cache = None
+        self.cache = self.out_shape = None
         for store in (self.params, self.grads, self.buffers):
             for k, v in store.items():
                 store[k] = module.asarray(B.to_numpy(v))
@@ -204,7 +205,7 @@ class Container(Layer):
         return self
 
     def to(self, backend: str):
-        self.cache = None
+        self.cache = self.out_shape = None
         for child in self._children:
             child.to(backend)
         return self
@@ -255,7 +256,7 @@ class Sequential(Container):
     def forward(self, x, training: bool = False):
         for layer in self.layers:
             x = layer.forward(x, training=training)
-        self.save_for_backward(True, x)
+        self.save_for_backward(None, output_shape=x.shape)
         return x
 
     def backward(self, dy, need_dx=True):

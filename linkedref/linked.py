@@ -46,7 +46,7 @@ class LKReLU(Activation):
         y, ya, yb = mirror_output(x)         # y (N, 2C, ...), ya and yb its halves (views)
         xp.maximum(x, 0, out=ya)             # ya = relu(z)
         xp.maximum(-x, 0, out=yb)            # yb = relu(−z)
-        self.save_for_backward(x, y)
+        self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -89,7 +89,7 @@ class LKLeakyReLU(Activation):
         xp.maximum(x, ya, out=ya)                       # ya = g(z)  = max(z, αz)
         xp.multiply(x, -self.alpha, out=yb)
         xp.maximum(-x, yb, out=yb)                      # yb = g(−z) = max(−z, −αz)
-        self.save_for_backward(x, y)
+        self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -152,7 +152,7 @@ class LKPReLU(Activation):
         ya += p                              # ya = prelu_a(z)  = max(z, 0) + a·min(z, 0)
         yb *= -b
         yb -= m                              # yb = prelu_b(−z) = max(−z, 0) + b·min(−z, 0)
-        self.save_for_backward(x, y)         #                  = −min(z, 0) − b·max(z, 0)
+        self.save_for_backward(x, output_shape=y.shape)    # yb = −min(z, 0) − b·max(z, 0)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -194,7 +194,7 @@ class LKELU(Activation):
         B.get_array_module(x).negative(x, out=ya)      # scratch: −z
         elu_into(ya, yb, self.alpha, self.scale)        # yb = g(−z)
         elu_into(x, ya, self.alpha, self.scale)         # ya = g(z)
-        self.save_for_backward(x, y)
+        self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -241,7 +241,7 @@ class LKSwish(Activation):
         B.get_array_module(x).negative(x, out=ya)      # scratch: −z
         swish_into(ya, yb)                              # yb = g(−z)
         swish_into(x, ya)                               # ya = g(z)
-        self.save_for_backward(x, y)
+        self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -312,7 +312,7 @@ class Linked(Container, Activation):
                                  f"{tuple(x.shape)} to {tuple(yi.shape)}; "
                                  "members must be elementwise")
             y[:, i * C:(i + 1) * C] = yi if m.output_sign > 0 else -yi               # s_i·g_i
-        self.save_for_backward(C, y)
+        self.save_for_backward(C, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):

@@ -163,7 +163,7 @@ class MaxPool2D(_Pool2D):
             xp.maximum(y, candidate, out=y)
             arg *= ~greater                                   # arg = p·kw + q where greater
             arg += greater * arg.dtype.type(p * kw + q)       # (arithmetic: ``where`` is slower)
-        self.save_for_backward((arg, x.shape), y)
+        self.save_for_backward((arg, x.shape), output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -194,7 +194,7 @@ class AvgPool2D(_Pool2D):
         Ho, Wo = self.check_image(x)
         kh, kw = self.kernel_size
         y = sum(x[at] for _, _, at in self.offsets(Ho, Wo)) / (kh * kw)   # N, C, Ho, Wo
-        self.save_for_backward(x.shape, y)
+        self.save_for_backward(x.shape, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -222,7 +222,7 @@ class GlobalAvgPool2D(Layer):
         """x (N, C, H, W) → y (N, C)."""
         self.check_input(x, ndims=(4,))
         y = x.mean(axis=(2, 3))                               # N, C
-        self.save_for_backward(x.shape, y)
+        self.save_for_backward(x.shape, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):

@@ -18,7 +18,7 @@ class Flatten(Layer):
         """x (N, C, H, W) → y (N, C·H·W)."""
         self.check_input(x, ndims=(2, 3, 4, 5))
         y = x.reshape(x.shape[0], -1)
-        self.save_for_backward(x.shape, y)
+        self.save_for_backward(x.shape, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):

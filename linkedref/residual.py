@@ -37,7 +37,7 @@ class Residual(Container):
                              f"shape {tuple(ys.shape)}; give a shortcut that maps x to the block's "
                              f"output shape (e.g. a 1×1 Conv2D with the block's stride)")
         y = yb + ys
-        self.save_for_backward(True, y)
+        self.save_for_backward(None, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):

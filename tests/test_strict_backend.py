@@ -42,7 +42,7 @@ class _Relu(Layer):
 
     def forward(self, x, training=False):
         y = self.relu(x)
-        self.save_for_backward(x > 0, y)
+        self.save_for_backward(x > 0, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
