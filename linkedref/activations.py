@@ -110,7 +110,7 @@ class ReLU(Activation):
         self.check_input(x)
         xp = B.get_array_module(x)
         y = relu_into(x, xp.empty_like(x))          # max(z, 0)
-        self.save_for_backward(x > 0, output_shape=y.shape)            # the mask z > 0: N, C, ... (bool)
+        self.save_for_backward(x > 0, output_shape=y.shape)   # the mask z > 0: N, C, ... (bool)
         return y
 
     def backward(self, dy, need_dx=True):
