@@ -61,9 +61,9 @@ class StepSchedule:
 class Optimizer:
     """Base class: learning rate, time decay, schedule, per-parameter state, in-place updates.
 
-    Subclasses implement ``_update(p, g, state, scratch, lr)`` for one parameter, where ``lr``
-    is this step's learning rate (a Python float), ``state`` a dict of this key's buffers and
-    ``scratch`` a work array of p's shape and dtype (shared between parameters of that shape).
+    Subclasses implement ``_update(p, g, state, lr)`` for one parameter: p is updated in place,
+    ``state`` is this key's dict of arrays (new arrays may be set in it), ``lr`` this step's
+    learning rate (a Python float).
     """
 
     def __init__(self, model, lr: float, decay: float = 0.0, schedule=None):
@@ -80,8 +80,7 @@ class Optimizer:
         self.lr, self.decay, self.schedule = float(lr), float(decay), schedule
         self.iterations = 0          # steps taken (Keras' `iterations`)
         self.epoch = 0
-        self.state: dict = {}        # parameter key → dict of buffers
-        self._scratch: dict = {}     # (shape, dtype, device module) → work array
+        self.state: dict = {}        # parameter key → dict of arrays
 
     @property
     def name(self) -> str:
@@ -118,22 +117,15 @@ class Optimizer:
                 raise ValueError(f"{self.name}: parameter '{key}' changed shape from "
                                  f"{_shape_of(state)} to {tuple(p.shape)} since the last step; "
                                  "make a new optimizer for a changed model")
-            self._update(p, g, state, self._work_array(p), lr)
+            self._update(p, g, state, lr)
         self.iterations += 1
 
     # -- for subclasses -------------------------------------------------------------------
     def _init_state(self, p) -> dict:
         return {}
 
-    def _update(self, p, g, state, scratch, lr):
+    def _update(self, p, g, state, lr):
         raise NotImplementedError
-
-    def _work_array(self, p):
-        xp = B.get_array_module(p)
-        key = (tuple(p.shape), p.dtype, xp.__name__)
-        if key not in self._scratch:
-            self._scratch[key] = xp.empty_like(p)
-        return self._scratch[key]
 
     def _hyper(self) -> str:
         return f"lr={self.lr}, decay={self.decay}"
@@ -163,21 +155,16 @@ class SGD(Optimizer):
             return {}
         return {"v": B.get_array_module(p).zeros_like(p)}
 
-    def _update(self, p, g, state, s, lr):
-        xp = B.get_array_module(p)
-        xp.multiply(g, lr, out=s)           # s = lr g
-        if self.momentum == 0:
-            p -= s                          # p ← p − lr g
+    def _update(self, p, g, state, lr):
+        mu = self.momentum
+        if mu == 0:
+            p -= lr * g                                  # p ← p − lr g
             return
-        v, mu = state["v"], self.momentum
-        v *= mu
-        v -= s                              # v ← μ v − lr g
+        v = state["v"] = mu * state["v"] - lr * g        # v ← μ v − lr g
         if self.nesterov:
-            p -= s                          # p ← p − lr g + μ v
-            xp.multiply(v, mu, out=s)
-            p += s
+            p += mu * v - lr * g                         # p ← p + μ v − lr g
         else:
-            p += v                          # p ← p + v
+            p += v                                       # p ← p + v
 
     def _hyper(self):
         return (f"lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
@@ -202,18 +189,10 @@ class RMSProp(Optimizer):
     def _init_state(self, p):
         return {"a": B.get_array_module(p).zeros_like(p)}
 
-    def _update(self, p, g, state, s, lr):
-        xp = B.get_array_module(p)
-        a = state["a"]
-        a *= self.rho
-        xp.multiply(g, g, out=s)
-        s *= 1.0 - self.rho
-        a += s                              # a ← ρ a + (1 − ρ) g²
-        xp.sqrt(a, out=s)
-        s += self.eps
-        xp.divide(g, s, out=s)
-        s *= lr
-        p -= s                              # p ← p − lr g / (√a + ε)
+    def _update(self, p, g, state, lr):
+        xp, rho = B.get_array_module(p), self.rho
+        a = state["a"] = rho * state["a"] + (1 - rho) * g**2        # a ← ρ a + (1 − ρ) g²
+        p -= lr * (g / (xp.sqrt(a) + self.eps))                     # p ← p − lr g / (√a + ε)
 
     def _hyper(self):
         return f"lr={self.lr}, rho={self.rho}, eps={self.eps}, decay={self.decay}"
@@ -244,24 +223,12 @@ class Adam(Optimizer):
         xp = B.get_array_module(p)
         return {"m": xp.zeros_like(p), "v": xp.zeros_like(p)}
 
-    def _update(self, p, g, state, s, lr):
-        xp = B.get_array_module(p)
-        b1, b2 = self.beta1, self.beta2
-        t = self.iterations + 1
-        lr_t = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
-        m, v = state["m"], state["v"]
-        m *= b1
-        xp.multiply(g, 1.0 - b1, out=s)
-        m += s                              # m ← β1 m + (1 − β1) g
-        v *= b2
-        xp.multiply(g, g, out=s)
-        s *= 1.0 - b2
-        v += s                              # v ← β2 v + (1 − β2) g²
-        xp.sqrt(v, out=s)
-        s += self.eps
-        xp.divide(m, s, out=s)
-        s *= lr_t
-        p -= s                              # p ← p − lr_t m / (√v + ε)
+    def _update(self, p, g, state, lr):
+        xp, b1, b2, t = B.get_array_module(p), self.beta1, self.beta2, self.iterations + 1
+        lr_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        m = state["m"] = b1 * state["m"] + (1 - b1) * g             # m ← β1 m + (1 − β1) g
+        v = state["v"] = b2 * state["v"] + (1 - b2) * g**2          # v ← β2 v + (1 − β2) g²
+        p -= lr_t * (m / (xp.sqrt(v) + self.eps))                   # p ← p − lr_t m / (√v + ε)
 
     def _hyper(self):
         return (f"lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}, "

@@ -248,7 +248,7 @@ def test_a_subclass_rule_sees_whole_parameters():
     seen = []
 
     class NormalisedSGD(SGD):
-        def _update(self, p, g, state, scratch, lr):
+        def _update(self, p, g, state, lr):
             seen.append(p.shape)
             p -= lr * g / B.get_array_module(g).sqrt((g * g).sum())
 
