@@ -20,7 +20,7 @@ class Dense(Layer):
         bias: whether to add b (params then hold only W when False).
         rng: a numpy Generator or int seed for the initial W.
 
-    cache: x (N, in). grads["W"], grads["b"] are overwritten in place by each backward.
+    cache: x (N, in). Each backward sets grads["W"] and grads["b"] to new arrays.
     """
 
     def __init__(self, in_features: int, out_features: int, init: str = "glorot_uniform",
@@ -40,36 +40,25 @@ class Dense(Layer):
     def forward(self, x, training: bool = False):
         """x (N, in) → y (N, out)."""
         self.check_input(x, ndims=(2,), channels=self.in_features)
-        xp = B.get_array_module(x)
-        y = xp.matmul(x, self.params["W"])                    # N, out
+        y = x @ self.params["W"]                              # N, out
         if self.bias:
-            y += self.params["b"]                             # broadcast over N
+            y = y + self.params["b"]                          # b broadcast over N
         self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
-        """dy (N, out) → dx (N, in), or None when not ``need_dx``; writes grads W (in, out)
+        """dy (N, out) → dx (N, in), or None when not ``need_dx``; sets grads W (in, out)
         and b (out,).
 
         y = x W + b  ⇒  dL/dx = dy W^T,  dL/dW = x^T dy,  dL/db = Σ_n dy[n].
         """
-        self.write_grads(dy, self.saved(dy))
+        x = self.saved(dy)
+        self.grads["W"] = x.T @ dy                            # in, out
+        if self.bias:
+            self.grads["b"] = dy.sum(axis=0)                  # out
         if not need_dx:
             return None
-        return B.get_array_module(dy).matmul(dy, self.params["W"].T)      # N, in
-
-    def write_grads(self, dy, x):
-        """grads W (in, out) = x^T dy and b (out,) = Σ_n dy[n], in place where they fit."""
-        xp, W = B.get_array_module(dy), self.params["W"]
-        if self.grads["W"].shape == W.shape and self.grads["W"].dtype == x.dtype == dy.dtype:
-            xp.matmul(x.T, dy, out=self.grads["W"])           # in, out — written in place
-        else:
-            self.grads["W"] = xp.matmul(x.T, dy)
-        if self.bias:
-            if self.grads["b"].dtype == dy.dtype:
-                dy.sum(axis=0, out=self.grads["b"])           # out
-            else:
-                self.grads["b"] = dy.sum(axis=0)
+        return dy @ self.params["W"].T                        # N, in
 
     def __repr__(self):
         return (f"Dense({self.in_features}, {self.out_features}, init={self.init!r}"

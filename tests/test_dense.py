@@ -41,14 +41,20 @@ def test_forward_and_backward_match_the_formulas(rng):
     np.testing.assert_array_equal(B.to_numpy(dy_dev), dy)            # dy left untouched
 
 
-def test_grads_are_written_in_place(rng):
+def test_backward_sets_new_grad_arrays_and_leaves_the_old_ones_alone(rng):
+    """The layer protocol's rule: backward sets grads[key] to a new array (never writes into
+    the old one, never accumulates)."""
     layer = Dense(3, 2, rng=rng)
-    before = {k: id(v) for k, v in layer.grads.items()}
     x = B.asarray(rng.standard_normal((4, 3)), dtype="float32")
     layer.forward(x)
     layer.backward(B.asarray(np.ones((4, 2)), dtype="float32"))
-    assert {k: id(v) for k, v in layer.grads.items()} == before
+    first = dict(layer.grads)
     assert float(B.to_numpy(layer.grads["b"])[0]) == 4.0
+    layer.forward(x)
+    layer.backward(B.asarray(np.ones((4, 2)), dtype="float32"))
+    assert all(layer.grads[k] is not first[k] for k in first)
+    assert float(B.to_numpy(layer.grads["b"])[0]) == 4.0             # replaced, not 8
+    assert float(B.to_numpy(first["b"])[0]) == 4.0                   # the old array untouched
 
 
 def test_parameters_follow_the_default_dtype(rng):
