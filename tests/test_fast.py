@@ -194,6 +194,29 @@ def test_the_replicas_share_the_parameters_and_own_their_grads():
         assert replica.grads[key] is not model.grads[key], key
 
 
+def test_the_summed_grads_are_set_as_new_arrays_each_split_step():
+    """The layer protocol's rule, kept by DataParallel: a split backward sets each grad to a new
+    array holding this batch's gradient; the last step's arrays are left as they were."""
+    rng = np.random.default_rng(0)
+    x, labels = rng.standard_normal((8, 3, 16, 16)).astype("float32"), rng.integers(0, 10, 8)
+    loss = lk.SoftmaxCrossEntropy()
+    with lk.fast.using_threads(2):
+        model = DataParallel(small_net(), measure=False)
+        seen = []
+        for _ in range(3):                                   # the first step runs whole
+            loss.forward(model.forward(x, training=True), labels)
+            model.backward(loss.backward())
+            seen.append({k: (g, np.array(g)) for k, g in model.grads.items()})
+    whole = small_net()
+    loss.forward(whole.forward(x, training=True), labels)
+    whole.backward(loss.backward())
+    for key, (g, values) in seen[1].items():
+        assert seen[2][key][0] is not g, key                 # set anew, not written into
+        np.testing.assert_array_equal(np.array(g), values, err_msg=key)   # the old one intact
+        np.testing.assert_allclose(seen[2][key][1], np.array(whole.grads[key]), rtol=1e-5,
+                                   atol=1e-6, err_msg=key)   # this batch's, not accumulated
+
+
 def test_the_replicas_are_made_anew_when_the_parameters_are_replaced():
     with lk.fast.using_threads(2):
         model = DataParallel(small_net(), measure=False)

@@ -137,10 +137,7 @@ class DataParallel:
             dxs[i] = models[i].backward(dy[self.pieces[i]], need_dx=need_dx)
 
         parallel(run, range(len(self.pieces)))
-        total = self.module.grads
-        for replica in models[1:]:
-            for key, g in replica.grads.items():
-                total[key] += g                           # in place: the model's grad arrays
+        set_summed_grads(self.module, models[1:])
         self.stop_clock()
         return None if not need_dx else B.get_array_module(dxs[0]).concatenate(dxs)
 
@@ -191,6 +188,15 @@ class DataParallel:
             self.replicas = [replica_of(self.module) for _ in range(1, n)]
             self.signature = signature
         return self.replicas[:n - 1]
+
+
+def set_summed_grads(model, replicas):
+    """Set each grad of ``model``'s layers to a new array, the sum of its own and the replicas'
+    grads under that key (the layer protocol's rule: set, never write into the old array)."""
+    for layer, *others in zip(layers_of(model), *map(layers_of, replicas)):
+        if "grads" in vars(layer):                # a leaf: its own dict, not a container's view
+            for key in list(layer.grads):
+                layer.grads[key] = sum((other.grads[key] for other in others), layer.grads[key])
 
 
 def drop_caches(model):
