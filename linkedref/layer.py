@@ -5,16 +5,27 @@ A layer is an object with
 - ``y = layer.forward(x, training=False)`` — computes the output and keeps what backward needs
   (``save_for_backward``);
 - ``dx = layer.backward(dy, need_dx=True)`` — given dL/dy (same shape as y) returns dL/dx (same
-  shape as x) and writes dL/dparam into ``layer.grads``. It never changes ``dy`` in place.
+  shape as x). It never changes ``dy`` in place.
   ``need_dx=False`` says that no one needs dL/dx — a network's first layer, whose input is data —
   so a layer may skip that product and return None (Conv2D and Dense do; the others return dx
   anyway). ``fit`` asks the model for ``backward(dy, need_dx=False)``, and ``Sequential`` passes it
   on to its first layer (a layer whose backward takes only dy is simply asked for dx);
 - ``layer.params`` and ``layer.grads`` — dicts with the same keys (empty for parameter-free
-  layers). Optimizers walk both and update ``params`` in place;
+  layers). Optimizers read both afresh each step and update ``params`` in place;
 - ``layer.buffers`` — state that is saved with the weights but not trained (BatchNorm's running
   statistics);
 - ``layer.expansion`` — outputs per input feature/channel: 1, or d for a d-member linked unit.
+
+Gradients, one rule: ``backward`` *sets* ``self.grads[key] = <new array>`` holding dL/dparam of
+the last forward. It replaces the old array — never adds to it, never writes into it — so a grad
+read earlier keeps its values, and a second backward gives the second gradient, not a sum.
+
+Caches: forward calls ``self.save_for_backward(cache, output_shape=y.shape)`` (``cache``: what
+backward needs — x, a mask, a tuple; None for nothing), and backward reads it back with
+``self.saved(dy)``, which first checks that dy has the output's shape.
+
+Units (ReLU, LK-ReLU, a linked unit of one's own) are layers too; what more a unit has is written
+in one place, the docstring of ``lk.Activation`` (activations.py).
 
 Containers (``Sequential`` here, ``Residual``, ``Linked``) hold child layers and expose their
 params under dotted names ("0.W", "3.block.1.gamma"). A layer object may appear only once in a

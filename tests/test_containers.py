@@ -79,3 +79,30 @@ def test_batchnorm_refuses_one_value_per_channel_in_training(rng):
     assert bn.forward(x, training=False).shape == (1, 3)            # inference is fine
     assert bn.forward(B.asarray(rng.standard_normal((1, 3, 2, 2)), dtype="float32"),
                       training=True).any()
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: lk.Dense(3, 4, rng=0), (5, 3)),
+    (lambda: lk.Conv2D(2, 3, 3, padding="same", rng=0), (2, 2, 5, 5)),
+    (lambda: lk.BatchNorm(3), (4, 3, 2, 2)),
+    (lambda: lk.Sequential([lk.Dense(3, 4, rng=0), lk.ReLU(), lk.Dense(4, 2, rng=1)]), (5, 3)),
+])
+def test_backward_sets_each_grad_to_a_new_array_of_the_last_forward(make, shape, rng):
+    """The layer protocol's rule: grads[key] is replaced by a new array holding dL/dparam of the
+    last forward; an array read before keeps its values (no write into it, no accumulation)."""
+    layer = make()
+    x = [B.asarray(rng.standard_normal(shape), dtype="float32") for _ in range(2)]
+    dy = [B.asarray(rng.standard_normal(layer.forward(xi).shape), dtype="float32") for xi in x]
+    grads = []
+    for xi, dyi in zip(x, dy):
+        layer.forward(xi, training=True)
+        layer.backward(dyi)
+        grads.append({k: (g, B.to_numpy(g).copy()) for k, g in layer.grads.items()})
+    fresh = make()                                   # the same weights, one pass on x[1] only
+    fresh.forward(x[1], training=True)
+    fresh.backward(dy[1])
+    assert grads[0].keys() == grads[1].keys() == dict(layer.params).keys()
+    for key, (g, values) in grads[0].items():
+        assert grads[1][key][0] is not g, key
+        assert (B.to_numpy(g) == values).all(), f"{key}: the earlier array was written into"
+        assert (grads[1][key][1] == B.to_numpy(fresh.grads[key])).all(), f"{key}: accumulated"
