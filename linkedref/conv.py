@@ -17,20 +17,10 @@ bottom/right — asymmetric, exactly as Keras does).
 """
 from __future__ import annotations
 
-import numbers
-
 from . import backend as B
 from . import fast
 from .init import initialize
-from .layer import Layer, check_size
-
-
-def _pair(value, what, who="Conv2D"):
-    """An int or a pair of ints as a pair of Python ints (a clear error for anything else)."""
-    items = list(value) if isinstance(value, (tuple, list)) else [value, value]
-    if len(items) != 2 or not all(isinstance(v, numbers.Integral) for v in items):
-        raise ValueError(f"{who}: {what} must be an int or a pair of ints, got {value!r}")
-    return tuple(int(v) for v in items)
+from .layer import Layer, check_pair, check_size
 
 
 def _padding(padding, who="Conv2D"):
@@ -40,10 +30,7 @@ def _padding(padding, who="Conv2D"):
             raise ValueError(f"{who}: padding must be an int, a pair, 'same' or 'valid', "
                              f"got {padding!r}")
         return padding
-    pair = _pair(padding, "padding", who)
-    if min(pair) < 0:
-        raise ValueError(f"{who}: padding must be ≥ 0, got {padding!r}")
-    return pair
+    return check_pair(who, "padding", padding, minimum=0)
 
 
 def same_padding(size, k, s):
@@ -67,7 +54,7 @@ def conv_pads(H, W, kernel_size, stride, padding):
 def _reference_setup(x, W, stride, padding, who):
     """xpad (N, C, Hp, Wp), the strides (sh, sw), the pads and (Ho, Wo) for the plain versions."""
     xp = B.get_array_module(x, W)
-    stride, padding = _pair(stride, "stride", who), _padding(padding, who)
+    stride, padding = check_pair(who, "stride", stride), _padding(padding, who)
     kh, kw = W.shape[2:]
     pads = conv_pads(x.shape[2], x.shape[3], (kh, kw), stride, padding)
     xpad = xp.pad(x, ((0, 0), (0, 0)) + pads)                        # N, C, Hp, Wp
@@ -147,11 +134,8 @@ class Conv2D(Layer):
         super().__init__()
         self.in_channels = check_size("Conv2D", "in_channels", in_channels)
         self.out_channels = check_size("Conv2D", "out_channels", out_channels)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        if min(self.kernel_size) < 1 or min(self.stride) < 1:
-            raise ValueError(f"Conv2D: kernel_size and stride must be ≥ 1, "
-                             f"got {kernel_size}, {stride}")
+        self.kernel_size = check_pair("Conv2D", "kernel_size", kernel_size)
+        self.stride = check_pair("Conv2D", "stride", stride)
         self.padding = _padding(padding)
         (kh, kw), C, O = self.kernel_size, self.in_channels, self.out_channels
         self.init = init
@@ -173,16 +157,14 @@ class Conv2D(Layer):
             raise ValueError(f"Conv2D: kernel {kh}×{kw} is larger than the padded input "
                              f"{Hp}×{Wp} (input shape {tuple(x.shape)}, padding {self.padding!r})")
         self.cache = None                    # the last pass's padded input goes before this one
-        xpad = B.get_array_module(x).zeros((x.shape[0], x.shape[1], Hp, Wp), dtype=x.dtype)
-        xpad[:, :, top:top + x.shape[2], left:left + x.shape[3]] = x     # x inside a zero border
+        xpad = B.get_array_module(x).pad(x, ((0, 0), (0, 0)) + pads)     # x inside a zero border
         # y[n, o, i, j] = b[o] + Σ_{c,p,q} W[o, c, p, q] · xpad[n, c, i·sh + p, j·sw + q]
-        y = fast.correlate(xpad, self.params["W"], self.stride)           # N, O, Ho, Wo
-        y += self.params["b"][:, None, None]
+        y = fast.correlate(xpad, self.params["W"], self.stride) + self.params["b"][:, None, None]
         self.save_for_backward((xpad, x.shape, pads), output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
-        """dy (N, O, Ho, Wo) → dx (N, C, H, W), or None when not ``need_dx``; writes grads
+        """dy (N, O, Ho, Wo) → dx (N, C, H, W), or None when not ``need_dx``; sets grads
         W (O, C, kh, kw) and b (O,)."""
         xpad, x_shape, pads = self.saved(dy)
         # db[o] = Σ_{n,i,j} dy[n, o, i, j]

@@ -12,29 +12,17 @@ for a fixed offset, the output positions (i, j) read the distinct input pixels
 slices. Backward: each input pixel receives the gradient of *every* window it lies in, so it must
 be *accumulated* when windows overlap (stride < kernel): ``dx[slice] += ...`` is a whole-tensor,
 duplicate-free update per offset, and the loop's ``+=`` does the accumulation across offsets.
-That is kh·kw vectorised operations (4 or 9 in practice), no scatter-add (``np.add.at``) and no
-per-sample or per-position loop.
 """
 from __future__ import annotations
 
-import numbers
-
 from . import backend as B
-from .layer import Layer
-
-
-def _pair(value, name, what):
-    """A positive int or a pair of them as a pair of Python ints (an error naming ``name`` else)."""
-    items = list(value) if isinstance(value, (tuple, list)) else [value, value]
-    if len(items) != 2 or not all(isinstance(v, numbers.Integral) and v >= 1 for v in items):
-        raise ValueError(f"{name}: {what} must be a positive int or a pair of them, got {value!r}")
-    return tuple(int(v) for v in items)
+from .layer import Layer, check_pair
 
 
 def _windows_at(x, kernel_size, stride, who):
     """(kh, kw), (Ho, Wo), and for each output position (i, j, rows, cols): its window's slices."""
-    kh, kw = _pair(kernel_size, who, "kernel_size")
-    sh, sw = (kh, kw) if stride is None else _pair(stride, who, "stride")
+    kh, kw = check_pair(who, "kernel_size", kernel_size)
+    sh, sw = (kh, kw) if stride is None else check_pair(who, "stride", stride)
     Ho, Wo = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
     positions = [(i, j, slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw))
                  for i in range(Ho) for j in range(Wo)]
@@ -47,11 +35,16 @@ def max_pool_reference(x, kernel_size, stride=None):
     x (N, C, H, W) → y (N, C, Ho, Wo); kernel_size and stride as ``MaxPool2D`` takes them (stride
     None: the kernel). One Python loop over the output positions, each window a plain slice.
     """
+    return _pool_reference(x, kernel_size, stride, "max", "max_pool_reference")
+
+
+def _pool_reference(x, kernel_size, stride, reduce, who):
+    """y[n, c, i, j] = x[n, c]'s window at (i·sh, j·sw) reduced by its method ``reduce``."""
     xp = B.get_array_module(x)
-    _, (Ho, Wo), positions = _windows_at(x, kernel_size, stride, "max_pool_reference")
+    _, (Ho, Wo), positions = _windows_at(x, kernel_size, stride, who)
     y = xp.empty((*x.shape[:2], Ho, Wo), dtype=x.dtype)       # N, C, Ho, Wo
     for i, j, rows, cols in positions:
-        y[:, :, i, j] = x[:, :, rows, cols].max(axis=(2, 3))
+        y[:, :, i, j] = getattr(x[:, :, rows, cols], reduce)(axis=(2, 3))
     return y
 
 
@@ -79,12 +72,7 @@ def avg_pool_reference(x, kernel_size, stride=None):
 
     x (N, C, H, W) → y (N, C, Ho, Wo); arguments as ``AvgPool2D`` takes them.
     """
-    xp = B.get_array_module(x)
-    _, (Ho, Wo), positions = _windows_at(x, kernel_size, stride, "avg_pool_reference")
-    y = xp.empty((*x.shape[:2], Ho, Wo), dtype=x.dtype)       # N, C, Ho, Wo
-    for i, j, rows, cols in positions:
-        y[:, :, i, j] = x[:, :, rows, cols].mean(axis=(2, 3))
-    return y
+    return _pool_reference(x, kernel_size, stride, "mean", "avg_pool_reference")
 
 
 def avg_pool_reference_backward(x, dy, kernel_size, stride=None):
@@ -106,8 +94,8 @@ class _Pool2D(Layer):
 
     def __init__(self, kernel_size, stride=None):
         super().__init__()
-        self.kernel_size = _pair(kernel_size, self.name, "kernel_size")
-        self.stride = self.kernel_size if stride is None else _pair(stride, self.name, "stride")
+        self.kernel_size = check_pair(self.name, "kernel_size", kernel_size)
+        self.stride = self.kernel_size if stride is None else check_pair(self.name, "stride", stride)
 
     def check_image(self, x):
         """x must be (N, C, H, W) with H ≥ kh and W ≥ kw; returns (Ho, Wo)."""
@@ -119,13 +107,14 @@ class _Pool2D(Layer):
         return (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
 
     def offsets(self, Ho, Wo):
-        """For each kernel offset (p, q): the slices of x that the Ho × Wo windows read there."""
+        """For each kernel offset (p, q), in row-major order (the k-th is p·kw + q): the slices of
+        x that the Ho × Wo windows read there."""
         (kh, kw), (sh, sw) = self.kernel_size, self.stride
         for p in range(kh):
             for q in range(kw):
                 rows = slice(p, p + (Ho - 1) * sh + 1, sh)           # i·sh + p for every i
                 columns = slice(q, q + (Wo - 1) * sw + 1, sw)        # j·sw + q for every j
-                yield p, q, (slice(None), slice(None), rows, columns)
+                yield slice(None), slice(None), rows, columns
 
     def __repr__(self):
         return f"{self.name}(kernel_size={self.kernel_size}, stride={self.stride})"
@@ -141,43 +130,41 @@ class MaxPool2D(_Pool2D):
     order within the window (smallest p, then smallest q) — ``argmax``'s rule.
     The plain version: ``max_pool_reference`` and ``max_pool_reference_backward``.
 
-    cache: the argmax index within each window, a flat p·kw + q (N, C, Ho, Wo) as uint8 (int32
-    for windows of more than 256 elements), and x's shape.
+    cache: for each kernel offset, where it holds its window's first maximum (N, C, Ho, Wo)
+    bool; and x's shape.
     """
 
     def forward(self, x, training: bool = False):
         """x (N, C, H, W) → y (N, C, Ho, Wo).
 
-        A running maximum over the kh·kw kernel offsets: x[at] (N, C, Ho, Wo) holds offset (p, q)'s
-        pixel of every window. Strict ``>`` keeps the first maximum; arg = its index p·kw + q.
+        x[at] (N, C, Ho, Wo) holds one kernel offset's pixel of every window. y is the maximum
+        of these; the argmax is the first offset, in row-major order, whose pixel equals y.
         """
         xp = B.get_array_module(x)
-        kh, kw = self.kernel_size
-        Ho, Wo = self.check_image(x)
-        (_, _, first), *rest = self.offsets(Ho, Wo)
-        y = x[first].copy()                                   # N, C, Ho, Wo: the running max
-        arg = xp.zeros(y.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)   # its p·kw + q
-        for p, q, at in rest:
-            candidate = x[at]                                 # N, C, Ho, Wo (view)
-            greater = candidate > y                           # strict: ties keep the earlier one
-            xp.maximum(y, candidate, out=y)
-            arg *= ~greater                                   # arg = p·kw + q where greater
-            arg += greater * arg.dtype.type(p * kw + q)       # (arithmetic: ``where`` is slower)
-        self.save_for_backward((arg, x.shape), output_shape=y.shape)
+        offsets = list(self.offsets(*self.check_image(x)))
+        y = x[offsets[0]].copy()                              # N, C, Ho, Wo
+        for at in offsets[1:]:
+            y = xp.maximum(y, x[at])
+        found = xp.zeros(y.shape, dtype=bool)                 # the windows whose argmax is known
+        argmax = []                                           # per offset: is it the argmax?
+        for at in offsets:
+            first = (x[at] == y) & ~found
+            found = found | first
+            argmax.append(first)
+        self.save_for_backward((argmax, x.shape), output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
         """dy (N, C, Ho, Wo) → dx (N, C, H, W).
 
         y = x[argmax], so dL/dx[r] = Σ over the windows whose argmax is r of dy[window].
-        For each offset (p, q): the windows whose argmax sits at (p, q) pass dy to pixel
-        (i·sh + p, j·sw + q); ``+=`` sums over windows that share a pixel (overlap).
+        For each offset: the windows whose argmax it is pass dy to their pixel there;
+        ``+=`` sums over windows that share a pixel (overlap).
         """
-        arg, shape = self.saved(dy)
+        argmax, shape = self.saved(dy)
         dx = B.get_array_module(dy).zeros(shape, dtype=dy.dtype)    # N, C, H, W
-        kw = self.kernel_size[1]
-        for p, q, at in self.offsets(*dy.shape[2:]):
-            dx[at] += dy * (arg == p * kw + q)                # N, C, Ho, Wo into a strided slice
+        for at, first in zip(self.offsets(*dy.shape[2:]), argmax):
+            dx[at] += dy * first                              # N, C, Ho, Wo into a strided slice
         return dx
 
 
@@ -193,7 +180,7 @@ class AvgPool2D(_Pool2D):
         """x (N, C, H, W) → y (N, C, Ho, Wo): the sum over the kernel offsets, / (kh·kw)."""
         Ho, Wo = self.check_image(x)
         kh, kw = self.kernel_size
-        y = sum(x[at] for _, _, at in self.offsets(Ho, Wo)) / (kh * kw)   # N, C, Ho, Wo
+        y = sum(x[at] for at in self.offsets(Ho, Wo)) / (kh * kw)         # N, C, Ho, Wo
         self.save_for_backward(x.shape, output_shape=y.shape)
         return y
 
@@ -207,7 +194,7 @@ class AvgPool2D(_Pool2D):
         kh, kw = self.kernel_size
         dx = B.get_array_module(dy).zeros(shape, dtype=dy.dtype)    # N, C, H, W
         share = dy / (kh * kw)                                # N, C, Ho, Wo
-        for _, _, at in self.offsets(*dy.shape[2:]):
+        for at in self.offsets(*dy.shape[2:]):
             dx[at] += share
         return dx
 
