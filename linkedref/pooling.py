@@ -95,7 +95,7 @@ class _Pool2D(Layer):
     def __init__(self, kernel_size, stride=None):
         super().__init__()
         self.kernel_size = check_pair(self.name, "kernel_size", kernel_size)
-        self.stride = self.kernel_size if stride is None else check_pair(self.name, "stride", stride)
+        self.stride = check_pair(self.name, "stride", kernel_size if stride is None else stride)
 
     def check_image(self, x):
         """x must be (N, C, H, W) with H ≥ kh and W ≥ kw; returns (Ho, Wo)."""
