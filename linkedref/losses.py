@@ -15,7 +15,33 @@ import numpy
 from . import backend as B
 
 
-class SoftmaxCrossEntropy:
+class Loss:
+    """Base of the losses: ``name``, the cache of the last forward, and ``saved()`` to read it.
+
+    A subclass writes ``forward(y, target)`` (keeping what backward needs in ``self.cache``),
+    ``backward()`` and ``classification``.
+    """
+
+    classification = False
+
+    def __init__(self):
+        self.cache = None
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def saved(self):
+        """The cache of the last forward (a clear error before the first)."""
+        if self.cache is None:
+            raise ValueError(f"{self.name}: backward() called before forward()")
+        return self.cache
+
+    def __repr__(self):
+        return f"{self.name}()"
+
+
+class SoftmaxCrossEntropy(Loss):
     """L = mean_n [ log Σ_k exp(z_nk) − z_n,y_n ]: softmax and cross-entropy in one stable step.
 
     forward(logits, labels): logits (N, K) float; labels (N,) integer class indices in [0, K),
@@ -30,13 +56,6 @@ class SoftmaxCrossEntropy:
     """
 
     classification = True
-
-    def __init__(self):
-        self.cache = None
-
-    @property
-    def name(self) -> str:
-        return type(self).__name__
 
     def forward(self, logits, labels):
         """logits (N, K), labels (N,) → mean cross-entropy, a 0-d array in logits' dtype."""
@@ -70,21 +89,14 @@ class SoftmaxCrossEntropy:
 
         L = (1/N) Σ_n [lse(z_n) − z_n,y_n]  ⇒  dL/dz_nk = (p_nk − [k = y_n]) / N.
         """
-        if self.cache is None:
-            raise ValueError(f"{self.name}: backward() called before forward()")
-        p, labels = self.cache
-        xp = B.get_array_module(p)
+        p, labels = self.saved()
         N = p.shape[0]
         dz = p.copy()                                                   # N, K
-        dz[xp.arange(N), labels] -= 1                                   # − onehot (one per row)
-        dz /= N
-        return dz
-
-    def __repr__(self):
-        return f"{self.name}()"
+        dz[B.get_array_module(p).arange(N), labels] -= 1                # p − onehot(y)
+        return dz / N
 
 
-class MSE:
+class MSE(Loss):
     """L = mean over all elements of (y − t)²  (Keras' mean_squared_error, averaged over the batch).
 
     forward(pred, target): pred (N, ...) float; target of the same shape (NumPy or backend array,
@@ -93,15 +105,6 @@ class MSE:
 
     cache: the difference y − t.
     """
-
-    classification = False
-
-    def __init__(self):
-        self.cache = None
-
-    @property
-    def name(self) -> str:
-        return type(self).__name__
 
     def forward(self, pred, target):
         """pred, target (N, ...) → mean squared error, a 0-d array in pred's dtype."""
@@ -123,13 +126,8 @@ class MSE:
 
     def backward(self):
         """→ dpred.   L = (1/S) Σ d²,  d = y − t  ⇒  dL/dy = 2 d / S  (S = number of elements)."""
-        if self.cache is None:
-            raise ValueError(f"{self.name}: backward() called before forward()")
-        diff = self.cache
+        diff = self.saved()
         return diff * (2.0 / diff.size)
-
-    def __repr__(self):
-        return f"{self.name}()"
 
 
 # ----------------------------------------------------------------------------------- checks
