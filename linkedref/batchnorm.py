@@ -69,21 +69,18 @@ class BatchNorm(Layer):
             mean = self.buffers["running_mean"].reshape(shape)
             inv_std = 1.0 / xp.sqrt(self.buffers["running_var"].reshape(shape) + self.eps)
             xhat = (x - mean) * inv_std
-        y = xhat * gamma                                                  # N, C[, H, W]
-        y += beta
+        y = gamma * xhat + beta                                           # N, C[, H, W]
         self.save_for_backward((training, xhat, inv_std), output_shape=y.shape)
         return y
 
     def _update_running(self, mean, var):
-        """running ← momentum·running + (1 − momentum)·batch, in place (mean, var: (C,))."""
+        """running ← momentum·running + (1 − momentum)·batch (mean, var: (C,))."""
         m = self.momentum
         for key, batch in (("running_mean", mean), ("running_var", var)):
-            run = self.buffers[key]
-            run *= m
-            run += (1.0 - m) * batch.astype(run.dtype, copy=False)
+            self.buffers[key] = m * self.buffers[key] + (1 - m) * batch
 
     def backward(self, dy, need_dx=True):
-        """dy (N, C[, H, W]) → dx (same shape); writes grads gamma (C,) and beta (C,)."""
+        """dy (N, C[, H, W]) → dx (same shape); sets grads gamma (C,) and beta (C,)."""
         training, xhat, inv_std = self.saved(dy)
         axes, shape = self._axes_and_shape(dy)
         # y = γ x̂ + β  ⇒  dL/dβ = Σ dy,  dL/dγ = Σ dy·x̂  (sums over all axes but 1)
@@ -100,7 +97,7 @@ class BatchNorm(Layer):
         #   ∂x̂_j/∂x_i = s·(δ_ij − 1/M) − x̂_j·s·x̂_i/M, so
         #   dL/dx_i = Σ_j g_j ∂x̂_j/∂x_i = (s/M)·(M·g_i − Σ_j g_j − x̂_i·Σ_j g_j·x̂_j).
         # The sums are already known: Σ g = γ·dL/dβ and Σ g·x̂ = γ·dL/dγ, so with g = γ·dy
-        #   dL/dx = γ·s·(dy − (dL/dβ + x̂·dL/dγ)/M)     (three full-size passes, no transposes)
+        #   dL/dx = γ·s·(dy − (dL/dβ + x̂·dL/dγ)/M)
         M = dy.size // dy.shape[1]
         mean_dy = (dbeta / M).reshape(shape)                                    # 1, C[, 1, 1]
         mean_dy_xhat = (dgamma / M).reshape(shape)                              # 1, C[, 1, 1]

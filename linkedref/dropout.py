@@ -40,9 +40,8 @@ class Dropout(Layer):
             self.save_for_backward(None, output_shape=y.shape)      # no mask: dx = dy
             return y
         draws = B.uniform(self.rng, tuple(x.shape), dtype=x.dtype, like=x)   # U[0, 1), shape of x
-        keep = draws >= self.p                                # P(keep) = 1 − p
-        scale = x.dtype.type(1.0 / (1.0 - self.p))
-        mask = keep * scale                                   # same shape and dtype as x
+        keep = draws >= self.p                                # m: P(keep) = 1 − p
+        mask = keep.astype(x.dtype) / (1 - self.p)            # m / (1 − p), x's dtype
         y = x * mask
         self.save_for_backward(mask, output_shape=y.shape)
         return y
