@@ -159,7 +159,8 @@ class Conv2D(Layer):
         self.cache = None                    # the last pass's padded input goes before this one
         xpad = B.get_array_module(x).pad(x, ((0, 0), (0, 0)) + pads)     # x inside a zero border
         # y[n, o, i, j] = b[o] + Σ_{c,p,q} W[o, c, p, q] · xpad[n, c, i·sh + p, j·sw + q]
-        y = fast.correlate(xpad, self.params["W"], self.stride) + self.params["b"][:, None, None]
+        y = fast.correlate(xpad, self.params["W"], self.stride)           # N, O, Ho, Wo
+        y += self.params["b"][:, None, None]
         self.save_for_backward((xpad, x.shape, pads), output_shape=y.shape)
         return y
 

@@ -191,7 +191,7 @@ class RMSProp(Optimizer):
 
     def _update(self, p, g, state, lr):
         xp, rho = B.get_array_module(p), self.rho
-        a = state["a"] = rho * state["a"] + (1 - rho) * g**2        # a ← ρ a + (1 − ρ) g²
+        a = state["a"] = rho * state["a"] + (1 - rho) * g * g       # a ← ρ a + (1 − ρ) g²
         p -= lr * (g / (xp.sqrt(a) + self.eps))                     # p ← p − lr g / (√a + ε)
 
     def _hyper(self):
@@ -227,7 +227,7 @@ class Adam(Optimizer):
         xp, b1, b2, t = B.get_array_module(p), self.beta1, self.beta2, self.iterations + 1
         lr_t = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
         m = state["m"] = b1 * state["m"] + (1 - b1) * g             # m ← β1 m + (1 − β1) g
-        v = state["v"] = b2 * state["v"] + (1 - b2) * g**2          # v ← β2 v + (1 − β2) g²
+        v = state["v"] = b2 * state["v"] + (1 - b2) * g * g         # v ← β2 v + (1 − β2) g²
         p -= lr_t * (m / (xp.sqrt(v) + self.eps))                   # p ← p − lr_t m / (√v + ε)
 
     def _hyper(self):
