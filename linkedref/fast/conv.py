@@ -27,21 +27,33 @@ forward and dx, ``_winograd_weight_grad`` of dW), which does 2.25 products per o
 pair where im2col does 9.
 
 On a CPU every pass runs in chunks of the batch whose columns fit the cache (``batch_chunks``),
-one after the other; dW sums each chunk's products, then the chunks' sums in order.
-
-Work arrays (the im2col columns, dy on line positions, the dilated dy, ...) are reused from one
-call to the next: a fresh multi-megabyte array comes as new pages from the OS, and touching them
-for the first time costs more than the copy written into them. Each thread has its own
-``Workspace`` (``workspace()``), so replicas of a model (``DataParallel``) run these kernels at
-once. Nothing a caller keeps lives in a workspace.
+one after the other; dW sums each chunk's products, then the chunks' sums in order. Each pass
+allocates its work arrays afresh; ``keep_freed_memory`` makes that cheap.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
-import threading
 
 from .. import backend as B
 from . import winograd
+
+
+def keep_freed_memory() -> None:
+    """Ask glibc's malloc to keep freed memory for the next request rather than hand it back to
+    the OS (``mallopt``: M_TRIM_THRESHOLD 64 MiB, M_MMAP_THRESHOLD 32 MiB, its largest). Why: a
+    work array allocated on new pages costs a page fault per 4 KiB at first touch, more than the
+    copy written into it. Elsewhere than glibc: nothing."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc.mallopt(-1, 64 * 2 ** 20)           # M_TRIM_THRESHOLD = -1 in glibc's malloc.h
+        libc.mallopt(-3, 32 * 2 ** 20)           # M_MMAP_THRESHOLD = -3
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
+keep_freed_memory()
 
 
 def as_strided(x, shape, strides):
@@ -107,64 +119,21 @@ def on_grid(a, Ho, Wo, R):
     return as_strided(a, (n, O, Ho, Wo), (sn, sO, R * s, s))
 
 
-def on_line(dy, R, work):
-    """dy (n, O, Ho, Wo) laid on line positions: (n, O, L) of ``work``, zeros between the rows
-    (so the wrapped-around columns add nothing). R None: just dy as (n, O, Ho·Wo)."""
+def on_line(dy, R):
+    """dy (n, O, Ho, Wo) laid on line positions: (n, O, L), zeros between the rows (so the
+    wrapped-around columns add nothing). R None: just dy as (n, O, Ho·Wo)."""
     n, O, Ho, Wo = dy.shape
     if R is None:
         return dy.reshape(n, O, Ho * Wo)
-    xp = B.get_array_module(dy)
-    line = work.get(xp, (n, O, (Ho - 1) * R + Wo), dy.dtype, "dy_line")
-    if Ho > 1 and R > Wo:
-        s = line.strides                       # row i's gap: positions i·R + Wo … i·R + R − 1
-        as_strided(line[:, :, Wo:], (n, O, Ho - 1, R - Wo), (s[0], s[1], R * s[2], s[2]))[...] = 0
+    line = B.get_array_module(dy).zeros((n, O, (Ho - 1) * R + Wo), dtype=dy.dtype)
     on_grid(line, Ho, Wo, R)[...] = dy
     return line
 
 
-class Workspace:
-    """Work arrays reused from one call to the next: one flat buffer per tag, handed out as views.
-
-    The rule for what may live here: an array from ``get`` is valid until the next ``get`` with
-    the same tag. So only arrays that no caller keeps come from a workspace (each filled and used
-    up inside one function of this module), and one workspace serves one thread.
-    Requests above ``limit`` elements get a fresh array. ``clear()`` frees the buffers.
-    """
-
-    def __init__(self, limit=2 ** 26):               # elements (256 MiB of float32) per buffer
-        self.limit = limit
-        self.buffers: dict = {}
-
-    def get(self, xp, shape, dtype, tag):
-        """An array of ``shape`` and ``dtype`` on module xp (contents undefined)."""
-        size = math.prod(shape)
-        if size > self.limit:
-            return xp.empty(shape, dtype=dtype)
-        key = (tag, dtype, xp.__name__)
-        buf = self.buffers.get(key)
-        if buf is None or buf.size < size:
-            buf = self.buffers[key] = xp.empty(size, dtype=dtype)
-        return buf[:size].reshape(shape)
-
-    def clear(self):
-        """Free every buffer (they are re-created when next needed)."""
-        self.buffers.clear()
-
-
-_THREAD = threading.local()      # .work: this thread's Workspace
-
-
-def workspace() -> Workspace:
-    """The calling thread's own workspace, created when first needed."""
-    if getattr(_THREAD, "work", None) is None:
-        _THREAD.work = Workspace()
-    return _THREAD.work
-
-
-def im2col(win, work, batch_inside=False):
+def im2col(win, batch_inside=False):
     """The windows ``win`` of x — ``windows(x, ...)`` (N, C, kh, kw, Ho, Wo) or
-    ``line_windows(x, ...)`` (N, C, kh, kw, L) — copied into cols (N, C·kh·kw, P), an array of
-    ``work``; P = Ho·Wo or L, the output positions. (The view is made once per pass, then sliced.)
+    ``line_windows(x, ...)`` (N, C, kh, kw, L) — copied into cols (N, C·kh·kw, P), a new array;
+    P = Ho·Wo or L, the output positions. (The view is made once per pass, then sliced.)
 
     ``batch_inside=True``: cols (C·kh·kw, N·P) instead, the batch folded in beside the output
     positions (for one GEMM over the whole batch).
@@ -172,8 +141,7 @@ def im2col(win, work, batch_inside=False):
     (N, C, kh, kw), P = win.shape[:4], math.prod(win.shape[4:])
     if batch_inside:
         win = win.transpose(1, 2, 3, 0, *range(4, win.ndim))   # C, kh, kw, N, positions (view)
-    cols = work.get(B.get_array_module(win), win.shape, win.dtype, "cols")
-    cols[...] = win                                          # the one copy of the pass
+    cols = B.get_array_module(win).ascontiguousarray(win)     # the one copy of the pass
     if batch_inside:
         return cols.reshape(C * kh * kw, N * P)
     return cols.reshape(N, C * kh * kw, P)
@@ -217,16 +185,14 @@ def correlate(x, w, stride, prepare=None):
     win = windows(x, kh, kw, stride) if R is None else line_windows(x, kh, kw)
     w2, P = w.reshape(O, C * kh * kw), math.prod(win.shape[4:])
     y = xp.empty((N, O, Ho, Wo), dtype=x.dtype)
-    work = workspace()
     for batch in batch_chunks(xp, N, C * kh * kw * P * x.itemsize):
         if prepare is not None:
             prepare(batch)
-        cols = im2col(win[batch], work)                      # n, C·kh·kw, P
+        cols = im2col(win[batch])                            # n, C·kh·kw, P
         if R is None:
             xp.matmul(w2, cols, out=y[batch].reshape(-1, O, P))   # n, O, Ho·Wo
-            continue
-        line = xp.matmul(w2, cols, out=work.get(xp, (cols.shape[0], O, P), x.dtype, "y_line"))
-        y[batch] = on_grid(line, Ho, Wo, R)                  # n, O, Ho, Wo
+        else:
+            y[batch] = on_grid(w2 @ cols, Ho, Wo, R)         # n, O, Ho, Wo
     return y
 
 
@@ -248,30 +214,24 @@ def weight_grad(xpad, dy, kernel_size, stride):
     win = windows(xpad, kh, kw, stride) if R is None else line_windows(xpad, kh, kw)
     K, P = C * kh * kw, math.prod(win.shape[4:])
     dW_t = xp.zeros((K, O), dtype=dy.dtype)
-    work = workspace()
     for batch in batch_chunks(xp, N, K * P * dy.itemsize):   # this chunk's Σ_n cols[n] @ dy[n]^T
-        dW_t += _chunk_product(win[batch], on_line(dy[batch], R, work), work)
+        dW_t += _chunk_product(win[batch], on_line(dy[batch], R))
     return xp.ascontiguousarray(dW_t.T).reshape(O, C, kh, kw)
 
 
-def _chunk_product(win, dy3, work):
+def _chunk_product(win, dy3):
     """Σ_n cols[n] @ dy[n]^T (K, O) over one chunk: windows win (n, C, kh, kw, positions), dy3
     (n, O, P) on the same positions."""
-    xp = B.get_array_module(dy3)
     (n, C, kh, kw), (O, P) = win.shape[:4], dy3.shape[1:]
     K = C * kh * kw
     if P >= K:
-        cols = im2col(win, work)                                             # n, K, P
-        per_sample = xp.matmul(cols, dy3.transpose(0, 2, 1),
-                               out=work.get(xp, (n, K, O), dy3.dtype, "dW"))  # n, K, O
-        return per_sample.sum(axis=0)                                        # K, O
+        cols = im2col(win)                                                   # n, K, P
+        return (cols @ dy3.transpose(0, 2, 1)).sum(axis=0)                   # K, O
     # Few output positions (late layers): each sample's product above would contract over a
     # short P and write a whole K × O block, so instead put the samples beside the positions:
     # one GEMM over n·P, cols as (K, n·P) @ dy as (n·P, O).
-    cols = im2col(win, work, batch_inside=True)                                # K, n·P
-    dy_t = work.get(xp, (O, n, P), dy3.dtype, "dy_t")
-    dy_t[...] = dy3.transpose(1, 0, 2)
-    return cols @ dy_t.reshape(O, n * P).T                                    # K, O
+    cols = im2col(win, batch_inside=True)                                      # K, n·P
+    return cols @ dy3.transpose(1, 0, 2).reshape(O, n * P).T                  # K, O
 
 
 def input_grad(dy, w, stride, x_shape, pads):
@@ -345,38 +305,30 @@ def _winograd(src, w, frame, offset):
     tH, tW = -(-Ho // 4), -(-Wo // 4)                   # 4×4 output tiles; the frame rounded up
     U = winograd.filter_transform(w)                    # 36, O, C
     y = xp.empty((N, O, Ho, Wo), dtype=dt)
-    work = workspace()
     per_sample = 36 * tH * tW * max(C, O) * src.itemsize
     for batch in batch_chunks(xp, N, per_sample, WINOGRAD_CHUNK_BYTES):
         n = batch.stop - batch.start
         T = n * tH * tW                                 # the chunk's tiles
-        V = _winograd_input_tiles(src[batch], C, (tH, tW), offset, work)     # 6, 6, C·T
-        M = xp.matmul(U, V.reshape(36, C, T), out=work.get(xp, (36, O, T), dt, "wino_m"))
-        Y = winograd.output_transform(M.reshape(6, 6, O * T),
-                                      work.get(xp, (4, 4, O * T), dt, "wino_y"),
-                                      work.get(xp, (4, 6, O * T), dt, "wino_half"))
-        tiles = work.get(xp, (n, O, tH, 4, tW, 4), dt, "wino_tiles")   # n, O, rows, columns
-        tiles[...] = Y.reshape(4, 4, O, n, tH, tW).transpose(3, 2, 4, 0, 5, 1)
+        V = _winograd_input_tiles(src[batch], C, (tH, tW), offset)          # 6, 6, C·T
+        M = U @ V.reshape(36, C, T)                                         # 36, O, T
+        Y = winograd.output_transform(M.reshape(6, 6, O * T))               # 4, 4, O·T
+        tiles = Y.reshape(4, 4, O, n, tH, tW).transpose(3, 2, 4, 0, 5, 1)   # n, O, rows, columns
         y[batch] = tiles.reshape(n, O, 4 * tH, 4 * tW)[:, :, :Ho, :Wo]
     return y
 
 
-def _winograd_input_tiles(src, C, tiles, offset, work):
+def _winograd_input_tiles(src, C, tiles, offset):
     """V (6, 6, C·T): the transformed 6×6 input tiles of one chunk, src (n, C, h, w) placed at
     ``offset`` in a frame of zeros holding the tiles (tH, tW) (4 apart: tile (i, j) starts at
     pixel (4i, 4j)). T = n·tH·tW."""
     xp, dt = B.get_array_module(src), src.dtype
     (n, _, h, wd), (tH, tW), (oy, ox) = src.shape, tiles, offset
     T = n * tH * tW
-    X = work.get(xp, (n, C, 4 * tH + 2, 4 * tW + 2), dt, "wino_x")   # the chunk in its frame
-    X[:, :, :oy], X[:, :, oy + h:], X[:, :, :, :ox], X[:, :, :, ox + wd:] = 0, 0, 0, 0
+    X = xp.zeros((n, C, 4 * tH + 2, 4 * tW + 2), dtype=dt)         # the chunk in its frame
     X[:, :, oy:oy + h, ox:ox + wd] = src
     sn, sc, sh, sw = X.strides
-    d = work.get(xp, (6, 6, C, n, tH, tW), dt, "wino_d")
-    d[...] = as_strided(X, d.shape, (sh, sw, sc, sn, 4 * sh, 4 * sw))
-    return winograd.input_transform(d.reshape(6, 6, C * T),
-                                    work.get(xp, (6, 6, C * T), dt, "wino_v"),
-                                    work.get(xp, (6, 6, C * T), dt, "wino_half"))
+    d = as_strided(X, (6, 6, C, n, tH, tW), (sh, sw, sc, sn, 4 * sh, 4 * sw))   # tiles (view)
+    return winograd.input_transform(xp.ascontiguousarray(d).reshape(6, 6, C * T))
 
 
 def _winograd_weight_grad(xpad, dy):
@@ -389,22 +341,16 @@ def _winograd_weight_grad(xpad, dy):
     (N, C), (O, Ho, Wo), dt = xpad.shape[:2], dy.shape[1:], dy.dtype
     tH, tW = -(-Ho // 4), -(-Wo // 4)
     dU = xp.zeros((36, O, C), dtype=dt)
-    work = workspace()
     per_sample = 36 * tH * tW * max(C, O) * dy.itemsize
     for batch in batch_chunks(xp, N, per_sample, WINOGRAD_CHUNK_BYTES):
         n = batch.stop - batch.start
         T = n * tH * tW
-        V = _winograd_input_tiles(xpad[batch], C, (tH, tW), (0, 0), work)     # 6, 6, C·T
-        frame = work.get(xp, (n, O, 4 * tH, 4 * tW), dt, "wino_dy")        # dy, zeros after
-        frame[:, :, Ho:], frame[:, :, :, Wo:] = 0, 0
+        V = _winograd_input_tiles(xpad[batch], C, (tH, tW), (0, 0))          # 6, 6, C·T
+        frame = xp.zeros((n, O, 4 * tH, 4 * tW), dtype=dt)                  # dy, zeros after
         frame[:, :, :Ho, :Wo] = dy[batch]
-        dY = work.get(xp, (4, 4, O, n, tH, tW), dt, "wino_dy_tiles")
-        dY[...] = frame.reshape(n, O, tH, 4, tW, 4).transpose(3, 5, 1, 0, 2, 4)
-        dM = winograd.output_gradient_transform(dY.reshape(4, 4, O * T),
-                                                work.get(xp, (6, 6, O * T), dt, "wino_m"),
-                                                work.get(xp, (6, 4, O * T), dt, "wino_y"))
-        dU += xp.matmul(dM.reshape(36, O, T), V.reshape(36, C, T).transpose(0, 2, 1),
-                        out=work.get(xp, (36, O, C), dt, "wino_du"))
+        dY = frame.reshape(n, O, tH, 4, tW, 4).transpose(3, 5, 1, 0, 2, 4)  # 4, 4, O, n, tH, tW
+        dM = winograd.output_gradient_transform(xp.ascontiguousarray(dY).reshape(4, 4, O * T))
+        dU += dM.reshape(36, O, T) @ V.reshape(36, C, T).transpose(0, 2, 1)
     return winograd.filter_gradient(dU)
 
 
@@ -423,7 +369,7 @@ def dx_transposed(dy, w, stride, x_shape, pads):
     # summed over o (so W's channel axes swap). Only rows/columns r of the real input
     # (top ≤ r < top + H) are needed, so the buffer is sliced to exactly those windows.
     Hd, Wd = H + top + bottom + kh - 1, W + left + right + kw - 1
-    dyd = workspace().get(xp, (N, O, Hd, Wd), dy.dtype, "dyd")         # dilated + padded dy
+    dyd = xp.empty((N, O, Hd, Wd), dtype=dy.dtype)                    # dilated + padded dy
 
     def dilate(batch):                       # dy dilated and padded, into the chunk's samples
         dyd[batch].fill(0)
@@ -449,12 +395,10 @@ def dx_col2im(dy, w, stride, x_shape, pads):
     R = row_length(dxpad, kh, kw, stride, O)                # Wp or None
     w2_t, K = w.reshape(O, C * kh * kw).T, C * kh * kw
     P = Ho * Wo if R is None else (Ho - 1) * R + Wo
-    positions, work = ((Ho, Wo) if R is None else (P,)), workspace()
+    positions = (Ho, Wo) if R is None else (P,)
     for batch in batch_chunks(xp, N, K * P * dy.itemsize):
         # y[n, :, i, j] = w2 @ cols[n, :, (i, j)]  ⇒  dcols[n] = w2^T (K, O) @ dy[n] (O, P)
-        dy3 = on_line(dy[batch], R, work)                             # n, O, P
-        dcols = work.get(xp, (dy3.shape[0], K, P), dy.dtype, "dcols")
-        xp.matmul(w2_t, dy3, out=dcols)
+        dcols = w2_t @ on_line(dy[batch], R)                          # n, K, P
         add_back(dxpad[batch], dcols.reshape(-1, C, kh, kw, *positions), stride, R)
     return dxpad[:, :, top:top + H, left:left + W]                  # N, C, H, W (view)
 
