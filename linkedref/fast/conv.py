@@ -101,9 +101,8 @@ def line_windows(x, kh, kw):
     L = (Ho − 1)·R + Wo. Why: im2col then copies each (c, p, q) as one run of L numbers instead
     of Ho runs of Wo (short rows made the copy slow). The price: the positions i·R + j with
     Wo ≤ j < R, between two output rows, hold pixels that wrap around; their products are extra
-    GEMM columns, thrown away (``on_grid``) or multiplied by zeros (``on_line``). So that those
-    are finite numbers, x must own the memory between its rows: this module passes contiguous
-    arrays (``pad``) or windows of its own buffers (``dx_transposed``).
+    GEMM columns, thrown away (``on_grid``: any numbers do) or multiplied by zeros (``on_line``:
+    they must be finite, so ``weight_grad`` reads a contiguous x).
     """
     N, C, H, W = x.shape
     Ho, Wo = H - kh + 1, W - kw + 1
@@ -163,22 +162,24 @@ def batch_chunks(xp, N, bytes_per_sample, limit=None):
         yield slice(start, min(start + step, N))
 
 
-def correlate(x, w, stride, prepare=None):
+def correlate(x, w, stride):
     """Valid cross-correlation of x (N, C, H, W) with w (O, C, kh, kw): y (N, O, Ho, Wo), new array.
 
         y[n, o, i, j] = Σ_{c,p,q} w[o, c, p, q] · x[n, c, i·sh + p, j·sw + q]
 
-    (``conv2d_reference`` with no padding and no bias.) One batched GEMM per chunk of the batch:
-    w2 (O, C·kh·kw) @ cols (n, C·kh·kw, P) → (n, O, P), already NCHW (P = Ho·Wo; at stride 1,
-    P = L line positions, then cut to Ho × Wo: ``line_windows``). ``prepare(batch)``, if given,
-    first writes x's samples of each chunk (``dx_transposed``). Layers that ``use_winograd``
-    picks go to ``_winograd`` instead.
+    (``conv2d_reference`` with no padding and no bias): ``_winograd`` for the layers that
+    ``use_winograd`` picks, ``correlate_im2col`` for the others.
     """
-    xp = B.get_array_module(x)
-    if prepare is None and use_winograd(w.shape, stride, (x.shape[2] - 2, x.shape[3] - 2), "y"):
+    if use_winograd(w.shape, stride, (x.shape[2] - 2, x.shape[3] - 2), "y"):
         return _winograd(x, w, frame=x.shape[2:], offset=(0, 0))
-    if prepare is None:
-        x = xp.ascontiguousarray(x)          # line positions read x's memory between its rows
+    return correlate_im2col(x, w, stride)
+
+
+def correlate_im2col(x, w, stride):
+    """``correlate`` as one batched GEMM per chunk of the batch: w2 (O, C·kh·kw) @ cols
+    (n, C·kh·kw, P) → (n, O, P), already NCHW (P = Ho·Wo; at stride 1, P = L line positions,
+    then cut to Ho × Wo: ``line_windows``; x may be a view: the columns between its rows go)."""
+    xp = B.get_array_module(x)
     N, O, (C, kh, kw) = x.shape[0], w.shape[0], w.shape[1:]
     Ho, Wo = (x.shape[2] - kh) // stride[0] + 1, (x.shape[3] - kw) // stride[1] + 1
     R = row_length(x, kh, kw, stride, O)
@@ -186,8 +187,6 @@ def correlate(x, w, stride, prepare=None):
     w2, P = w.reshape(O, C * kh * kw), math.prod(win.shape[4:])
     y = xp.empty((N, O, Ho, Wo), dtype=x.dtype)
     for batch in batch_chunks(xp, N, C * kh * kw * P * x.itemsize):
-        if prepare is not None:
-            prepare(batch)
         cols = im2col(win[batch])                            # n, C·kh·kw, P
         if R is None:
             xp.matmul(w2, cols, out=y[batch].reshape(-1, O, P))   # n, O, Ho·Wo
@@ -369,16 +368,11 @@ def dx_transposed(dy, w, stride, x_shape, pads):
     # summed over o (so W's channel axes swap). Only rows/columns r of the real input
     # (top ≤ r < top + H) are needed, so the buffer is sliced to exactly those windows.
     Hd, Wd = H + top + bottom + kh - 1, W + left + right + kw - 1
-    dyd = xp.empty((N, O, Hd, Wd), dtype=dy.dtype)                    # dilated + padded dy
-
-    def dilate(batch):                       # dy dilated and padded, into the chunk's samples
-        dyd[batch].fill(0)
-        dyd[batch, :, kh - 1:kh - 1 + (Ho - 1) * sh + 1:sh,
-            kw - 1:kw - 1 + (Wo - 1) * sw + 1:sw] = dy[batch]
-
+    dyd = xp.zeros((N, O, Hd, Wd), dtype=dy.dtype)                    # dilated + padded dy
+    dyd[:, :, kh - 1:kh - 1 + (Ho - 1) * sh + 1:sh, kw - 1:kw - 1 + (Wo - 1) * sw + 1:sw] = dy
     window = dyd[:, :, top:top + H + kh - 1, left:left + W + kw - 1]   # view
     w_flip = xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))   # C, O, kh, kw
-    return correlate(window, w_flip, (1, 1), prepare=dilate)          # N, C, H, W
+    return correlate_im2col(window, w_flip, (1, 1))                    # N, C, H, W
 
 
 def dx_col2im(dy, w, stride, x_shape, pads):
