@@ -15,16 +15,9 @@ and w (O, C, kh, kw):
   dcols = w2^T @ dy and adds each kernel offset's columns back into a strided slice of dx.
 
 At stride 1, where the output has few channels (``row_length``), the three passes take cols on
-*line positions* instead (``line_windows``): each channel's rows read as one line, so the im2col
-copy moves long runs; the GEMM computes a few extra columns between the rows, cut away after
-(``on_grid``), or meeting zeros in dy (``on_line``). The same products, but GEMMs of other sizes
-(BLAS may round a column differently) and, for dW, summed in another order: the results agree
-with the plain windows to rounding, not bit for bit.
-
-Stride-1 3×3 layers with many channels on both sides take another route, all three passes:
-Winograd F(4×4, 3×3) (``winograd``; ``use_winograd`` is the rule, ``_winograd`` the kernel of the
-forward and dx, ``_winograd_weight_grad`` of dW), which does 2.25 products per output and channel
-pair where im2col does 9.
+*line positions* (``line_windows``): the same products in GEMMs of other sizes, so the results
+agree with the plain windows to rounding, not bit for bit. Stride-1 3×3 layers with many channels
+on both sides take Winograd F(4×4, 3×3) in all three passes (``use_winograd`` is the rule).
 
 On a CPU every pass runs in chunks of the batch whose columns fit the cache (``batch_chunks``),
 one after the other; dW sums each chunk's products, then the chunks' sums in order. Each pass
@@ -268,7 +261,7 @@ WINOGRAD_MAX_SPARE = {"y": 1.55, "dx": 1.55, "dW": 1.2}
 # about this many bytes (smaller than im2col's chunks: several GEMMs read each chunk in turn).
 WINOGRAD_CHUNK_BYTES = 2 ** 19
 # float32 error bound, relative to max |y|, forward, dx and dW on the tutorial nets' weight scales
-# (test_conv): measured 1.5e-6–7.2e-6 (im2col beside it 1.8e-7–7.0e-7), set 4× above.
+# (test_conv): 4× the largest error measured.
 WINOGRAD_F32_BOUND = 3e-5
 
 
