@@ -22,7 +22,7 @@ class Dropout(Layer):
         rng: a numpy Generator or int seed; every forward in training mode draws a new mask
             from it (``B.uniform``, on the input's device).
 
-    cache: the scaled mask m / (1 − p) (same shape as x) while training; 1.0 at inference.
+    cache: the scaled mask m / (1 − p) (same shape as x) while training; None at inference.
     """
 
     def __init__(self, p: float, rng=None):
