@@ -10,8 +10,10 @@ rounds, this one first in odd ones), so the load of a shared machine hits both a
 builds the net (depth_net or cifar_net, ReLU or LK-ReLU, float32, input 3×32×32), runs eight
 warm-up steps (forward, softmax cross-entropy, backward without dL/dx of the images, Adam: eight,
 so that DataParallel has measured whether to split before the clock starts), then
-``--repeats`` timed steps, and reports their median and its peak resident memory above what it
-held after the imports (VmHWM, reset after the imports). At n > 1 threads a checkout that has
+``--repeats`` timed steps, and reports their median, the median of the CPU time the process
+spent on a step (all its threads; on a machine shared with other work this moves less than the
+wall-clock time, which waits for a core), and its peak resident memory above what it held after
+the imports (VmHWM, reset after the imports). At n > 1 threads a checkout that has
 ``linkedref.fast.DataParallel`` trains through it; older checkouts split their passes themselves.
 
 Bits (``--bits``, at one thread): three Adam steps of each net and variant at batch 16 in each
@@ -78,7 +80,8 @@ def rss(field):
 
 
 def child_time(net, variant, batch, threads, repeats):
-    """Print JSON {ms: median step ms, peak: bytes above the imports, file: linkedref's path}."""
+    """Print JSON {ms: median step ms, cpu: median CPU ms per step, peak: bytes above the
+    imports, file: linkedref's path}."""
     import linkedref
     base = rss("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
@@ -86,12 +89,14 @@ def child_time(net, variant, batch, threads, repeats):
     _, step = make_step(net, variant, batch, threads)
     for _ in range(WARMUP):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         step()
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     print("JSON " + json.dumps({"ms": 1e3 * statistics.median(times),
+                                "cpu": 1e3 * statistics.median(cpu),
                                 "peak": rss("VmHWM") - base, "file": linkedref.__file__}))
 
 
@@ -134,17 +139,27 @@ def time_both(checkouts, configs, rounds, repeats, emit):
 
 def time_table(configs, results, emit):
     emit(f"{'net':<6} {'variant':<7} {'batch':>5} {'thr':>3} {'base ms':>9} {'this ms':>9} "
-         f"{'this/base':>9} {'per round':>12} {'base MiB':>9} {'this MiB':>9} {'mem':>6}")
+         f"{'this/base':>9} {'per round':>12} {'cpu':>6} {'base MiB':>9} {'this MiB':>9} "
+         f"{'mem':>6}")
     for config in configs:
         base, this = results[(config, 0)], results[(config, 1)]
-        b_ms = statistics.median(x["ms"] for x in base)
-        t_ms = statistics.median(x["ms"] for x in this)
+        b_ms, t_ms = (statistics.median(x["ms"] for x in runs) for runs in (base, this))
         per_round = [t["ms"] / b["ms"] for b, t in zip(base, this)]
+        cpu = ratio_of_medians(base, this, "cpu")
         b_mem = max(x["peak"] for x in base) / 2 ** 20
         t_mem = max(x["peak"] for x in this) / 2 ** 20
         emit(f"{config[0]:<6} {config[1]:<7} {config[2]:>5} {config[3]:>3} {b_ms:9.1f} "
              f"{t_ms:9.1f} {t_ms / b_ms:8.2f}x {min(per_round):5.2f}-{max(per_round):4.2f}x "
-             f"{b_mem:9.1f} {t_mem:9.1f} {t_mem / b_mem:5.2f}x")
+             f"{cpu:>6} {b_mem:9.1f} {t_mem:9.1f} {t_mem / b_mem:5.2f}x")
+
+
+def ratio_of_medians(base, this, key):
+    """"0.98x": this checkout's median of ``key`` over the base's ("-" where a child of an older
+    version of this script did not report it)."""
+    if not all(key in x for x in base + this):
+        return "-"
+    b, t = (statistics.median(x[key] for x in runs) for runs in (base, this))
+    return f"{t / b:5.2f}x"
 
 
 def bits_table(checkouts, emit):
