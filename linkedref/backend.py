@@ -24,8 +24,7 @@ backward and a training step under it is CuPy-clean, checked on a laptop::
 Random numbers: library code never seeds a global generator. Every random draw takes an explicit
 ``numpy.random.Generator``; ``uniform`` and ``normal`` below draw on the device that is active
 (for CuPy and the stand-in, from a device generator seeded by the NumPy one, so a seed still
-fixes the result). A draw that names no generator gets one from ``as_generator(None)``, which
-``seed(n)`` makes repeatable.
+fixes the result). A draw that names none gets one from ``as_generator(None)``; see ``seed``.
 """
 from __future__ import annotations
 
@@ -39,8 +38,7 @@ from . import strict
 _BACKENDS = ("numpy", "cupy", "strict")
 _DTYPES = {"float32": numpy.float32, "float64": numpy.float64}
 
-_state = {"name": "numpy", "xp": numpy, "dtype": numpy.dtype(numpy.float32), "seed": None,
-          "seeds": None}
+_state = {"name": "numpy", "xp": numpy, "dtype": numpy.dtype(numpy.float32), "seeds": None}
 
 
 # ----------------------------------------------------------------------------------- backend
@@ -105,8 +103,7 @@ def using_backend(name: str):
 
 
 def on_device() -> bool:
-    """True when the active backend's arrays live on a device (CuPy, or the stand-in that keeps
-    its rules), so reading one back to the host waits for the device: a sync."""
+    """True when the active backend's arrays live on a device (CuPy, the stand-in): a read syncs."""
     return _state["xp"] is not numpy
 
 
@@ -218,20 +215,18 @@ def normal(rng: numpy.random.Generator, shape, std=1.0, dtype=None, like=None):
 
 
 def seed(n) -> None:
-    """``lk.seed(n)``: one number for every draw that names no generator — the weights of layers
-    and models built without ``rng=``, Dropout's masks without ``rng=``, and ``fit``'s shuffling
-    without ``seed=`` — so a whole run repeats from n. Each of these gets its own generator,
-    spawned from n in the order they are made; an explicit ``rng=``/``seed=`` still wins.
-    ``seed(None)``: fresh randomness again (the state of a new process)."""
+    """``lk.seed(n)``: one number for every draw that names no generator — layers and models
+    built without ``rng=``, Dropout without ``rng=``, ``fit``'s shuffling without ``seed=`` — so a
+    run repeats from n. Each gets its own generator, spawned from n in the order they are made;
+    an explicit ``rng=``/``seed=`` still wins. ``seed(None)``: fresh randomness again."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, numpy.integer))):
         raise TypeError(f"seed: expected an int or None, got {type(n).__name__}")
-    _state["seed"] = None if n is None else int(n)
     _state["seeds"] = None if n is None else numpy.random.SeedSequence(int(n))
 
 
 def get_seed():
     """The number given to ``seed(n)``, or None."""
-    return _state["seed"]
+    return None if _state["seeds"] is None else _state["seeds"].entropy
 
 
 def as_generator(seed_or_rng) -> numpy.random.Generator:

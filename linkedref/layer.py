@@ -289,34 +289,29 @@ class Sequential(Container):
 
 
 def input_error(layers, i, x, err):
-    """The error of ``layers[i]`` refusing ``x``, naming the layer and, for a width mismatch,
-    the cause: a d-member unit before it multiplies the channels by d. The new error's
-    ``first_layer`` says whether the data (the input of layers[0]) are to blame."""
-    layer = layers[i]
-    size = {a: getattr(layer, a) for a in ("in_features", "in_channels", "num_features",
-                                            "out_features", "out_channels") if hasattr(layer, a)}
-    want, out = next(iter(size.values()), None), size.get("out_features", size.get("out_channels"))
-    got = x.shape[1] if getattr(x, "ndim", 0) >= 2 else None
-    if hasattr(err, "first_layer"):                     # raised by a container inside this one
+    """``err`` of ``layers[i]`` refusing ``x``, naming the layer and the cause of a width mismatch
+    (a d-member unit multiplies channels by d); ``first_layer``: are the data to blame?"""
+    layer, got = layers[i], x.shape[1] if getattr(x, "ndim", 0) >= 2 else None
+    size = [getattr(layer, a) for a in ("in_features", "in_channels", "num_features",
+                                        "out_features", "out_channels") if hasattr(layer, a)]
+    if hasattr(err, "first_layer"):                      # raised by a container inside this one
         msg = f"in layer {i} ({layer.name}): {err}"
-    elif want is None or got in (None, want):
+    elif not size or got in (None, size[0]):
         msg = f"layer {i} ({layer.name}) cannot take an input of shape {tuple(x.shape)}: {err}"
     else:
-        msg = f"layer {i} {layer.name}({want}{'' if out is None else f' → {out}'}) gets {got} " \
-              f"{'features' if x.ndim == 2 else 'channels'}"
-        j = next((j for j in range(i - 1, -1, -1) if layers[j].expansion > 1
-                  or {"out_features", "out_channels"} & set(vars(layers[j]))), None)
+        msg = (f"layer {i} {layer.name}({' → '.join(map(str, size))}) gets {got} "
+               f"{'features' if x.ndim == 2 else 'channels'}")
+        j = next((j for j in range(i - 1, -1, -1) if layers[j].expansion > 1          # the unit,
+                  or {"out_features", "out_channels"} & set(vars(layers[j]))), 0)   # or a layer
+        d = layers[j].expansion
         if i == 0:
             msg += f" (the input has shape {tuple(x.shape)})"
-        elif j is not None and layers[j].expansion > 1:
-            d = layers[j].expansion
+        elif d > 1:
             msg += (f": {layers[j].name} at layer {j} "
                     f"{'doubles' if d == 2 else f'multiplies by {d}'} its {got // d} inputs")
         if i > 0:
-            msg += f"; build it as {layer.name}({got}{'' if out is None else f', {out}'}" \
-                   f"{', ...' if x.ndim > 2 else ''})"
-    kind = type(err) if type(err) in (ValueError, TypeError) else (
-        TypeError if isinstance(err, TypeError) else ValueError)
-    new = kind(msg)
+            msg += (f"; build it as {layer.name}({', '.join(map(str, [got, *size[1:]]))}"
+                    f"{', ...' if x.ndim > 2 else ''})")
+    new = (TypeError if isinstance(err, TypeError) else ValueError)(msg)
     new.first_layer = i == 0 and getattr(err, "first_layer", True)
     return new

@@ -8,15 +8,13 @@ One training step is four lines, and ``fit`` shows them:
                                                      #   data need no dL/dx)
     optimizer.step()                           # update the params in place
 
-The data stay on the host; ``batches`` moves one minibatch at a time to the backend. Per-step
-losses stay on the device and are read back every ``sync_every`` steps when reading costs a sync
-(``B.on_device()``: CuPy), so the GPU is not stalled each step; on NumPy every loss is read at
-once. A read that finds a non-finite loss stops training with a ``FloatingPointError`` naming the
-epoch, the step and the first layer whose output is non-finite — before that step's update (on
-NumPy always at the bad step itself). Every ``sync_every`` steps, after the update, the same
-error names a parameter whose value, gradient or optimizer state is non-finite (Adam's v
-overflows silently when g² does). A loss huge from the start, or one that grows a
-thousandfold, gives a ``RuntimeWarning``.
+The data stay on the host; ``batches`` moves one minibatch at a time to the backend. When a read
+costs a device sync (``B.on_device()``), per-step losses stay there and are read every
+``sync_every`` steps (``LossTally``); on NumPy every loss is read at once. A non-finite loss stops
+training with a ``FloatingPointError`` naming the epoch, the step and the first layer whose output
+is non-finite, before that step's update; so does, every ``sync_every`` steps after the update, a
+non-finite parameter, gradient or optimizer state (Adam's v overflows silently when g² does).
+A loss huge from the start, or one that grows a thousandfold, gives a ``RuntimeWarning``.
 """
 from __future__ import annotations
 
@@ -73,20 +71,18 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
         model: a Layer or model (forward/backward/params/grads).
         loss: a criterion instance such as ``SoftmaxCrossEntropy()`` or ``MSE()``.
         optimizer: an optimizer built on this ``model`` (``Adam(model)``); another model's is
-            refused. It counts the epochs: see "Calling fit again" below.
+            refused. It counts the epochs (see below).
         X: host array (N, ...) of inputs; y: (N,) integer labels or (N, ...) float targets.
         epochs: number of passes over the data. batch_size: samples per step.
         validation: optional (X_val, y_val), evaluated after every epoch.
-        seed: None: the shuffling draws from one stream, seeded by ``lk.seed``'s number (else
-            0), that a later call continues; an int: a stream of its own from that seed. Same
-            seed + same initial model → the same history on NumPy.
+        seed: None: one shuffling stream from ``lk.seed``'s number (else 0) that a later call
+            continues; an int: a stream of its own. Same seed + model → same history on NumPy.
         progress: report progress — one bar when stderr is a terminal, else one line per epoch
             on stdout; nothing when False.
         shuffle: reshuffle the samples every epoch.
         sync_every: steps between reads of the loss from a device (default SYNC_EVERY; on
-            NumPy every step's loss is read and checked at once), and, on any backend, between
-            checks that every parameter, gradient and optimizer state is finite (also at the
-            end of each epoch).
+            NumPy every loss is read at once) and between checks that every parameter, gradient
+            and optimizer state is finite (also at each epoch's end).
 
     Calling fit again continues: it starts at ``optimizer.epoch``, calls ``set_epoch`` every
     epoch and leaves it at the next one, so a schedule moves on; with ``seed=None`` the
@@ -94,24 +90,20 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
     ``epochs=5``. A new optimizer starts at epoch 0. Early stopping is a loop around fit:
 
         best, wait = math.inf, 0
-        for _ in range(100):
+        while wait < 5:                         # patience: 5 epochs without a better val_loss
             h = lk.fit(model, loss, opt, X, y, epochs=1, validation=(Xv, yv), progress=False)
-            if h["val_loss"][-1] < best:             # keep the best epoch's weights
-                best, wait = h["val_loss"][-1], 0
-                kept = {k: v.copy() for k, v in {**model.params, **model.buffers}.items()}
-            elif (wait := wait + 1) == 5:             # patience: 5 epochs without a better one
-                break
-        for k, v in {**model.params, **model.buffers}.items():
-            v[...] = kept[k]                         # restore them
+            wait += 1
+            if h["val_loss"][0] < best:
+                best, wait, kept = h["val_loss"][0], 0, copy.deepcopy(model)
+        model = kept                            # the best epoch's model
 
     Raises:
         FloatingPointError: the loss, a parameter, its gradient or the optimizer's state became
             non-finite (names the epoch, the step, and the first bad layer or parameter).
         ValueError/TypeError: unusable data or arguments, checked once before training.
     Warns:
-        RuntimeWarning: the loss is huge from the start (the first step's over ``DIVERGING`` ×
-            an all-zero output's: inputs far off scale), or an epoch's mean loss exceeds
-            ``DIVERGING`` × the larger of the two (diverging).
+        RuntimeWarning: the first step's loss is over ``DIVERGING`` × an all-zero output's (huge
+            from the start: inputs far off scale), or an epoch's over ``DIVERGING`` × the larger.
     """
     X, y, validation, dtype, zero_loss = check_fit(model, loss, optimizer, X, y, epochs,
                                                    batch_size, validation, sync_every)
@@ -181,12 +173,9 @@ def predict(model, X, batch_size: int = 256):
 
 # ------------------------------------------------------------------------- fit's named steps
 def shuffle_stream(seed, skip, n):
-    """The shuffling's generator: with ``seed`` None, ``lk.seed``'s number (else 0)'s, moved past
-    the ``skip`` permutations of n samples that earlier calls drew; else ``seed``'s own."""
-    if seed is not None:
-        return B.as_generator(seed)
-    rng = numpy.random.default_rng(B.get_seed() or 0)
-    for _ in range(skip):
+    """``seed``'s generator; for None, ``lk.seed``'s number's (else 0's) past ``skip`` epochs."""
+    rng = B.as_generator(seed if seed is not None else B.get_seed() or 0)
+    for _ in range(skip if seed is None else 0):
         rng.permutation(n)
     return rng
 
@@ -223,10 +212,8 @@ def warn_if_diverging(history, epoch, first, zero_loss) -> None:
     DIVERGING × an all-zero output's) or grows (an epoch's over DIVERGING × the larger)."""
     now, scale = history["loss"][epoch], max(first, zero_loss)
     if epoch == 0 and zero_loss > 0 and first > DIVERGING * zero_loss:
-        msg = (f"the loss is huge from the start: the first step's, {first:.4g}, is over "
-               f"{DIVERGING:g}× an all-zero output's ({zero_loss:.4g}), so the outputs are far "
-               "off scale. Are the inputs far from the unit scale the initialiser assumes? "
-               "Standardise X (subtract the mean, divide by the standard deviation)")
+        msg = (f"the loss is huge from the start ({first:.4g}, an all-zero output's is "
+               f"{zero_loss:.4g}): are the inputs far off the unit scale? Standardise X")
     elif scale > 0 and now > DIVERGING * scale:
         msg = (f"the mean loss of epoch {epoch + 1} is {now:.4g}, over {DIVERGING:g}× its "
                f"start {scale:.4g}: training is diverging; try a smaller learning rate")
@@ -282,7 +269,7 @@ def stop_if_weights_non_finite(model, optimizer, epochs, steps, every) -> None:
     (``optimizer.state[key]``) is non-finite: one reduction per array, read back at once."""
     grads, state = model.grads, getattr(optimizer, "state", {})
     named = [(key, what, a) for key, p in model.params.items() for what, a in
-             [("the parameter", p), ("its gradient", grads.get(key))]
+             [("its value", p), ("its gradient", grads.get(key))]
              + [(f"{type(optimizer).__name__}'s state {n!r}", v)
                 for n, v in state.get(key, {}).items()] if B.is_array(a)]
     if not named:
@@ -294,12 +281,14 @@ def stop_if_weights_non_finite(model, optimizer, epochs, steps, every) -> None:
     key = named[int(numpy.argmin(ok))][0]
     bad = [what for (k, what, _), good in zip(named, ok) if k == key and not good]
     (epoch, n_epochs), (step, n_steps) = epochs, steps
+    cause = ("a gradient is non-finite: check the backward of the layer that owns it" if
+             "its gradient" in bad else "an update overflowed" if bad == ["its value"] else
+             "the gradients are so large that the optimizer's state overflowed (Adam's v: g²)")
     raise FloatingPointError(
-        f"fit: {' and '.join(bad)} of parameter {key!r} became non-finite by epoch {epoch + 1} "
-        f"of {n_epochs}, step {step + 1} of {n_steps} (checked every {every} steps and at each "
-        f"epoch's end; sync_every=1 checks every step). The updates overflowed: the gradients "
-        f"are huge. Are the inputs far off the unit scale (standardise X)? Else lower the "
-        f"learning rate")
+        f"fit: parameter {key!r} became non-finite ({', '.join(bad)}) by epoch {epoch + 1} of "
+        f"{n_epochs}, step {step + 1} of {n_steps}" + (f" (checked every {every} steps and at "
+        f"each epoch's end; sync_every=1 checks every step)" if every > 1 else "") + f": {cause}."
+        " Standardise X if its values are far off the unit scale; else lower the learning rate")
 
 
 def stop_if_non_finite(tally, model, xb, epochs, steps) -> None:

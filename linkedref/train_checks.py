@@ -17,8 +17,7 @@ CHECK_ROWS = 4096                       # rows of X checked for NaN/inf at a tim
 
 def check_fit(model, loss, optimizer, X, y, epochs, batch_size, validation, sync_every):
     """Every check of ``fit``; returns (X, y, validation or None, dtype) as host arrays and the
-    loss of an all-zero output on y[:256] (ln K for K classes): the scale of a loss that no
-    sensible start exceeds a thousandfold."""
+    loss of an all-zero output on y[:256] (ln K for K classes), the scale of a sensible start."""
     for what, obj in (("model", model), ("loss", loss), ("optimizer", optimizer)):
         if isinstance(obj, type):
             raise TypeError(f"fit: {what} is the class {obj.__name__}, not an instance; pass "
@@ -90,9 +89,7 @@ def check_data(where, X, y, classification):
             raise ValueError(f"{where}: y has shape {y.shape}, one-hot labels? The loss takes one "
                              "class index per sample, shape (N,): pass y.argmax(1)")
         if y.dtype.kind not in "iu":
-            raise TypeError(f"{where}: expected integer class labels, got dtype {y.dtype}" + (
-                "; they are whole numbers: pass y.astype(int)" if y.dtype.kind == "f"
-                and numpy.isfinite(y).all() and (y == numpy.round(y)).all() else ""))
+            raise TypeError(f"{where}: expected integer class labels, got dtype {y.dtype}")
         if y.ndim != 1:
             raise ValueError(f"{where}: expected labels of shape (N,), got shape {y.shape}")
         if y.min() < 0:
@@ -113,9 +110,8 @@ def check_finite_rows(where, X) -> None:
 
 
 def check_against_model(where, model, X, y, classification, dtype):
-    """One sample through the model (inference mode): the model takes X's samples, and its
-    output fits the labels/targets; returns the output. Errors name X's shape, not the
-    one-sample probe's, and blame the data only when the model's first layer refuses them."""
+    """One sample through the model (inference mode), returned: the model takes X's samples and
+    its output fits y. Errors name X's shape and blame it only when the first layer refuses it."""
     try:
         out = model.forward(B.asarray(X[:1], dtype=dtype), training=False)
     except (ValueError, TypeError) as err:
@@ -132,8 +128,7 @@ def check_against_model(where, model, X, y, classification, dtype):
         K = out.shape[1]
         if K == 1:
             raise ValueError(f"{where}: the model has 1 output, but SoftmaxCrossEntropy needs one "
-                             "output per class (K classes: K outputs, e.g. Dense(..., 2) for "
-                             "labels 0/1)")
+                             "output per class: end it with Dense(..., 2) for labels 0/1")
         if y.max() >= K:
             raise ValueError(f"{where}: labels must lie in [0, {K}) for a model with {K} "
                              f"outputs, got the label {int(y.max())}")
