@@ -18,7 +18,9 @@ A loss huge from the start, or one that grows a thousandfold, gives a ``RuntimeW
 """
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import time
 import warnings
 
@@ -266,20 +268,17 @@ class LossTally:
 # ------------------------------------------------------------------ the non-finite diagnosis
 def stop_if_weights_non_finite(model, optimizer, epochs, steps, every) -> None:
     """A FloatingPointError naming the first parameter whose value, gradient or optimizer state
-    (``optimizer.state[key]``) is non-finite: one reduction per array, read back at once."""
+    (``optimizer.state[key]``) is non-finite: one reduction per array, one read of them all."""
     grads, state = model.grads, getattr(optimizer, "state", {})
     named = [(key, what, a) for key, p in model.params.items() for what, a in
-             [("its value", p), ("its gradient", grads.get(key))]
-             + [(f"{type(optimizer).__name__}'s state {n!r}", v)
-                for n, v in state.get(key, {}).items()] if B.is_array(a)]
-    if not named:
+             [("its value", p), ("its gradient", grads.get(key)), *state.get(key, {}).items()]
+             if B.is_array(a)]
+    finite = [B.get_array_module(a).isfinite(a).all() for *_, a in named]
+    if not named or B.to_float(functools.reduce(operator.and_, finite)):
         return
-    xp = B.get_array_module(named[0][2])
-    ok = B.to_numpy(xp.stack([xp.isfinite(a).all() for *_, a in named]))
-    if ok.all():
-        return
-    key = named[int(numpy.argmin(ok))][0]
-    bad = [what for (k, what, _), good in zip(named, ok) if k == key and not good]
+    key = next(k for (k, *_), ok in zip(named, finite) if not ok)
+    bad = [what if what.startswith("its ") else f"{type(optimizer).__name__}'s state {what!r}"
+           for (k, what, _), ok in zip(named, finite) if k == key and not ok]
     (epoch, n_epochs), (step, n_steps) = epochs, steps
     cause = ("a gradient is non-finite: check the backward of the layer that owns it" if
              "its gradient" in bad else "an update overflowed" if bad == ["its value"] else
