@@ -18,9 +18,7 @@ A loss huge from the start, or one that grows a thousandfold, gives a ``RuntimeW
 """
 from __future__ import annotations
 
-import functools
 import math
-import operator
 import time
 import warnings
 
@@ -268,13 +266,16 @@ class LossTally:
 # ------------------------------------------------------------------ the non-finite diagnosis
 def stop_if_weights_non_finite(model, optimizer, epochs, steps, every) -> None:
     """A FloatingPointError naming the first parameter whose value, gradient or optimizer state
-    (``optimizer.state[key]``) is non-finite: one reduction per array, one read of them all."""
+    (``optimizer.state[key]``) is non-finite: one sum per array, one read of their total (a NaN
+    or inf anywhere makes it non-finite; so may an overflow, which the per-array check clears)."""
     grads, state = model.grads, getattr(optimizer, "state", {})
     named = [(key, what, a) for key, p in model.params.items() for what, a in
              [("its value", p), ("its gradient", grads.get(key)), *state.get(key, {}).items()]
-             if B.is_array(a)]
-    finite = [B.get_array_module(a).isfinite(a).all() for *_, a in named]
-    if not named or B.to_float(functools.reduce(operator.and_, finite)):
+             if hasattr(a, "sum")]
+    if math.isfinite(B.to_float(sum(a.sum() for *_, a in named))):
+        return
+    finite = [bool(B.get_array_module(a).isfinite(a).all()) for *_, a in named]
+    if all(finite):
         return
     key = next(k for (k, *_), ok in zip(named, finite) if not ok)
     bad = [what if what.startswith("its ") else f"{type(optimizer).__name__}'s state {what!r}"
