@@ -310,3 +310,20 @@ def test_progress_is_one_bar_on_a_terminal(monkeypatch, capsys):
     fit(model, SoftmaxCrossEntropy(), SGD(model), X, y, epochs=3, batch_size=8, progress=True)
     assert capsys.readouterr().out == ""                  # no epoch lines beside the bar
     assert "6/6" in fake.getvalue()                       # one bar over 3 epochs × 2 steps
+
+
+def test_the_weight_check_sees_one_nan_and_forgives_a_sum_that_only_overflows():
+    from linkedref.train import stop_if_weights_non_finite
+    model = Sequential([lk.Dense(4, 3, rng=0)])
+    opt = Adam(model)
+    model.forward(B.xp().ones((2, 4), dtype=np.float32), training=True)
+    model.backward(B.xp().ones((2, 3), dtype=np.float32), need_dx=False)
+    opt.step()
+    model.params["0.W"][...] = 3e38                    # finite, but its sum overflows float32
+    with np.errstate(over="ignore"):
+        stop_if_weights_non_finite(model, opt, (0, 1), (0, 1), 20)
+    opt.state["0.b"]["v"][1] = np.inf
+    with pytest.raises(FloatingPointError, match=r"parameter '0.b' became non-finite \(Adam's "
+                                                 r"state 'v'\) by epoch 1 of 1, step 1 of 1 \("), \
+            np.errstate(over="ignore"):
+        stop_if_weights_non_finite(model, opt, (0, 1), (0, 1), 20)
