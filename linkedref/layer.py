@@ -297,7 +297,8 @@ def input_error(layers, i, x, err):
     if hasattr(err, "first_layer"):                      # raised by a container inside this one
         msg = f"in layer {i} ({layer.name}): {err}"
     elif not size or got in (None, size[0]):
-        msg = f"layer {i} ({layer.name}) cannot take an input of shape {tuple(x.shape)}: {err}"
+        msg = (f"layer {i} ({layer.name}) cannot take an input of shape "
+               f"{tuple(getattr(x, 'shape', ()))}: {err}")
     else:
         msg = (f"layer {i} {layer.name}({' → '.join(map(str, size))}) gets {got} "
                f"{'features' if x.ndim == 2 else 'channels'}")

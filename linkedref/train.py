@@ -98,8 +98,7 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
         model = kept                            # the best epoch's model
 
     Raises:
-        FloatingPointError: the loss, a parameter, its gradient or the optimizer's state became
-            non-finite (names the epoch, the step, and the first bad layer or parameter).
+        FloatingPointError: a non-finite loss, parameter, gradient or optimizer state (named).
         ValueError/TypeError: unusable data or arguments, checked once before training.
     Warns:
         RuntimeWarning: the first step's loss is over ``DIVERGING`` × an all-zero output's (huge
