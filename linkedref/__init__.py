@@ -11,7 +11,7 @@ and ``linkedref.fast``: the kernels and threads that exist only for speed (a rea
 """
 from . import backend, data, diagnostics, fast, init
 from .activations import ELU, SELU, LeakyReLU, PReLU, ReLU, Sigmoid, Swish, Tanh
-from .backend import get_backend, get_default_dtype, set_backend, set_default_dtype, to_numpy
+from .backend import get_backend, get_default_dtype, seed, set_backend, set_default_dtype, to_numpy
 from .batchnorm import BatchNorm
 from .conv import Conv2D
 from .dense import Dense
@@ -34,7 +34,7 @@ from .train import History, evaluate, fit, predict
 __version__ = "0.1.0"
 
 __all__ = [
-    "set_backend", "get_backend", "set_default_dtype", "get_default_dtype", "to_numpy",
+    "set_backend", "get_backend", "set_default_dtype", "get_default_dtype", "to_numpy", "seed",
     "Layer", "Sequential",
     "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "Swish", "Tanh", "Sigmoid",
     "LKReLU", "LKLeakyReLU", "LKPReLU", "LKELU", "LKSELU", "LKSwish", "Linked", "Member",

@@ -24,7 +24,7 @@ backward and a training step under it is CuPy-clean, checked on a laptop::
 Random numbers: library code never seeds a global generator. Every random draw takes an explicit
 ``numpy.random.Generator``; ``uniform`` and ``normal`` below draw on the device that is active
 (for CuPy and the stand-in, from a device generator seeded by the NumPy one, so a seed still
-fixes the result).
+fixes the result). A draw that names none gets one from ``as_generator(None)``; see ``seed``.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from . import strict
 _BACKENDS = ("numpy", "cupy", "strict")
 _DTYPES = {"float32": numpy.float32, "float64": numpy.float64}
 
-_state = {"name": "numpy", "xp": numpy, "dtype": numpy.dtype(numpy.float32)}
+_state = {"name": "numpy", "xp": numpy, "dtype": numpy.dtype(numpy.float32), "seeds": None}
 
 
 # ----------------------------------------------------------------------------------- backend
@@ -100,6 +100,11 @@ def using_backend(name: str):
         yield
     finally:
         set_backend(previous)
+
+
+def on_device() -> bool:
+    """True when the active backend's arrays live on a device (CuPy, the stand-in): a read syncs."""
+    return _state["xp"] is not numpy
 
 
 def get_array_module(*arrays):
@@ -209,10 +214,28 @@ def normal(rng: numpy.random.Generator, shape, std=1.0, dtype=None, like=None):
     return _device_rng(rng, module).standard_normal(shape, dtype=dtype) * dtype.type(std)
 
 
+def seed(n) -> None:
+    """``lk.seed(n)``: one number for every draw that names no generator — layers and models
+    built without ``rng=``, Dropout without ``rng=``, ``fit``'s shuffling without ``seed=`` — so a
+    run repeats from n. Each gets its own generator, spawned from n in the order they are made;
+    an explicit ``rng=``/``seed=`` still wins. ``seed(None)``: fresh randomness again."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, numpy.integer))):
+        raise TypeError(f"seed: expected an int or None, got {type(n).__name__}")
+    _state["seeds"] = None if n is None else numpy.random.SeedSequence(int(n))
+
+
+def get_seed():
+    """The number given to ``seed(n)``, or None."""
+    return None if _state["seeds"] is None else _state["seeds"].entropy
+
+
 def as_generator(seed_or_rng) -> numpy.random.Generator:
-    """Accept a Generator (returned as is) or an int seed / None (a new Generator)."""
+    """Accept a Generator (returned as is), an int seed (a new Generator from it), or None: the
+    next generator spawned from ``seed(n)``'s number, else a fresh one."""
     if isinstance(seed_or_rng, numpy.random.Generator):
         return seed_or_rng
+    if seed_or_rng is None and _state["seeds"] is not None:
+        return numpy.random.default_rng(_state["seeds"].spawn(1)[0])
     if seed_or_rng is None or isinstance(seed_or_rng, (int, numpy.integer)):
         return numpy.random.default_rng(seed_or_rng)
     raise TypeError(f"expected a numpy.random.Generator or an int seed, "

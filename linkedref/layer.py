@@ -276,8 +276,11 @@ class Sequential(Container):
         return self._children
 
     def forward(self, x, training: bool = False):
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
+        for i, layer in enumerate(self.layers):
+            try:
+                x = layer.forward(x, training=training)
+            except (ValueError, TypeError) as err:     # say which layer, and why it misfits
+                raise input_error(self.layers, i, x, err) from err
         self.save_for_backward(None, output_shape=x.shape)
         return x
 
@@ -305,3 +308,33 @@ class Sequential(Container):
     def __repr__(self):
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"Sequential(\n  {inner}\n)"
+
+
+def input_error(layers, i, x, err):
+    """``err`` of ``layers[i]`` refusing ``x``, naming the layer and the cause of a width mismatch
+    (a d-member unit multiplies channels by d); ``first_layer``: are the data to blame?"""
+    layer, got = layers[i], x.shape[1] if getattr(x, "ndim", 0) >= 2 else None
+    size = [getattr(layer, a) for a in ("in_features", "in_channels", "num_features",
+                                        "out_features", "out_channels") if hasattr(layer, a)]
+    if hasattr(err, "first_layer"):                      # raised by a container inside this one
+        msg = f"in layer {i} ({layer.name}): {err}"
+    elif not size or got in (None, size[0]):
+        msg = (f"layer {i} ({layer.name}) cannot take an input of shape "
+               f"{tuple(getattr(x, 'shape', ()))}: {err}")
+    else:
+        msg = (f"layer {i} {layer.name}({' → '.join(map(str, size))}) gets {got} "
+               f"{'features' if x.ndim == 2 else 'channels'}")
+        j = next((j for j in range(i - 1, -1, -1) if layers[j].expansion > 1          # the unit,
+                  or {"out_features", "out_channels"} & set(vars(layers[j]))), 0)   # or a layer
+        d = layers[j].expansion
+        if i == 0:
+            msg += f" (the input has shape {tuple(x.shape)})"
+        elif d > 1:
+            msg += (f": {layers[j].name} at layer {j} "
+                    f"{'doubles' if d == 2 else f'multiplies by {d}'} its {got // d} inputs")
+        if i > 0:
+            msg += (f"; build it as {layer.name}({', '.join(map(str, [got, *size[1:]]))}"
+                    f"{', ...' if x.ndim > 2 else ''})")
+    new = (TypeError if isinstance(err, TypeError) else ValueError)(msg)
+    new.first_layer = i == 0 and getattr(err, "first_layer", True)
+    return new

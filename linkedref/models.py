@@ -26,7 +26,7 @@ from .batchnorm import BatchNorm
 from .conv import Conv2D, same_padding
 from .dense import Dense
 from .dropout import Dropout
-from .layer import Layer, Sequential
+from .layer import Layer, Sequential, input_error
 from .pooling import GlobalAvgPool2D, MaxPool2D
 from .registry import activation as make_activation
 from .reshape import Flatten
@@ -353,9 +353,8 @@ def summary(model, input_shape, print_fn=print) -> str:
         try:
             x = layer.forward(x, training=False)
         except (ValueError, TypeError) as err:
-            raise type(err)(f"summary: layer {i} ({_short(layer)}) cannot take an input of "
-                            f"shape {tuple(x.shape)} (from input_shape {tuple(input_shape)}): "
-                            f"{err}") from err
+            error = input_error(layers, i, x, err)
+            raise type(error)(f"summary (input_shape {tuple(input_shape)}): {error}") from err
         rows.append((str(i), _short(layer), str(tuple(x.shape[1:])), f"{count_params(layer):,}"))
     total = count_params(model)
     widths = [max(len(r[k]) for r in rows) for k in range(4)]

@@ -8,14 +8,13 @@ One training step is four lines, and ``fit`` shows them:
                                                      #   data need no dL/dx)
     optimizer.step()                           # update the params in place
 
-The data stay on the host; ``batches`` moves one minibatch at a time to the backend. Per-step
-losses stay on the device and are read back every ``sync_every`` steps on CuPy (``LossTally``),
-so the GPU is not stalled each step; on NumPy every loss is read at once. A read that finds a
-non-finite loss stops training with a ``FloatingPointError`` naming the epoch, the step and the
-first layer whose output is non-finite — before that step's update (on NumPy always at the bad
-step itself). A loss that stays finite but whose epoch mean exceeds a thousand times its scale —
-the first step's loss, or for a classification loss at least ln K (the loss of a uniform guess
-over K classes) — gives a ``RuntimeWarning`` (training is diverging: lower the learning rate).
+The data stay on the host; ``batches`` moves one minibatch at a time to the backend. When a read
+costs a device sync (``B.on_device()``), per-step losses stay there and are read every
+``sync_every`` steps (``LossTally``); on NumPy every loss is read at once. A non-finite loss stops
+training with a ``FloatingPointError`` naming the epoch, the step and the first layer whose output
+is non-finite, before that step's update; so does, every ``sync_every`` steps after the update, a
+non-finite parameter, gradient or optimizer state (Adam's v overflows silently when g² does).
+A loss huge from the start, or one that grows a thousandfold, gives a ``RuntimeWarning``.
 """
 from __future__ import annotations
 
@@ -29,10 +28,10 @@ from . import backend as B
 from .data.batches import batches
 from .layer import Sequential
 from .progress import Progress
-from .train_checks import check_data, check_fit, check_positive_int
+from .train_checks import check_against_model, check_data, check_fit, check_positive_int
 
-SYNC_EVERY = {"numpy": 1, "cupy": 20, "strict": 20}   # steps between reads of the loss
-DIVERGING = 1e3                         # warn when an epoch's loss exceeds its scale × this
+SYNC_EVERY = 20          # steps between reads of the loss from a device and checks of the weights
+DIVERGING = 1e3          # warn when the loss exceeds its scale × this
 
 
 class History(dict):
@@ -65,56 +64,77 @@ class History(dict):
 
 
 def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validation=None,
-        seed=0, progress: bool = True, shuffle: bool = True, sync_every: int | None = None):
-    """Train ``model`` on (X, y) for ``epochs`` epochs; returns a ``History``.
+        seed=None, progress: bool = True, shuffle: bool = True, sync_every: int | None = None):
+    """Train ``model`` on (X, y) for ``epochs`` more epochs; returns their ``History``.
 
     Args:
         model: a Layer or model (forward/backward/params/grads).
         loss: a criterion instance such as ``SoftmaxCrossEntropy()`` or ``MSE()``.
         optimizer: an optimizer built on this ``model`` (``Adam(model)``); another model's is
-            refused. Its ``set_epoch(e)`` is called every epoch.
+            refused. It counts the epochs (see below).
         X: host array (N, ...) of inputs; y: (N,) integer labels or (N, ...) float targets.
         epochs: number of passes over the data. batch_size: samples per step.
         validation: optional (X_val, y_val), evaluated after every epoch.
-        seed: seeds the shuffling (same seed + same initial model → the same history on NumPy).
+        seed: None: one shuffling stream from ``lk.seed``'s number (else 0) that a later call
+            continues; an int: a stream of its own. Same seed + model → same history on NumPy.
         progress: report progress — one bar when stderr is a terminal, else one line per epoch
             on stdout; nothing when False.
         shuffle: reshuffle the samples every epoch.
-        sync_every: steps between reads of the loss from a GPU (default: SYNC_EVERY). Ignored
-            on NumPy, where every step's loss is read and checked at once.
+        sync_every: steps between reads of the loss from a device (default SYNC_EVERY; on
+            NumPy every loss is read at once) and between checks that every parameter, gradient
+            and optimizer state is finite (also at each epoch's end).
+
+    Calling fit again continues: it starts at ``optimizer.epoch``, calls ``set_epoch`` every
+    epoch and leaves it at the next one, so a schedule moves on; with ``seed=None`` the
+    shuffling goes on where it stopped. Five calls with ``epochs=1`` train as one with
+    ``epochs=5``. A new optimizer starts at epoch 0. Early stopping is a loop around fit:
+
+        best, wait = math.inf, 0
+        while wait < 5:                         # patience: 5 epochs without a better val_loss
+            h = lk.fit(model, loss, opt, X, y, epochs=1, validation=(Xv, yv), progress=False)
+            wait += 1
+            if h["val_loss"][0] < best:
+                best, wait, kept = h["val_loss"][0], 0, copy.deepcopy(model)
+        model = kept                            # the best epoch's model
 
     Raises:
-        FloatingPointError: the loss turned non-finite (names epoch, step and first bad layer).
+        FloatingPointError: a non-finite loss, parameter, gradient or optimizer state (named).
         ValueError/TypeError: unusable data or arguments, checked once before training.
     Warns:
-        RuntimeWarning: an epoch's mean loss exceeds ``DIVERGING`` × its scale (the first
-            step's loss; for classification at least ln K, a uniform guess's loss).
+        RuntimeWarning: the first step's loss is over ``DIVERGING`` × an all-zero output's (huge
+            from the start: inputs far off scale), or an epoch's over ``DIVERGING`` × the larger.
     """
-    X, y, validation, dtype = check_fit(model, loss, optimizer, X, y, epochs, batch_size,
-                                        validation, sync_every)
-    sync_every = reads_every(sync_every)
+    X, y, validation, dtype, zero_loss = check_fit(model, loss, optimizer, X, y, epochs,
+                                                   batch_size, validation, sync_every)
+    sync_every = sync_every or SYNC_EVERY
+    read_every = sync_every if B.on_device() else 1        # a read from a device is a sync
     history = new_history(loss, validation)
-    rng = numpy.random.default_rng(seed)
-    steps, scale = math.ceil(len(X) / batch_size), None       # scale: of the first step's loss
+    start = getattr(optimizer, "epoch", 0)
+    rng = shuffle_stream(seed, start if shuffle else 0, len(X))
+    steps, first, last = math.ceil(len(X) / batch_size), None, start + epochs
     with Progress(epochs, steps, enabled=progress) as report:
-        for epoch in range(epochs):
+        for epoch in range(start, last):
             optimizer.set_epoch(epoch)
-            start, tally = time.perf_counter(), LossTally(loss)
+            began, tally = time.perf_counter(), LossTally(loss)
             for step, (xb, yb) in enumerate(batches(X, y, batch_size, rng=rng, shuffle=shuffle,
                                                     dtype=dtype)):
                 out = model.forward(xb, training=True)                   # 1. forward
                 tally.add(loss.forward(out, yb), out, yb)                # 2. loss
-                if (step + 1) % sync_every == 0 or step + 1 == steps:   # read the device
-                    stop_if_non_finite(tally, model, xb, (epoch, epochs), (step, steps))
+                if (step + 1) % read_every == 0 or step + 1 == steps:   # read the loss
+                    stop_if_non_finite(tally, model, xb, (epoch, last), (step, steps))
                     report.show(tally.postfix())
                 model.backward(loss.backward(), need_dx=False)           # 3. backward
                 optimizer.step()                                         # 4. update
+                if (step + 1) % sync_every == 0 or step + 1 == steps:   # check the weights
+                    stop_if_weights_non_finite(model, optimizer, (epoch, last), (step, steps),
+                                               sync_every)
                 report.advance()
-            record_epoch(history, tally, len(X), time.perf_counter() - start,
+            record_epoch(history, tally, len(X), time.perf_counter() - began,
                          None if validation is None else evaluate(model, loss, *validation))
-            scale = tally.scale() if scale is None else scale
-            warn_if_diverging(history, epoch, scale)
-            report.epoch_done(epoch, history.row(epoch))
+            first = tally.first if first is None else first
+            warn_if_diverging(history, epoch - start, first, zero_loss)
+            report.epoch_done(epoch - start, history.row(epoch - start))
+    optimizer.set_epoch(last)
     return history
 
 
@@ -128,6 +148,7 @@ def evaluate(model, loss, X, y, batch_size: int = 256):
     classification = bool(getattr(loss, "classification", False))
     check_positive_int("evaluate", "batch_size", batch_size)
     X, y = check_data("evaluate", X, y, classification)
+    check_against_model("evaluate", model, X, y, classification, dtype_of(model))
     total, correct = 0.0, 0
     for xb, yb in batches(X, y, batch_size, shuffle=False, dtype=dtype_of(model)):
         out = model.forward(xb, training=False)
@@ -142,6 +163,7 @@ def predict(model, X, batch_size: int = 256):
     """The outputs of ``model`` on X (N, ...) with forward(training=False), as a NumPy array."""
     check_positive_int("predict", "batch_size", batch_size)
     X, _ = check_data("predict", X, None, False)
+    check_against_model("predict", model, X, None, False, dtype_of(model))
     outs = [model.forward(xb, training=False)
             for xb, _ in batches(X, None, batch_size, shuffle=False, dtype=dtype_of(model))]
     xp = B.get_array_module(outs[0])
@@ -149,16 +171,12 @@ def predict(model, X, batch_size: int = 256):
 
 
 # ------------------------------------------------------------------------- fit's named steps
-def reads_every(sync_every) -> int:
-    """Steps between reads of the loss: 1 on NumPy (reads are free), else ``sync_every``."""
-    if reads_are_free():
-        return 1
-    return SYNC_EVERY.get(B.get_backend(), 1) if sync_every is None else sync_every
-
-
-def reads_are_free() -> bool:
-    """True when batches live on the host (NumPy), so reading a loss costs no device sync."""
-    return B.get_backend() == "numpy"
+def shuffle_stream(seed, skip, n):
+    """``seed``'s generator; for None, ``lk.seed``'s number's (else 0's) past ``skip`` epochs."""
+    rng = B.as_generator(seed if seed is not None else B.get_seed() or 0)
+    for _ in range(skip if seed is None else 0):
+        rng.permutation(n)
+    return rng
 
 
 def dtype_of(model):
@@ -188,14 +206,19 @@ def record_epoch(history, tally, n, seconds, validation) -> None:
     history["seconds"].append(seconds)
 
 
-def warn_if_diverging(history, epoch, scale) -> None:
-    """A RuntimeWarning when this epoch's mean loss exceeds DIVERGING × the loss's scale."""
-    now = history["loss"][epoch]
-    if scale > 0 and now > DIVERGING * scale:
-        warnings.warn(f"fit: the mean loss of epoch {epoch + 1} is {now:.4g}, over {DIVERGING:g}× "
-                      f"its scale {scale:.4g} (the first step's loss, or ln K for K classes): "
-                      "training is diverging; try a smaller learning rate",
-                      RuntimeWarning, stacklevel=3)
+def warn_if_diverging(history, epoch, first, zero_loss) -> None:
+    """A RuntimeWarning when the loss is huge from the start (the first step's loss over
+    DIVERGING × an all-zero output's) or grows (an epoch's over DIVERGING × the larger)."""
+    now, scale = history["loss"][epoch], max(first, zero_loss)
+    if epoch == 0 and zero_loss > 0 and first > DIVERGING * zero_loss:
+        msg = (f"the loss is huge from the start ({first:.4g}, an all-zero output's is "
+               f"{zero_loss:.4g}): are the inputs far off the unit scale? Standardise X")
+    elif scale > 0 and now > DIVERGING * scale:
+        msg = (f"the mean loss of epoch {epoch + 1} is {now:.4g}, over {DIVERGING:g}× its "
+               f"start {scale:.4g}: training is diverging; try a smaller learning rate")
+    else:
+        return
+    warnings.warn(f"fit: {msg}", RuntimeWarning, stacklevel=3)
 
 
 class LossTally:
@@ -207,14 +230,12 @@ class LossTally:
         self.first_pending = 0                # step index of pending[0]
         self.loss_sum, self.correct, self.seen = 0.0, 0, 0
         self.first = None                     # the epoch's first step's loss, once read
-        self.classes = None                   # K, the classification outputs per sample
 
     def add(self, value, out, labels):
         """One step's loss (0-d array) and, for classification, its count of correct argmaxes."""
         self.pending.append(value)
         self.pending_sizes.append(len(out))
         if self.classification:
-            self.classes = out.shape[1]
             self.pending_correct.append((out.argmax(axis=1) == labels).sum())
 
     def read(self):
@@ -234,12 +255,6 @@ class LossTally:
         self.pending, self.pending_correct, self.pending_sizes = [], [], []
         return None
 
-    def scale(self) -> float:
-        """The loss's scale: the first step's loss, at least ln K for classification."""
-        if self.classification and self.classes and self.classes > 1:
-            return max(self.first, math.log(self.classes))
-        return self.first
-
     def postfix(self) -> dict:
         out = {"loss": f"{self.loss_sum / self.seen:.4f}"}
         if self.classification:
@@ -248,6 +263,33 @@ class LossTally:
 
 
 # ------------------------------------------------------------------ the non-finite diagnosis
+def stop_if_weights_non_finite(model, optimizer, epochs, steps, every) -> None:
+    """A FloatingPointError naming the first parameter whose value, gradient or optimizer state
+    (``optimizer.state[key]``) is non-finite: one sum per array, one read of their total (a NaN
+    or inf anywhere makes it non-finite; so may an overflow, which the per-array check clears)."""
+    grads, state = model.grads, getattr(optimizer, "state", {})
+    named = [(key, what, a) for key, p in model.params.items() for what, a in
+             [("its value", p), ("its gradient", grads.get(key)), *state.get(key, {}).items()]
+             if hasattr(a, "sum")]
+    if math.isfinite(B.to_float(sum(a.sum() for *_, a in named))):
+        return
+    finite = [bool(B.get_array_module(a).isfinite(a).all()) for *_, a in named]
+    if all(finite):
+        return
+    key = next(k for (k, *_), ok in zip(named, finite) if not ok)
+    bad = [what if what.startswith("its ") else f"{type(optimizer).__name__}'s state {what!r}"
+           for (k, what, _), ok in zip(named, finite) if k == key and not ok]
+    (epoch, n_epochs), (step, n_steps) = epochs, steps
+    cause = ("a gradient is non-finite: check the backward of the layer that owns it" if
+             "its gradient" in bad else "an update overflowed" if bad == ["its value"] else
+             "the gradients are so large that the optimizer's state overflowed (Adam's v: g²)")
+    raise FloatingPointError(
+        f"fit: parameter {key!r} became non-finite ({', '.join(bad)}) by epoch {epoch + 1} of "
+        f"{n_epochs}, step {step + 1} of {n_steps}" + (f" (checked every {every} steps and at "
+        f"each epoch's end; sync_every=1 checks every step)" if every > 1 else "") + f": {cause}."
+        " Standardise X if its values are far off the unit scale; else lower the learning rate")
+
+
 def stop_if_non_finite(tally, model, xb, epochs, steps) -> None:
     """Read the tally; on a non-finite loss raise a FloatingPointError naming epoch, step and
     the first layer whose output is non-finite (``epochs``/``steps``: (index, total))."""

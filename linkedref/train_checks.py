@@ -16,7 +16,8 @@ CHECK_ROWS = 4096                       # rows of X checked for NaN/inf at a tim
 
 
 def check_fit(model, loss, optimizer, X, y, epochs, batch_size, validation, sync_every):
-    """Every check of ``fit``; returns (X, y, validation or None, dtype) as host arrays."""
+    """Every check of ``fit``; returns (X, y, validation or None, dtype) as host arrays and the
+    loss of an all-zero output on y[:256] (ln K for K classes), the scale of a sensible start."""
     for what, obj in (("model", model), ("loss", loss), ("optimizer", optimizer)):
         if isinstance(obj, type):
             raise TypeError(f"fit: {what} is the class {obj.__name__}, not an instance; pass "
@@ -35,13 +36,16 @@ def check_fit(model, loss, optimizer, X, y, epochs, batch_size, validation, sync
     classification = bool(getattr(loss, "classification", False))
     dtype = B.get_default_dtype() if getattr(model, "dtype", None) is None else model.dtype
     X, y = check_data("fit", X, y, classification)
-    check_against_model("fit", model, X, y, classification, dtype)
+    out = check_against_model("fit", model, X, y, classification, dtype)
+    zeros = B.xp().zeros((min(len(y), 256),) + tuple(out.shape[1:]), dtype=dtype)
+    zero_loss = B.to_float(loss.forward(zeros, B.asarray(y[:256], dtype=None if classification
+                                                        else dtype)))
     if validation is not None:
         if not (isinstance(validation, (tuple, list)) and len(validation) == 2):
             raise TypeError("fit: validation must be a pair (X_val, y_val)")
         validation = check_data("fit (validation)", *validation, classification)
         check_against_model("fit (validation)", model, *validation, classification, dtype)
-    return X, y, validation, dtype
+    return X, y, validation, dtype, zero_loss
 
 
 def check_optimizer(model, optimizer) -> None:
@@ -81,6 +85,9 @@ def check_data(where, X, y, classification):
     if len(y) != len(X):
         raise ValueError(f"{where}: X has {len(X)} samples but y has {len(y)}")
     if classification:
+        if y.ndim == 2 and y.shape[1] > 1:
+            raise ValueError(f"{where}: y has shape {y.shape}, one-hot labels? The loss takes one "
+                             "class index per sample, shape (N,): pass y.argmax(1)")
         if y.dtype.kind not in "iu":
             raise TypeError(f"{where}: expected integer class labels, got dtype {y.dtype}")
         if y.ndim != 1:
@@ -102,22 +109,30 @@ def check_finite_rows(where, X) -> None:
             raise ValueError(f"{where}: X contains NaN or inf (first at sample {row})")
 
 
-def check_against_model(where, model, X, y, classification, dtype) -> None:
-    """One sample through the model (inference mode): the model takes X's samples, and its
-    output fits the labels/targets. Errors name X's shape, not the one-sample probe's."""
+def check_against_model(where, model, X, y, classification, dtype):
+    """One sample through the model (inference mode), returned: the model takes X's samples and
+    its output fits y. Errors name X's shape and blame it only when the first layer refuses it."""
     try:
         out = model.forward(B.asarray(X[:1], dtype=dtype), training=False)
     except (ValueError, TypeError) as err:
+        if not getattr(err, "first_layer", True):        # a later layer: the model is at fault
+            raise type(err)(f"{where}: the model's layers do not fit together: {err}") from err
         raise type(err)(f"{where}: the model does not take samples of shape {X.shape[1:]} "
                         f"(X has shape {X.shape}): {err}") from err
+    if y is None:
+        return out
     if classification:
         if out.ndim != 2:
             raise ValueError(f"{where}: a classification loss needs model outputs (N, K), "
                              f"got shape {tuple(out.shape)}")
         K = out.shape[1]
+        if K == 1:
+            raise ValueError(f"{where}: the model has 1 output, but SoftmaxCrossEntropy needs one "
+                             "output per class: end it with Dense(..., 2) for labels 0/1")
         if y.max() >= K:
             raise ValueError(f"{where}: labels must lie in [0, {K}) for a model with {K} "
                              f"outputs, got the label {int(y.max())}")
     elif tuple(out.shape[1:]) != tuple(y.shape[1:]):
         raise ValueError(f"{where}: model outputs per sample have shape {tuple(out.shape[1:])}, "
                          f"the targets {tuple(y.shape[1:])}")
+    return out

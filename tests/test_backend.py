@@ -135,3 +135,12 @@ def test_sequential_merges_children_and_casts():
     assert model.layers[0].cache is None
     with pytest.raises(TypeError, match="Sequential: item 1 is a int"):
         Sequential([_Scale(), 3])
+
+
+def test_on_device_is_the_one_condition_for_a_read_that_syncs():
+    """fit reads the loss every step where that costs nothing, every sync_every steps on a device
+    (CuPy, or the stand-in that keeps its rules): one condition, on the arrays' home, not a name."""
+    with B.using_backend("numpy"):
+        assert not B.on_device()
+    with B.using_backend("strict"):
+        assert B.on_device()

@@ -166,8 +166,7 @@ def test_numpy_stops_at_the_bad_step_whatever_sync_every_says():
 
 
 def test_delayed_read_says_so(monkeypatch):
-    import linkedref.train as T
-    monkeypatch.setattr(T, "reads_are_free", lambda: False)    # as on a GPU
+    monkeypatch.setattr(B, "on_device", lambda: True)          # as on a GPU
     X, y = _problem(40)
     model = Sequential([Affine(2, 4, 0), Poison(after=1), Affine(4, 2, 1)])
     with pytest.raises(FloatingPointError, match=r"step 2 of 5 \(read at step 4;.*sync_every=1"):
@@ -285,7 +284,9 @@ def test_a_trained_net_whose_first_batch_is_easy_gives_no_false_alarm(recwarn):
         def forward(self, logits, labels):
             Easy.calls += 1
             value = super().forward(logits, labels)
-            return value * 0 + (1e-4 if Easy.calls == 1 else 0.5)
+            if Easy.calls == 1:                  # fit's probe: an all-zero output, ln K
+                return value
+            return value * 0 + (1e-4 if Easy.calls == 2 else 0.5)
 
     X, y = _problem(64)
     model = _net()
@@ -309,3 +310,20 @@ def test_progress_is_one_bar_on_a_terminal(monkeypatch, capsys):
     fit(model, SoftmaxCrossEntropy(), SGD(model), X, y, epochs=3, batch_size=8, progress=True)
     assert capsys.readouterr().out == ""                  # no epoch lines beside the bar
     assert "6/6" in fake.getvalue()                       # one bar over 3 epochs × 2 steps
+
+
+def test_the_weight_check_sees_one_nan_and_forgives_a_sum_that_only_overflows():
+    from linkedref.train import stop_if_weights_non_finite
+    model = Sequential([lk.Dense(4, 3, rng=0)])
+    opt = Adam(model)
+    model.forward(B.xp().ones((2, 4), dtype=np.float32), training=True)
+    model.backward(B.xp().ones((2, 3), dtype=np.float32), need_dx=False)
+    opt.step()
+    model.params["0.W"][...] = 3e38                    # finite, but its sum overflows float32
+    with np.errstate(over="ignore"):
+        stop_if_weights_non_finite(model, opt, (0, 1), (0, 1), 20)
+    opt.state["0.b"]["v"][1] = np.inf
+    with pytest.raises(FloatingPointError, match=r"parameter '0.b' became non-finite \(Adam's "
+                                                 r"state 'v'\) by epoch 1 of 1, step 1 of 1 \("), \
+            np.errstate(over="ignore"):
+        stop_if_weights_non_finite(model, opt, (0, 1), (0, 1), 20)

@@ -7,7 +7,7 @@
 
 The work is split one way only: ``DataParallel`` (``linkedref.fast.parallel``) cuts each batch
 into one piece per thread and runs a replica of the model on each piece, with ``parallel`` below.
-No layer knows of threads.
+No layer knows of threads, nor does ``fit``: ``set_threads(n > 1)`` says so, once.
 
 ``set_threads(n)`` also limits BLAS (OpenBLAS, MKL, ... behind NumPy) to one thread, whatever n,
 with threadpoolctl: each replica then multiplies on its own core, and OpenBLAS's own threads,
@@ -23,10 +23,12 @@ import ctypes.util
 import numbers
 import os
 import threading
+import warnings
 
 from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limits
 
-_state = {"threads": None, "limiter": None, "pool": None, "workers": 0, "controller": None}
+_state = {"threads": None, "limiter": None, "pool": None, "workers": 0, "controller": None,
+          "warned": False}
 
 
 def cpu_count() -> int:
@@ -39,9 +41,15 @@ def cpu_count() -> int:
 
 def set_threads(n) -> None:
     """Use ``n`` threads (an int ≥ 1) and one BLAS thread each; None: every core, and BLAS as
-    its library set it."""
+    its library set it. Only a model wrapped in ``lk.fast.DataParallel`` uses n > 1 threads (one
+    replica each): ``fit`` of a plain model runs on one, BLAS too; so ``n > 1`` warns once."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
         raise ValueError(f"set_threads: expected an integer ≥ 1 or None (every core), got {n!r}")
+    if n is not None and n > 1 and not _state["warned"]:
+        _state["warned"] = True
+        warnings.warn(f"set_threads({n}): only a model wrapped in lk.fast.DataParallel(model) "
+                      "uses more than one thread; a plain model trains on one (BLAS is held to "
+                      "one thread as well)", UserWarning, stacklevel=2)
     if n is None and _state["limiter"] is not None:
         _state["limiter"].restore_original_limits()
         _state["limiter"] = None
