@@ -96,8 +96,13 @@ def test_the_guide_runs_as_written(guide, tmp_path, monkeypatch):
 
 
 def _tutorial_commands():
-    return sorted({(guide, c) for guide, text in GUIDES.items() for c in _commands(_blocks(text))
-                   if c.startswith("python tutorials/")})
+    """(guide, command) for each distinct tutorial command of the guides."""
+    found = {}
+    for guide, text in sorted(GUIDES.items()):
+        for c in _commands(_blocks(text)):
+            if c.startswith("python tutorials/"):
+                found.setdefault(c, guide)
+    return sorted((guide, c) for c, guide in found.items())
 
 
 @pytest.mark.slow
