@@ -6,8 +6,9 @@ in a fresh folder the way a reader runs them:
   write: it is written there under that name;
 - every other python block runs, one after the other, in one namespace, from that folder;
 - a bash line ``python NAME.py`` runs the reader's file; a bash line that runs a tutorial with
-  ``--activation`` runs it (quick mode, marked slow) once the tutorial takes that option, and is
-  skipped, saying so, until then.
+  ``--activation`` runs it as written but in smoke mode (``--smoke`` for ``--quick``: the same
+  code on a few steps; marked slow) once the tutorial takes that option, and is skipped, saying
+  so, until then.
 
 Nothing is copied from the guide into this file, so the guide cannot go stale.
 """
@@ -108,8 +109,8 @@ def _tutorial_commands():
 @pytest.mark.slow
 @pytest.mark.parametrize("guide, command", _tutorial_commands())
 def test_the_guides_tutorial_runs_take_the_unit(guide, command, tmp_path):
-    """The tutorial steps, in quick mode, on NumPy (the strict run adds nothing here)."""
-    words = command.split()
+    """The tutorial steps, in smoke mode, on NumPy (the strict run adds nothing here)."""
+    words = ["--smoke" if w == "--quick" else w for w in command.split()]
     script = ROOT / words[1]
     source = script.read_text(encoding="utf-8") + (ROOT / "tutorials" / "_common.py").read_text(
         encoding="utf-8")
