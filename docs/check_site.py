@@ -15,17 +15,22 @@ outside the machine. Every page of the site is loaded twice, from ``python -m ht
 - no request leaving the machine (any http(s) host but 127.0.0.1/localhost counts);
 - its math typeset: every ``.math`` element rendered by MathJax, no TeX error, and no raw
   ``\\(``, ``\\[`` or ``$$`` left in the page's text outside code;
-- every image loaded.
+- every image loaded;
+- at 1400 px wide, nothing scrolls sideways: not the page, not an annotated page's code column
+  (a long line wraps), not a formula or a table in its commentary column (a long formula breaks
+  after an operator); nothing there sticks out of its column.
 
 Besides, every link inside the site is followed on disk: the file exists, and its ``#anchor``
 is an id on the target page (the annotated source's ``#L42`` and ``#LKReLU.backward`` among
-them); in the browser, opening ``annotated/linked.html#L<n>`` scrolls that line into view.
-Screenshots of the front page, the annotated ``linked.py`` and a tutorial page are written to
-``--shots`` (default /tmp/site_shots/). Exit status 0 when every check passes.
+them); in the browser, opening ``annotated/linked.html#L<n>`` (a line mid-page) scrolls that line
+into view.
+Screenshots (1400 px wide) of the front page, the annotated ``linked.py``, ``conv.py`` and
+``optim.py`` and a tutorial page are written to ``--shots`` (default /tmp/site_shots/). Exit
+status 0 when every check passes.
 
-``--self-test`` then copies the site and breaks one page in five ways (a script from a CDN, a
-console error, raw math, a TeX error, a missing line anchor); each break must be reported, or
-the self-test fails.
+``--self-test`` then copies the site and breaks one page in seven ways (a script from a CDN, a
+console error, raw math, a TeX error, a missing line anchor, a code line that does not wrap, a
+formula wider than its column); each break must be reported, or the self-test fails.
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ import contextlib
 import html.parser
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -50,6 +56,7 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 NETNS_FLAG = "LINKEDREF_SITE_CHECK_NETNS"
+WIDTH = 1400                      # px: the window every page is checked (and shot) at
 
 
 # ------------------------------------------------------------------------------ the build
@@ -131,7 +138,7 @@ def _ids(path):
 class Browser:
     """Headless Debian chromium, driven over the DevTools protocol."""
 
-    def __init__(self, width=1600, height=1100):
+    def __init__(self, width=WIDTH, height=1100):
         import websocket  # websocket-client, from the docs extra
         self.profile = tempfile.mkdtemp(prefix="site-check-chromium-")
         binary = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -264,6 +271,36 @@ INSPECT = r"""(() => {
 })()"""
 
 
+# What scrolls sideways, or sticks out of its column, at the window's width.
+OVERFLOW = r"""(() => {
+  const out = [], texOf = new Map();
+  if (window.MathJax && MathJax.startup && MathJax.startup.document) {
+    for (const m of MathJax.startup.document.math) texOf.set(m.typesetRoot, m.math);
+  }
+  const what = e => (texOf.get(e) || e.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 70);
+  const page = document.scrollingElement;
+  if (page.scrollWidth > window.innerWidth + 1) {
+    out.push(`the page is ${page.scrollWidth} px wide in a ${window.innerWidth} px window`);
+  }
+  const boxes = '.lk-code, .lk-doc, .lk-doc .lk-formulas, .lk-doc .table-wrapper, .lk-doc pre';
+  for (const e of document.querySelectorAll(boxes)) {
+    if (e.scrollWidth > e.clientWidth + 1) {
+      out.push(`${e.className.split(' ')[0] || e.tagName.toLowerCase()} scrolls sideways ` +
+               `(${e.scrollWidth} px in ${e.clientWidth}): ${what(e)}`);
+    }
+  }
+  for (const doc of document.querySelectorAll('.lk-doc')) {
+    const right = doc.getBoundingClientRect().right;
+    for (const e of doc.querySelectorAll('mjx-container, pre, table')) {
+      const over = e.getBoundingClientRect().right - right;
+      if (over > 1) out.push(`a ${e.tagName.toLowerCase()} sticks out of its column by ` +
+                             `${Math.round(over)} px: ${what(e)}`);
+    }
+  }
+  return out;
+})()"""
+
+
 def problems_in(events, base_url):
     """(console errors, requests off the machine, failed loads) from one page's events."""
     console, offsite, failed = [], [], []
@@ -315,8 +352,8 @@ def http_server(site: Path):
 def check_pages(site: Path, pages, shots: Path | None, verbose=True):
     """Open each page over http and over file://. -> {"loads", "console", ...} with lists."""
     report = {"loads": 0, "console": [], "offsite": [], "failed": [], "untypeset": [],
-              "tex_errors": [], "raw_math": [], "broken_images": [], "anchors_in_view": [],
-              "typeset_formulas": 0}
+              "tex_errors": [], "raw_math": [], "broken_images": [], "overflow": [],
+              "anchors_in_view": [], "typeset_formulas": 0}
     browser = Browser()
     try:
         with http_server(site) as base:
@@ -339,9 +376,12 @@ def check_pages(site: Path, pages, shots: Path | None, verbose=True):
                         report["tex_errors"].append(f"{where}: {seen['texErrors']} TeX errors")
                     report["raw_math"] += [f"{where}: {r!r}" for r in seen["raw"]]
                     report["broken_images"] += [f"{where}: {b}" for b in seen["broken"]]
+                    wide = browser.evaluate(OVERFLOW) if mode == "http" else []
+                    report["overflow"] += [f"{where}: {w}" for w in wide]
                     if verbose:
                         bad = len(console) + len(offsite) + len(failed) + seen["untypeset"] \
-                            + seen["texErrors"] + len(seen["raw"]) + len(seen["broken"])
+                            + seen["texErrors"] + len(seen["raw"]) + len(seen["broken"]) \
+                            + len(wide)
                         print(f"  {'ok ' if not bad else 'BAD'} {where}: {seen['typeset']} "
                               f"formulas, {seen['images']} images", flush=True)
                 report["anchors_in_view"] += anchors_in_view(browser, root, site)
@@ -359,7 +399,9 @@ def anchors_in_view(browser, root, site):
     page = "annotated/linked.html"
     if not (site / page).exists():
         return problems
-    for anchor in ("L45", "LKReLU.backward", "Linked"):
+    lines = sorted(int(n) for n in re.findall(r'id="L(\d+)"', (site / page).read_text("utf-8")))
+    middle = [f"L{lines[len(lines) // 2]}"] if lines else []      # a code line mid-page
+    for anchor in middle + ["LKReLU.backward", "Linked"]:
         browser.open(f"{root}{page}#{anchor}")
         browser.evaluate(SETTLE)
         top = browser.evaluate(
@@ -379,6 +421,10 @@ def take_screenshots(browser, base, site, shots: Path):
     views = [("front_page.png", "index.html", None),
              ("annotated_linked.png", "annotated/linked.html", None),
              ("annotated_linked_LKReLU.png", "annotated/linked.html", "LKReLU"),
+             ("annotated_conv.png", "annotated/conv.html", None),
+             ("annotated_conv_reference_backward.png", "annotated/conv.html",
+              "conv2d_reference_backward"),
+             ("annotated_optim_Adam.png", "annotated/optim.html", "Adam"),
              ("annotated_batchnorm_backward.png", "annotated/batchnorm.html",
               "BatchNorm.backward")]
     if tutorial:
@@ -409,7 +455,14 @@ BREAKS = {
     "MathJax not shipped": ("raw_math", lambda text: text.replace("mathjax/tex-svg.js",
                                                                   "mathjax/missing.js")),
     "TeX error": ("tex_errors", _append(r'<p><span class="math">\(\undefinedmacro x\)</span></p>')),
-    "missing line anchor": ("anchors", lambda text: text.replace('id="L45"', 'id="L45-gone"', 1)),
+    "missing line anchor": ("anchors", lambda text: re.sub(r'id="L(\d+)"', r'id="L\1-gone"', text,
+                                                          count=1)),
+    "code line that does not wrap": ("overflow", lambda text: text.replace(
+        '<span class="lk-t">', '<span class="lk-t" style="white-space: pre">x = 1' + " " * 150
+        + "# far out", 1)),
+    "formula wider than its column": ("overflow", lambda text: text.replace(
+        '<div class="lk-doc docutils container">', '<div class="lk-doc docutils container"><p>'
+        r'<span class="math">\(\mathrm{' + "w" * 80 + r'}\)</span></p>', 1)),
 }
 
 
@@ -488,7 +541,9 @@ def main(argv=None):
     for key, label in (("console", "console errors"), ("offsite", "requests off the machine"),
                        ("failed", "failed loads"), ("untypeset", "pages with untypeset math"),
                        ("tex_errors", "pages with TeX errors"), ("raw_math", "raw math left"),
-                       ("broken_images", "broken images"), ("anchors", "broken anchors")):
+                       ("broken_images", "broken images"),
+                       ("overflow", f"sideways scrolling at {WIDTH} px"),
+                       ("anchors", "broken anchors")):
         items = report[key]
         print(f"{label}: {len(items)}")
         for item in items[:10]:

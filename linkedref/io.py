@@ -15,8 +15,7 @@ Loading copies into the model's existing arrays in place (on its backend, in its
 optimizer built on the model keeps working. A file written for another architecture — other
 parameter names or shapes, or another layer type anywhere in the tree (a Tanh net's weights
 offered to a ReLU net of the same shapes) — is refused with a message saying what differs,
-before anything is copied. Version-1 files (no "__layers__") are read too; they record no
-layer types, so only names and shapes can be compared, and a ``UserWarning`` says so.
+before anything is copied; so is a file of any other format version.
 
 ``atomic_write(path)`` is the file writer this module and ``linkedref.data.download`` share.
 """
@@ -26,7 +25,6 @@ import contextlib
 import os
 import secrets
 import stat
-import warnings
 import zipfile
 
 import numpy
@@ -36,7 +34,6 @@ from .layer import walk
 
 FORMAT = "linkedref-weights"
 VERSION = "2"
-READABLE = ("1", "2")          # format versions load_weights reads
 _META = "__linkedref__"
 _LAYERS = "__layers__"
 
@@ -111,11 +108,9 @@ def load_weights(model, path) -> None:
     Raises:
         FileNotFoundError: no such file.
         ValueError: the file is not a readable linkedref weights file (corrupt, truncated, not
-            an .npz, or holding pickled objects), or its keys, shapes or layer types differ
-            from the model's (the message names each layer path with the file's and the
-            model's type).
-    Warns (UserWarning) on a version-1 file: it records no layer types, so only names and
-    shapes were compared.
+            an .npz, holding pickled objects, or of another format version), or its keys,
+            shapes or layer types differ from the model's (the message names each layer path
+            with the file's and the model's type).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -128,17 +123,11 @@ def load_weights(model, path) -> None:
         if not _is_built(model):
             hint = (" — the model creates some parameters on its first forward (PReLU): run "
                     "model.forward(x) on one batch before load_weights")
-        if layers is None:
-            hint += " (a version-1 file: it records no layer types)"
         raise ValueError(f"load_weights: {path} was saved from a different architecture; "
                          + "; ".join(problems) + hint)
     for key, dst in target.items():
         xp = B.get_array_module(dst)
         dst[...] = xp.asarray(stored[key], dtype=dst.dtype)     # in place: same array object
-    if layers is None:
-        warnings.warn(f"load_weights: {path} is a version-1 weights file, which records no layer "
-                      f"types: only parameter names and shapes were compared. Save it again "
-                      f"to record them.", UserWarning, stacklevel=2)
 
 
 # --------------------------------------------------------------------------------- internals
@@ -159,9 +148,9 @@ def _layer_types(model) -> dict:
 
 
 def _differences(stored, layers, target, types) -> list:
-    """What differs between a file (arrays, layer types or None) and a model, as sentences."""
+    """What differs between a file (arrays, layer types) and a model, as sentences."""
     problems = []
-    if layers is not None and layers != types:
+    if layers != types:
         paths = list(types) + [p for p in layers if p not in types]
         rows = [f"{p or '(top)'}: file {layers.get(p, 'no layer')}, model "
                 f"{types.get(p, 'no layer')}" for p in paths if layers.get(p) != types.get(p)]
@@ -181,7 +170,7 @@ def _differences(stored, layers, target, types) -> list:
 
 
 def _read(path):
-    """Every array of a linkedref .npz, read eagerly -> (arrays, {path: type} or None for v1)."""
+    """Every array of a linkedref .npz, read eagerly -> (arrays, {layer path: type name})."""
     with open(path, "rb") as f:
         if f.read(4) != b"PK\x03\x04":                          # every .npz is a zip archive
             raise ValueError(f"load_weights: {path} is not an .npz file (no zip header)")
@@ -197,17 +186,16 @@ def _read(path):
             or meta[0] != FORMAT:
         raise ValueError(f"load_weights: {path} is an .npz but not a linkedref weights file "
                          f"(no '{_META}' entry)")
-    if meta[1] not in READABLE:
-        raise ValueError(f"load_weights: {path} has weights format version {meta[1]}, "
-                         f"this linkedref reads versions {', '.join(READABLE)}")
+    if meta[1] != VERSION:
+        raise ValueError(f"load_weights: {path} has weights format version {meta[1]}; this "
+                         f"linkedref reads version {VERSION} only (the files save_weights writes)")
     layers = data.pop(_LAYERS, None)
-    if meta[1] != "1" and (layers is None or layers.dtype.kind != "U" or layers.ndim != 2
-                           or layers.shape[1] != 2):
+    if layers is None or layers.dtype.kind != "U" or layers.ndim != 2 or layers.shape[1] != 2:
         raise ValueError(f"load_weights: {path} is damaged: no valid '{_LAYERS}' entry "
                          f"(expected an (L, 2) string array of layer paths and types)")
     if sorted(meta[2:].tolist()) != sorted(data):
         raise ValueError(f"load_weights: {path} is damaged: its key list does not match its arrays")
-    return data, (None if meta[1] == "1" else dict(layers.tolist()))
+    return data, dict(layers.tolist())
 
 
 def _unbuilt(layer) -> bool:

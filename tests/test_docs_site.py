@@ -53,6 +53,28 @@ def test_prose_keeps_its_words_and_typesets_its_formulas():
     assert "For every" in text and "is non-zero (for ReLU:" in text
 
 
+def test_a_long_formula_breaks_after_its_operators_and_looks_the_same():
+    """MathJax 3 breaks no formula: a long one is cut after its top-level operators, each piece
+    ending in {} so the operator keeps its spacing; nothing is cut inside a TeX group."""
+    tex = plainmath.to_tex("y[n, o, i, j] = b[o] + Σ_{c,p,q} W[o, c, p, q] · xpad[n, c, i, j]")
+    pieces = plainmath.breakable(tex)
+    assert pieces[:2] == ["y[n, o, i, j] ={}", "b[o] +{}"] and len(pieces) == 4
+    assert all(p.endswith("{}") for p in pieces[:-1]) and not pieces[-1].endswith("{}")
+    assert all(p.count("{") == p.count("}") for p in pieces)
+    joined = "".join(p[:-2] if p.endswith("{}") else p for p in pieces)
+    assert joined.replace(" ", "") == tex.replace(" ", "")
+    assert plainmath.breakable("z > 0") == ["z > 0"]                       # short: one piece
+    inside = plainmath.breakable(plainmath.to_tex("concat(s_1·g_1(r_1·z), ..., s_d·g_d(r_d·z))"))
+    assert len(inside) == 3 and inside[0].endswith(",{}")                # no operator outside
+    rst = plainmath.rst_inline("so y[n, o, i, j] = b[o] + Σ_{c,p,q} W[o, c, p, q] holds")
+    assert rst.count(":math:") == 3 and "`\\ :math:`" in rst          # adjacent roles
+
+
+def test_a_code_line_wraps_under_its_own_indentation():
+    row = annotated.code_html(annotated.Section(lines=[7]), {7: "x"}, {}, {7: 8})
+    assert 'id="L7" style="--i:8"' in row
+
+
 def _plain_texts(path):
     """Every docstring and every block of full-line comments of a module."""
     source = path.read_text(encoding="utf-8")
@@ -149,6 +171,26 @@ def test_check_fails_a_broken_page(tmp_path, browser_ready, name):
     page = site / "index.html"
     page.write_text(breaking(page.read_text()))
     assert category in _problems(site, ["index.html"])
+
+
+def test_check_fails_a_page_that_scrolls_sideways(tmp_path, browser_ready):
+    """A code line that does not wrap, or a formula wider than its column, is reported; the
+    same line allowed to wrap is not."""
+    site = _mini_site(tmp_path)
+    line = "x = 1" + " " * 40 + "# " + "far " * 60
+    for white_space, wide in (("pre-wrap", False), ("pre", True)):
+        (site / "c.html").write_text(
+            f"<html><head><link rel='icon' href='data:,'></head><body>"
+            f"<div class='lk-code' style='width: 300px; overflow-x: auto'><div class='lk-l'>"
+            f"<span class='lk-t' style='white-space: {white_space}'>{line}</span></div></div>"
+            f"</body></html>")
+        assert ("overflow" in _problems(site, ["c.html"])) == wide, white_space
+    page = site / "index.html"
+    page.write_text(page.read_text().replace(
+        "<p><span", "<div class='lk-doc' style='width: 200px'><p><span").replace(
+        "</span></p>", "\\mathrm{" + "w" * 60 + "}\\)</span></p></div>", 1).replace(
+        "g'(z)\\)", "g'(z)", 1))
+    assert "overflow" in _problems(site, ["index.html"])
 
 
 def test_check_fails_a_missing_anchor(tmp_path):

@@ -191,20 +191,23 @@ def comment_html(text):
     out = [html.escape(mark)]
     for kind, s in plainmath.segments(text[len(mark):]):
         if kind == "math":
-            out.append('<span class="math notranslate nohighlight">\\(%s\\)</span>'
-                       % html.escape(s, quote=False))
+            out += ['<span class="math notranslate nohighlight">\\(%s\\)</span>'
+                    % html.escape(t, quote=False) for t in plainmath.breakable(s)]
         else:
             wrap = {"literal": "``%s``", "em": "*%s*", "strong": "**%s**"}.get(kind, "%s")
             out.append(html.escape(wrap % s, quote=False))
     return "".join(out)
 
 
-def code_html(section, lines_html, anchors):
+def code_html(section, lines_html, anchors, indents):
+    """The code column: one row per line, its number a link to itself. ``--i``, the line's
+    indentation, lets a line too long for the column wrap under its own code, 4 further in."""
     rows = []
     for n in section.lines:
         target = anchors.get(n)
         mark = f'<span class="lk-def" id="{html.escape(target)}"></span>' if target else ""
-        rows.append(f'<div class="lk-l" id="L{n}"><a class="lk-n" href="#L{n}">{n}</a>'
+        rows.append(f'<div class="lk-l" id="L{n}" style="--i:{indents.get(n, 0)}">'
+                    f'<a class="lk-n" href="#L{n}">{n}</a>'
                     f'<span class="lk-t">{mark}{lines_html.get(n, "")}</span></div>')
     return '<div class="lk-code highlight">' + "\n".join(rows) + "</div>"
 
@@ -223,6 +226,8 @@ class AnnotatedSource(Directive):
         source = path.read_text(encoding="utf-8")
         sections, anchors = cut(source)
         lines_html = highlighted_lines(source)
+        indents = {n: len(ln) - len(ln.lstrip(" "))
+                   for n, ln in enumerate(source.splitlines(), start=1)}
         index = getattr(env.app, "lk_index", {})
         checks = getattr(env.app, "lk_checks", {})
         local = {qual for qual in anchors.values()}
@@ -247,7 +252,7 @@ class AnnotatedSource(Directive):
                 text += check_rst(checks[cls], env.docname, env.app).splitlines() + [""]
             self.state.nested_parse(StringList(text, source=rel), self.content_offset, doc)
             row += doc
-            row += nodes.raw("", code_html(s, lines_html, anchors) if s.lines else
+            row += nodes.raw("", code_html(s, lines_html, anchors, indents) if s.lines else
                              '<div class="lk-code lk-empty"></div>', format="html")
             page += row
         return [page]

