@@ -213,10 +213,9 @@ def checked_gradient(target, name, tensor, analytic):
     grad = analytic[name]
     got, want = tuple(grad.shape), tuple(tensor.shape)
     if got != want:
-        why = " — transposed axes?" if got == want[::-1] else \
-            " — a sum over the wrong axes?" if len(got) != len(want) else ""
+        why = "transposed axes?" if got == want[::-1] else "a sum over the wrong axes?"
         raise GradientCheckError(f"gradcheck {target}: gradient of '{name}' has shape {got}, "
-                                 f"expected {want}{why}")
+                                 f"expected {want} — {why}")
     if not tensor.flags.c_contiguous:  # reshape would copy, and the perturbation be lost
         raise ValueError(f"gradcheck {target}: parameter '{name}' is not C-contiguous; "
                          "layers must keep their parameters contiguous")
