@@ -223,6 +223,15 @@ def test_code_that_raises_is_reported_with_its_line(monkeypatch):
     assert status == "wrong" and problems[0].startswith("your code raised ZeroDivisionError")
 
 
+def test_a_file_that_does_not_import_is_reported(monkeypatch):
+    def broken(name):
+        raise SyntaxError("invalid syntax", ("ex01_lk_relu.py", 30, 9, "return dz +"))
+    monkeypatch.setattr(check.importlib, "import_module", broken)
+    status, problems = check.run(1)
+    assert status == "wrong" and problems == [
+        "your code raised SyntaxError: invalid syntax (ex01_lk_relu.py, line 30)"]
+
+
 def test_command_line(capsys, monkeypatch):
     assert check.main(["1"]) == 0
     out = capsys.readouterr().out
@@ -247,5 +256,5 @@ def test_wrong_answer_prints_the_first_hint(monkeypatch):
 def test_the_site_page_is_generated_from_the_exercises():
     page = (ROOT / "docs" / "exercises.md").read_text()
     assert page == check.markdown() + "\n"
-    assert page.count("<details>") == sum(len(check.parts(check.load(n))["hints"])
+    assert page.count("<details>") == sum(len(check.parts(n)["hints"])
                                           for n in check.EXERCISES)

@@ -290,6 +290,24 @@ def test_module_that_fails_to_import_is_named(tmp_path, monkeypatch, capsys):
     assert "cannot import module 'gc_broken_cases'" in err and "no_such_dependency_xyz" in err
 
 
+def test_a_backward_that_returns_nothing_is_named(rng):
+    class NoDx(_Square):
+        def backward(self, dy):
+            super().backward(dy)
+    with pytest.raises(GradientCheckError, match="no gradient array for 'x' \\(got NoneType\\)"):
+        gradcheck(NoDx(), rng.standard_normal((2, 3)))
+
+
+def test_a_module_that_registers_nothing_is_told_so(tmp_path, monkeypatch, capsys):
+    from linkedref.gradcheck.__main__ import main
+    monkeypatch.syspath_prepend(tmp_path)
+    (tmp_path / "gc_empty_cases.py").write_text("import linkedref\n")
+    with pytest.raises(SystemExit):
+        main(["--module", "gc_empty_cases"])
+    assert "gc_empty_cases registered no case; call linkedref.gradcheck.register_case" in \
+        capsys.readouterr().err
+
+
 def test_register_case_refuses_what_is_not_a_case():
     with pytest.raises(TypeError, match="make\\(rng\\) -> dict"):
         register_case("no maker", None)
