@@ -72,7 +72,8 @@ def gradient_problems(layer, x, **kwargs) -> list:
     for i, r in failing:
         if r.max_error <= report.rtol:
             continue
-        where = "" if i is None else f" in member {i}" + (" (the mirror)" if d == 2 and i else "")
+        role = (" (the mirror)" if i else " (the unit)") if d == 2 else ""
+        where = "" if i is None else f" in member {i}{role}"
         said = r.hint or "no one sign, term or scale; see the numbers"
         lines.append(f"{r.what} is wrong{where}: {said}\n"
                      f"      worst at {r.worst_index}: yours (analytic) {r.analytic:+.6e}, "
