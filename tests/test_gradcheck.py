@@ -1,10 +1,18 @@
 """The gradient checker itself: it passes a right backward, catches a wrong one, skips kinks."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import linkedref as lk
 import linkedref.backend as B
-from linkedref.gradcheck import GradientCheckError, away_from_kinks, distinct_values, gradcheck
+from linkedref.gradcheck import (
+    GradientCheckError,
+    away_from_kinks,
+    distinct_values,
+    gradcheck,
+    register_case,
+)
 from linkedref.layer import Layer, Sequential
 
 
@@ -48,7 +56,8 @@ def test_catches_a_wrong_backward_and_prints_numbers(rng):
     with pytest.raises(GradientCheckError) as err:
         gradcheck(Affine(3, rng, wrong=True), rng.standard_normal((2, 3)))
     msg = str(err.value)
-    assert "'b'" not in msg and "b " in msg and "analytic" in msg  # names the tensor and values
+    assert "b " in msg and "analytic" in msg                         # names the tensor and values
+    assert "parameter 'b': analytic ≈ 1.5 × numeric: a scale factor of 1.5?" in msg
     assert "FAIL" not in msg and "e-0" in msg
 
 
@@ -166,3 +175,146 @@ class _View(Layer):
 
 def test_layers_returning_views_of_their_input_check_cleanly(rng):
     assert gradcheck(_View(), rng.standard_normal((2, 3, 2))).max_error < 1e-9
+
+
+# ---------------------------------------------- a failing linked unit: which member, and a hint
+@pytest.fixture
+def broken_softplus(monkeypatch):
+    """The learner's LK-Softplus of tests/user_units/, its backward with the mirror's factor
+    ``mirror`` (−1 is right; +1 drops the minus sign, 0 the term, −3 scales it)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent / "user_units"))
+    from lk_softplus import LKSoftplus, sigmoid
+
+    class Broken(LKSoftplus):
+        def __init__(self, mirror):
+            super().__init__()
+            self.mirror = mirror
+
+        def backward(self, dy, need_dx=True):
+            z = self.saved(dy)
+            C = z.shape[1]
+            return dy[:, :C] * sigmoid(z) + self.mirror * dy[:, C:] * sigmoid(-z)
+    return Broken
+
+
+def _failure(layer, x):
+    with pytest.raises(GradientCheckError) as err:
+        gradcheck(layer, x)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("mirror, words", [(1, "sign flipped?"), (0, "a term missing?"),
+                                           (-3, "a scale factor of 3?")])
+def test_a_wrong_mirror_is_named_with_a_hint(broken_softplus, mirror, words, rng):
+    x = away_from_kinks((4, 3), rng)
+    assert gradcheck(broken_softplus(-1), x).passed
+    msg = _failure(broken_softplus(mirror), x)
+    assert "analytic, numeric" in msg                              # the numbers, side by side
+    assert "member 0: ok" in msg
+    assert "member 1, the mirror: dL/dx wrong" in msg and words in msg.splitlines()[-1]
+
+
+def test_a_wrong_parameter_gradient_is_named(rng):
+    class MirrorSlopeFlipped(lk.LKPReLU):
+        def backward(self, dy, need_dx=True):
+            dx = super().backward(dy, need_dx)
+            self.grads["alpha_mirror"] = -self.grads["alpha_mirror"]
+            return dx
+
+    msg = _failure(MirrorSlopeFlipped(), away_from_kinks((2, 3, 4, 5), rng))
+    assert "member 1, the mirror: parameter 'alpha_mirror' wrong" in msg
+    assert "sign flipped?" in msg and "member 0: ok" in msg
+
+
+def test_a_single_unit_gets_a_hint_without_members(rng):
+    msg = _failure(_Square(factor=0.5), rng.standard_normal((2, 3)) + 3)
+    assert "dL/dx: analytic ≈ 0.5 × numeric: a scale factor of 0.5?" in msg
+    assert "member" not in msg
+
+
+class _TransposedW(_MatMul):
+    def backward(self, dy):
+        dx = super().backward(dy)
+        self.grads["W"] = self.grads["W"].T
+        return dx
+
+
+def test_a_wrong_gradient_shape_names_the_likely_cause(rng):
+    with pytest.raises(GradientCheckError, match=r"shape \(3, 4\), expected \(4, 3\) — transposed"):
+        gradcheck(_TransposedW(B.asarray(rng.standard_normal((4, 3)))), rng.standard_normal((2, 4)))
+
+
+# ------------------------------------------------ python -m linkedref.gradcheck --module MODULE
+USER_MODULE = '''
+import numpy as np
+import linkedref as lk
+from linkedref.gradcheck import away_from_kinks, register_case
+
+class Cube(lk.Layer):
+    """y = x**3 with a backward whose sign is flipped."""
+    def forward(self, x, training=False):
+        self.save_for_backward(x, output_shape=x.shape)
+        return x ** 3
+
+    def backward(self, dy, need_dx=True):
+        return -3 * self.saved(dy) ** 2 * dy
+
+register_case("user Cube", lambda rng: dict(layer=Cube(), x=away_from_kinks((3, 2), rng)))
+register_case("user LKReLU", lambda rng: dict(layer=lk.LKReLU(), x=away_from_kinks((3, 2), rng)))
+'''
+
+
+def test_module_cases_run_from_the_command_line(tmp_path, monkeypatch, capsys):
+    from linkedref.gradcheck import cases
+    from linkedref.gradcheck.__main__ import main
+    monkeypatch.setattr(cases, "REGISTERED", list(cases.REGISTERED))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(tmp_path)       # as `python -m` puts the current directory first
+    (tmp_path / "gc_user_cases.py").write_text(USER_MODULE)
+    assert main(["--module", "gc_user_cases", "--backend", B.get_backend()]) == 1
+    out = capsys.readouterr().out
+    assert "2 components" in out and "1 passed, 1 failed" in out     # only the module's cases
+    assert "user LKReLU" in out and "sign flipped?" in out
+    with pytest.raises(ValueError, match="'user Cube' is already registered"):
+        register_case("user Cube", lambda rng: {})
+
+
+def test_module_that_fails_to_import_is_named(tmp_path, monkeypatch, capsys):
+    from linkedref.gradcheck.__main__ import main
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(tmp_path)
+    (tmp_path / "gc_broken_cases.py").write_text("import no_such_dependency_xyz\n")
+    with pytest.raises(SystemExit):
+        main(["--module", "gc_broken_cases"])
+    err = capsys.readouterr().err
+    assert "cannot import module 'gc_broken_cases'" in err and "no_such_dependency_xyz" in err
+
+
+def test_a_backward_that_returns_nothing_is_named(rng):
+    class NoDx(_Square):
+        def backward(self, dy):
+            super().backward(dy)
+    with pytest.raises(GradientCheckError, match="no gradient array for 'x' \\(got NoneType\\)"):
+        gradcheck(NoDx(), rng.standard_normal((2, 3)))
+
+
+def test_a_module_that_registers_nothing_is_told_so(tmp_path, monkeypatch, capsys):
+    from linkedref.gradcheck.__main__ import main
+    monkeypatch.syspath_prepend(tmp_path)
+    (tmp_path / "gc_empty_cases.py").write_text("import linkedref\n")
+    with pytest.raises(SystemExit):
+        main(["--module", "gc_empty_cases"])
+    assert "gc_empty_cases registered no case; call linkedref.gradcheck.register_case" in \
+        capsys.readouterr().err
+
+
+def test_register_case_refuses_what_is_not_a_case():
+    with pytest.raises(TypeError, match="make\\(rng\\) -> dict"):
+        register_case("no maker", None)
+
+
+def test_help_lists_every_backend(capsys):
+    from linkedref.gradcheck.__main__ import main
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "{numpy,cupy,strict}" in capsys.readouterr().out
