@@ -28,8 +28,9 @@ import numpy as np
 from tqdm import tqdm
 
 import linkedref as lk
+from linkedref.diagnostics import dead_units
 
-from _common import SHIPPED, load_images, per_mode
+from _common import SHIPPED, USER_UNITS, is_linked, load_images, load_user_units, per_mode, plt
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -66,7 +67,7 @@ class Variant:
 
     @property
     def linked(self) -> bool:
-        return self.act.startswith("lk")
+        return is_linked(self.act)
 
     @property
     def can_die(self) -> bool:
@@ -81,9 +82,9 @@ class Run:
     accuracy and loss (averaged over the epoch's steps, training mode) and seconds.
 
     stopped: the epoch (1-based) after which training was stopped because a layer died, or None.
-    When stopped, the remaining epochs repeat the last measured accuracy (tutorial 04's
-    ``stop_if_dead``). dead: units dead on the training inputs at the end, when the tutorial
-    counts them (06), else None.
+    When stopped, the remaining epochs repeat the last measured accuracy (``stop_if_dead``).
+    dead: units dead on the training inputs at the end, when the tutorial counts them (06),
+    else None.
     """
     label: str
     seed: int
@@ -136,7 +137,48 @@ class Run:
         return None if e is None else float(np.sum(self.seconds[:e]))
 
 
+# ------------------------------------------------------------------- stopping a dead run
+def stop_if_dead(run, model, loss, data, epoch, epochs) -> bool:
+    """End ``run`` before ``epoch`` if some activation layer of ``model`` is all dead on the
+    training inputs: note the layer and fill the remaining epochs with the last test accuracy
+    (before the first epoch, the untrained net's). -> True when it stopped the run.
+
+    From then on the net's output is the same for every training sample whatever the epoch, so
+    training longer would only move the last layer's biases.
+    """
+    (Xtr, _), (Xte, yte) = data
+    dead = all_dead_layer(model, Xtr)
+    if dead is None:
+        return False
+    run.stopped, run.note = epoch, f"layer {dead} dead after epoch {epoch}"
+    last = run.val_accuracy[-1] if run.val_accuracy else lk.evaluate(model, loss, Xte, yte)[1]
+    run.val_accuracy += [last] * (epochs - epoch)
+    return True
+
+
+def all_dead_layer(model, X) -> int | None:
+    """The 1-based index of the first activation layer whose units are *all* dead on ``X``
+    (output zero for every sample and position), or None.
+
+    Such a layer outputs zeros for every sample, so the network's output no longer depends on
+    its input and no gradient reaches any layer before it: training cannot revive it.
+    """
+    for i, d in enumerate(dead_units(model, X), start=1):
+        if d.total and d.dead == d.total:
+            return i
+    return None
+
+
 # ------------------------------------------------------------------------------ the runs
+def seeds_summary(variants, seeds_for) -> str:
+    """"8 for LK-ReLU, ...; 3 for ReLU, ...": how many seeds each variant runs
+    (``seeds_for``: {label: seeds}), for a setup line."""
+    groups = {}
+    for v in variants:
+        groups.setdefault(len(seeds_for[v.label]), []).append(v.label)
+    return "; ".join(f"{n} for {', '.join(labels)}" for n, labels in groups.items())
+
+
 def run_variants(train, variants, seeds, *train_args, desc="training", seeds_for=None,
                  jobs=1) -> dict:
     """``{label: [train(v, seed, *train_args) per seed]}`` for every variant ``v``: the ``Run``
@@ -167,6 +209,13 @@ def _run_planned(i):
     return _PLAN["train"](v, seed, *_PLAN["train_args"])
 
 
+def _start_worker(specs):
+    """A worker process: one thread, and the learner's units (``--activation``) imported and
+    registered again, so that a worker that does not inherit them knows them too."""
+    lk.set_threads(1)
+    load_user_units(specs)
+
+
 def _runs_of(plan, train, train_args, jobs):
     """The Runs of ``plan`` in plan order: here one by one, or ``jobs`` at a time in forked
     processes (they inherit plan, train and its arguments, so nothing but the Runs is
@@ -176,8 +225,9 @@ def _runs_of(plan, train, train_args, jobs):
             yield train(v, seed, *train_args)
         return
     _PLAN.update(plan=plan, train=train, train_args=train_args)
+    specs = [unit.spec for unit in USER_UNITS.values()]
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
-                             initializer=lk.set_threads, initargs=(1,)) as pool:
+                             initializer=_start_worker, initargs=(specs,)) as pool:
         futures = [pool.submit(_run_planned, i) for i in range(len(plan))]
         for future in futures:
             yield future.result()
@@ -264,3 +314,24 @@ def plot_runs(ax, runs, color, label, ls="-"):
             ax.plot(x[k], r.val_accuracy[k], "x", color=color, ms=6)
     ax.plot(x, np.median(curves, axis=0), color=color, lw=2, ls=ls, label=label)
 
+
+
+def escape_rates(variants, summaries, color_of, title):
+    """A figure of the share of seeds of each variant that escaped chance, with its 95 % Wilson
+    interval, one bar per variant (the first on top) in ``color_of(variant)``."""
+    variants = variants[::-1]                       # first variant on top
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(variants) + 1.2))
+    for y, v in enumerate(variants):
+        s = summaries[v.label]
+        low, high = s.interval
+        rate = s.escaped / s.seeds
+        ax.barh(y, rate, color=color_of(v), alpha=0.75)
+        ax.errorbar(rate, y, xerr=[[rate - low], [high - rate]], color="k", capsize=3, lw=1)
+        ax.text(1.02, y, f"{s.escaped_text}", va="center", fontsize=8)
+    ax.set_yticks(range(len(variants)), [v.label for v in variants], fontsize=9)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of seeds that escaped chance (max test accuracy ≥ 2 × chance)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
