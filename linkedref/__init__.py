@@ -10,7 +10,7 @@ Sub-packages: ``linkedref.data`` (datasets, toy problems, batches), ``linkedref.
 and ``linkedref.fast``: the kernels and threads that exist only for speed (a reader may skip it).
 """
 from . import backend, data, diagnostics, fast, init
-from .activations import ELU, SELU, LeakyReLU, PReLU, ReLU, Sigmoid, Swish, Tanh
+from .activations import ELU, SELU, Activation, LeakyReLU, PReLU, ReLU, Sigmoid, Swish, Tanh
 from .backend import get_backend, get_default_dtype, set_backend, set_default_dtype, to_numpy
 from .batchnorm import BatchNorm
 from .conv import Conv2D
@@ -26,7 +26,7 @@ from .losses import MSE, SoftmaxCrossEntropy
 from .models import all_cnn, cifar_net, count_params, depth_net, small_resnet, summary, width_net
 from .optim import SGD, Adam, RMSProp, StepSchedule
 from .pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
-from .registry import ACTIVATIONS, activation
+from .registry import activation, activation_names, register_activation
 from .reshape import Flatten
 from .residual import Residual
 from .train import History, evaluate, fit, predict
@@ -35,10 +35,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "set_backend", "get_backend", "set_default_dtype", "get_default_dtype", "to_numpy",
-    "Layer", "Sequential",
+    "Layer", "Sequential", "Activation",
     "ReLU", "LeakyReLU", "PReLU", "ELU", "SELU", "Swish", "Tanh", "Sigmoid",
     "LKReLU", "LKLeakyReLU", "LKPReLU", "LKELU", "LKSELU", "LKSwish", "Linked", "Member",
-    "check_linkage", "LinkageCheck", "activation", "ACTIVATIONS", "is_linked",
+    "check_linkage", "LinkageCheck", "is_linked",
+    "activation", "activation_names", "register_activation",
     "Dense", "Dropout", "BatchNorm", "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D",
     "Flatten", "Residual",
     "SoftmaxCrossEntropy", "MSE", "SGD", "RMSProp", "Adam", "StepSchedule",

@@ -86,10 +86,29 @@ def sigmoid(t):
 
 # ------------------------------------------------------------------------------- base class
 class Activation(Layer):
-    """Base of every activation layer, single or linked: an input check for (N, C, ...).
+    """The base of every unit, single or linked: subclass it to write a unit of your own.
 
-    ``expansion`` (from Layer): outputs per input feature/channel, 1 here; a mirror-linked unit
-    sets 2, so a model builder knows the next layer's fan-in.
+    A unit applies d elementwise functions g_1, ..., g_d to one pre-activation z and
+    concatenates them on axis 1: x (N, C, ...) → y (N, d·C, ...); output channel i·C + c is
+    member i of unit c. A unit defines
+
+    - ``expansion`` = d (class attribute): 1 for a single unit, 2 for a mirror link
+      concat(g(z), g(−z)). The builders size the next layer's fan-in by it, and ``dead_units``
+      pairs channels c, C + c, ... as the members of unit c.
+    - ``forward(x, training=False)`` → y: ``self.check_input(x)``, compute y, and
+      ``self.save_for_backward(cache, output_shape=y.shape)`` with what backward needs: z or a
+      mask, never y (a later layer may add into y in place).
+    - ``backward(dy, need_dx=True)`` → dz = Σ_i dy_i·g_i'(z), the shape of x: take the cache
+      with ``self.saved(dy)`` (it checks dy has y's shape) and never change dy in place.
+      ``need_dx=False`` says no one needs dz; a unit may still return it.
+    - learnable parameters (PReLU's slopes): ``self.params[k]``, and in backward
+      ``self.grads[k] = <a new array>`` holding dL/dparam of the last forward (set, never
+      accumulated, never written into the old array).
+
+    What takes a unit (``lk.check_linkage``, ``lk.diagnostics.dead_units``, ``Recorder``,
+    ``Linked``'s members, ``lk.register_activation`` and the builders) works by this protocol
+    and warns about a layer that is not an Activation, which it cannot judge as a unit.
+    A unit of one's own, end to end: tests/user_units/lk_softplus.py.
     """
 
     def check_input(self, x, ndims=None, channels=None):

@@ -1,7 +1,8 @@
 """The paper's networks as ``Sequential`` models, and ``summary`` / ``count_params``.
 
-Every builder takes an activation by name ("relu", "prelu", "selu", "swish", "elu",
-"leaky_relu", "tanh", "sigmoid", or "lk" + one of these for the mirror-linked version),
+Every builder takes ``activation``: a registered name (``lk.activation_names()``: "relu",
+"lkrelu", ..., and any name given to ``lk.register_activation``), a unit class (a subclass of
+``lk.Activation``) or a zero-argument factory returning a new unit; also
 ``batchnorm`` (BatchNorm between each conv/dense and its activation), ``in_channels``,
 ``num_classes``, ``init`` (an initializer name of ``linkedref.init``) and ``rng`` (a numpy
 Generator or an int seed; every layer draws from it in order, so a seed fixes the whole model).
@@ -21,6 +22,8 @@ Shapes are NCHW: an input (N, in_channels, H, W) gives logits (N, num_classes).
 """
 from __future__ import annotations
 
+import inspect
+
 from . import backend as B
 from .batchnorm import BatchNorm
 from .conv import Conv2D, same_padding
@@ -28,7 +31,7 @@ from .dense import Dense
 from .dropout import Dropout
 from .layer import Layer, Sequential
 from .pooling import GlobalAvgPool2D, MaxPool2D
-from .registry import activation as make_activation
+from .registry import unit_maker
 from .reshape import Flatten
 from .residual import Residual
 
@@ -43,17 +46,17 @@ class _Stack:
     from a mirror-linked activation (so ``init="looks_linear"`` applies to the next layer).
     """
 
-    def __init__(self, builder, act_name, batchnorm, init, rng, channels):
-        self.builder, self.act_name, self.batchnorm = builder, act_name, bool(batchnorm)
+    def __init__(self, builder, act, batchnorm, init, rng, channels):
+        self.builder, self.unit, self.batchnorm = builder, act, bool(batchnorm)
         self.init, self.rng = init, rng
         self.channels, self.linked = int(channels), False
         self.layers = []
-        probe = _activation(builder, act_name)                # fail early on a bad name
+        probe = _activation(builder, act)                     # fail early on a bad unit
         self.expansion = probe.expansion
         if init == "looks_linear" and self.expansion != 2:
             raise ValueError(f"{builder}: init='looks_linear' needs a mirror-linked activation "
                              f"(one whose output is [g(z); g(−z)], e.g. 'lkrelu'), "
-                             f"got activation {act_name!r}")
+                             f"got activation {act!r}")
 
     def layer_init(self):
         """The init of the next weight layer."""
@@ -75,7 +78,7 @@ class _Stack:
         """[BatchNorm] + activation; the next layer then sees channels · expansion."""
         if self.batchnorm:
             self.layers.append(BatchNorm(self.channels))
-        self.layers.append(_activation(self.builder, self.act_name, self.channels))
+        self.layers.append(_activation(self.builder, self.unit, self.channels))
         self.channels *= self.expansion
         self.linked = self.expansion == 2
 
@@ -84,16 +87,28 @@ class _Stack:
         self.layers.append(layer)
 
 
-def _activation(builder, name, channels=None):
-    """A new activation layer ``name`` (per-channel PReLU slopes sized when ``channels`` given)."""
-    if not isinstance(name, str):
-        raise TypeError(f"{builder}: activation must be a name such as 'relu' or 'lkrelu', "
-                        f"got {type(name).__name__}")
-    kw = {"channels": channels} if channels is not None and "prelu" in name.lower() else {}
+def _activation(builder, spec, channels=None):
+    """A new unit from ``spec``: a registered name, a unit class or a zero-argument factory.
+
+    ``channels`` is passed to a unit whose constructor takes it (per-channel PReLU slopes).
+    """
     try:
-        return make_activation(name, **kw)
-    except (ValueError, KeyError) as err:
-        raise ValueError(f"{builder}: unknown activation {name!r} ({err})") from err
+        make = unit_maker(spec, f"{builder}: activation")
+    except ValueError as err:
+        raise ValueError(f"{builder}: unknown activation {spec!r} ({err})") from err
+    takes = _parameters(make)
+    unit = make(channels=channels) if channels is not None and "channels" in takes else make()
+    if not isinstance(unit, Layer):
+        raise TypeError(f"{builder}: activation {spec!r} built a {type(unit).__name__}, "
+                        "not a unit (an lk.Activation)")
+    return unit
+
+
+def _parameters(make):
+    try:
+        return inspect.signature(make).parameters
+    except (TypeError, ValueError):             # no signature to read
+        return {}
 
 
 def _widened(width, widen, builder):

@@ -1,45 +1,113 @@
-"""Every activation by name: ``activation("lkrelu")`` builds a new LK-ReLU layer.
+"""Units by name: ``register_activation`` makes a unit known, ``activation`` builds one.
 
-Names (``ACTIVATIONS``): the single units "relu", "leaky_relu", "prelu", "elu", "selu", "swish",
-"tanh", "sigmoid", and their mirror links "lk" + name ("lkrelu", ...; not for tanh and sigmoid).
-Case, "-" for "_", and an "lk_" prefix are accepted ("LK-ReLU", "lk_relu").
+    lk.register_activation("lksoftplus", LKSoftplus)     # a class of your own (an lk.Activation)
+    lk.activation("lksoftplus")                           # a new LKSoftplus()
+    lk.depth_net(depth=10, activation="lksoftplus")       # every builder takes the name
+
+The built-in units are registered below by the same call: the single units "relu",
+"leaky_relu", "prelu", "elu", "selu", "swish", "tanh", "sigmoid" and their mirror links
+"lk" + name (not for tanh and sigmoid); ``ACTIVATIONS`` lists those built-in names.
+Names are matched ignoring case, with "-" read as "_" and an "lk_" prefix as "lk"
+("LK-ReLU" and "lk_relu" are "lkrelu").
 """
 from __future__ import annotations
 
 import inspect
+import warnings
 
-from .activations import ELU, SELU, LeakyReLU, PReLU, ReLU, Sigmoid, Swish, Tanh
+from .activations import ELU, SELU, Activation, LeakyReLU, PReLU, ReLU, Sigmoid, Swish, Tanh
+from .layer import Layer
 from .linked import LKELU, LKSELU, LKLeakyReLU, LKPReLU, LKReLU, LKSwish
 
-_CLASSES = {
-    "relu": ReLU, "leaky_relu": LeakyReLU, "prelu": PReLU, "elu": ELU, "selu": SELU,
-    "swish": Swish, "tanh": Tanh, "sigmoid": Sigmoid,
-    "lkrelu": LKReLU, "lkleaky_relu": LKLeakyReLU, "lkprelu": LKPReLU, "lkelu": LKELU,
-    "lkselu": LKSELU, "lkswish": LKSwish,
-}
-ACTIVATIONS = tuple(_CLASSES)
+_UNITS: dict = {}            # registered name -> the class (or factory) that builds the unit
+
+
+def register_activation(name, cls, *, replace=False):
+    """Make the unit ``cls`` known by ``name`` to ``activation`` and to every model builder.
+
+    cls: a subclass of ``lk.Activation`` (any class with its own ``forward`` and ``backward``
+    works; one that is not an Activation gets a warning, since the diagnostics cannot judge it),
+    or a factory: a callable that returns a new unit, taking the keyword arguments given to
+    ``activation(name, **kw)``. A name already known is refused unless ``replace=True``.
+    Returns ``cls``.
+    """
+    key = _key(name, "register_activation")
+    unit_maker(cls, f"register_activation({name!r})")
+    if key in _UNITS and not replace:
+        raise ValueError(f"register_activation: the name {name!r} is taken by "
+                         f"{_label(_UNITS[key])}; pass replace=True to replace it, "
+                         f"or choose another name")
+    _UNITS[key] = cls
+    return cls
+
+
+def activation_names() -> tuple:
+    """The names known now, built-ins first, then those registered since, in order."""
+    return tuple(_UNITS)
 
 
 def activation(name, **kwargs):
-    """A new activation layer by name, one of ``ACTIVATIONS``; keyword arguments go to its
-    constructor (``activation("leaky_relu", alpha=0.1)``; see each class for what it takes)."""
-    cls = _CLASSES[canonical(name)]
+    """A new unit by name (one of ``activation_names()``); keyword arguments go to its
+    constructor: ``activation("leaky_relu", alpha=0.1)`` (see each class for what it takes)."""
+    make = lookup(name)
     try:
-        inspect.signature(cls).bind(**kwargs)
+        inspect.signature(make).bind(**kwargs)
     except TypeError:
-        takes = ", ".join(inspect.signature(cls).parameters) or "no arguments"
-        raise TypeError(f"activation: {name!r} ({cls.__name__}) takes {takes}; "
+        takes = ", ".join(inspect.signature(make).parameters) or "no arguments"
+        raise TypeError(f"activation: {name!r} ({_label(make)}) takes {takes}; "
                         f"got {', '.join(kwargs)}") from None
-    return cls(**kwargs)
+    return make(**kwargs)
 
 
-def canonical(name) -> str:
-    """The registry key of ``name`` ("LK-ReLU" → "lkrelu"); a clear error for unknown names."""
-    if not isinstance(name, str):
-        raise TypeError(f"activation: expected a name (str), got {type(name).__name__}")
+def lookup(name):
+    """The class (or factory) registered as ``name``; a clear error for an unknown name."""
+    key = _key(name, "activation")
+    if key not in _UNITS:
+        raise ValueError(f"activation: unknown name {name!r}; known: "
+                         f"{', '.join(_UNITS)} (a unit of your own: "
+                         f"lk.register_activation(name, cls) first)")
+    return _UNITS[key]
+
+
+def unit_maker(spec, who):
+    """``spec`` (a registered name, a unit class or a zero-argument factory) as the callable that
+    builds the unit; ``who`` names the caller in errors and warnings."""
+    if isinstance(spec, str):
+        return lookup(spec)
+    if not callable(spec) or isinstance(spec, Layer):
+        raise TypeError(f"{who}: expected a unit class (a subclass of lk.Activation), a factory "
+                        f"returning a new unit, or a registered name; got {spec!r}"
+                        + (" (pass the class, or a factory; not an instance)"
+                           if isinstance(spec, Layer) else ""))
+    if isinstance(spec, type):
+        missing = [m for m in ("forward", "backward")
+                   if getattr(spec, m, None) in (None, getattr(Layer, m))]
+        if missing:
+            raise TypeError(f"{who}: {spec.__name__} defines no {' and no '.join(missing)}; "
+                            "a unit needs forward(x, training=False) and backward(dy, "
+                            "need_dx=True) (see lk.Activation)")
+        if not issubclass(spec, Activation):
+            warnings.warn(f"{who}: {spec.__name__} is not a subclass of lk.Activation, so "
+                          "dead_units, Recorder and check_linkage cannot judge it as a unit; "
+                          "subclass lk.Activation instead of lk.Layer", stacklevel=3)
+    return spec
+
+
+def _label(make) -> str:
+    return getattr(make, "__name__", repr(make))
+
+
+def _key(name, who) -> str:
+    """The registry key of ``name``: "LK-ReLU" → "lkrelu"."""
+    if not isinstance(name, str) or not name.strip():
+        raise TypeError(f"{who}: expected a unit name (a non-empty str), got {name!r}")
     key = name.strip().lower().replace("-", "_")
-    if key.startswith("lk_"):
-        key = "lk" + key[3:]
-    if key not in _CLASSES:
-        raise ValueError(f"activation: unknown name {name!r}; known: {', '.join(ACTIVATIONS)}")
-    return key
+    return "lk" + key[3:] if key.startswith("lk_") else key
+
+
+for _name, _cls in {"relu": ReLU, "leaky_relu": LeakyReLU, "prelu": PReLU, "elu": ELU,
+                    "selu": SELU, "swish": Swish, "tanh": Tanh, "sigmoid": Sigmoid,
+                    "lkrelu": LKReLU, "lkleaky_relu": LKLeakyReLU, "lkprelu": LKPReLU,
+                    "lkelu": LKELU, "lkselu": LKSELU, "lkswish": LKSwish}.items():
+    register_activation(_name, _cls)
+ACTIVATIONS = activation_names()     # the built-in names
