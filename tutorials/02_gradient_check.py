@@ -21,17 +21,6 @@
 # pass it uses for the paper's experiments. Nothing is trained: no optimizer.
 
 # %%
-"""Tutorial 02 — verifying a hand-derived backward pass, step by step.
-
-Question: linkedref has no autodiff; how do we know a hand-derived backward pass is right?
-Method: write LK-Swish by hand, compare its backward with central differences by hand and with
-``linkedref.gradcheck``, break its mirror sign on purpose and watch the check fail, and plot the
-finite-difference error against the step ε.
-Claim: a correct backward agrees with central differences to ≤ 1e-6 in float64; a wrong one
-does not, for any ε.
-
-Run:  python tutorials/02_gradient_check.py [--quick]
-"""
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -42,7 +31,6 @@ from linkedref.layer import Layer
 
 from _common import finish, make_parser, print_table, save_figure, start
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
 
 # %% [markdown]
 # ## Setup
@@ -51,17 +39,14 @@ NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a
 
 # %%
 NAME = "02_gradient_check"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 INDEX = (3, 1)                       # the coordinate of z whose error the figure follows
 
 
+@story.step("args")
 def setup(argv=None):
     """Parse the command line (see --help) and print the start line. -> args"""
     return start(make_parser(__doc__, NAME, epochs=False), argv)
 
-
-if NOTEBOOK:
-    args = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
 # ## Step 1: our own layer
@@ -167,6 +152,7 @@ def wrong_sign(z, seed):
     return message, report.max_error
 
 
+@story.step("results")
 def experiment(args):
     """Steps 2 to 5 in float64 (gradient checks need its round-off). -> dict of their results"""
     seed = args.seeds[0]
@@ -189,9 +175,6 @@ def experiment(args):
             "caught_error": caught_error, "epsilons": epsilons, "curves": curves}
 
 
-if NOTEBOOK:
-    results = experiment(args)
-
 # %% [markdown]
 # ## The tables
 # Step 2: analytic and numeric values, side by side; they should agree to far below the 1e-6
@@ -201,6 +184,7 @@ if NOTEBOOK:
 # precision, read off the curves of step 5.
 
 # %%
+@story.step()
 def table(args, results):
     """Print the tables of steps 2 to 5."""
     print_table("Step 2 — MyLKSwish, dL/dz at a few coordinates (L = Σ r·y, r fixed and random; "
@@ -224,9 +208,6 @@ def table(args, results):
                 [(k, f"{e:.1e}", f"{m:.1e}") for k, (e, m) in best.items()])
 
 
-if NOTEBOOK:
-    table(args, results)
-
 # %% [markdown]
 # ## The figure
 # The "V" of each precision: on the right the truncation error falls as ε², on the left
@@ -234,6 +215,7 @@ if NOTEBOOK:
 # is a flat line near 1: no step makes it agree.
 
 # %%
+@story.step()
 def figure(args, results):
     """Plot the relative error against ε for each curve; save the figure."""
     epsilons, seed = results["epsilons"], args.seeds[0]
@@ -251,13 +233,11 @@ def figure(args, results):
     save_figure(fig, f"{NAME}.png", args)
 
 
-if NOTEBOOK:
-    figure(args, results)
-
 # %% [markdown]
 # ## The verdict
 
 # %%
+@story.step()
 def verdict(args, results):
     """Print the one-line verdict: every check passed and the slip was caught?"""
     checks = results["checks"]
@@ -268,19 +248,12 @@ def verdict(args, results):
            if ok else "a check failed")
 
 
-if NOTEBOOK:
-    verdict(args, results)
-
 # %%
 def main(argv=None):
-    args = setup(argv)
-    results = experiment(args)
-    table(args, results)
-    figure(args, results)
-    verdict(args, results)
-    return {"checks": {n: r.max_error for n, r in results["checks"].items()},
-            "caught": results["caught"] is not None}
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

@@ -20,16 +20,6 @@
 # training step), the share of z > 0, and each layer's gradient norm.
 
 # %%
-"""Tutorial 05 — internal covariate shift: how each layer's pre-activations drift in training.
-
-Question: how do the pre-activations of a deep plain net drift during training, and what do
-BatchNorm and linked units do about it?
-Method: train one MLP with ReLU, LK-ReLU and ReLU+BatchNorm (Adam) and record every layer's
-pre-activation percentiles, share of z > 0 and gradient norm after every epoch.
-Claim (paper): linked units handle internal covariate shift implicitly — they cannot die.
-
-Run:  python tutorials/05_covariate_shift.py [--quick] [--seeds 0 1 2] [--depth 10]
-"""
 import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
@@ -52,7 +42,6 @@ from _common import (
     start,
 )
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
 
 # %% [markdown]
 # ## Setup
@@ -61,7 +50,6 @@ NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a
 
 # %%
 NAME = "05_covariate_shift"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 NETS = (("ReLU", "relu", False), ("LK-ReLU", "lkrelu", False), ("ReLU+BN", "relu", True))
 LR, DECAY, BATCH, PROBE = 1e-3, 1e-6, 32, 256
 
@@ -78,6 +66,7 @@ def parse_args(argv=None):
     return args
 
 
+@story.step("args", "data")
 def setup(argv=None):
     """Parse the command line, load the data, print the setup line. -> (args, data)"""
     args = parse_args(argv)
@@ -88,9 +77,6 @@ def setup(argv=None):
           f"batch {BATCH}, {args.epochs} epochs; statistics on a probe batch of {PROBE}")
     return args, data
 
-
-if NOTEBOOK:
-    args, data = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
 # ## The experiment
@@ -116,6 +102,7 @@ def run_one(act, batchnorm, args, data, seed):
             "units": sum(d.total for d in dead_units(model, Xtr[:8]))}
 
 
+@story.step("runs")
 def experiment(args, data):
     """Every net × seed. -> {label: [run_one result per seed]}"""
     runs = {}
@@ -124,9 +111,6 @@ def experiment(args, data):
         runs.setdefault(label, []).append(run_one(act, bn, args, data, seed))
     return runs
 
-
-if NOTEBOOK:
-    runs = experiment(args, data)
 
 # %% [markdown]
 # ## The table
@@ -150,6 +134,7 @@ def scale(rec):
     return std[-1] / np.maximum(std[0], 1e-12)
 
 
+@story.step("summary")
 def table(args, runs):
     """Print the covariate-shift table. -> {label: row}"""
     rows = []
@@ -168,9 +153,6 @@ def table(args, runs):
                  "|grad| layer 1", "dead units", "test acc"], rows)
     return {r[0]: r for r in rows}
 
-
-if NOTEBOOK:
-    summary = table(args, runs)
 
 # %% [markdown]
 # ## The figure
@@ -203,6 +185,7 @@ def draw_share(ax, rec, L):
     ax.grid(alpha=0.3)
 
 
+@story.step()
 def figure(args, runs):
     """Draw and save the nets × layers grid of percentile panels."""
     L = args.depth
@@ -229,15 +212,13 @@ def figure(args, runs):
     save_figure(fig, f"{NAME}.png", args)
 
 
-if NOTEBOOK:
-    figure(args, runs)
-
 # %% [markdown]
 # ## The verdict
 # Expect the drift to show mostly as a growing spread, not a moving median; BatchNorm to pin
 # the spread near 1; linked units to let it grow but lose no unit.
 
 # %%
+@story.step()
 def verdict(args, summary):
     """Print the one-line verdict: shift, spread, dead units and accuracy of the three nets."""
     nets = [label for label, _, _ in NETS]
@@ -248,18 +229,12 @@ def verdict(args, summary):
                  + "; test acc " + ", ".join(f"{n} {summary[n][-1]:.3f}" for n in nets))
 
 
-if NOTEBOOK:
-    verdict(args, summary)
-
 # %%
 def main(argv=None):
-    args, data = setup(argv)
-    runs = experiment(args, data)
-    summary = table(args, runs)
-    figure(args, runs)
-    verdict(args, summary)
-    return runs
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

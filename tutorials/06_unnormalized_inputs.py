@@ -25,17 +25,6 @@
 # of the input's scale in the first layer, which an optimizer without them (plain SGD) would not.
 
 # %%
-"""Tutorial 06 — unnormalised inputs: do linked units make input standardisation unnecessary?
-
-Question: do linked nets train as well on raw and shifted/scaled inputs as on standardised
-ones, where single-unit nets do not?
-Method: train one plain conv net (Adam) with single and linked activations on raw,
-standardised and ×50+10 digits; compare max test accuracy and dead units.
-Claim (paper): linked units need no input standardisation.
-
-Run:  python tutorials/06_unnormalized_inputs.py [--quick] [--seeds 0 1 2] [--shift 10 --scale 50]
-                                                [--dataset mnist5k] [--jobs 2]
-"""
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -65,7 +54,6 @@ from _experiments import (
     summarize,
 )
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
 
 # %% [markdown]
 # ## Setup
@@ -77,7 +65,6 @@ NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a
 
 # %%
 NAME = "06_unnormalized_inputs"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 ACTS = ("relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "swish", "lkswish")
 LR, DECAY, BATCH = 1e-3, 1e-6, 32    # Adam, as in the depth experiment
 
@@ -117,6 +104,7 @@ def input_versions(data, shift, scale):
                 (preprocess.shift_scale(Xte, shift, scale), yte))}
 
 
+@story.step("args", "versions")
 def setup(argv=None):
     """Parse the command line, load the data in its three versions, print the setup.
     -> (args, {version name: data})"""
@@ -135,9 +123,6 @@ def setup(argv=None):
               f"range [{X.min():.2f}, {X.max():.2f}]")
     return args, versions
 
-
-if NOTEBOOK:
-    args, versions = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
 # ## One run: the training loop
@@ -172,6 +157,7 @@ def train(v, seed, data, args):
 # trained net, gathered per version.
 
 # %%
+@story.step("runs", "dead")
 def experiment(args, versions):
     """-> (runs {version: {label: [Run]}}, dead {version: {label: [dead units per seed]}})"""
     runs = {name: run_variants(train, args.variants, args.seeds, d, args, desc=name,
@@ -181,9 +167,6 @@ def experiment(args, versions):
             for name, by_label in runs.items()}
     return runs, dead
 
-
-if NOTEBOOK:
-    runs, dead = experiment(args, versions)
 
 # %% [markdown]
 # ## The table
@@ -197,6 +180,7 @@ def median_max(runs, name, label) -> float:
     return float(np.median([r.max for r in runs[name][label]]))
 
 
+@story.step()
 def table(args, runs, dead):
     """Print the accuracy and dead-unit table."""
     versions = list(runs)
@@ -214,9 +198,6 @@ def table(args, runs, dead):
                 f"{args.width}; chance {args.chance:.3f}",
                 ["activation", *versions, "dead units (raw / std / shifted)"], rows)
 
-
-if NOTEBOOK:
-    table(args, runs, dead)
 
 # %% [markdown]
 # ## The figure
@@ -259,6 +240,7 @@ def draw_curves(ax, args, runs):
     ax.grid(alpha=0.3)
 
 
+@story.step()
 def figure(args, runs):
     """Draw and save panels (a) and (b)."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.6),
@@ -272,9 +254,6 @@ def figure(args, runs):
     save_figure(fig, f"{NAME}.png", args)
 
 
-if NOTEBOOK:
-    figure(args, runs)
-
 # %% [markdown]
 # ## The verdict
 # A net "loses" when its median max accuracy on the shifted inputs is 0.05 or more below the
@@ -282,6 +261,7 @@ if NOTEBOOK:
 # when single nets do.
 
 # %%
+@story.step()
 def verdict(args, runs, dead):
     """Print the one-line verdict: which nets lose ≥ 0.05 on the shifted inputs?"""
     def loss(v):
@@ -305,18 +285,12 @@ def verdict(args, runs, dead):
              f"linked {dead_sum(True):.0f}")
 
 
-if NOTEBOOK:
-    verdict(args, runs, dead)
-
 # %%
 def main(argv=None):
-    args, versions = setup(argv)
-    runs, dead = experiment(args, versions)
-    table(args, runs, dead)
-    figure(args, runs)
-    verdict(args, runs, dead)
-    return runs
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

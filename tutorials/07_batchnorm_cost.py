@@ -33,16 +33,6 @@
 # the cores, short runs (quick mode) scatter: read the ratio of a full run.
 
 # %%
-"""Tutorial 07 — what BatchNorm costs: time per step and time to a target accuracy.
-
-Question: how much training time does dropping BatchNorm save, per step and until a target
-accuracy?
-Method: time training steps of a plain conv net as LK-ReLU, LK-ReLU+BN and ReLU+BN, round-robin,
-then train each (Adam) and read off the seconds to a target training and test accuracy.
-Claim (paper, GPU): dropping BatchNorm roughly halves training time (BN/no-BN 2.08× for LK-ReLU).
-
-Run:  python tutorials/07_batchnorm_cost.py [--quick] [--seeds 0 1 2] [--target 0.9] [--threads 1]
-"""
 import time
 
 import matplotlib.pyplot as plt
@@ -64,7 +54,6 @@ from _common import (
 )
 from _experiments import Run, Variant, chance_level, load_data, run_variants, summarize
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
 
 # %% [markdown]
 # ## Setup
@@ -75,7 +64,6 @@ NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a
 
 # %%
 NAME = "07_batchnorm_cost"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 VARIANTS = [
     Variant("LK-ReLU", "lkrelu"),
     Variant("LK-ReLU+BN", "lkrelu", batchnorm=True),
@@ -108,6 +96,7 @@ def parse_args(argv=None):
     return args
 
 
+@story.step("args", "data")
 def setup(argv=None):
     """Parse the command line, load the data, print the setup line. -> (args, data)"""
     args = parse_args(argv)
@@ -121,9 +110,6 @@ def setup(argv=None):
           f"steps per net, round-robin; training: {args.epochs} epochs")
     return args, data
 
-
-if NOTEBOOK:
-    args, data = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
 # ## One run: the training loop
@@ -196,6 +182,7 @@ def step_times(models, X, y, steps, repeats, rng):
     return {k: np.array(v) for k, v in times.items()}
 
 
+@story.step("times", "runs", "params")
 def experiment(args, data):
     """-> (times {label: seconds per step per round}, runs {label: [Run per seed]}, params)"""
     (Xtr, ytr), _ = data
@@ -207,9 +194,6 @@ def experiment(args, data):
     params = {k: lk.count_params(m) for k, m in models.items()}
     return times, runs, params
 
-
-if NOTEBOOK:
-    times, runs, params = experiment(args, data)
 
 # %% [markdown]
 # ## The table
@@ -232,6 +216,7 @@ def reach(runs, target, key):
                      f"{len(hit)}/{len(runs)}"]
 
 
+@story.step("summary")
 def table(args, times, runs, params):
     """Print the cost table. -> {"per_step": {label: s}, "reach": {(label, key): s or None}}"""
     per_step = {k: float(np.median(v)) for k, v in times.items()}
@@ -252,9 +237,6 @@ def table(args, times, runs, params):
                           "test: epochs", "s", "reached", "max test acc", "params"], rows)
     return {"per_step": per_step, "reach": reached}
 
-
-if NOTEBOOK:
-    summary = table(args, times, runs, params)
 
 # %% [markdown]
 # ## The figure
@@ -296,6 +278,7 @@ def draw_accuracy(ax, args, runs, key, what):
     ax.grid(alpha=0.3)
 
 
+@story.step()
 def figure(args, times, runs, summary):
     """Draw and save panels (a), (b) and (c)."""
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4.4))
@@ -313,9 +296,6 @@ def figure(args, times, runs, summary):
     save_figure(fig, f"{NAME}.png", args)
 
 
-if NOTEBOOK:
-    figure(args, times, runs, summary)
-
 # %% [markdown]
 # ## The verdict
 
@@ -328,6 +308,7 @@ def pair(plain, bn) -> str:
             f"{f'{bn:.1f} s' if bn else 'never'}")
 
 
+@story.step()
 def verdict(args, summary):
     """Print the one-line verdict: the step-time ratio and the times to the target."""
     per_step, reached = summary["per_step"], summary["reach"]
@@ -341,18 +322,12 @@ def verdict(args, summary):
                  f"accuracy: {test}")
 
 
-if NOTEBOOK:
-    verdict(args, summary)
-
 # %%
 def main(argv=None):
-    args, data = setup(argv)
-    times, runs, params = experiment(args, data)
-    summary = table(args, times, runs, params)
-    figure(args, times, runs, summary)
-    verdict(args, summary)
-    return times, runs
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

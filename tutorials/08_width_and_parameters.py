@@ -30,17 +30,6 @@
 # ρ 0.9, ε 1e-8, decay 1e-6). The setup line prints both optimizers as the library built them.
 
 # %%
-"""Tutorial 08 — width and parameters: are linked units better only because they are bigger?
-
-Question: do linked nets win because they are linked or because a linked layer doubles the
-next layer's weights?
-Method: (A) one conv layer of 50 or 400 units, single vs linked, Adam; (B) the Keras CIFAR-10
-example net, scaled, as single, √2-wide single and linked, RMSProp; on the digits.
-Claim (paper): linked ≥ single at equal width (gap shrinking with width), and linked beats the
-√2-wide single net at about equal parameters.
-
-Run:  python tutorials/08_width_and_parameters.py [--quick] [--seeds 0 1 2] [--part A|B|both]
-"""
 import math
 
 import matplotlib.pyplot as plt
@@ -63,7 +52,6 @@ from _common import (
 )
 from _experiments import Run, Variant, chance_level, load_data, run_variants, summarize
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
 
 # %% [markdown]
 # ## Setup
@@ -77,7 +65,6 @@ NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a
 
 # %%
 NAME = "08_width_and_parameters"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 FAMILIES = ("relu", "prelu", "selu", "swish")
 PAPER_WIDTH = {   # the paper's width table, CIFAR-10: {units: {activation: accuracy}}
     50: dict(zip(("relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "swish", "lkswish"),
@@ -126,6 +113,7 @@ def upsampled(data):
     return (preprocess.upsample2x(Xtr), ytr), (preprocess.upsample2x(Xte), yte)
 
 
+@story.step("args", "data")
 def setup(argv=None):
     """Parse the command line, load the data, print the setup line. -> (args, data)"""
     args = parse_args(argv)
@@ -138,9 +126,6 @@ def setup(argv=None):
           f"{args.epochs_b} epochs, seeds {seeds_text(args.b_seeds)}")
     return args, data
 
-
-if NOTEBOOK:
-    args, data = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
 # ## One run: the training loop
@@ -214,14 +199,12 @@ def sqrt2_experiment(args, data):
             for i, f in enumerate(args.families_b)}
 
 
+@story.step("results")
 def experiment(args, data):
     """-> {"width": (A) or None, "sqrt2": (B) or None}, per ``--part``."""
     return {"width": width_experiment(args, data) if args.part in ("A", "both") else None,
             "sqrt2": sqrt2_experiment(args, data) if args.part in ("B", "both") else None}
 
-
-if NOTEBOOK:
-    results = experiment(args, data)
 
 # %% [markdown]
 # ## The tables
@@ -266,6 +249,7 @@ def sqrt2_table(args, sqrt2):
                  "paper single / √2 / linked"], rows)
 
 
+@story.step()
 def table(args, results):
     """Print the tables of the parts that ran."""
     if results["width"]:
@@ -273,9 +257,6 @@ def table(args, results):
     if results["sqrt2"]:
         sqrt2_table(args, results["sqrt2"])
 
-
-if NOTEBOOK:
-    table(args, results)
 
 # %% [markdown]
 # ## The figure
@@ -321,6 +302,7 @@ def sqrt2_values(args, sqrt2):
     return [[[r.max for r in sqrt2[f][k]] for k in KINDS] for f in args.families_b]
 
 
+@story.step()
 def figure(args, results):
     """Draw and save one panel per width of (A) and one for (B)."""
     width, sqrt2 = results["width"], results["sqrt2"]
@@ -346,15 +328,13 @@ def figure(args, results):
     save_figure(fig, f"{NAME}.png", args)
 
 
-if NOTEBOOK:
-    figure(args, results)
-
 # %% [markdown]
 # ## The verdict
 # (A): linked − single per activation and width (the paper: ≥ 0, shrinking with width).
 # (B): for how many activations linked beats both single and √2-wide (the paper: all).
 
 # %%
+@story.step()
 def verdict(args, results):
     """Print the one-line verdict of the parts that ran."""
     parts = []
@@ -371,18 +351,12 @@ def verdict(args, results):
     finish(args, "; ".join(parts))
 
 
-if NOTEBOOK:
-    verdict(args, results)
-
 # %%
 def main(argv=None):
-    args, data = setup(argv)
-    results = experiment(args, data)
-    table(args, results)
-    figure(args, results)
-    verdict(args, results)
-    return results["width"], results["sqrt2"]
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

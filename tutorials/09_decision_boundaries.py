@@ -21,16 +21,6 @@
 # parts of the boundary.
 
 # %%
-"""Tutorial 09 — decision regions and dead units of ReLU vs LK-ReLU MLPs on toy 2D problems.
-
-Question: can we see what dead units cost a narrow deep net, and is a linked net better only
-because it has more parameters?
-Method: train ReLU, LK-ReLU and √2-wide ReLU MLPs (Adam) on spirals, moons, circles and XOR;
-draw their decision regions and count their dead units.
-Claim (paper): linked units do not die, and stay competitive at equal parameters.
-
-Run:  python tutorials/09_decision_boundaries.py [--quick] [--seeds 0 1 2]
-"""
 import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
@@ -54,7 +44,6 @@ from _common import (
     start,
 )
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
 
 # %% [markdown]
 # ## Setup
@@ -64,7 +53,6 @@ NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a
 
 # %%
 NAME = "09_decision_boundaries"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 PROBLEMS = ("spirals", "moons", "circles", "xor")
 WIDTH = 8
 LR, BATCH = 3e-3, 32                 # Adam, no decay
@@ -77,6 +65,7 @@ def variants(width):
             ("ReLU √2-wide", "relu", int(round(width * np.sqrt(2))))]
 
 
+@story.step("args")
 def setup(argv=None):
     """Parse the command line (see --help), fill in the per-mode settings, print the setup.
     -> args"""
@@ -90,9 +79,6 @@ def setup(argv=None):
           f"batch {BATCH}, {args.epochs} epochs, {args.n} training points")
     return args
 
-
-if NOTEBOOK:
-    args = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
 # ## The experiment
@@ -122,6 +108,7 @@ def train_one(act, width, depth, data, epochs, seed):
                    "units": sum(d.total for d in dead)}
 
 
+@story.step("results", "shown")
 def experiment(args):
     """-> (results {(problem, label): [stats per seed]}, shown {(problem, label): (model, data,
     stats)} of the first seed)"""
@@ -136,15 +123,13 @@ def experiment(args):
     return results, shown
 
 
-if NOTEBOOK:
-    results, shown = experiment(args)
-
 # %% [markdown]
 # ## The table
 # Per problem and net, means over seeds: parameters, training and test accuracy, dead units
 # (of all units).
 
 # %%
+@story.step()
 def table(args, results):
     """Print the toy-problem table (means over seeds)."""
     rows = []
@@ -156,9 +141,6 @@ def table(args, results):
                 f"{seeds_text(args.seeds)}",
                 ["problem", "net", "params", "train acc", "test acc", "dead units"], rows)
 
-
-if NOTEBOOK:
-    table(args, results)
 
 # %% [markdown]
 # ## The figure
@@ -185,6 +167,7 @@ def draw_regions(ax, model, data, steps):
     ax.set_yticks([])
 
 
+@story.step()
 def figure(args, shown):
     """Draw and save the problems × nets grid of decision regions."""
     labels = [v[0] for v in variants(WIDTH)]
@@ -206,13 +189,11 @@ def figure(args, shown):
     save_figure(fig, f"{NAME}.png", args)
 
 
-if NOTEBOOK:
-    figure(args, shown)
-
 # %% [markdown]
 # ## The verdict
 
 # %%
+@story.step()
 def verdict(args, results):
     """Print the one-line verdict: dead units and mean test accuracy of each net."""
     labels = [v[0] for v in variants(WIDTH)]
@@ -227,18 +208,12 @@ def verdict(args, results):
                  + "; mean test acc " + ", ".join(f"{label} {acc[label]:.3f}" for label in labels))
 
 
-if NOTEBOOK:
-    verdict(args, results)
-
 # %%
 def main(argv=None):
-    args = setup(argv)
-    results, shown = experiment(args)
-    table(args, results)
-    figure(args, shown)
-    verdict(args, results)
-    return {"results": results}
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

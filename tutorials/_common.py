@@ -350,17 +350,13 @@ def user_unit(spec: str) -> UserUnit:
     if name in lk.activation_names() and name not in USER_UNITS \
             and registered_class(name) is not cls:
         raise argparse.ArgumentTypeError(f"{spec}: the name {name!r} is taken by another unit "
-                                          f"({registered_class(name).__name__}); rename the "
-                                          f"class")
+                                          f"({registered_class(name)}); rename the class")
     return UserUnit(spec, cls.__name__, name)
 
 
 def registered_class(name: str):
-    """The class ``lk.activation(name)`` makes (None when it needs arguments)."""
-    try:
-        return type(lk.activation(name))
-    except TypeError:
-        return None
+    """The class (or factory) registered as ``name``."""
+    return lk.registry.lookup(name)
 
 
 def load_unit_class(spec: str):
