@@ -26,24 +26,26 @@ import numpy as np
 import linkedref as lk
 import linkedref.backend as B
 
-from _common import finish, make_parser, per_mode, print_table, save_figure, start
+import _settings as settings
+from _common import Story, finish, per_mode, print_table, save_figure
 
+NAME = "01_linked_units"
+story = Story(globals(), notebook_args=["--quick"])   # a notebook runs --quick; a script, main()
 
 # %% [markdown]
 # ## Setup
 # `--quick` and the full mode draw the curves on 800 points and check the condition on 4,001;
-# `--smoke` uses fewer. A notebook runs the steps below with `NOTEBOOK_ARGS`.
+# `--smoke` uses fewer.
 
 # %%
-NAME = "01_linked_units"
 Z_RANGE = (-20.0, 20.0)              # where check_linkage looks for a z with no slope
 NO_SLOPE = 1e-6                      # |g'(z)| at or below this counts as no gradient
 
 
 @story.step("args")
-def setup(argv=None):
+def setup(argv):
     """Parse the command line (see --help) and print the start line. -> args"""
-    return start(make_parser(__doc__, NAME, seeds=False, epochs=False), argv)
+    return settings.linked_units(argv)
 
 
 # %% [markdown]

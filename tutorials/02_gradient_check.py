@@ -29,23 +29,25 @@ import linkedref.backend as B
 from linkedref.gradcheck import GradientCheckError, away_from_kinks, gradcheck
 from linkedref.layer import Layer
 
-from _common import finish, make_parser, print_table, save_figure, start
+import _settings as settings
+from _common import Story, finish, print_table, save_figure
 
+NAME = "02_gradient_check"
+story = Story(globals(), notebook_args=["--quick"])   # a notebook runs --quick; a script, main()
 
 # %% [markdown]
 # ## Setup
 # One seed draws the inputs and the small network's weights. `--smoke` checks fewer coordinates
-# and steps ε. A notebook runs the steps below with `NOTEBOOK_ARGS`.
+# and steps ε.
 
 # %%
-NAME = "02_gradient_check"
 INDEX = (3, 1)                       # the coordinate of z whose error the figure follows
 
 
 @story.step("args")
-def setup(argv=None):
+def setup(argv):
     """Parse the command line (see --help) and print the start line. -> args"""
-    return start(make_parser(__doc__, NAME, epochs=False), argv)
+    return settings.gradient_check(argv)
 
 
 # %% [markdown]

@@ -45,7 +45,6 @@ from _common import (
     print_table,
     save_figure,
     seeds_text,
-    test_accuracy,
 )
 from _experiments import Variant, run_variants
 
@@ -146,7 +145,7 @@ def run_one(v, seed, args, data):
         dead.append([d.dead for d in dead_units(model, probe)])
     return {"dead": np.array(dead), "near": np.array(near_dead(model, probe)),
             "units": np.array([d.total for d in dead_units(model, probe[:8])]),
-            "test": test_accuracy(model, Xte, yte)}
+            "test": lk.evaluate(model, lk.SoftmaxCrossEntropy(), Xte, yte)[1]}
 
 
 @story.step("runs")

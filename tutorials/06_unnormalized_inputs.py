@@ -32,65 +32,39 @@ import linkedref as lk
 from linkedref.data import preprocess
 from linkedref.diagnostics import dead_units
 
+import _settings as settings
 from _common import (
+    Story,
     finish,
     make_optimizer,
-    make_parser,
     optimizer_text,
-    per_mode,
-    pretty,
     print_table,
     save_figure,
     seeds_text,
-    start,
 )
 from _experiments import (
-    Run,
-    Variant,
     chance_level,
     load_data,
     plot_runs,
     run_variants,
     summarize,
+    train_epochs,
 )
 
+NAME = "06_unnormalized_inputs"
+story = Story(globals(), notebook_args=["--quick"])   # a notebook runs --quick; a script, main()
 
 # %% [markdown]
 # ## Setup
 # Full mode: ReLU, PReLU, SELU, Swish and their linked versions, 30 epochs (mnist5k: 10, and
 # ×255 in place of ×50+10), seeds 0–2; `--jobs 2` trains two nets at a time; quick:
-# ReLU, LK-ReLU, SELU, LK-SELU, 8 epochs, seed 0; smoke: ReLU, LK-ReLU, depth 2, one epoch.
-# The setup prints each input version's mean, std and range. A notebook runs the steps below
-# with `NOTEBOOK_ARGS`.
+# ReLU, LK-ReLU, SELU, LK-SELU, 8 epochs, seed 0; smoke: ReLU, LK-ReLU, depth 2, one epoch
+# (`settings.unnormalized_inputs`); `--activation MODULE:CLASS` adds a unit of your own. The
+# setup prints each input version's mean, std and range.
 
 # %%
-NAME = "06_unnormalized_inputs"
 ACTS = ("relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "swish", "lkswish")
 LR, DECAY, BATCH = 1e-3, 1e-6, 32    # Adam, as in the depth experiment
-
-
-def parse_args(argv=None):
-    """The command line (see --help), with the per-mode settings filled in."""
-    p = make_parser(__doc__, NAME, data=True, jobs=True)
-    p.add_argument("--depth", type=int, default=None, help="conv layers (default: 20; smoke 2)")
-    p.add_argument("--width", type=int, default=4, help="filters per conv layer")
-    p.add_argument("--shift", type=float, default=None,
-                   help="offset of the shifted inputs, x·scale + shift (default: 10; mnist5k 0)")
-    p.add_argument("--scale", type=float, default=None,
-                   help="factor of the shifted inputs, x·scale + shift (default: 50; mnist5k "
-                        "255, MNIST's own 0–255)")
-    p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits and mnist5k; 5000 "
-                        "for larger sets)")
-    args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
-    args.depth = args.depth or per_mode(args, 2, 20, 20)
-    args.epochs = args.epochs or per_mode(args, 1, 8, 30, full_mnist5k=10)
-    mnist = args.dataset == "mnist5k"
-    args.shift = args.shift if args.shift is not None else (0.0 if mnist else 10.0)
-    args.scale = args.scale if args.scale is not None else (255.0 if mnist else 50.0)
-    acts = per_mode(args, ("relu", "lkrelu"), ("relu", "lkrelu", "selu", "lkselu"), ACTS)
-    args.variants = [Variant(pretty(a), a) for a in acts]
-    return args
 
 
 def input_versions(data, shift, scale):
@@ -105,10 +79,10 @@ def input_versions(data, shift, scale):
 
 
 @story.step("args", "versions")
-def setup(argv=None):
+def setup(argv):
     """Parse the command line, load the data in its three versions, print the setup.
     -> (args, {version name: data})"""
-    args = parse_args(argv)
+    args = settings.unnormalized_inputs(argv, ACTS)
     data = load_data(args)
     (Xtr, _), (Xte, yte) = data
     args.chance = chance_level(yte)
@@ -127,9 +101,9 @@ def setup(argv=None):
 # %% [markdown]
 # ## One run: the training loop
 # `train` trains one net of one activation from one seed on one version of the inputs: it
-# builds the conv net and Adam, calls `lk.fit` one epoch at a time (a fresh shuffling seed per
-# epoch, the same optimizer throughout) and records the test accuracy after every epoch; at the
-# end it counts the net's dead units on its own training inputs.
+# builds the conv net and Adam, and `train_epochs` (tutorials/_experiments.py) calls `lk.fit`
+# one epoch at a time, recording the test accuracy after every epoch; at the end `train`
+# counts the net's dead units on its own training inputs.
 
 # %%
 def train(v, seed, data, args):
@@ -137,16 +111,11 @@ def train(v, seed, data, args):
     ``data = ((X_train, y_train), (X_test, y_test))``.
     -> its ``Run`` (per epoch: test accuracy, training accuracy, loss, seconds), with ``dead``
     the units dead on X_train at the end."""
-    (Xtr, ytr), (Xte, yte) = data
+    Xtr, ytr = data[0]
     model = lk.depth_net(args.depth, args.width, v.act, in_channels=Xtr.shape[1],
                          num_classes=int(ytr.max()) + 1, input_size=Xtr.shape[2:], rng=seed)
-    opt = make_optimizer("adam", model, LR, DECAY)
-    loss = lk.SoftmaxCrossEntropy()
-    run = Run(v.label, seed, n_params=lk.count_params(model))
-    for epoch in range(args.epochs):
-        history = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=BATCH,
-                         validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
-        run.add_epoch(history)
+    run = train_epochs(model, make_optimizer("adam", model, LR, DECAY), v, seed, data,
+                       args.epochs, BATCH)
     run.dead = sum(u.dead for u in dead_units(model, Xtr))
     return run
 

@@ -296,11 +296,6 @@ def mlp(act: str, n_in: int, n_out: int, width: int, depth: int, rng, batchnorm:
     return lk.Sequential(layers)
 
 
-def test_accuracy(model, X, y) -> float:
-    """``lk.evaluate``'s accuracy of a classifier on (X, y) (inference mode)."""
-    return lk.evaluate(model, lk.SoftmaxCrossEntropy(), X, y)[1]
-
-
 LABELS = {"relu": "ReLU", "prelu": "PReLU", "selu": "SELU", "swish": "Swish", "elu": "ELU",
           "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
 

@@ -21,6 +21,7 @@ and how many seeds escaped chance (max accuracy ≥ 2 × chance).
 from __future__ import annotations
 
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -28,6 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 import linkedref as lk
+import linkedref.backend as B
 from linkedref.diagnostics import dead_units
 
 from _common import SHIPPED, USER_UNITS, is_linked, load_images, load_user_units, per_mode, plt
@@ -137,6 +139,22 @@ class Run:
         return None if e is None else float(np.sum(self.seconds[:e]))
 
 
+# ------------------------------------------------------------------------------ one run
+def train_epochs(model, opt, v, seed, data, epochs, batch_size):
+    """Train ``model`` of variant ``v`` with ``opt`` for ``epochs`` epochs on ``data =
+    ((X_train, y_train), (X_test, y_test))``: ``lk.fit`` one epoch at a time (a fresh shuffling
+    seed per epoch, the same optimizer throughout). -> its ``Run``: test accuracy, training
+    accuracy, loss and seconds per epoch."""
+    (Xtr, ytr), (Xte, yte) = data
+    loss = lk.SoftmaxCrossEntropy()
+    run = Run(v.label, seed, n_params=lk.count_params(model))
+    for epoch in range(epochs):
+        history = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=batch_size,
+                         validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
+        run.add_epoch(history)
+    return run
+
+
 # ------------------------------------------------------------------- stopping a dead run
 def stop_if_dead(run, model, loss, data, epoch, epochs) -> bool:
     """End ``run`` before ``epoch`` if some activation layer of ``model`` is all dead on the
@@ -232,6 +250,40 @@ def _runs_of(plan, train, train_args, jobs):
         for future in futures:
             yield future.result()
     _PLAN.clear()
+
+
+# ------------------------------------------------------------------------------- step times
+def step_times(models, opts, X, y, steps, repeats, rng):
+    """Seconds per training step of each model: ``repeats`` rounds, in each round ``steps`` steps
+    of every model in turn, in a random order (so a burst of load elsewhere hits all of them).
+
+    One step = forward(training=True), loss, backward, an update by ``opts[label]``, on a fixed
+    batch (X, y), after three warm-up steps. Returns {label: array (repeats,) of seconds per
+    step} (tutorial 07).
+    """
+    loss = lk.SoftmaxCrossEntropy()
+    xb, yb = B.asarray(X), B.asarray(y)
+    xp = B.xp()
+
+    def step(k):
+        out = models[k].forward(xb, training=True)
+        loss.forward(out, yb)
+        models[k].backward(loss.backward())
+        opts[k].step()
+
+    times = {k: [] for k in models}
+    for k in models:                                      # warm-up: caches, lazy parameters
+        for _ in range(3):
+            step(k)
+    for _ in range(repeats):
+        for k in rng.permutation(list(models)):
+            t = time.perf_counter()
+            for _ in range(steps):
+                step(k)
+            if xp is not np:
+                xp.cuda.Device().synchronize()            # CuPy: wait for the GPU's queue
+            times[k].append((time.perf_counter() - t) / steps)
+    return {k: np.array(v) for k, v in times.items()}
 
 
 # ---------------------------------------------------------------------------------- summaries
@@ -335,3 +387,31 @@ def escape_rates(variants, summaries, color_of, title):
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def grouped_bars(ax, groups, series, values, colors, title, chance, ylabel="max test accuracy"):
+    """Grouped bars: medians as bars (value written on each), each seed as a dot; the y axis is
+    zoomed to the data (the chance line is drawn when it falls inside). values[g][s]: the
+    values of series s in group g, one per seed (none: no bar) (tutorial 08)."""
+    w = 0.8 / len(series)
+    for j, (name, color) in enumerate(zip(series, colors)):
+        x = np.arange(len(groups)) + (j - (len(series) - 1) / 2) * w
+        med = [np.median(values[g][j]) if values[g][j] else 0.0 for g in range(len(groups))]
+        ax.bar(x, med, w, color=color, label=name, alpha=0.85)
+        for xi, m, vals in zip(x, med, (values[g][j] for g in range(len(groups)))):
+            if not vals:
+                continue
+            ax.plot([xi] * len(vals), vals, "k.", ms=4)
+            ax.annotate(f"{m:.3f}", (xi, max(m, max(vals))), xytext=(0, 3),
+                        textcoords="offset points", ha="center", va="bottom", rotation=90,
+                        fontsize=7)
+    lo = min(v for g in values for s in g for v in s)
+    bottom = lo - 0.1 * (1.0 - lo) - 0.01
+    bottom = 0.0 if bottom < 0.3 else bottom          # zoom only when every bar is high
+    ax.set_ylim(bottom, 1.0 + 0.12 * (1.0 - bottom))
+    if chance > bottom:
+        ax.axhline(chance, color="gray", ls="--", lw=1, label="chance")
+    ax.set_xticks(np.arange(len(groups)), groups)
+    ax.set_ylabel(ylabel + ("" if bottom == 0 else f" (axis from {bottom:.2f})"))
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)

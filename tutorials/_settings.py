@@ -175,7 +175,7 @@ def batchnorm_cost(argv, variants):
 def width_and_parameters(argv, families):
     """Tutorial 08: which parts run, (A)'s widths, (B)'s net scale; the activation families and
     epochs per mode; (B) runs two seeds in the digits' full mode. ``args.units``: the learner's
-    units, which (A) trains beside each family's single and linked unit."""
+    units; ``args.width_units``: (A)'s, each family's single and linked unit, then those."""
     p = make_parser("Tutorial 08 — width and parameters: are linked units better only because "
                     "they are bigger?", "08_width_and_parameters", data=True, jobs=True,
                     units=True)
@@ -194,6 +194,7 @@ def width_and_parameters(argv, families):
                              full_mnist5k=("relu", "selu"))
     args.families_b = per_mode(args, ("relu",), ("relu",), families, full_mnist5k=("relu",))
     args.units = [unit.name for unit in args.activation]
+    args.width_units = [a for f in args.families for a in (f, "lk" + f)] + args.units   # (A)
     args.epochs_a = args.epochs or per_mode(args, 1, 6, 30, full_mnist5k=4)
     args.epochs_b = args.epochs or per_mode(args, 1, 10, 40, full_mnist5k=6)
     args.net_scale = args.net_scale or per_mode(args, 0.125, 0.25, 0.5, full_mnist5k=1.0)
