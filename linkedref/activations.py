@@ -1,21 +1,17 @@
-"""Single activation functions, each a Layer applied elementwise.
+"""Single activation functions, each a unit applied elementwise; and ``Activation``, the base
+class (and the documented protocol) of every unit, single or linked.
 
 Every activation takes an input of shape (N, C, ...) — (N, D) vectors or (N, C, H, W) images,
 any ndim ≥ 2 — and returns an output of the same shape. Axis 1 is the feature/channel axis;
 only PReLU uses it (one slope per feature/channel).
 
-The elementwise formulas also live here as plain functions that write into a given output
-(``relu_into``, ``elu_into``, ``sigmoid_into``, ``swish_into``), so that the linked units in
-``linked.py`` can write each half of their output in place, without temporaries.
+The formulas g(z) are plain functions here (``relu``, ``prelu``, ``elu``, ``sigmoid``,
+``swish``), with their slopes g'(z), so that the linked units in ``linked.py`` are written with
+the same g: LK-ReLU is concat(relu(z), relu(−z)).
 
-Speed note: on NumPy, ``where``/``copyto(..., where=mask)`` with an irregular mask are much
-slower than plain arithmetic (benchmarks/README.md), so selections are written arithmetically:
-max(z, 0) + a·min(z, 0) for PReLU, ``dy * mask`` for a derivative that is 1 or 0, max(mask, α)
-for one that is 1 or α (0 ≤ α ≤ 1).
-
-Caches (what backward keeps): a boolean mask (ReLU, LeakyReLU: a quarter of a float32 array) or
-the input z (all others). Never the output: a later layer may legitimately add into the array it
-was given (a residual sum), which would corrupt a cached output.
+Caches (what backward keeps): the mask z > 0 (ReLU, LeakyReLU) or the input z (all others).
+Never the output: a later layer may legitimately add into the array it was given (a residual
+sum), which would corrupt a cached output.
 """
 from __future__ import annotations
 
@@ -27,64 +23,75 @@ SELU_ALPHA = 1.6732632423543772
 SELU_LAMBDA = 1.0507009873554805
 
 
-# ------------------------------------------------------------- elementwise formulas, in place
-def relu_into(t, out):
-    """out = max(t, 0). ``out`` must not alias ``t``.
-
-    (NumPy's maximum against a zero-filled array is faster than against the scalar 0; see
-    benchmarks/README.md.)
-    """
-    xp = B.get_array_module(t)
-    out[...] = 0
-    return xp.maximum(t, out, out=out)
+# ----------------------------------------------------------------------- the formulas, g and g'
+def relu(z):
+    """max(z, 0)."""
+    return B.get_array_module(z).maximum(z, 0)
 
 
-def elu_into(t, out, alpha=1.0, scale=1.0):
-    """out = scale·t (t > 0), scale·alpha·(e^t − 1) (t ≤ 0). ``out`` must not alias ``t``.
-
-    Written as max(t, 0) + alpha·expm1(min(t, 0)) (one of the two terms is exactly 0):
-    expm1 of min(t, 0) never overflows and is accurate near 0.
-    """
-    xp = B.get_array_module(t)
-    xp.minimum(t, 0, out=out)
-    xp.expm1(out, out=out)
-    out *= alpha
-    out += xp.maximum(t, 0)
-    if scale != 1.0:
-        out *= scale
-    return out
+def prelu(z, a):
+    """z (z > 0), a·z (z ≤ 0), written max(z, 0) + a·min(z, 0); ``a`` a number or (1, C, 1, ...)."""
+    xp = B.get_array_module(z)
+    return xp.maximum(z, 0) + a * xp.minimum(z, 0)
 
 
-def sigmoid_into(t, out):
-    """out = σ(t) = 1 / (1 + e^−t), stable for any t. ``out`` must not alias ``t``.
-
-    σ(t) = e^{min(t, 0)} / (1 + e^{−|t|}): that is 1/(1 + e^−t) for t ≥ 0 and e^t/(1 + e^t) for
-    t < 0. No exponent is ever positive (no overflow), and both forms keep full relative accuracy,
-    also in the far tails (float32, |t| up to 1e4 and beyond).
-    """
-    xp = B.get_array_module(t)
-    xp.abs(t, out=out)
-    xp.negative(out, out=out)
-    xp.exp(out, out=out)
-    out += 1                                        # 1 + e^{−|t|}
-    xp.divide(xp.exp(xp.minimum(t, 0)), out, out=out)
-    return out
+def prelu_slope(z, a):
+    """d prelu(z)/dz = 1 (z > 0), a (z ≤ 0)."""
+    pos = (z > 0).astype(z.dtype)
+    return pos + a * (1 - pos)
 
 
-def swish_into(t, out):
-    """out = t·σ(t). ``out`` must not alias ``t``."""
-    sigmoid_into(t, out)
-    out *= t
-    return out
+def elu(z, alpha):
+    """z (z > 0), α(e^z − 1) (z ≤ 0), written max(z, 0) + α·expm1(min(z, 0)): no overflow."""
+    xp = B.get_array_module(z)
+    return xp.maximum(z, 0) + alpha * xp.expm1(xp.minimum(z, 0))
 
 
-def sigmoid(t):
-    """σ(t) in a new array (see ``sigmoid_into``)."""
-    xp = B.get_array_module(t)
-    return sigmoid_into(t, xp.empty_like(t))
+def elu_slope(z, alpha):
+    """d elu(z)/dz = 1 (z > 0), α·e^z (z ≤ 0)."""
+    xp = B.get_array_module(z)
+    return xp.where(z > 0, 1, alpha * xp.exp(xp.minimum(z, 0)))
 
 
-# ------------------------------------------------------------------------------- base class
+def sigmoid(z):
+    """σ(z) = 1/(1 + e^−z), from e = e^−|z| (never overflows): 1/(1 + e) for z ≥ 0, and
+    e/(1 + e) = e^z/(1 + e^z) for z < 0; full relative accuracy in both tails."""
+    xp = B.get_array_module(z)
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1, e) / (1 + e)
+
+
+def swish(z):
+    """z·σ(z)."""
+    return z * sigmoid(z)
+
+
+def swish_slope(z):
+    """d swish(z)/dz = σ(z) + z·σ(z)(1 − σ(z)) = σ(z)·(1 + z(1 − σ(z)))."""
+    s = sigmoid(z)
+    return s * (1 + z * (1 - s))
+
+
+def check_alpha(owner, alpha, at_most_one=False) -> float:
+    """``alpha`` as a float: in [0, 1] for a leaky slope (then g(z) = max(z, αz)), else > 0."""
+    ok = 0.0 <= float(alpha) <= 1.0 if at_most_one else float(alpha) > 0
+    if not ok:
+        raise ValueError(f"{owner}: alpha must {'lie in [0, 1]' if at_most_one else 'be positive'}"
+                         f", got {alpha}")
+    return float(alpha)
+
+
+def per_channel(a, ndim):
+    """A (C,) parameter reshaped to (1, C, 1, ...) to broadcast against an ndim-D input."""
+    return a.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def reduce_axes(ndim):
+    """Every axis but the channel axis 1: (0, 2, 3, ...), the sum over samples and positions."""
+    return (0,) + tuple(range(2, ndim))
+
+
+# ------------------------------------------------------------------------------- the units
 class Activation(Layer):
     """The base of every unit, single or linked: subclass it to write a unit of your own.
 
@@ -127,8 +134,7 @@ class ReLU(Activation):
 
     def forward(self, x, training=False):
         self.check_input(x)
-        xp = B.get_array_module(x)
-        y = relu_into(x, xp.empty_like(x))          # max(z, 0)
+        y = relu(x)
         self.save_for_backward(x > 0, output_shape=y.shape)   # the mask z > 0: N, C, ... (bool)
         return y
 
@@ -146,43 +152,27 @@ class LeakyReLU(Activation):
 
     def __init__(self, alpha=0.01):
         super().__init__()
-        if not 0.0 <= float(alpha) <= 1.0:
-            raise ValueError(f"LeakyReLU: alpha must lie in [0, 1], got {alpha}")
-        self.alpha = float(alpha)
+        self.alpha = check_alpha(self.name, alpha, at_most_one=True)
 
     def forward(self, x, training=False):
         self.check_input(x)
-        xp = B.get_array_module(x)
-        y = xp.multiply(x, self.alpha)
-        xp.maximum(x, y, out=y)                     # max(z, αz)
+        y = prelu(x, self.alpha)
         self.save_for_backward(x > 0, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
-        mask = self.saved(dy)
-        slope = mask.astype(dy.dtype)                    # 1 (z > 0), 0 (z ≤ 0)
-        xp = B.get_array_module(dy)
-        xp.maximum(slope, self.alpha, out=slope)         # f'(z) = max([z > 0], α), as 0 ≤ α ≤ 1
-        return xp.multiply(dy, slope, out=slope)         # dz = dy · f'(z)
+        pos = self.saved(dy).astype(dy.dtype)          # 1 (z > 0), 0 (z ≤ 0)
+        return dy * (pos + self.alpha * (1 - pos))      # dz = dy · f'(z)
 
     def __repr__(self):
         return f"LeakyReLU(alpha={self.alpha})"
 
 
-def per_channel(a, ndim):
-    """A (C,) parameter reshaped to (1, C, 1, ...) to broadcast against an ndim-D input."""
-    return a.reshape((1, -1) + (1,) * (ndim - 2))
-
-
-def reduce_axes(ndim):
-    """Every axis but the channel axis 1: (0, 2, 3, ...)."""
-    return (0,) + tuple(range(2, ndim))
-
-
 class PReLU(Activation):
     """f(z) = z (z > 0), a_c·z (z ≤ 0), one learnable slope a_c per feature/channel c (axis 1).
 
-    f'(z) = 1 (z > 0), a_c (z ≤ 0);   ∂f/∂a_c = z (z ≤ 0), 0 (z > 0).
+    f'(z) = 1 (z > 0), a_c (z ≤ 0);   ∂f/∂a_c = min(z, 0);
+    ∂L/∂a_c = Σ over samples n and positions p of dy[n, c, p]·min(z[n, c, p], 0).
 
     Shapes: x (N, C, ...) → y (N, C, ...); ``params["alpha"]`` (C,), created on the first forward
     on x's device (or at construction, on the active backend, when ``channels`` is given) in
@@ -205,65 +195,48 @@ class PReLU(Activation):
             self.check_input(x)
             self.build(x.shape[1], B.get_array_module(x))  # on the device x lives on
         self.check_input(x, channels=self.params["alpha"].shape[0])   # and x's dtype
-        xp = B.get_array_module(x)
-        a = per_channel(self.params["alpha"], x.ndim)      # 1, C, 1, ...
-        y = relu_into(x, xp.empty_like(x))                  # max(z, 0)
-        y += a * (x - y)                  # + a·min(z, 0), as min(z, 0) = z − max(z, 0)
+        y = prelu(x, per_channel(self.params["alpha"], x.ndim))      # a: 1, C, 1, ...
         self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
-        x = self.saved(dy)
+        z = self.saved(dy)
         xp = B.get_array_module(dy)
-        a = per_channel(self.params["alpha"], x.ndim)
-        # ∂L/∂a_c = Σ over N and space of dy · min(z, 0)
-        self.grads["alpha"][...] = (dy * xp.minimum(x, 0)).sum(axis=reduce_axes(x.ndim))
-        pos = x > 0
-        return dy * (pos + a * ~pos)                        # dz = dy · (1 (z > 0) or a_c)
+        self.grads["alpha"] = (dy * xp.minimum(z, 0)).sum(axis=reduce_axes(z.ndim))   # C
+        return dy * prelu_slope(z, per_channel(self.params["alpha"], z.ndim))
 
     def __repr__(self):
         return f"PReLU(init={self.init})"
 
 
 class ELU(Activation):
-    """f(z) = z (z > 0), α(e^z − 1) (z ≤ 0);  f'(z) = 1 (z > 0), α·e^z = f(z) + α (z ≤ 0).
+    """f(z) = s·z (z > 0), s·α(e^z − 1) (z ≤ 0);  f'(z) = s (z > 0), s·α·e^z (z ≤ 0).
 
-    (N, C, ...) → (N, C, ...). Cache: the input z.
+    s = ``scale``: 1 for ELU (SELU sets λ). (N, C, ...) → (N, C, ...). Cache: the input z.
     """
 
     scale = 1.0
 
     def __init__(self, alpha=1.0):
         super().__init__()
-        if not float(alpha) > 0:
-            raise ValueError(f"{self.name}: alpha must be positive, got {alpha}")
-        self.alpha = float(alpha)
+        self.alpha = check_alpha(self.name, alpha)
 
     def forward(self, x, training=False):
         self.check_input(x)
-        xp = B.get_array_module(x)
-        y = elu_into(x, xp.empty_like(x), self.alpha, self.scale)
+        y = self.scale * elu(x, self.alpha)
         self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
-        x = self.saved(dy)
-        xp = B.get_array_module(dy)
-        # f'(z) = s (z > 0), s·α·e^z (z ≤ 0), with s the scale (1 for ELU, λ for SELU)
-        pos = x > 0
-        slope = xp.exp(xp.minimum(x, 0))                 # N, C, ...: e^min(z, 0), no overflow
-        slope *= self.alpha
-        slope *= ~pos                                    # α·e^z (z ≤ 0), 0 (z > 0)
-        slope += pos                                     # 1 (z > 0)
-        slope *= self.scale
-        return dy * slope
+        z = self.saved(dy)
+        return dy * (self.scale * elu_slope(z, self.alpha))     # dz = dy · f'(z)
 
     def __repr__(self):
         return f"ELU(alpha={self.alpha})"
 
 
 class SELU(ELU):
-    """f(z) = λz (z > 0), λα(e^z − 1) (z ≤ 0);  f'(z) = λ (z > 0), λα·e^z = f(z) + λα (z ≤ 0).
+    """f(z) = λz (z > 0), λα(e^z − 1) (z ≤ 0);  f'(z) = λ (z > 0), λα·e^z (z ≤ 0).
 
     α = SELU_ALPHA ≈ 1.6733, λ = SELU_LAMBDA ≈ 1.0507 (fixed): for z ~ N(0, 1), f(z) has mean 0
     and variance 1. (N, C, ...) → (N, C, ...). Cache: the input z.
@@ -282,20 +255,17 @@ class Swish(Activation):
     """f(z) = z·σ(z);  f'(z) = σ(z) + z·σ(z)(1 − σ(z)) = σ(z)·(1 + z(1 − σ(z))).
 
     σ is computed from exp(−|z|), finite for any z. (N, C, ...) → (N, C, ...).
-    Cache: the input z (σ is recomputed in backward: one exp instead of a second cached array).
+    Cache: the input z (σ is recomputed in backward rather than kept as a second array).
     """
 
     def forward(self, x, training=False):
         self.check_input(x)
-        xp = B.get_array_module(x)
-        y = swish_into(x, xp.empty_like(x))
+        y = swish(x)
         self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
-        x = self.saved(dy)
-        s = sigmoid(x)                                   # N, C, ...
-        return dy * (s * (1 + x * (1 - s)))              # dz = dy · σ(1 + z(1 − σ))
+        return dy * swish_slope(self.saved(dy))          # dz = dy · σ(1 + z(1 − σ))
 
 
 class Tanh(Activation):
@@ -303,14 +273,12 @@ class Tanh(Activation):
 
     def forward(self, x, training=False):
         self.check_input(x)
-        xp = B.get_array_module(x)
-        y = xp.tanh(x)
+        y = B.get_array_module(x).tanh(x)
         self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
-        x = self.saved(dy)
-        y = B.get_array_module(x).tanh(x)
+        y = B.get_array_module(dy).tanh(self.saved(dy))
         return dy * (1 - y * y)                          # dz = dy · (1 − tanh²z)
 
 

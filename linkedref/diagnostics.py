@@ -6,8 +6,10 @@ Three tools, none of which changes the network or any other module:
   (it walks ``Sequential``, ``Residual`` and any container through ``children()``).
 - ``dead_units(model, X)`` counts, for each activation layer, the units that are *dead* in the
   paper's sense: the output is zero for every sample of ``X`` (and, for conv layers, at every
-  spatial position). A linked unit — the C inputs of an LK layer give 2C outputs, unit c owning
-  output channels c and C + c — is dead only when *all* of its members are.
+  spatial position); with ``atol`` > 0, the units *saturated* (|y| ≤ atol everywhere). A linked
+  unit — the C inputs of an LK layer give 2C outputs, unit c owning output channels c and
+  C + c — is dead only when *all* of its members are. ``dead_definition(layer)`` says in one
+  line what that means for a layer (a Softplus unit, never exactly 0, cannot be dead).
 - ``Recorder(model, X_probe)`` records, at the steps you choose, statistics of the *input* of each
   activation layer (its pre-activation z: mean, std, percentiles) on a fixed probe batch, and the
   norm of each layer's parameter gradients (whatever the last ``backward`` left in ``grads``).
@@ -20,12 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import warnings
 from typing import NamedTuple
 
 import numpy
 
 from . import backend as B
 from .activations import Activation
+from .linkage import member_outputs
 
 
 # --------------------------------------------------------------------------- finding the layers
@@ -44,8 +48,21 @@ def activation_layers(model, path: str = "") -> list:
     """
     if is_activation(model):
         return [(path or "0", model)]
+    if looks_like_a_unit(model):
+        warnings.warn(f"diagnostics: layer {path or '0'} ({model.name}) is a Layer but not an "
+                      "lk.Activation, so dead_units and Recorder skip it; if it is a unit "
+                      "(single or linked), subclass lk.Activation instead of lk.Layer",
+                      stacklevel=3)
     return [found for name, child in model.named_children()
             for found in activation_layers(child, f"{path}.{name}" if path else name)]
+
+
+def looks_like_a_unit(layer) -> bool:
+    """A layer of one's own (not linkedref's) that is not an Activation but may be a unit: one
+    without children, and with an ``expansion`` > 1 or with no params and no buffers."""
+    own = not type(layer).__module__.startswith("linkedref.")
+    return (own and not is_activation(layer) and not layer.children()
+            and (layer.expansion > 1 or not (layer.params or layer.buffers)))
 
 
 @contextlib.contextmanager
@@ -94,19 +111,24 @@ class DeadUnits(NamedTuple):
 
 
 def dead_units(model, X, batch_size: int = 256, atol: float = 0.0) -> list:
-    """Dead units per activation layer of ``model`` over the samples ``X``.
+    """Dead (or, with ``atol`` > 0, saturated) units per activation layer of ``model`` over ``X``.
 
     Args:
-        model: a Layer (usually a Sequential) containing activation layers.
+        model: a Layer (usually a Sequential) containing activation layers (``lk.Activation``;
+            a layer of one's own that is not one is skipped with a warning).
         X: inputs (N, D) or (N, C, H, W), NumPy or the active backend's arrays (cast to the
             model's dtype, a batch at a time).
         batch_size: forward passes run on this many samples at a time (inference mode).
-        atol: an output counts as zero when |y| <= atol (0: exactly zero, the paper's definition).
+        atol: 0 (the default) is the paper's definition: a unit is dead when its output is
+            exactly 0 for every sample and position. A unit that never outputs exactly 0
+            (Softplus, ELU and Swish off z = 0, ...) cannot be dead by it: ``atol`` > 0 counts
+            it as *saturated* when |y| ≤ atol for every sample and position.
+            ``dead_definition(layer, atol)`` says in one line which applies to a layer.
 
     Returns:
         ``[DeadUnits(name, dead, total), ...]`` in forward order. ``total`` is the number of
         *units* (input channels C of the activation), not of outputs (d·C for a d-member link).
-        A unit is alive when any member's output is non-zero for any sample and position.
+        A unit is alive when any member has |y| > atol for any sample and position.
     """
     alive = {}                                         # name -> (d·C,) bool: output ever non-zero
 
@@ -133,6 +155,42 @@ def dead_units(model, X, batch_size: int = 256, atol: float = 0.0) -> list:
         unit_alive = members.reshape(d, -1).any(axis=0)
         counts.append(DeadUnits(f"{name}:{layer.name}", int((~unit_alive).sum()), unit_alive.size))
     return counts
+
+
+def dead_definition(layer, atol: float = 0.0) -> str:
+    """One line saying how ``dead_units(..., atol)`` judges the units of ``layer``.
+
+    The layer (a float64 copy) is probed on z in [−30, 30] (step 0.001, z = 0 included) to
+    find where every member outputs |y| ≤ atol: on a range of z, or only at single points or
+    nowhere (then it "cannot be dead by this definition").
+    """
+    z = numpy.arange(-30000, 30001) / 1000                                # n
+    y = member_outputs(layer, "dead_definition")(z)                     # n, d, C
+    where = _ranges(z, (numpy.abs(y) <= atol).all(axis=(1, 2)))
+    kind = "exact zeros (the paper's definition)" if atol == 0 else f"saturated (|y| ≤ {atol:g})"
+    if any(" ≤ " in w or " ≥ " in w for w in where):            # a range of z, not points
+        return (f"{kind} — {layer.name} units count when {' or '.join(where)} "
+                "for every sample and position")
+    small = "exactly 0" if atol == 0 else f"|y| ≤ {atol:g}"
+    members = " in every member" if y.shape[1] > 1 else ""
+    at = f"only at {' and '.join(where)}: in practice it" if where else "for no z: it"
+    return (f"{kind} — {layer.name} outputs {small}{members} {at} cannot be dead by this "
+            "definition; " + ("pass atol to count saturated units" if atol == 0
+                              else "try a larger atol"))
+
+
+def _ranges(z, mask) -> list:
+    """The runs of True in ``mask`` over the grid ``z`` as text: "z ≤ 0", "z = 0", "−1 ≤ z ≤ 1"."""
+    edges = numpy.flatnonzero(numpy.diff(numpy.concatenate([[0], mask.astype(int), [0]])))
+    runs = []
+    for lo, hi in zip(z[edges[::2]], z[edges[1::2] - 1]):
+        if lo == hi:
+            runs.append(f"z = {lo:g}")
+        elif lo == z[0] or hi == z[-1]:
+            runs.append(f"z ≤ {hi:g}" if lo == z[0] else f"z ≥ {lo:g}")
+        else:
+            runs.append(f"{lo:g} ≤ z ≤ {hi:g}")
+    return runs
 
 
 # ---------------------------------------------------------------- statistics during training
@@ -183,7 +241,7 @@ class Recorder:
         for epoch in range(E):
             fit(model, loss, opt, X, y, epochs=1, seed=epoch)
             rec.record(step=epoch + 1)            # probe forward (inference mode) + grad norms
-        rec.percentile_array("p50")               # (steps, layers)
+        rec.array("p50")                          # (steps, layers): the median z
 
     ``rec.steps`` lists the recorded steps; ``rec.stats[name]`` one dict per step for each
     activation layer; ``rec.grads[name]`` one gradient norm per step for each parameterised layer.
@@ -199,8 +257,9 @@ class Recorder:
         self.X_probe = X_probe
         self.percentiles = tuple(percentiles)
         self.training = training
-        self.layers = [name for name, _ in activation_layers(model)]
-        self.labels = [f"{name}:{layer.name}" for name, layer in activation_layers(model)]
+        found = activation_layers(model)
+        self.layers = [name for name, _ in found]
+        self.labels = [f"{name}:{layer.name}" for name, layer in found]
         self.steps: list = []
         self.stats: dict = {name: [] for name in self.layers}
         self.grads: dict = {}

@@ -44,11 +44,14 @@ class LinkageCheck:
                 f"[{self.failures.min():g}, {self.failures.max():g}])")
 
 
-def _layer_columns(layer):
-    """A function z (n,) → member outputs (n, d, C) for a layer (float64 copy, on the backend)."""
+def member_outputs(layer, who="check_linkage"):
+    """A function z (n,) → member outputs (n, d, C) of a unit (a float64 copy, on the backend);
+    a layer that is not an ``lk.Activation`` is refused, ``who`` naming the caller."""
     if not isinstance(layer, Activation):
-        raise TypeError(f"check_linkage: {layer.name} is not an activation (or linked unit); "
-                        "the linking condition is about the activations applied to one z")
+        raise TypeError(f"{who}: {layer.name} is not an activation (an lk.Activation, single or "
+                        "linked), so it cannot be judged as a unit applied to one z; if it is "
+                        "one, subclass lk.Activation instead of lk.Layer (the same forward and "
+                        "backward, with expansion = its number of members)")
     probe = copy.deepcopy(layer).astype("float64")
     d = probe.expansion
     C = next(iter(probe.params.values())).shape[0] if probe.params else 1
@@ -68,7 +71,7 @@ def _function_columns(functions):
             if f.expansion != 1:
                 raise ValueError(f"check_linkage: item {i} ({f.name}) is linked; "
                                  "pass it on its own")
-            layer_fn = _layer_columns(f)
+            layer_fn = member_outputs(f)
             fs.append(lambda z, g=layer_fn: g(z)[:, 0, :])
         elif callable(f):
             fs.append(lambda z, g=f: numpy.asarray(B.to_numpy(g(z)), dtype=numpy.float64)
@@ -109,7 +112,7 @@ def check_linkage(linkage, z=None, *, z_range=(-5.0, 5.0), num=2001, tol=1e-6, e
     if z.size == 0:
         raise ValueError("check_linkage: no z values to check")
     if isinstance(linkage, Layer):
-        columns = _layer_columns(linkage)
+        columns = member_outputs(linkage)
     elif isinstance(linkage, (list, tuple)) and linkage:
         columns = _function_columns(linkage)
     else:

@@ -5,14 +5,23 @@ The paper's mirror link concatenates an activation g and its mirror, on axis 1:
     y  = concat(g(z), g(−z))                 (N, C, ...) → (N, 2C, ...)
     dz = dy_a · g'(z) − dy_b · g'(−z)        dy = concat(dy_a, dy_b)
 
-For every z one of g'(z), g'(−z) is non-zero (for ReLU: z > 0 or z < 0), so the unit's weights
-always receive a gradient and the unit cannot die. ``LKReLU`` below is the paper's LK-ReLU (the
-same as CReLU); the other mirror links follow the same shape. Each caches its input z.
+The minus sign is the chain rule: the mirror is y_b = g(u) with u = −z, so
+dy_b/dz = g'(u)·du/dz = −g'(−z). For every z one of g'(z), g'(−z) is non-zero (for ReLU:
+z > 0 or z < 0), so the unit's weights always receive a gradient and the unit cannot die.
+``LKReLU`` below is the paper's LK-ReLU (the same as CReLU); the other mirror links follow the
+same shape, each written with the g of ``activations.py``, and each caches its input z.
 ``Linked`` links any elementwise activations (mirror, min-max, more than two members).
+
+At a kink (z = 0) a backward takes g's slope on the z ≤ 0 side, as the single units do; the
+gradient checks steer their inputs away from kinks (``gradcheck.away_from_kinks``). Each
+backward names the cases of ``linkedref/gradcheck/cases_activations.py`` (run by
+``python -m linkedref.gradcheck`` and tests/test_linked.py::test_registered_cases) and the tests
+that hold it.
 """
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import NamedTuple
 
 from . import backend as B
@@ -21,46 +30,18 @@ from .activations import (
     SELU_LAMBDA,
     Activation,
     ReLU,
-    elu_into,
+    check_alpha,
+    elu,
+    elu_slope,
     per_channel,
+    prelu,
+    prelu_slope,
     reduce_axes,
-    relu_into,
-    sigmoid,
-    swish_into,
+    relu,
+    swish,
+    swish_slope,
 )
 from .layer import Container, Layer
-
-
-class LKReLU(Activation):
-    """LK-ReLU (= CReLU): y = concat(relu(z), relu(−z)) on axis 1.   (N, C, ...) → (N, 2C, ...)
-
-    g(z) = max(0, z), g'(z) = 1 (z > 0), 0 (z ≤ 0);   dz = dy_a·[z > 0] − dy_b·[z < 0].
-    Cache: the input z.
-    """
-
-    expansion = 2
-
-    def forward(self, x, training=False):
-        self.check_input(x)
-        xp = B.get_array_module(x)
-        y, ya, yb = mirror_output(x)         # y (N, 2C, ...), ya and yb its halves (views)
-        xp.maximum(x, 0, out=ya)             # ya = relu(z)
-        xp.maximum(-x, 0, out=yb)            # yb = relu(−z)
-        self.save_for_backward(x, output_shape=y.shape)
-        return y
-
-    def backward(self, dy, need_dx=True):
-        z = self.saved(dy)
-        dy_a, dy_b = halves(dy)
-        return dy_a * (z > 0) - dy_b * (z < 0)          # dz = dy_a·g'(z) − dy_b·g'(−z)
-
-
-def mirror_output(x):
-    """A new output y (N, 2C, ...) for input x (N, C, ...), and views of its two halves."""
-    xp = B.get_array_module(x)
-    C = x.shape[1]
-    y = xp.empty((x.shape[0], 2 * C) + tuple(x.shape[2:]), dtype=x.dtype)     # N, 2C, ...
-    return y, y[:, :C], y[:, C:]
 
 
 def halves(dy):
@@ -69,59 +50,76 @@ def halves(dy):
     return dy[:, :C], dy[:, C:]
 
 
-class LKLeakyReLU(Activation):
-    """LK-LeakyReLU: y = concat(g(z), g(−z)), g(z) = max(z, αz), 0 ≤ α ≤ 1 (default 0.01).
+class LKReLU(Activation):
+    """LK-ReLU (= CReLU): y = concat(relu(z), relu(−z)) on axis 1.   (N, C, ...) → (N, 2C, ...)
 
-    g'(z) = 1 (z > 0), α (z ≤ 0);   dz = dy_a·g'(z) − dy_b·g'(−z).   (N, C, ...) → (N, 2C, ...)
+    Cache: the input z.
+    """
+
+    expansion = 2
+
+    def forward(self, x, training=False):
+        self.check_input(x)
+        y = B.get_array_module(x).concatenate([relu(x), relu(-x)], axis=1)   # N, 2C, ...
+        self.save_for_backward(x, output_shape=y.shape)
+        return y
+
+    def backward(self, dy, need_dx=True):
+        """dz = dy_a·[z > 0] − dy_b·[z < 0].
+
+        relu'(t) = [t > 0] (0 at t = 0). Unit: d relu(z)/dz = [z > 0]. Mirror, by the chain
+        rule with u = −z: d relu(−z)/dz = −relu'(−z) = −[−z > 0] = −[z < 0]. At z = 0 both
+        are 0 (the one point where the link passes no gradient; it has measure zero).
+        Held by the cases "LKReLU (2D)", "LKReLU (4D)" and tests/test_linked.py::
+        test_lkrelu_backward_is_the_crelu_one_liner, test_mirror_classes_equal_general_linked.
+        """
+        z = self.saved(dy)
+        dy_a, dy_b = halves(dy)
+        return dy_a * (z > 0) - dy_b * (z < 0)
+
+
+class LKLeakyReLU(Activation):
+    """LK-LeakyReLU: y = concat(g(z), g(−z)), g(t) = max(t, αt), 0 ≤ α ≤ 1 (default 0.01).
+
+    (N, C, ...) → (N, 2C, ...). Cache: the input z.
     """
 
     expansion = 2
 
     def __init__(self, alpha=0.01):
         super().__init__()
-        self.alpha = check_alpha(self.name, alpha)
+        self.alpha = check_alpha(self.name, alpha, at_most_one=True)
 
     def forward(self, x, training=False):
         self.check_input(x)
-        xp = B.get_array_module(x)
-        y, ya, yb = mirror_output(x)
-        xp.multiply(x, self.alpha, out=ya)
-        xp.maximum(x, ya, out=ya)                       # ya = g(z)  = max(z, αz)
-        xp.multiply(x, -self.alpha, out=yb)
-        xp.maximum(-x, yb, out=yb)                      # yb = g(−z) = max(−z, −αz)
+        y = B.get_array_module(x).concatenate([prelu(x, self.alpha), prelu(-x, self.alpha)],
+                                              axis=1)
         self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
+        """dz = dy_a·g'(z) − dy_b·g'(−z), g'(t) = 1 (t > 0), α (t ≤ 0).
+
+        Mirror by the chain rule: d g(−z)/dz = −g'(−z), and g'(−z) = 1 (z < 0), α (z ≥ 0).
+        At z = 0 both slopes are α: dz = α·(dy_a − dy_b).
+        Held by the cases "LKLeakyReLU (2D)", "LKLeakyReLU (4D)" and tests/test_linked.py::
+        test_lk_leaky_relu_backward_for_any_alpha (z = 0 included).
+        """
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
-        xp = B.get_array_module(dy)
-        # g'(z) = 1 (z > 0), α (z ≤ 0) = max([z > 0], α);  g'(−z) = max([z < 0], α)  (0 ≤ α ≤ 1)
-        slope_a = xp.maximum((z > 0).astype(dy.dtype), self.alpha)
-        slope_b = xp.maximum((z < 0).astype(dy.dtype), self.alpha)
-        return dy_a * slope_a - dy_b * slope_b          # dz = dy_a·g'(z) − dy_b·g'(−z)
+        return dy_a * prelu_slope(z, self.alpha) - dy_b * prelu_slope(-z, self.alpha)
 
     def __repr__(self):
         return f"LKLeakyReLU(alpha={self.alpha})"
 
 
-def check_alpha(name, alpha) -> float:
-    """A leaky slope α as a float in [0, 1] (then g(z) = max(z, αz)); a clear error otherwise."""
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise ValueError(f"{name}: alpha must lie in [0, 1], got {alpha}")
-    return float(alpha)
-
-
 class LKPReLU(Activation):
     """LK-PReLU: y = concat(prelu_a(z), prelu_b(−z)) with two INDEPENDENT slope sets a, b.
 
-    prelu_a(t) = t (t > 0), a_c·t (t ≤ 0). Shapes: x (N, C, ...) → y (N, 2C, ...);
-    ``params["alpha"]`` = a and ``params["alpha_mirror"]`` = b, each (C,), created on the first
-    forward on x's device (or at construction, on the active backend, when ``channels`` is given)
-    in ``self.dtype``.
-
-    dz  = dy_a·(1 if z > 0 else a_c) − dy_b·(1 if z < 0 else b_c)
-    ∂L/∂a_c = Σ dy_a·min(z, 0);   ∂L/∂b_c = Σ dy_b·min(−z, 0) = −Σ dy_b·max(z, 0)
+    prelu_a(t) = t (t > 0), a_c·t (t ≤ 0) = max(t, 0) + a_c·min(t, 0). Shapes: x (N, C, ...) →
+    y (N, 2C, ...); ``params["alpha"]`` = a and ``params["alpha_mirror"]`` = b, each (C,),
+    created on the first forward on x's device (or at construction, on the active backend,
+    when ``channels`` is given) in ``self.dtype``. Cache: the input z.
     """
 
     expansion = 2
@@ -145,38 +143,41 @@ class LKPReLU(Activation):
         self.check_input(x, channels=self.params["alpha"].shape[0])
         a = per_channel(self.params["alpha"], x.ndim)           # 1, C, 1, ...
         b = per_channel(self.params["alpha_mirror"], x.ndim)
-        y, ya, yb = mirror_output(x)
-        p = relu_into(x, yb)                 # scratch: p = max(z, 0)
-        m = x - p                            # N, C, ...: min(z, 0)
-        B.get_array_module(x).multiply(m, a, out=ya)
-        ya += p                              # ya = prelu_a(z)  = max(z, 0) + a·min(z, 0)
-        yb *= -b
-        yb -= m                              # yb = prelu_b(−z) = max(−z, 0) + b·min(−z, 0)
-        self.save_for_backward(x, output_shape=y.shape)    # yb = −min(z, 0) − b·max(z, 0)
+        y = B.get_array_module(x).concatenate([prelu(x, a), prelu(-x, b)], axis=1)
+        self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
+        """dz, ∂L/∂a and ∂L/∂b, with y_a = prelu_a(z), y_b = prelu_b(−z), both (N, C, ...).
+
+        dz:  ∂y_a/∂z = prelu_a'(z) = 1 (z > 0), a_c (z ≤ 0). The mirror by the chain rule with
+             u = −z: ∂y_b/∂z = prelu_b'(u)·du/dz = −prelu_b'(−z), where prelu_b'(−z) = 1 (z < 0),
+             b_c (z ≥ 0). So dz = dy_a·prelu_a'(z) − dy_b·prelu_b'(−z); at z = 0 (both on
+             their t ≤ 0 side) dz = a_c·dy_a − b_c·dy_b.
+        a:   a_c enters every y_a[n, c, p] (sample n, position p) as ∂y_a/∂a_c = min(z, 0), so
+             ∂L/∂a_c = Σ_n Σ_p dy_a[n, c, p]·min(z[n, c, p], 0).
+        b:   likewise ∂y_b/∂b_c = min(−z, 0), so ∂L/∂b_c = Σ_n Σ_p dy_b·min(−z, 0).
+        Held by the cases "LKPReLU (2D)", "LKPReLU (4D)" and "LKPReLU (random independent
+        slopes, 2D/4D)" (a ≠ b: a swapped slope set fails them) and tests/test_linked.py::
+        test_lkprelu_two_independent_slope_sets.
+        """
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
+        xp = B.get_array_module(z)
         a = per_channel(self.params["alpha"], z.ndim)
         b = per_channel(self.params["alpha_mirror"], z.ndim)
-        p = relu_into(z, B.get_array_module(z).empty_like(z))    # N, C, ...: max(z, 0)
-        self.grads["alpha"][...] = (dy_a * (z - p)).sum(axis=reduce_axes(z.ndim))  # Σ dy_a·min(z,0)
-        self.grads["alpha_mirror"][...] = -(dy_b * p).sum(axis=reduce_axes(z.ndim))  # −Σ dy_b·p
-        pos, neg = z > 0, z < 0
-        # prelu_a'(z) = 1 (z > 0), a (z ≤ 0);  prelu_b'(−z) = 1 (z < 0), b (z ≥ 0)
-        return dy_a * (pos + a * ~pos) - dy_b * (neg + b * ~neg)
+        self.grads["alpha"] = (dy_a * xp.minimum(z, 0)).sum(axis=reduce_axes(z.ndim))        # C
+        self.grads["alpha_mirror"] = (dy_b * xp.minimum(-z, 0)).sum(axis=reduce_axes(z.ndim))
+        return dy_a * prelu_slope(z, a) - dy_b * prelu_slope(-z, b)
 
     def __repr__(self):
         return f"LKPReLU(init={self.init}, init_mirror={self.init_mirror})"
 
 
 class LKELU(Activation):
-    """LK-ELU: y = concat(elu(z), elu(−z)).   (N, C, ...) → (N, 2C, ...)
+    """LK-ELU: y = concat(s·elu(z), s·elu(−z)), s = ``scale`` (1; λ for LK-SELU).
 
-    g(t) = s·t (t > 0), s·α(e^t − 1) (t ≤ 0), with s = 1 (s = λ for LK-SELU);
-    g'(z) = s (z > 0), s·α·e^{−|z|} (z ≤ 0);  g'(−z) = s (z < 0), s·α·e^{−|z|} (z ≥ 0);
-    dz = dy_a·g'(z) − dy_b·g'(−z).
+    elu(t) = t (t > 0), α(e^t − 1) (t ≤ 0).   (N, C, ...) → (N, 2C, ...). Cache: the input z.
     """
 
     expansion = 2
@@ -184,35 +185,33 @@ class LKELU(Activation):
 
     def __init__(self, alpha=1.0):
         super().__init__()
-        if not float(alpha) > 0:
-            raise ValueError(f"{self.name}: alpha must be positive, got {alpha}")
-        self.alpha = float(alpha)
+        self.alpha = check_alpha(self.name, alpha)
 
     def forward(self, x, training=False):
         self.check_input(x)
-        y, ya, yb = mirror_output(x)
-        B.get_array_module(x).negative(x, out=ya)      # scratch: −z
-        elu_into(ya, yb, self.alpha, self.scale)        # yb = g(−z)
-        elu_into(x, ya, self.alpha, self.scale)         # ya = g(z)
+        y = self.scale * B.get_array_module(x).concatenate(
+            [elu(x, self.alpha), elu(-x, self.alpha)], axis=1)
         self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
+        """dz = s·(dy_a·elu'(z) − dy_b·elu'(−z)), elu'(t) = 1 (t > 0), α·e^t (t ≤ 0).
+
+        Mirror by the chain rule: d elu(−z)/dz = −elu'(−z), with elu'(−z) = 1 (z < 0),
+        α·e^−z (z ≥ 0). At z = 0 both slopes are α (= 1 for ELU: no kink there).
+        Held by the cases "LKELU (2D)", "LKELU (4D)", "LKSELU (2D)", "LKSELU (4D)" and
+        tests/test_linked.py::test_mirror_classes_equal_general_linked.
+        """
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
-        s, pos, neg = self.scale, z > 0, z < 0
-        xp = B.get_array_module(z)
-        e = xp.exp(-xp.abs(z))                          # N, C, ...: e^{−|z|}
-        e *= s * self.alpha                             # g' off the linear side, for both halves
-        # dz = s·(dy_a·[z > 0] − dy_b·[z < 0]) + e·(dy_a·[z ≤ 0] − dy_b·[z ≥ 0])
-        return s * (dy_a * pos - dy_b * neg) + e * (dy_a * ~pos - dy_b * ~neg)
+        return self.scale * (dy_a * elu_slope(z, self.alpha) - dy_b * elu_slope(-z, self.alpha))
 
     def __repr__(self):
         return f"LKELU(alpha={self.alpha})"
 
 
 class LKSELU(LKELU):
-    """LK-SELU: y = concat(selu(z), selu(−z)), α = SELU_ALPHA, λ = SELU_LAMBDA (see LKELU).
+    """LK-SELU: y = concat(selu(z), selu(−z)): LK-ELU with α = SELU_ALPHA, s = λ = SELU_LAMBDA.
 
     (N, C, ...) → (N, 2C, ...)
     """
@@ -229,27 +228,27 @@ class LKSELU(LKELU):
 class LKSwish(Activation):
     """LK-Swish: y = concat(swish(z), swish(−z)), swish(t) = t·σ(t).   (N, C, ...) → (N, 2C, ...)
 
-    With s = σ(z) (so σ(−z) = 1 − s):  g'(z) = s(1 + z(1 − s)),  g'(−z) = (1 − s)(1 − z·s);
-    dz = dy_a·g'(z) − dy_b·g'(−z).
+    Cache: the input z.
     """
 
     expansion = 2
 
     def forward(self, x, training=False):
         self.check_input(x)
-        y, ya, yb = mirror_output(x)
-        B.get_array_module(x).negative(x, out=ya)      # scratch: −z
-        swish_into(ya, yb)                              # yb = g(−z)
-        swish_into(x, ya)                               # ya = g(z)
+        y = B.get_array_module(x).concatenate([swish(x), swish(-x)], axis=1)
         self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
+        """dz = dy_a·swish'(z) − dy_b·swish'(−z), swish'(t) = σ(t)·(1 + t(1 − σ(t))).
+
+        Mirror by the chain rule: d swish(−z)/dz = −swish'(−z). Smooth: no convention at 0.
+        Held by the cases "LKSwish (2D)", "LKSwish (4D)" and tests/test_linked.py::
+        test_mirror_classes_equal_general_linked.
+        """
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
-        s = sigmoid(z)                                  # N, C, ...
-        # dz = dy_a·g'(z) − dy_b·g'(−z)
-        return dy_a * (s * (1 + z * (1 - s))) - dy_b * ((1 - s) * (1 - z * s))
+        return dy_a * swish_slope(z) - dy_b * swish_slope(-z)
 
 
 # ------------------------------------------------------------------------- general linkage
@@ -277,8 +276,8 @@ class Linked(Container, Activation):
     Examples: ``Linked(ReLU(), (ReLU(), -1))`` is LK-ReLU (mirror link; ``Linked.mirror(ReLU())``);
     ``Linked.min_max()`` = (max(0, z), min(0, z)), the paper's Figure 1a;
     ``Linked(ReLU(), (ReLU(), -1), Tanh())`` has three members. Members' params appear as
-    "i.key" ("1.alpha"). ``expansion`` = d. Slower than the LK* classes (the members allocate their
-    own outputs); use those in big networks.
+    "i.key" ("1.alpha"). ``expansion`` = d. Members should be ``lk.Activation`` units (any
+    other layer gets a warning: the diagnostics cannot judge it).
     """
 
     def __init__(self, *members):
@@ -302,17 +301,16 @@ class Linked(Container, Activation):
 
     def forward(self, x, training=False):
         self.check_input(x)
-        xp = B.get_array_module(x)
-        N, C = x.shape[:2]
-        y = xp.empty((N, self.expansion * C) + tuple(x.shape[2:]), dtype=x.dtype)   # N, dC, ...
+        ys = []
         for i, m in enumerate(self.members):
             yi = m.layer.forward(x if m.input_sign > 0 else -x, training=training)  # g_i(r_i·z)
             if tuple(yi.shape) != tuple(x.shape):
                 raise ValueError(f"Linked: member {i} ({m.layer.name}) changed the shape "
                                  f"{tuple(x.shape)} to {tuple(yi.shape)}; "
                                  "members must be elementwise")
-            y[:, i * C:(i + 1) * C] = yi if m.output_sign > 0 else -yi               # s_i·g_i
-        self.save_for_backward(C, output_shape=y.shape)
+            ys.append(yi if m.output_sign > 0 else -yi)                               # s_i·g_i
+        y = B.get_array_module(x).concatenate(ys, axis=1)                           # N, dC, ...
+        self.save_for_backward(x.shape[1], output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -342,6 +340,10 @@ def as_member(m, i) -> Member:
                         f"(layer, input_sign[, output_sign]); got {m!r}")
     if not isinstance(m.layer, Layer):
         raise TypeError(f"Linked: member {i} has a {type(m.layer).__name__}, not a Layer")
+    if not isinstance(m.layer, Activation):
+        warnings.warn(f"Linked: member {i} ({m.layer.name}) is a Layer but not an lk.Activation, "
+                      "so check_linkage and dead_units cannot judge it as a unit; subclass "
+                      "lk.Activation instead of lk.Layer", stacklevel=3)
     if m.layer.expansion != 1:
         raise ValueError(f"Linked: member {i} ({m.layer.name}) is itself linked; "
                          "give its single members instead")

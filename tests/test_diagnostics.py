@@ -7,6 +7,7 @@ from linkedref.activations import Activation
 from linkedref.diagnostics import (
     Recorder,
     activation_layers,
+    dead_definition,
     dead_units,
     grad_norms,
     preactivation_stats,
@@ -203,3 +204,55 @@ def test_recorder_without_activation_layers_still_records_grad_norms():
     rec = Recorder(model, np.ones((3, 2), np.float32))
     rec.record(7)
     assert rec.steps == [7] and rec.stats == {} and rec.grads["0"] == [0.0]
+
+
+# --------------------------------------------------- dead or saturated; layers that are not units
+class Softplus(Activation):
+    """log(1 + e^z): never exactly 0, so never dead by the paper's definition."""
+
+    def forward(self, x, training=False):
+        xp = B.get_array_module(x)
+        return xp.logaddexp(0, x)
+
+
+class LayerUnit(Layer):
+    """A mirror ReLU written on lk.Layer instead of lk.Activation (tutorial 02's old way)."""
+    expansion = 2
+
+    def forward(self, x, training=False):
+        xp = B.get_array_module(x)
+        return xp.concatenate([x * (x > 0), -x * (x < 0)], axis=1)
+
+
+def test_atol_counts_saturated_units_where_exact_zeros_find_none():
+    x = np.full((5, 3), -20.0, np.float32)
+    x[:, 2] = 1.0                                         # unit 2 far from saturated
+    model = Sequential([Softplus()])
+    assert [c.dead for c in dead_units(model, x)] == [0]            # never exactly 0
+    assert [c.dead for c in dead_units(model, x, atol=1e-6)] == [2]  # softplus(−20) ≈ 2e-9
+
+
+def test_dead_definition_tells_relu_from_a_unit_that_is_never_zero():
+    from linkedref.activations import ReLU
+    assert dead_definition(ReLU()) == ("exact zeros (the paper's definition) — ReLU units count "
+                                       "when z ≤ 0 for every sample and position")
+    line = dead_definition(Softplus())
+    assert "Softplus outputs exactly 0 for no z: it cannot be dead" in line
+    assert "pass atol" in line
+    assert "saturated (|y| ≤ 0.01) — Softplus units count when z ≤ -4.6" in \
+        dead_definition(Softplus(), atol=0.01)
+    assert "in every member only at z = 0" in dead_definition(MirrorRelu())
+
+
+def test_a_layer_that_is_not_an_activation_is_named_never_skipped_silently(rng):
+    x = rng.standard_normal((4, 2)).astype(np.float32)
+    model = Sequential([Affine(np.eye(2), np.zeros(2)), LayerUnit(), Relu()])
+    with pytest.warns(UserWarning, match=r"layer 1 \(LayerUnit\) is a Layer but not an "
+                                         r"lk.Activation.*subclass lk.Activation"):
+        counts = dead_units(model, x)
+    assert [c.name for c in counts] == ["2:Relu"]
+    with pytest.warns(UserWarning, match="LayerUnit"):
+        Recorder(model, x)
+    with pytest.raises(TypeError, match="dead_definition: LayerUnit is not an activation.*"
+                                        "subclass lk.Activation"):
+        dead_definition(LayerUnit())

@@ -276,3 +276,29 @@ def test_activation_by_name_with_wrong_arguments_says_what_it_takes():
     with pytest.raises(TypeError, match=r"'leaky_relu' \(LeakyReLU\) takes alpha; got slope"):
         activation("leaky_relu", slope=0.1)
     assert activation("leaky_relu", alpha=0.1).alpha == 0.1
+
+
+class MirrorOnLayer(lk.Layer):
+    """LK-ReLU written on lk.Layer, not lk.Activation."""
+    expansion = 2
+
+    def forward(self, x, training=False):
+        xp = B.get_array_module(x)
+        return xp.concatenate([xp.maximum(x, 0), xp.maximum(-x, 0)], axis=1)
+
+
+def test_check_linkage_explains_what_to_do_with_a_layer_unit():
+    with pytest.raises(TypeError, match=r"check_linkage: MirrorOnLayer is not an activation "
+                                        r"\(an lk.Activation.*subclass lk.Activation instead "
+                                        r"of lk.Layer"):
+        check_linkage(MirrorOnLayer())
+
+
+def test_linked_warns_about_a_member_that_is_not_an_activation():
+    class Identity(lk.Layer):
+        def forward(self, x, training=False):
+            return x
+
+    with pytest.warns(UserWarning, match=r"Linked: member 1 \(Identity\) is a Layer but not an "
+                                         r"lk.Activation.*subclass lk.Activation"):
+        Linked(ReLU(), Identity())
