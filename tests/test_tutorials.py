@@ -422,7 +422,7 @@ def test_a_learners_unit_trains_beside_the_built_ins(user_module, tmp_path, caps
     out = capsys.readouterr().out
     assert list(steps["runs"]) == ["relu", "lkrelu", "tutsoftplus"]
     assert any(line.startswith("TutSoftplus ") and "/48" in line for line in out.splitlines())
-    assert "  TutSoftplus: dead = " in out
+    assert "  TutSoftplus: exact zeros" in out
     assert (tmp_path / "03_dead_units.png").exists()
 
 

@@ -79,7 +79,7 @@ def setup(argv):
           f"{optimizer_text('adam', LR, DECAY)}, batch {BATCH}, {args.epochs} epochs; dead "
           f"units counted on {min(args.probe or n, n)} training samples")
     for act in args.activations:                             # how its units count as dead
-        print(f"  {pretty(act)}: dead = {dead_definition(lk.activation(act))}")
+        print(f"  {pretty(act)}: {dead_definition(lk.activation(act))}")
     return args, data
 
 

@@ -122,7 +122,7 @@ def setup(argv):
           f"{args.epochs} epochs; seeds: {seeds_summary(args.variants, args.seeds_for)}; "
           f"{args.jobs} job(s)")
     for v in args.variants:                                  # how its units count as dead
-        print(f"  {v.label}: dead = {dead_definition(lk.activation(v.act))}")
+        print(f"  {v.label}: {dead_definition(lk.activation(v.act))}")
     return args, data
 
 
