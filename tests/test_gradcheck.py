@@ -4,7 +4,13 @@ import pytest
 
 import linkedref as lk
 import linkedref.backend as B
-from linkedref.gradcheck import GradientCheckError, away_from_kinks, distinct_values, gradcheck
+from linkedref.gradcheck import (
+    GradientCheckError,
+    away_from_kinks,
+    distinct_values,
+    gradcheck,
+    register_case,
+)
 from linkedref.layer import Layer, Sequential
 
 
@@ -48,7 +54,8 @@ def test_catches_a_wrong_backward_and_prints_numbers(rng):
     with pytest.raises(GradientCheckError) as err:
         gradcheck(Affine(3, rng, wrong=True), rng.standard_normal((2, 3)))
     msg = str(err.value)
-    assert "'b'" not in msg and "b " in msg and "analytic" in msg  # names the tensor and values
+    assert "b " in msg and "analytic" in msg                         # names the tensor and values
+    assert "parameter 'b': analytic ≈ 1.5 × numeric: a scale factor of 1.5?" in msg
     assert "FAIL" not in msg and "e-0" in msg
 
 
@@ -166,3 +173,132 @@ class _View(Layer):
 
 def test_layers_returning_views_of_their_input_check_cleanly(rng):
     assert gradcheck(_View(), rng.standard_normal((2, 3, 2))).max_error < 1e-9
+
+
+# ---------------------------------------------- a failing linked unit: which member, and a hint
+class _LKSoftplus(lk.activations.Activation):
+    """A user-style LK unit, y = concat(softplus(z), softplus(−z)); ``bug`` breaks the mirror."""
+
+    expansion = 2
+
+    def __init__(self, bug=None):
+        super().__init__()
+        self.bug = bug
+
+    def forward(self, x, training=False):
+        xp = B.get_array_module(x)
+        y = xp.concatenate([xp.logaddexp(0, x), xp.logaddexp(0, -x)], axis=1)
+        self.save_for_backward(x, output_shape=y.shape)
+        return y
+
+    def backward(self, dy, need_dx=True):
+        z = self.saved(dy)
+        C = z.shape[1]
+        s = lk.activations.sigmoid(z)
+        mirror = {None: -1.0, "sign": 1.0, "drop": 0.0, "scale": -3.0}[self.bug]
+        return dy[:, :C] * s + mirror * dy[:, C:] * (1 - s)   # dz = dy_a·σ(z) − dy_b·σ(−z)
+
+
+def _failure(layer, x):
+    with pytest.raises(GradientCheckError) as err:
+        gradcheck(layer, x)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("bug, words", [("sign", "sign flipped?"), ("drop", "a term missing?"),
+                                        ("scale", "a scale factor of 3?")])
+def test_a_wrong_mirror_is_named_with_a_hint(bug, words, rng):
+    x = away_from_kinks((4, 3), rng)
+    assert gradcheck(_LKSoftplus(), x).passed
+    msg = _failure(_LKSoftplus(bug), x)
+    assert "analytic, numeric" in msg                              # the numbers, side by side
+    assert "member 0: ok" in msg
+    assert "member 1, the mirror: dL/dx wrong" in msg and words in msg.splitlines()[-1]
+
+
+def test_a_wrong_parameter_gradient_is_named(rng):
+    class MirrorSlopeFlipped(lk.LKPReLU):
+        def backward(self, dy, need_dx=True):
+            dx = super().backward(dy, need_dx)
+            self.grads["alpha_mirror"] = -self.grads["alpha_mirror"]
+            return dx
+
+    msg = _failure(MirrorSlopeFlipped(), away_from_kinks((2, 3, 4, 5), rng))
+    assert "member 1, the mirror: parameter 'alpha_mirror' wrong" in msg
+    assert "sign flipped?" in msg and "member 0: ok" in msg
+
+
+def test_a_single_unit_gets_a_hint_without_members(rng):
+    msg = _failure(_Square(factor=0.5), rng.standard_normal((2, 3)) + 3)
+    assert "dL/dx: analytic ≈ 0.5 × numeric: a scale factor of 0.5?" in msg
+    assert "member" not in msg
+
+
+class _TransposedW(_MatMul):
+    def backward(self, dy):
+        dx = super().backward(dy)
+        self.grads["W"] = self.grads["W"].T
+        return dx
+
+
+def test_a_wrong_gradient_shape_names_the_likely_cause(rng):
+    with pytest.raises(GradientCheckError, match=r"shape \(3, 4\), expected \(4, 3\) — transposed"):
+        gradcheck(_TransposedW(B.asarray(rng.standard_normal((4, 3)))), rng.standard_normal((2, 4)))
+
+
+# ------------------------------------------------ python -m linkedref.gradcheck --module MODULE
+USER_MODULE = '''
+import numpy as np
+import linkedref as lk
+from linkedref.gradcheck import away_from_kinks, register_case
+
+class Cube(lk.Layer):
+    """y = x**3 with a backward whose sign is flipped."""
+    def forward(self, x, training=False):
+        self.save_for_backward(x, output_shape=x.shape)
+        return x ** 3
+
+    def backward(self, dy, need_dx=True):
+        return -3 * self.saved(dy) ** 2 * dy
+
+register_case("user Cube", lambda rng: dict(layer=Cube(), x=away_from_kinks((3, 2), rng)))
+register_case("user LKReLU", lambda rng: dict(layer=lk.LKReLU(), x=away_from_kinks((3, 2), rng)))
+'''
+
+
+def test_module_cases_run_from_the_command_line(tmp_path, monkeypatch, capsys):
+    from linkedref.gradcheck import cases
+    from linkedref.gradcheck.__main__ import main
+    monkeypatch.setattr(cases, "REGISTERED", list(cases.REGISTERED))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(tmp_path)       # as `python -m` puts the current directory first
+    (tmp_path / "gc_user_cases.py").write_text(USER_MODULE)
+    assert main(["--module", "gc_user_cases", "--backend", B.get_backend()]) == 1
+    out = capsys.readouterr().out
+    assert "2 components" in out and "1 passed, 1 failed" in out     # only the module's cases
+    assert "user LKReLU" in out and "sign flipped?" in out
+    with pytest.raises(ValueError, match="'user Cube' is already registered"):
+        register_case("user Cube", lambda rng: {})
+
+
+def test_module_that_fails_to_import_is_named(tmp_path, monkeypatch, capsys):
+    from linkedref.gradcheck.__main__ import main
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(tmp_path)
+    (tmp_path / "gc_broken_cases.py").write_text("import no_such_dependency_xyz\n")
+    with pytest.raises(SystemExit):
+        main(["--module", "gc_broken_cases"])
+    err = capsys.readouterr().err
+    assert "cannot import module 'gc_broken_cases'" in err and "no_such_dependency_xyz" in err
+
+
+def test_register_case_refuses_what_is_not_a_case():
+    with pytest.raises(TypeError, match="make\\(rng\\) -> dict"):
+        register_case("no maker", None)
+
+
+def test_help_lists_every_backend(capsys):
+    from linkedref.gradcheck.__main__ import main
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "{numpy,cupy,strict}" in capsys.readouterr().out

@@ -21,6 +21,11 @@ value, not the finite differences.
 Errors are relative, per coordinate: |a − n| / max(|a|, |n|, floor), where the floor
 (1e-3 × the largest |n| of that tensor, at least 1e-8) keeps round-off on near-zero gradients from
 counting as error.
+
+Pointing at the mistake. A failing tensor gets a hint where its failing coordinates show one
+(analytic ≈ −numeric: a sign flipped; ≈ 0: a term missing; one ratio R: a scale factor). A linked
+unit (``expansion`` d > 1) that fails is checked again with r nonzero in one member's block of C
+output channels at a time, and the report names the members that fail.
 """
 from __future__ import annotations
 
@@ -46,6 +51,11 @@ class Row:
     worst_index: tuple = ()
     analytic: float = 0.0
     numeric: float = 0.0
+    hint: str = ""
+
+    @property
+    def what(self) -> str:
+        return "dL/dx" if self.name == "x" else f"parameter '{self.name}'"
 
 
 @dataclass
@@ -54,6 +64,7 @@ class GradcheckReport:
     target: str
     rows: list = field(default_factory=list)
     rtol: float = 1e-6
+    members: dict = field(default_factory=dict)      # member i → its rows (expansion d > 1)
 
     @property
     def max_error(self) -> float:
@@ -71,6 +82,17 @@ class GradcheckReport:
         for r in self.rows:
             lines.append(f"  {r.name:<24}{r.checked:>8}{r.skipped:>7}{r.max_error:>13.2e}  "
                          f"{r.worst_index}, {r.analytic:+.10e}, {r.numeric:+.10e}")
+        lines += [f"  {r.what}: {r.hint}" for r in self.rows if r.hint and not self.members]
+        if self.members:
+            d = len(self.members)
+            lines.append(f"Checked again with dy nonzero in one member's channels at a time "
+                         f"(expansion {d}):")
+            for i, rows in self.members.items():
+                bad = [r for r in rows if r.max_error > self.rtol]
+                who = f"  member {i}{', the mirror' if d == 2 and i == 1 else ''}"
+                lines.append(f"{who}: ok" if not bad else f"{who}: " + "; ".join(
+                    f"{r.what} wrong (max rel err {r.max_error:.2e}"
+                    f"{', ' + r.hint if r.hint else ''})" for r in bad))
         return "\n".join(lines)
 
 
@@ -99,14 +121,24 @@ def gradcheck(layer, x, *, loss=None, labels=None, training=True, eps=1e-5, rtol
     """
     rng = numpy.random.default_rng(seed)
     objective = Objective(layer, x, loss, labels, training, rng)
-    analytic = objective.analytic_gradients()
-    report = GradcheckReport(target=objective.target, rtol=rtol)
-    for name, tensor in objective.tensors().items():
-        grad = checked_gradient(objective.target, name, tensor, analytic)
-        report.rows.append(check_tensor(objective, name, tensor, grad, eps, max_coords, rng))
+    report = GradcheckReport(objective.target, check_all(objective, eps, rtol, max_coords, rng),
+                             rtol)
+    d = getattr(objective.base, "expansion", 1)
+    if not report.passed and d > 1 and objective.r is not None:
+        report.members = {i: check_all(objective.member(i, d), eps, rtol, max_coords,
+                                       numpy.random.default_rng(seed)) for i in range(d)}
     if raise_on_fail and not report.passed:
         raise GradientCheckError(str(report))
     return report
+
+
+def check_all(objective, eps, rtol, max_coords, rng) -> list:
+    """One Row per tensor (x, then each parameter) of ``objective``."""
+    analytic = objective.analytic_gradients()
+    return [check_tensor(objective, name, tensor,
+                         checked_gradient(objective.target, name, tensor, analytic), eps, rtol,
+                         max_coords, rng)
+            for name, tensor in objective.tensors().items()]
 
 
 class Objective:
@@ -132,6 +164,13 @@ class Objective:
         y = self.output()
         self.r = None if self.crit is not None else B.asarray(rng.standard_normal(y.shape), f64)
         self.y0 = y
+
+    def member(self, i, d):
+        """This objective with r zero outside member i's block of C = (d·C)/d output channels."""
+        part, C = copy.copy(self), self.r.shape[1] // d
+        part.r = self.r * 0
+        part.r[:, i * C:(i + 1) * C] = self.r[:, i * C:(i + 1) * C]
+        return part
 
     def output(self):
         """The layer's output (no loss) or the loss value, from fresh copies of layer and loss."""
@@ -172,9 +211,11 @@ def checked_gradient(target, name, tensor, analytic):
     if name not in analytic:
         raise GradientCheckError(f"gradcheck {target}: backward() left no gradient for '{name}'")
     grad = analytic[name]
-    if tuple(grad.shape) != tuple(tensor.shape):
-        raise GradientCheckError(f"gradcheck {target}: gradient of '{name}' has shape "
-                                 f"{tuple(grad.shape)}, expected {tuple(tensor.shape)}")
+    got, want = tuple(grad.shape), tuple(tensor.shape)
+    if got != want:
+        why = "transposed axes?" if got == want[::-1] else "a sum over the wrong axes?"
+        raise GradientCheckError(f"gradcheck {target}: gradient of '{name}' has shape {got}, "
+                                 f"expected {want} — {why}")
     if not tensor.flags.c_contiguous:  # reshape would copy, and the perturbation be lost
         raise ValueError(f"gradcheck {target}: parameter '{name}' is not C-contiguous; "
                          "layers must keep their parameters contiguous")
@@ -205,7 +246,7 @@ def is_kink(objective, flat, i, eps) -> bool:
     return False
 
 
-def check_tensor(objective, name, tensor, grad, eps, max_coords, rng) -> Row:
+def check_tensor(objective, name, tensor, grad, eps, rtol, max_coords, rng) -> Row:
     """Compare ``grad`` (flat) with central differences on up to ``max_coords`` coordinates."""
     flat = tensor.reshape(-1)          # a view: perturbing it perturbs the tensor in place
     idx = numpy.arange(flat.size) if flat.size <= max_coords else \
@@ -227,7 +268,22 @@ def check_tensor(objective, name, tensor, grad, eps, max_coords, rng) -> Row:
     w = int(err.argmax())
     worst = tuple(int(v) for v in numpy.unravel_index(kept[w], tuple(tensor.shape)))
     return Row(name, int(kept.size), int(kink.sum()), float(err[w]), worst, float(a[w]),
-               float(n[w]))
+               float(n[w]), hint(a[err > rtol], n[err > rtol]))
+
+
+def hint(a, n) -> str:
+    """What the failing coordinates' analytic ``a`` and numeric ``n`` values show, in words."""
+    if a.size == 0:
+        return ""
+    if numpy.all(numpy.abs(a) <= 1e-3 * numpy.abs(n)):
+        return "analytic ≈ 0 where numeric is not: a term missing?"
+    ratio = a / numpy.where(n == 0, numpy.nan, n)
+    R = float(numpy.median(ratio)) if numpy.isfinite(ratio).all() else 0.0
+    if R == 0.0 or numpy.abs(ratio - R).max() > 1e-3 * abs(R):
+        return ""
+    if abs(R + 1) <= 1e-3:
+        return "analytic ≈ −numeric: sign flipped?"
+    return f"analytic ≈ {R:.4g} × numeric: a scale factor of {R:.4g}?"
 
 
 # ------------------------------------------------------------------ inputs that avoid kinks/ties
