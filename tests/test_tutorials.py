@@ -484,3 +484,28 @@ def test_tutorial_is_a_story_of_at_most_300_lines(name):
     for step in steps:
         assert len(re.findall(rf"\b{step}\(", source)) == 1, f"{name}: {step} is called too"
     assert "NOTEBOOK" not in source and "argparse" not in source
+
+
+def test_tutorial_02s_unit_is_one_to_copy(tmp_path, capsys):
+    """Tutorial 02's hand-written unit follows the unit protocol (lk.Activation, saved(dy),
+    need_dx), its sigmoid does not overflow, and its broken twin is reported as a probable
+    sign error in the mirror member."""
+    import warnings
+
+    import linkedref as lk
+    t02 = load("02_gradient_check")
+    unit = t02.MyLKSwish()
+    assert isinstance(unit, lk.Activation) and unit.expansion == 2
+    z = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # an overflow in exp would raise
+        y = unit.forward(z)
+        dz = unit.backward(np.ones_like(y))
+    assert np.isfinite(y).all() and np.isfinite(dz).all()
+    assert y[0, 0] == 0.0 and y[0, 9] == 0.0               # swish(−1000) and the mirror of 1000
+    assert unit.backward(np.ones_like(y), need_dx=False) is None
+    with pytest.raises(ValueError, match="shape"):
+        unit.backward(np.ones((1, 5)))                     # saved(dy) checks dy's shape
+    t02.main(["--smoke", "--figdir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "member 1, the mirror: dL/dx wrong" in out and "sign flipped?" in out

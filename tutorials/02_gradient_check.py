@@ -5,14 +5,14 @@
 # we know such a derivation is right?
 #
 # **Method.**
-# 1. We write a layer ourselves — LK-Swish, the paper's mirror link of swish(z) = z·σ(z) — and
-#    derive its backward pass on paper (see `MyLKSwish.backward`).
+# 1. We write a unit ourselves — LK-Swish, the paper's mirror link of swish(z) = z·σ(z) — as a
+#    subclass of `lk.Activation`, and derive its backward pass on paper (`MyLKSwish.backward`).
 # 2. We compare its analytic gradient with central differences, coordinate by coordinate,
 #    printing both numbers.
 # 3. We hand the same job to `linkedref.gradcheck` and run it on our layer, on the library's
 #    LK-ReLU and on a small Dense + LK-ReLU network with a softmax cross-entropy loss.
 # 4. We break the backward on purpose (the classic slip: forgetting the minus sign of the
-#    mirror member) and watch the check catch it.
+#    mirror member) and watch the check catch it, name the mirror member and suspect the sign.
 # 5. Figure: the error of the finite-difference estimate against its step ε — the "V": too large
 #    an ε and the Taylor truncation error (∝ ε²) dominates, too small and float round-off
 #    (∝ 1/ε) does. The wrong backward stays at an O(1) error for every ε.
@@ -27,7 +27,6 @@ import numpy as np
 import linkedref as lk
 import linkedref.backend as B
 from linkedref.gradcheck import GradientCheckError, away_from_kinks, gradcheck
-from linkedref.layer import Layer
 
 import _settings as settings
 from _common import Story, finish, print_table, save_figure
@@ -51,18 +50,23 @@ def setup(argv):
 
 
 # %% [markdown]
-# ## Step 1: our own layer
-# The derivation sits beside the code: each member's derivative by the product rule, and the
-# mirror member's minus sign by the chain rule.
+# ## Step 1: our own unit
+# A unit subclasses `lk.Activation`, the protocol every unit of the library follows (its
+# docstring says what each method does): `forward` checks its input, computes y and keeps what
+# backward needs with `save_for_backward(cache, output_shape=y.shape)`; `backward(dy,
+# need_dx=True)` takes it back with `saved(dy)`, which checks dy's shape. σ is computed from
+# e^(−|z|), which never overflows. The derivation sits beside the code: each member's
+# derivative by the product rule, and the mirror member's minus sign by the chain rule.
 
 # %%
-class MyLKSwish(Layer):
+class MyLKSwish(lk.Activation):
     """LK-Swish written out by hand: z (N, C) -> (swish(z), swish(-z)) of shape (N, 2C).
 
     swish(z)  = z·σ(z)
     swish'(z) = σ(z) + z·σ(z)·(1 − σ(z))        (product rule; σ' = σ(1 − σ))
+    σ(z) from e = e^(−|z|) ≤ 1: 1/(1 + e) for z ≥ 0, e/(1 + e) for z < 0 (no overflow).
     """
-    expansion = 2
+    expansion = 2                                # two outputs per input channel
 
     def __init__(self, wrong: bool = False):
         super().__init__()
@@ -71,12 +75,16 @@ class MyLKSwish(Layer):
     def forward(self, z, training=False):
         self.check_input(z)
         xp = B.get_array_module(z)
-        s = 1 / (1 + xp.exp(-z))                 # σ(z)          N, C
-        self.cache = (z, s)
-        return xp.concatenate([z * s, -z * (1 - s)], axis=1)   # σ(−z) = 1 − σ(z);  N, 2C
+        e = xp.exp(-xp.abs(z))                   # e^(−|z|), never above 1     N, C
+        s = xp.where(z >= 0, 1, e) / (1 + e)     # σ(z)                        N, C
+        y = xp.concatenate([z * s, -z * (1 - s)], axis=1)   # σ(−z) = 1 − σ(z);  N, 2C
+        self.save_for_backward((z, s), output_shape=y.shape)
+        return y
 
-    def backward(self, dy):
-        z, s = self.saved()
+    def backward(self, dy, need_dx=True):
+        z, s = self.saved(dy)                    # checks that dy has y's shape
+        if not need_dx:                          # no parameters: nothing else to compute
+            return None
         C = z.shape[1]
         dy_a, dy_b = dy[:, :C], dy[:, C:]        # upstream gradient of each member   N, C
         d_pos = s + z * s * (1 - s)              # swish'(z)                          N, C
@@ -182,8 +190,10 @@ def experiment(args):
 # Step 2: analytic and numeric values, side by side; they should agree to far below the 1e-6
 # tolerance. Step 3: the largest relative error over every checked coordinate ("kinks":
 # coordinates skipped because a kink lay within ε; a smooth layer has none). Step 4: the
-# message `GradientCheckError` raises, with both numbers side by side. Last: the best step ε per
-# precision, read off the curves of step 5.
+# message `GradientCheckError` raises, with both numbers side by side; for a unit of expansion
+# 2 it checks again with dy in one member at a time, names the failing member (the mirror) and
+# reads the numbers for a hint (analytic ≈ −numeric: "sign flipped?"). Last: the best step ε
+# per precision, read off the curves of step 5.
 
 # %%
 @story.step()
