@@ -322,7 +322,7 @@ class UserUnit:
 
     spec: "MODULE:CLASS" as given (what a worker process re-imports); label: the class name, as
     tables and legends show it; name: its ``lk.register_activation`` name (the label in lower
-    case), which the tutorials pass to the model builders like a built-in's name.
+    case, without "_"), which the tutorials pass to the model builders like a built-in's name.
     """
     spec: str
     label: str
@@ -341,7 +341,7 @@ def user_unit(spec: str) -> UserUnit:
     that it is an ``lk.Activation`` whose name is not another unit's. -> its ``UserUnit``
     (``start`` registers it)."""
     cls = load_unit_class(spec)
-    name = cls.__name__.lower()
+    name = cls.__name__.lower().replace("_", "")      # LK_Softplus -> "lksoftplus"
     if name in lk.activation_names() and name not in USER_UNITS \
             and registered_class(name) is not cls:
         raise argparse.ArgumentTypeError(f"{spec}: the name {name!r} is taken by another unit "

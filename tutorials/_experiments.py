@@ -1,17 +1,19 @@
-"""What tutorials 03, 04, 06, 07 and 08 wrap around their training: run a ``train`` function for
-every configuration and seed, summarise the test accuracy the way the paper's tables do, and draw
-accuracy curves.
+"""What tutorials 03–08 wrap around their training: run a ``train`` function for every
+configuration and seed, summarise the test accuracy the way the paper's tables do, and draw
+accuracy curves and escape rates.
 
 Each of those tutorials writes its own ``train(variant, seed, ...)``: it builds the model and
-the optimizer and runs ``lk.fit`` one epoch at a time, returning a ``Run`` (per-epoch results).
-A tutorial describes each configuration as a ``Variant`` (a label, an activation name, BatchNorm
-or not, an initialiser, a width factor) and calls::
+the optimizer and hands them to ``train_epochs``, which runs ``lk.fit`` one epoch at a time and
+returns a ``Run`` (per-epoch results); tutorial 04 ends a plain-ReLU run whose layer died
+(``stop_if_dead``). A tutorial describes each configuration as a ``Variant`` (a label, an
+activation name, BatchNorm or not, an initialiser, a width factor) and calls::
 
     runs = run_variants(train, variants, seeds, data, args)    # {label: [Run per seed]}
     s = summarize(runs["LK-ReLU"], chance)                     # Summary(max, median, ...)
 
 ``run_variants`` only maps ``train`` over variants × seeds: one by one, or ``jobs`` at a time in
-worker processes, with one tqdm bar counting the runs. It does not train anything itself.
+worker processes (which import the learner's ``--activation`` units again), with one tqdm bar
+counting the runs. It does not train anything itself.
 
 Numbers, as in the paper: each run's test accuracy is measured after every epoch. Per run,
 "max" is the best epoch's accuracy (the paper's "max accuracy") and "median" the median over
