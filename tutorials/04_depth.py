@@ -41,7 +41,7 @@
 # 7 of 8 escaped within 15 epochs, at a median epoch of 3 (tutorials/RESULTS.md). To watch it
 # leave chance in a few minutes:
 #
-#     python tutorials/04_depth.py --dataset mnist5k --variants ReLU LK-ReLU --seeds 0 --epochs 6
+#     python tutorials/04_depth.py --dataset mnist5k --variants ReLU LK-ReLU --seeds 0 --epochs 10
 #
 # `--quick` trains a 15-layer version of five variants for 25 epochs, one seed: the trend, not
 # the paper's numbers. `--jobs 2` trains two runs at a time (same results); `--activation
