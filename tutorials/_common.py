@@ -106,13 +106,14 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 def make_parser(description: str, name: str, *, data: bool = False, seeds: bool = True,
-                epochs: bool = True, jobs: bool = False,
-                units: bool = False) -> argparse.ArgumentParser:
+                epochs: bool = True, jobs: bool = False, units: bool = False,
+                n_train: bool = False) -> argparse.ArgumentParser:
     """The options every tutorial takes: --quick, --smoke, --backend, --threads, --figdir; with
     ``seeds`` --seed/--seeds, with ``epochs`` --epochs, with ``data`` --dataset, with ``jobs``
     --jobs (runs trained at a time, ``_experiments.run_variants``), with ``units`` --activation
-    (the learner's own units, ``UserUnit``). ``description``: one line for --help; ``name``
-    (the file's name without .py) is the program name in --help and the start line."""
+    (the learner's own units, ``UserUnit``), with ``n_train`` --n-train (``load_data``).
+    ``description``: one line for --help; ``name`` (the file's name without .py) is the program
+    name in --help and the start line."""
     p = argparse.ArgumentParser(prog=f"{name}.py", formatter_class=HelpFormatter,
                                 description=description)
     mode = p.add_mutually_exclusive_group()
@@ -151,6 +152,10 @@ def make_parser(description: str, name: str, *, data: bool = False, seeds: bool 
         p.add_argument("--dataset", choices=DATASETS, default="digits",
                        help="data set: digits (8×8) and mnist5k (5,000 MNIST 28×28) are "
                             "bundled; the others are downloaded on first use")
+    if n_train:
+        p.add_argument("--n-train", type=int, default=None,
+                       help="training images to keep (default: all of digits and mnist5k; 5000 "
+                            "for larger sets)")
     return p
 
 

@@ -64,7 +64,8 @@ def depth(argv, variants):
     the learner's units join ``args.variants`` with the seeds of the variants in question.
     ``variants``: the tutorial's ``Variant`` list; ``args.variants`` the ones to train."""
     p = make_parser("Tutorial 04 — the depth experiment: 50 conv layers of width 4, no "
-                    "BatchNorm, no shortcuts.", "04_depth", data=True, jobs=True, units=True)
+                    "BatchNorm, no shortcuts.", "04_depth", data=True, jobs=True, units=True,
+                    n_train=True)
     p.add_argument("--depth", type=int, default=None,
                    help="conv layers (default: 50; quick 15, smoke 3)")
     p.add_argument("--width", type=int, default=4, help="filters per conv layer")
@@ -80,9 +81,6 @@ def depth(argv, variants):
     p.add_argument("--n-seeds-stuck", type=int, default=None,
                    help=f"seeds 0..N-1 for {', '.join(DEPTH_STUCK)}, which stay at chance "
                         "(default: full mode 3, else 1; --seeds overrides)")
-    p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits and mnist5k; 5000 "
-                        "for larger sets)")
     args = start(p, argv, seeds=([0], [0], [0]))
     args.depth = args.depth or per_mode(args, 3, 15, 50)
     args.epochs = args.epochs or per_mode(args, 2, 25, 100, full_mnist5k=15)
@@ -122,7 +120,7 @@ def unnormalized_inputs(argv, activations):
     learner's units, as ``args.variants``."""
     p = make_parser("Tutorial 06 — unnormalised inputs: do linked units make input "
                     "standardisation unnecessary?", "06_unnormalized_inputs", data=True,
-                    jobs=True, units=True)
+                    jobs=True, units=True, n_train=True)
     p.add_argument("--depth", type=int, default=None, help="conv layers (default: 20; smoke 2)")
     p.add_argument("--width", type=int, default=4, help="filters per conv layer")
     p.add_argument("--shift", type=float, default=None,
@@ -130,9 +128,6 @@ def unnormalized_inputs(argv, activations):
     p.add_argument("--scale", type=float, default=None,
                    help="factor of the shifted inputs, x·scale + shift (default: 50; mnist5k "
                         "255, MNIST's own 0–255)")
-    p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits and mnist5k; 5000 "
-                        "for larger sets)")
     args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
     args.depth = args.depth or per_mode(args, 2, 20, 20)
     args.epochs = args.epochs or per_mode(args, 1, 8, 30, full_mnist5k=10)
@@ -149,7 +144,7 @@ def batchnorm_cost(argv, variants):
     """Tutorial 07: the conv net, the batch, the accuracy target and the timing rounds;
     ``args.variants`` adds the learner's units (without BatchNorm) to ``variants``."""
     p = make_parser("Tutorial 07 — what BatchNorm costs: time per step and time to a target "
-                    "accuracy.", "07_batchnorm_cost", data=True, units=True)
+                    "accuracy.", "07_batchnorm_cost", data=True, units=True, n_train=True)
     p.add_argument("--depth", type=int, default=10, help="conv layers (default: 10; smoke 2)")
     p.add_argument("--width", type=int, default=16, help="filters per conv layer")
     p.add_argument("--batch-size", type=int, default=32, help="batch size of timing and training")
@@ -159,9 +154,6 @@ def batchnorm_cost(argv, variants):
                    help="steps per timing round (default: 20; quick 10, smoke 2)")
     p.add_argument("--repeats", type=int, default=None,
                    help="timing rounds (default: 20; quick 10, smoke 2)")
-    p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits and mnist5k; 5000 "
-                        "for larger sets)")
     args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
     args.depth = per_mode(args, 2, args.depth, args.depth)
     args.epochs = args.epochs or per_mode(args, 1, 12, 30, full_mnist5k=3)
@@ -178,7 +170,7 @@ def width_and_parameters(argv, families):
     units; ``args.width_units``: (A)'s, each family's single and linked unit, then those."""
     p = make_parser("Tutorial 08 — width and parameters: are linked units better only because "
                     "they are bigger?", "08_width_and_parameters", data=True, jobs=True,
-                    units=True)
+                    units=True, n_train=True)
     p.add_argument("--part", choices=("A", "B", "both"), default="both",
                    help="(A) width, (B) parameters (√2), or both")
     p.add_argument("--widths", type=int, nargs="+", default=[50, 400],
@@ -186,9 +178,6 @@ def width_and_parameters(argv, families):
     p.add_argument("--net-scale", type=float, default=None,
                    help="(B) width factor of cifar_net (default: 0.5, on mnist5k 1.0; quick "
                         "0.25, smoke 0.125)")
-    p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits and mnist5k; 5000 "
-                        "for larger sets)")
     args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
     args.families = per_mode(args, ("relu",), ("relu", "selu"), families,
                              full_mnist5k=("relu", "selu"))
