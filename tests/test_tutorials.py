@@ -1,8 +1,11 @@
 """Smoke tests of every tutorial: each ``main`` runs in its tiny ``--smoke`` mode (seconds),
 writes its figures to a temporary folder and prints its table and verdict; its --help explains
-every option; it converts to a notebook whose cells run top to bottom (test_code_shape.py keeps
-their functions short). run_all and the shared helpers in tutorials/_common.py and
-_experiments.py are checked on hand-made inputs."""
+every option; it converts to a notebook whose cells run top to bottom, and reads as a story
+(header once, each step written once, ≤ 300 lines; test_code_shape.py keeps its functions short).
+A learner's own unit (``--activation MODULE:CLASS``, from a file in a temporary folder) trains
+beside the built-ins, also in worker processes, and one that cannot be used is refused with the
+reason. run_all and the shared helpers in tutorials/_common.py and _experiments.py are checked on
+hand-made inputs."""
 import importlib.util
 import shutil
 import subprocess
