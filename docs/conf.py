@@ -36,8 +36,8 @@ extensions = [
 ]
 
 # Only these files are pages (the tutorials are copied in below; conf.py and _ext are not pages).
-include_patterns = ["index.md", "annotated/**.md", "annotated/**.rst", "reference/**.md",
-                    "tutorials/index.md", "tutorials/0*.py"]
+include_patterns = ["index.md", "exercises.md", "annotated/**.md", "annotated/**.rst",
+                    "reference/**.md", "tutorials/index.md", "tutorials/0*.py"]
 exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 templates_path = []
 html_static_path = ["_static"]

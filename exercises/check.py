@@ -45,9 +45,9 @@ def load(n):
     return importlib.import_module(EXERCISES[n])
 
 
-def parts(module) -> dict:
-    """The docstring's title, text (question and shapes), hints and answer page."""
-    doc = module.__doc__.strip()
+def parts(n) -> dict:
+    """Exercise n's docstring, read from its file: title, text (question, shapes), hints, answer."""
+    doc = (HERE / f"{EXERCISES[n]}.py").read_text(encoding="utf-8").split('"""')[1].strip()
     title, rest = doc.split("\n", 1)
     text, rest = rest.split("\nHints:\n")
     hints, rest = rest.split("\n\n", 1)
@@ -72,7 +72,8 @@ def gradient_problems(layer, x, **kwargs) -> list:
     for i, r in failing:
         if r.max_error <= report.rtol:
             continue
-        where = "" if i is None else f" in member {i}" + (" (the mirror)" if d == 2 and i else "")
+        role = (" (the mirror)" if i else " (the unit)") if d == 2 else ""
+        where = "" if i is None else f" in member {i}{role}"
         said = r.hint or "no one sign, term or scale; see the numbers"
         lines.append(f"{r.what} is wrong{where}: {said}\n"
                      f"      worst at {r.worst_index}: yours (analytic) {r.analytic:+.6e}, "
@@ -288,9 +289,8 @@ def _adam_hint(p, g, m, v, t, p_new, kw):
 # ------------------------------------------------------------------------------ running them
 def run(n, seed=0):
     """(status, lines) for exercise ``n``: "passed", "wrong" or "not attempted yet"."""
-    module = load(n)
     try:
-        problems = globals()[f"check_{n}"](module, numpy.random.default_rng(seed))
+        problems = globals()[f"check_{n}"](load(n), numpy.random.default_rng(seed))
     except NotAttempted:
         return "not attempted yet", []
     except NotImplementedError as err:
@@ -306,7 +306,7 @@ def run(n, seed=0):
 
 
 def report(n, status, problems, all_hints=False) -> str:
-    info = parts(load(n))
+    info = parts(n)
     lines = [f"Exercise {n} — {info['title']} ({EXERCISES[n]}.py): {status}"]
     lines += [f"  - {p}" for p in problems]
     hints = info["hints"] if all_hints else info["hints"][:1] if status == "wrong" else []
@@ -326,7 +326,7 @@ def markdown() -> str:
            "check the CuPy rules). The checker compares your code with central differences and "
            "with the library's own layer, and says what is wrong and where.", ""]
     for n, name in EXERCISES.items():
-        info = parts(load(n))
+        info = parts(n)
         out += [f"## {n}. {info['title']}", "", f"File: `exercises/{name}.py`", "",
                 info["text"], ""]
         for i, h in enumerate(info["hints"], 1):

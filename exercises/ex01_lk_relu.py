@@ -14,11 +14,11 @@ Hints:
 Check: python exercises/check.py 1
 Answer (read it after trying): site/annotated/linked.html#LKReLU.backward
 """
+import linkedref as lk
 import linkedref.backend as B
-from linkedref.activations import Activation
 
 
-class LKReLU(Activation):
+class LKReLU(lk.Activation):
     expansion = 2                                   # two outputs per input channel
 
     def forward(self, x, training=False):

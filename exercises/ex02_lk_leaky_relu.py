@@ -15,11 +15,11 @@ Hints:
 Check: python exercises/check.py 2
 Answer (read it after trying): site/annotated/linked.html#LKLeakyReLU.backward
 """
+import linkedref as lk
 import linkedref.backend as B
-from linkedref.activations import Activation
 
 
-class LKLeakyReLU(Activation):
+class LKLeakyReLU(lk.Activation):
     expansion = 2
 
     def __init__(self, alpha=0.1):

@@ -18,11 +18,11 @@ Hints:
 Check: python exercises/check.py 3
 Answer (read it after trying): site/annotated/linked.html#LKPReLU.backward
 """
+import linkedref as lk
 import linkedref.backend as B
-from linkedref.activations import Activation
 
 
-class LKPReLU(Activation):
+class LKPReLU(lk.Activation):
     expansion = 2
 
     def __init__(self, channels, init=0.25, init_mirror=0.25):

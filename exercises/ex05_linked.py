@@ -16,11 +16,11 @@ Hints:
 Check: python exercises/check.py 5
 Answer (read it after trying): site/annotated/linked.html#Linked.backward
 """
+import linkedref as lk
 import linkedref.backend as B
-from linkedref.activations import Activation
 
 
-class MinMaxTanh(Activation):
+class MinMaxTanh(lk.Activation):
     expansion = 3
 
     def forward(self, x, training=False):

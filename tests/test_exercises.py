@@ -3,6 +3,7 @@ the library's own implementation, fails with the right words when filled with a 
 answer, and says "not attempted yet" when blank. No copy of the answers is kept here: the fills
 are the library's methods (or delegate to its layers), and the wrong answers are built from them.
 """
+import ast
 import importlib.util
 import pathlib
 import types
@@ -223,6 +224,15 @@ def test_code_that_raises_is_reported_with_its_line(monkeypatch):
     assert status == "wrong" and problems[0].startswith("your code raised ZeroDivisionError")
 
 
+def test_a_file_that_does_not_import_is_reported(monkeypatch):
+    def broken(name):
+        raise SyntaxError("invalid syntax", ("ex01_lk_relu.py", 30, 9, "return dz +"))
+    monkeypatch.setattr(check.importlib, "import_module", broken)
+    status, problems = check.run(1)
+    assert status == "wrong" and problems == [
+        "your code raised SyntaxError: invalid syntax (ex01_lk_relu.py, line 30)"]
+
+
 def test_command_line(capsys, monkeypatch):
     assert check.main(["1"]) == 0
     out = capsys.readouterr().out
@@ -247,5 +257,25 @@ def test_wrong_answer_prints_the_first_hint(monkeypatch):
 def test_the_site_page_is_generated_from_the_exercises():
     page = (ROOT / "docs" / "exercises.md").read_text()
     assert page == check.markdown() + "\n"
-    assert page.count("<details>") == sum(len(check.parts(check.load(n))["hints"])
+    assert page.count("<details>") == sum(len(check.parts(n)["hints"])
                                           for n in check.EXERCISES)
+
+
+def _definitions(path):
+    """Qualified names of the classes, functions and methods defined in a module file."""
+    names = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            names.add(node.name)
+        if isinstance(node, ast.ClassDef):
+            names |= {f"{node.name}.{f.name}" for f in node.body if isinstance(f, ast.FunctionDef)}
+    return names
+
+
+@pytest.mark.parametrize("n", list(check.EXERCISES))
+def test_each_answer_link_names_a_definition_of_the_annotated_module(n):
+    """site/annotated/M.html#Q shows linkedref/M.py; Q is the anchor of a definition there."""
+    page, anchor = check.parts(n)["answer"].split("#")
+    assert page.startswith("site/annotated/") and page.endswith(".html")
+    module = ROOT / "linkedref" / (page.removeprefix("site/annotated/")[:-len(".html")] + ".py")
+    assert anchor in _definitions(module)

@@ -1,4 +1,6 @@
 """The gradient checker itself: it passes a right backward, catches a wrong one, skips kinks."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -176,27 +178,23 @@ def test_layers_returning_views_of_their_input_check_cleanly(rng):
 
 
 # ---------------------------------------------- a failing linked unit: which member, and a hint
-class _LKSoftplus(lk.activations.Activation):
-    """A user-style LK unit, y = concat(softplus(z), softplus(−z)); ``bug`` breaks the mirror."""
+@pytest.fixture
+def broken_softplus(monkeypatch):
+    """The learner's LK-Softplus of tests/user_units/, its backward with the mirror's factor
+    ``mirror`` (−1 is right; +1 drops the minus sign, 0 the term, −3 scales it)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent / "user_units"))
+    from lk_softplus import LKSoftplus, sigmoid
 
-    expansion = 2
+    class Broken(LKSoftplus):
+        def __init__(self, mirror):
+            super().__init__()
+            self.mirror = mirror
 
-    def __init__(self, bug=None):
-        super().__init__()
-        self.bug = bug
-
-    def forward(self, x, training=False):
-        xp = B.get_array_module(x)
-        y = xp.concatenate([xp.logaddexp(0, x), xp.logaddexp(0, -x)], axis=1)
-        self.save_for_backward(x, output_shape=y.shape)
-        return y
-
-    def backward(self, dy, need_dx=True):
-        z = self.saved(dy)
-        C = z.shape[1]
-        s = lk.activations.sigmoid(z)
-        mirror = {None: -1.0, "sign": 1.0, "drop": 0.0, "scale": -3.0}[self.bug]
-        return dy[:, :C] * s + mirror * dy[:, C:] * (1 - s)   # dz = dy_a·σ(z) − dy_b·σ(−z)
+        def backward(self, dy, need_dx=True):
+            z = self.saved(dy)
+            C = z.shape[1]
+            return dy[:, :C] * sigmoid(z) + self.mirror * dy[:, C:] * sigmoid(-z)
+    return Broken
 
 
 def _failure(layer, x):
@@ -205,12 +203,12 @@ def _failure(layer, x):
     return str(err.value)
 
 
-@pytest.mark.parametrize("bug, words", [("sign", "sign flipped?"), ("drop", "a term missing?"),
-                                        ("scale", "a scale factor of 3?")])
-def test_a_wrong_mirror_is_named_with_a_hint(bug, words, rng):
+@pytest.mark.parametrize("mirror, words", [(1, "sign flipped?"), (0, "a term missing?"),
+                                           (-3, "a scale factor of 3?")])
+def test_a_wrong_mirror_is_named_with_a_hint(broken_softplus, mirror, words, rng):
     x = away_from_kinks((4, 3), rng)
-    assert gradcheck(_LKSoftplus(), x).passed
-    msg = _failure(_LKSoftplus(bug), x)
+    assert gradcheck(broken_softplus(-1), x).passed
+    msg = _failure(broken_softplus(mirror), x)
     assert "analytic, numeric" in msg                              # the numbers, side by side
     assert "member 0: ok" in msg
     assert "member 1, the mirror: dL/dx wrong" in msg and words in msg.splitlines()[-1]
@@ -290,6 +288,24 @@ def test_module_that_fails_to_import_is_named(tmp_path, monkeypatch, capsys):
         main(["--module", "gc_broken_cases"])
     err = capsys.readouterr().err
     assert "cannot import module 'gc_broken_cases'" in err and "no_such_dependency_xyz" in err
+
+
+def test_a_backward_that_returns_nothing_is_named(rng):
+    class NoDx(_Square):
+        def backward(self, dy):
+            super().backward(dy)
+    with pytest.raises(GradientCheckError, match="no gradient array for 'x' \\(got NoneType\\)"):
+        gradcheck(NoDx(), rng.standard_normal((2, 3)))
+
+
+def test_a_module_that_registers_nothing_is_told_so(tmp_path, monkeypatch, capsys):
+    from linkedref.gradcheck.__main__ import main
+    monkeypatch.syspath_prepend(tmp_path)
+    (tmp_path / "gc_empty_cases.py").write_text("import linkedref\n")
+    with pytest.raises(SystemExit):
+        main(["--module", "gc_empty_cases"])
+    assert "gc_empty_cases registered no case; call linkedref.gradcheck.register_case" in \
+        capsys.readouterr().err
 
 
 def test_register_case_refuses_what_is_not_a_case():

@@ -208,9 +208,10 @@ class Objective:
 
 def checked_gradient(target, name, tensor, analytic):
     """The analytic gradient of ``name`` as a flat float64 host array, after shape checks."""
-    if name not in analytic:
-        raise GradientCheckError(f"gradcheck {target}: backward() left no gradient for '{name}'")
-    grad = analytic[name]
+    grad = analytic.get(name)
+    if not B.is_array(grad):                         # missing, or None returned for dx
+        raise GradientCheckError(f"gradcheck {target}: backward() left no gradient array for "
+                                 f"'{name}' (got {type(grad).__name__})")
     got, want = tuple(grad.shape), tuple(tensor.shape)
     if got != want:
         why = "transposed axes?" if got == want[::-1] else "a sum over the wrong axes?"
