@@ -1,8 +1,11 @@
 """Smoke tests of every tutorial: each ``main`` runs in its tiny ``--smoke`` mode (seconds),
 writes its figures to a temporary folder and prints its table and verdict; its --help explains
-every option; it converts to a notebook whose cells run top to bottom (test_code_shape.py keeps
-their functions short). run_all and the shared helpers in tutorials/_common.py and
-_experiments.py are checked on hand-made inputs."""
+every option; it converts to a notebook whose cells run top to bottom, and reads as a story
+(header once, each step written once, ≤ 300 lines; test_code_shape.py keeps its functions short).
+A learner's own unit (``--activation MODULE:CLASS``, from a file in a temporary folder) trains
+beside the built-ins, also in worker processes, and one that cannot be used is refused with the
+reason. run_all and the shared helpers in tutorials/_common.py and _experiments.py are checked on
+hand-made inputs."""
 import importlib.util
 import shutil
 import subprocess
@@ -109,7 +112,8 @@ def test_parallel_runs_equal_sequential_ones_and_variants_carry_eps(tmp_path, mo
     worker processes as with none, and a variant's own ε reaches its optimizer."""
     ex = load("_experiments")
     t04 = load("04_depth")
-    args = t04.parse_args(["--smoke", "--depth", "2", "--width", "3", "--figdir", str(tmp_path)])
+    args = load("_settings").depth(["--smoke", "--depth", "2", "--width", "3", "--figdir",
+                                    str(tmp_path)], t04.VARIANTS)
     rng = np.random.default_rng(0)
     X = rng.random((48, 1, 8, 8), dtype=np.float32)
     data = ((X, rng.integers(0, 3, 48)), (X[:16], rng.integers(0, 3, 16)))
@@ -135,16 +139,15 @@ def test_all_dead_layer_finds_a_layer_killed_by_hand():
     and training stops there, filling the remaining epochs."""
     import linkedref as lk
     ex = load("_experiments")
-    t04 = load("04_depth")
     rng = np.random.default_rng(0)
     model = lk.depth_net(3, 4, "relu", in_channels=1, input_size=(8, 8), rng=0)
     X = rng.random((40, 1, 8, 8), dtype=np.float32)
     y = rng.integers(0, 10, 40)
-    assert t04.all_dead_layer(model, X) is None
+    assert ex.all_dead_layer(model, X) is None
     model.layers[2].params["b"][...] = -1e3             # conv 2's bias: relu 2 never fires
-    assert t04.all_dead_layer(model, X) == 2
+    assert ex.all_dead_layer(model, X) == 2
     run = ex.Run("ReLU", 0)
-    assert t04.stop_if_dead(run, model, lk.SoftmaxCrossEntropy(), ((X, y), (X, y)), 0, 4)
+    assert ex.stop_if_dead(run, model, lk.SoftmaxCrossEntropy(), ((X, y), (X, y)), 0, 4)
     assert run.stopped == 0 and run.trained_epochs == 0 and len(run.val_accuracy) == 4
 
 
@@ -199,6 +202,8 @@ def test_run_all_reads_each_tutorials_own_options():
     assert [k for k, o in takes.items() if "--dataset" in o] == ["03", "04", "05", "06", "07",
                                                                   "08"]
     assert [k for k, o in takes.items() if "--jobs" in o] == ["03", "04", "06", "08"]
+    assert [k for k, o in takes.items() if "--activation" in o] == ["03", "04", "05", "06", "07",
+                                                                     "08", "09"]
 
 
 def test_run_all_full_mode_saves_each_output_under_a_header(tmp_path, monkeypatch, capsys):
@@ -321,19 +326,20 @@ def test_tutorial_converts_to_a_notebook(name):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_notebook_cells_run_top_to_bottom(name, tmp_path, monkeypatch, capsys):
     """The code cells, run in order in one namespace without __file__ (as a Jupyter kernel
-    runs them), do the whole tutorial; here with --smoke instead of the notebook's --quick."""
+    runs them), do the whole tutorial, each step once; here with --smoke instead of the
+    notebook's --quick."""
     nb = notebook(name)
     cells = [c.source for c in nb.cells if c.cell_type == "code"]
-    run = f'NOTEBOOK_ARGS = ["--smoke", "--figdir", {str(tmp_path)!r}]'
-    assert sum('NOTEBOOK_ARGS = ["--quick"]' in c for c in cells) == 1
-    cells = [c.replace('NOTEBOOK_ARGS = ["--quick"]', run) for c in cells]
+    run = f'notebook_args=["--smoke", "--figdir", {str(tmp_path)!r}]'
+    assert sum('notebook_args=["--quick"]' in c for c in cells) == 1
+    cells = [c.replace('notebook_args=["--quick"]', run) for c in cells]
     monkeypatch.chdir(TUTORIALS)
     monkeypatch.syspath_prepend(str(TUTORIALS))
     namespace = {"__name__": "__main__"}
     for source in cells:
         exec(compile(source, f"<{name} cell>", "exec"), namespace)
     out = capsys.readouterr().out
-    assert namespace["NOTEBOOK"] and "VERDICT:" in out
+    assert namespace["story"].notebook and "VERDICT:" in out
     assert out.count("VERDICT:") == 1, "main() ran as well as the cells"
     assert (tmp_path / CASES[name][0]).exists()
 
@@ -356,3 +362,153 @@ def test_results_files_are_whole_runs_that_results_md_quotes():
         assert f"tutorials/results/{path.name}" in page, f"RESULTS.md does not quote {path.name}"
     for named in re.findall(r"tutorials/results/([\w.]+\.txt)", page):
         assert (results / named).exists(), f"RESULTS.md names a missing {named}"
+
+
+# ------------------------------------------------------------------ the learner's own unit
+USER_UNITS = '''"""A learner's units, in a file of their own (tutorials take them as --activation).
+"""
+import linkedref as lk
+import linkedref.backend as B
+
+
+class TutSoftplus(lk.Activation):
+    """LK-Softplus: (softplus(z), softplus(-z)) on axis 1."""
+    expansion = 2
+
+    def forward(self, x, training=False):
+        self.check_input(x)
+        xp = B.get_array_module(x)
+        y = xp.concatenate([xp.logaddexp(0, x), xp.logaddexp(0, -x)], axis=1)
+        self.save_for_backward(x, output_shape=y.shape)
+        return y
+
+    def backward(self, dy, need_dx=True):
+        x = self.saved(dy)
+        xp = B.get_array_module(x)
+        C = x.shape[1]
+        s = 1 / (1 + xp.exp(-x))
+        return dy[:, :C] * s - dy[:, C:] * (1 - s)
+
+
+class LKReLU(TutSoftplus):
+    """Named like a built-in."""
+
+
+class NotAUnit:
+    """forward and backward, but no lk.Activation."""
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dy, need_dx=True):
+        return dy
+'''
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    """A module of units in the current directory, as a learner keeps one."""
+    (tmp_path / "tut_units.py").write_text(USER_UNITS)
+    (tmp_path / "tut_broken.py").write_text("raise RuntimeError('half-written unit')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield "tut_units"
+    for name in ("tut_units", "tut_broken"):
+        sys.modules.pop(name, None)
+
+
+def test_a_learners_unit_trains_beside_the_built_ins(user_module, tmp_path, capsys):
+    """--activation MODULE:CLASS adds the unit as one more activation: trained, in the table
+    under its class name, judged by a stated dead-unit definition."""
+    steps = load("03_dead_units").main(["--smoke", "--figdir", str(tmp_path), "--activation",
+                                        f"{user_module}:TutSoftplus"])
+    out = capsys.readouterr().out
+    assert list(steps["runs"]) == ["relu", "lkrelu", "tutsoftplus"]
+    assert any(line.startswith("TutSoftplus ") and "/48" in line for line in out.splitlines())
+    assert "  TutSoftplus: exact zeros" in out
+    assert (tmp_path / "03_dead_units.png").exists()
+
+
+@pytest.mark.slow
+def test_a_learners_unit_runs_in_worker_processes(user_module, tmp_path, capsys):
+    """With --jobs 2 the unit trains in worker processes too, in table and figures."""
+    steps = load("04_depth").main(["--smoke", "--jobs", "2", "--figdir", str(tmp_path),
+                                   "--activation", f"{user_module}:TutSoftplus"])
+    assert [v.label for v in steps["args"].variants] == ["ReLU", "LK-ReLU", "TutSoftplus"]
+    assert len(steps["runs"]["TutSoftplus"]) == 1 and steps["runs"]["TutSoftplus"][0].val_accuracy
+    assert "TutSoftplus " in capsys.readouterr().out
+    assert (tmp_path / "04_depth_escape.png").exists()
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("no_such_units:X", "cannot import module 'no_such_units' (ModuleNotFoundError"),
+    ("tut_broken:X", "cannot import module 'tut_broken' (RuntimeError: half-written unit)"),
+    ("tut_units:Missing", "module 'tut_units'"),
+    ("tut_units:NotAUnit", "NotAUnit is not an lk.Activation subclass"),
+    ("tut_units:LKReLU", "the name 'lkrelu' is taken by another unit"),
+    ("tut_units", "expected MODULE:CLASS"),
+])
+def test_a_unit_that_cannot_be_used_is_refused_with_the_reason(user_module, spec, message,
+                                                               capsys):
+    with pytest.raises(SystemExit) as stop:
+        load("03_dead_units").main(["--smoke", "--activation", spec])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "--activation" in err and message in err, err
+
+
+def test_run_all_passes_the_learners_units_on(tmp_path, monkeypatch, capsys):
+    """--activation reaches the tutorials whose --help offers it, once per unit, and a run
+    with one writes no results file."""
+    run_all = load("run_all")
+    (tmp_path / "00_takes.py").write_text(FAKE_TUTORIAL.format(options="--activation"))
+    (tmp_path / "01_plain.py").write_text(FAKE_TUTORIAL.format(options="--seed"))
+    monkeypatch.setattr(run_all, "HERE", tmp_path)
+    assert run_all.main(["--activation", "m:A", "--activation", "m:B"]) == 0
+    out = capsys.readouterr().out
+    assert "ARGS --backend numpy --threads 1 --activation m:A --activation m:B\n" in out
+    assert "ARGS --backend numpy --threads 1\n" in out
+    assert not (tmp_path / "results").exists()
+
+
+# ------------------------------------------------------------------------ tutorials as stories
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_tutorial_is_a_story_of_at_most_300_lines(name):
+    """Header once (a markdown cell, no module docstring repeating it), each step written once
+    (defined as a story step and called nowhere else), and the file ≤ 300 lines."""
+    import ast
+    import re
+    source = (TUTORIALS / f"{name}.py").read_text(encoding="utf-8")
+    assert len(source.splitlines()) <= 300, f"{name}: {len(source.splitlines())} lines"
+    assert source.startswith(f"# %% [markdown]\n# # Tutorial {name[:2]}")
+    assert ast.get_docstring(ast.parse(source)) is None, f"{name}: the header again, as a docstring"
+    steps = re.findall(r"@story\.step\([^)]*\)\ndef (\w+)\(", source)
+    assert steps[0] == "setup" and "verdict" in steps
+    for step in steps:
+        assert len(re.findall(rf"\b{step}\(", source)) == 1, f"{name}: {step} is called too"
+    assert "NOTEBOOK" not in source and "argparse" not in source
+
+
+def test_tutorial_02s_unit_is_one_to_copy(tmp_path, capsys):
+    """Tutorial 02's hand-written unit follows the unit protocol (lk.Activation, saved(dy),
+    need_dx), its sigmoid does not overflow, and its broken twin is reported as a probable
+    sign error in the mirror member."""
+    import warnings
+
+    import linkedref as lk
+    t02 = load("02_gradient_check")
+    unit = t02.MyLKSwish()
+    assert isinstance(unit, lk.Activation) and unit.expansion == 2
+    z = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # an overflow in exp would raise
+        y = unit.forward(z)
+        dz = unit.backward(np.ones_like(y))
+    assert np.isfinite(y).all() and np.isfinite(dz).all()
+    assert y[0, 0] == 0.0 and y[0, 9] == 0.0               # swish(−1000) and the mirror of 1000
+    assert unit.backward(np.ones_like(y), need_dx=False) is None
+    with pytest.raises(ValueError, match="shape"):
+        unit.backward(np.ones((1, 5)))                     # saved(dy) checks dy's shape
+    t02.main(["--smoke", "--figdir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "member 1, the mirror: dL/dx wrong" in out and "sign flipped?" in out

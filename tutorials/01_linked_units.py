@@ -20,45 +20,33 @@
 # Nothing is trained and nothing is random here: no optimizer, no seed.
 
 # %%
-"""Tutorial 01 — linked units: g, g', the linked pair, and the linking condition (Figure 1).
-
-Question: what does a linked unit compute, and for which z does it pass a gradient back?
-Method: draw g and g' of ReLU, PReLU, SELU, Swish and of their mirror links from the library's
-forward and backward passes; test the linking condition with ``linkedref.check_linkage``.
-Claim (paper): a linkage such as the mirror (g(z), g(−z)) has, for every z, a member with a
-non-zero derivative, so a linked unit cannot die.
-
-Run:  python tutorials/01_linked_units.py [--quick]
-"""
 import matplotlib.pyplot as plt
 import numpy as np
 
 import linkedref as lk
 import linkedref.backend as B
 
-from _common import finish, make_parser, per_mode, print_table, save_figure, start
+import _settings as settings
+from _common import Story, finish, per_mode, print_table, save_figure
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
+NAME = "01_linked_units"
+story = Story(globals(), notebook_args=["--quick"])   # a notebook runs --quick; a script, main()
 
 # %% [markdown]
 # ## Setup
 # `--quick` and the full mode draw the curves on 800 points and check the condition on 4,001;
-# `--smoke` uses fewer. A notebook runs the steps below with `NOTEBOOK_ARGS`.
+# `--smoke` uses fewer.
 
 # %%
-NAME = "01_linked_units"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 Z_RANGE = (-20.0, 20.0)              # where check_linkage looks for a z with no slope
 NO_SLOPE = 1e-6                      # |g'(z)| at or below this counts as no gradient
 
 
-def setup(argv=None):
+@story.step("args")
+def setup(argv):
     """Parse the command line (see --help) and print the start line. -> args"""
-    return start(make_parser(__doc__, NAME, seeds=False, epochs=False), argv)
+    return settings.linked_units(argv)
 
-
-if NOTEBOOK:
-    args = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
 # ## The experiment
@@ -91,6 +79,7 @@ def members_and_slopes(layer, z):
     return y.T, np.array(slopes)
 
 
+@story.step("results")
 def experiment(args):
     """-> {"z": grid, "curves": {name: (outputs, slopes)}, "checks": {name: (d, LinkageCheck)}}"""
     z = np.linspace(-4, 4, per_mode(args, 200, 800, 800))  # even count: the kink z = 0 is off it
@@ -105,9 +94,6 @@ def experiment(args):
     return {"z": z, "curves": curves, "checks": checks}
 
 
-if NOTEBOOK:
-    results = experiment(args)
-
 # %% [markdown]
 # ## The table
 # One row per unit: its number of members d, whether some member has |g'(z)| > 1e-6 at every z
@@ -115,6 +101,7 @@ if NOTEBOOK:
 # ReLU alone and (relu, relu) to fail for every z < 0.
 
 # %%
+@story.step("verdicts")
 def table(args, results):
     """Print the linkage table. -> {name: satisfied}"""
     rows, verdicts = [], {}
@@ -127,9 +114,6 @@ def table(args, results):
                 rows)
     return verdicts
 
-
-if NOTEBOOK:
-    verdicts = table(args, results)
 
 # %% [markdown]
 # ## The figure
@@ -160,6 +144,7 @@ def draw_links(axes, results):
         ax.set_title(name, fontsize=10, color="red" if dead.any() else "black")
 
 
+@story.step()
 def figure(args, results):
     """Draw and save the 2 × 6 panel figure."""
     fig, axes = plt.subplots(2, 6, figsize=(18.0, 6.0))
@@ -189,13 +174,11 @@ def figure(args, results):
     save_figure(fig, f"{NAME}.png", args)
 
 
-if NOTEBOOK:
-    figure(args, results)
-
 # %% [markdown]
 # ## The verdict
 
 # %%
+@story.step()
 def verdict(args, results, verdicts):
     """Print the one-line verdict: do the links pass, and which units fail, where?"""
     links_ok = all(verdicts[k] for k in linked_units() if not k.startswith("non-link"))
@@ -206,18 +189,12 @@ def verdict(args, results, verdicts):
            + "; it fails for " + (", ".join(fails) if fails else "no unit"))
 
 
-if NOTEBOOK:
-    verdict(args, results, verdicts)
-
 # %%
 def main(argv=None):
-    args = setup(argv)
-    results = experiment(args)
-    verdicts = table(args, results)
-    figure(args, results)
-    verdict(args, results, verdicts)
-    return verdicts
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

@@ -5,14 +5,14 @@
 # we know such a derivation is right?
 #
 # **Method.**
-# 1. We write a layer ourselves — LK-Swish, the paper's mirror link of swish(z) = z·σ(z) — and
-#    derive its backward pass on paper (see `MyLKSwish.backward`).
+# 1. We write a unit ourselves — LK-Swish, the paper's mirror link of swish(z) = z·σ(z) — as a
+#    subclass of `lk.Activation`, and derive its backward pass on paper (`MyLKSwish.backward`).
 # 2. We compare its analytic gradient with central differences, coordinate by coordinate,
 #    printing both numbers.
 # 3. We hand the same job to `linkedref.gradcheck` and run it on our layer, on the library's
 #    LK-ReLU and on a small Dense + LK-ReLU network with a softmax cross-entropy loss.
 # 4. We break the backward on purpose (the classic slip: forgetting the minus sign of the
-#    mirror member) and watch the check catch it.
+#    mirror member) and watch the check catch it, name the mirror member and suspect the sign.
 # 5. Figure: the error of the finite-difference estimate against its step ε — the "V": too large
 #    an ε and the Taylor truncation error (∝ ε²) dominates, too small and float round-off
 #    (∝ 1/ε) does. The wrong backward stays at an O(1) error for every ε.
@@ -21,61 +21,52 @@
 # pass it uses for the paper's experiments. Nothing is trained: no optimizer.
 
 # %%
-"""Tutorial 02 — verifying a hand-derived backward pass, step by step.
-
-Question: linkedref has no autodiff; how do we know a hand-derived backward pass is right?
-Method: write LK-Swish by hand, compare its backward with central differences by hand and with
-``linkedref.gradcheck``, break its mirror sign on purpose and watch the check fail, and plot the
-finite-difference error against the step ε.
-Claim: a correct backward agrees with central differences to ≤ 1e-6 in float64; a wrong one
-does not, for any ε.
-
-Run:  python tutorials/02_gradient_check.py [--quick]
-"""
 import matplotlib.pyplot as plt
 import numpy as np
 
 import linkedref as lk
 import linkedref.backend as B
 from linkedref.gradcheck import GradientCheckError, away_from_kinks, gradcheck
-from linkedref.layer import Layer
 
-from _common import finish, make_parser, print_table, save_figure, start
+import _settings as settings
+from _common import Story, finish, print_table, save_figure
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
+NAME = "02_gradient_check"
+story = Story(globals(), notebook_args=["--quick"])   # a notebook runs --quick; a script, main()
 
 # %% [markdown]
 # ## Setup
 # One seed draws the inputs and the small network's weights. `--smoke` checks fewer coordinates
-# and steps ε. A notebook runs the steps below with `NOTEBOOK_ARGS`.
+# and steps ε.
 
 # %%
-NAME = "02_gradient_check"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 INDEX = (3, 1)                       # the coordinate of z whose error the figure follows
 
 
-def setup(argv=None):
+@story.step("args")
+def setup(argv):
     """Parse the command line (see --help) and print the start line. -> args"""
-    return start(make_parser(__doc__, NAME, epochs=False), argv)
+    return settings.gradient_check(argv)
 
-
-if NOTEBOOK:
-    args = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
-# ## Step 1: our own layer
-# The derivation sits beside the code: each member's derivative by the product rule, and the
-# mirror member's minus sign by the chain rule.
+# ## Step 1: our own unit
+# A unit subclasses `lk.Activation`, the protocol every unit of the library follows (its
+# docstring says what each method does): `forward` checks its input, computes y and keeps what
+# backward needs with `save_for_backward(cache, output_shape=y.shape)`; `backward(dy,
+# need_dx=True)` takes it back with `saved(dy)`, which checks dy's shape. σ is computed from
+# e^(−|z|), which never overflows. The derivation sits beside the code: each member's
+# derivative by the product rule, and the mirror member's minus sign by the chain rule.
 
 # %%
-class MyLKSwish(Layer):
+class MyLKSwish(lk.Activation):
     """LK-Swish written out by hand: z (N, C) -> (swish(z), swish(-z)) of shape (N, 2C).
 
     swish(z)  = z·σ(z)
     swish'(z) = σ(z) + z·σ(z)·(1 − σ(z))        (product rule; σ' = σ(1 − σ))
+    σ(z) from e = e^(−|z|) ≤ 1: 1/(1 + e) for z ≥ 0, e/(1 + e) for z < 0 (no overflow).
     """
-    expansion = 2
+    expansion = 2                                # two outputs per input channel
 
     def __init__(self, wrong: bool = False):
         super().__init__()
@@ -84,12 +75,16 @@ class MyLKSwish(Layer):
     def forward(self, z, training=False):
         self.check_input(z)
         xp = B.get_array_module(z)
-        s = 1 / (1 + xp.exp(-z))                 # σ(z)          N, C
-        self.cache = (z, s)
-        return xp.concatenate([z * s, -z * (1 - s)], axis=1)   # σ(−z) = 1 − σ(z);  N, 2C
+        e = xp.exp(-xp.abs(z))                   # e^(−|z|), never above 1     N, C
+        s = xp.where(z >= 0, 1, e) / (1 + e)     # σ(z)                        N, C
+        y = xp.concatenate([z * s, -z * (1 - s)], axis=1)   # σ(−z) = 1 − σ(z);  N, 2C
+        self.save_for_backward((z, s), output_shape=y.shape)
+        return y
 
-    def backward(self, dy):
-        z, s = self.saved()
+    def backward(self, dy, need_dx=True):
+        z, s = self.saved(dy)                    # checks that dy has y's shape
+        if not need_dx:                          # no parameters: nothing else to compute
+            return None
         C = z.shape[1]
         dy_a, dy_b = dy[:, :C], dy[:, C:]        # upstream gradient of each member   N, C
         d_pos = s + z * s * (1 - s)              # swish'(z)                          N, C
@@ -167,6 +162,7 @@ def wrong_sign(z, seed):
     return message, report.max_error
 
 
+@story.step("results")
 def experiment(args):
     """Steps 2 to 5 in float64 (gradient checks need its round-off). -> dict of their results"""
     seed = args.seeds[0]
@@ -189,18 +185,18 @@ def experiment(args):
             "caught_error": caught_error, "epsilons": epsilons, "curves": curves}
 
 
-if NOTEBOOK:
-    results = experiment(args)
-
 # %% [markdown]
 # ## The tables
 # Step 2: analytic and numeric values, side by side; they should agree to far below the 1e-6
 # tolerance. Step 3: the largest relative error over every checked coordinate ("kinks":
 # coordinates skipped because a kink lay within ε; a smooth layer has none). Step 4: the
-# message `GradientCheckError` raises, with both numbers side by side. Last: the best step ε per
-# precision, read off the curves of step 5.
+# message `GradientCheckError` raises, with both numbers side by side; for a unit of expansion
+# 2 it checks again with dy in one member at a time, names the failing member (the mirror) and
+# reads the numbers for a hint (analytic ≈ −numeric: "sign flipped?"). Last: the best step ε
+# per precision, read off the curves of step 5.
 
 # %%
+@story.step()
 def table(args, results):
     """Print the tables of steps 2 to 5."""
     print_table("Step 2 — MyLKSwish, dL/dz at a few coordinates (L = Σ r·y, r fixed and random; "
@@ -224,9 +220,6 @@ def table(args, results):
                 [(k, f"{e:.1e}", f"{m:.1e}") for k, (e, m) in best.items()])
 
 
-if NOTEBOOK:
-    table(args, results)
-
 # %% [markdown]
 # ## The figure
 # The "V" of each precision: on the right the truncation error falls as ε², on the left
@@ -234,6 +227,7 @@ if NOTEBOOK:
 # is a flat line near 1: no step makes it agree.
 
 # %%
+@story.step()
 def figure(args, results):
     """Plot the relative error against ε for each curve; save the figure."""
     epsilons, seed = results["epsilons"], args.seeds[0]
@@ -251,13 +245,11 @@ def figure(args, results):
     save_figure(fig, f"{NAME}.png", args)
 
 
-if NOTEBOOK:
-    figure(args, results)
-
 # %% [markdown]
 # ## The verdict
 
 # %%
+@story.step()
 def verdict(args, results):
     """Print the one-line verdict: every check passed and the slip was caught?"""
     checks = results["checks"]
@@ -268,19 +260,12 @@ def verdict(args, results):
            if ok else "a check failed")
 
 
-if NOTEBOOK:
-    verdict(args, results)
-
 # %%
 def main(argv=None):
-    args = setup(argv)
-    results = experiment(args)
-    table(args, results)
-    figure(args, results)
-    verdict(args, results)
-    return {"checks": {n: r.max_error for n, r in results["checks"].items()},
-            "caught": results["caught"] is not None}
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

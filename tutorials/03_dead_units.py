@@ -24,31 +24,20 @@
 # flat PReLU units.
 
 # %%
-"""Tutorial 03 — dead units, layer by layer, over training, in a deep plain net (claim 1).
-
-Question: do linked units keep every unit of a deep, narrow plain net alive where ReLU units
-die, and in which layers and epochs do units die?
-Method: train a deep narrow MLP (or conv net) with each single and linked activation (Adam),
-counting per layer the units whose output is zero for every training sample, after every epoch.
-Claim (paper): linked units have no dead neurons; plain ReLU/PReLU nets show dead units from
-about layer 7 on.
-
-Run:  python tutorials/03_dead_units.py [--quick] [--seeds 0 1 2] [--arch conv|mlp|depth]
-                                       [--depth 12] [--dataset mnist5k] [--jobs 2]
-"""
 import matplotlib.pyplot as plt
 import numpy as np
 
 import linkedref as lk
 import linkedref.backend as B
-from linkedref.diagnostics import dead_units, watch_activations
+from linkedref.diagnostics import dead_definition, dead_units, watch_activations
 
+import _settings as settings
 from _common import (
-    accuracy,
+    Story,
     finish,
+    is_linked,
     load_images,
     make_optimizer,
-    make_parser,
     mlp,
     optimizer_text,
     per_mode,
@@ -56,55 +45,32 @@ from _common import (
     print_table,
     save_figure,
     seeds_text,
-    start,
 )
 from _experiments import Variant, run_variants
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
+NAME = "03_dead_units"
+story = Story(globals(), notebook_args=["--quick"])   # a notebook runs --quick; a script, main()
 
 # %% [markdown]
 # ## Setup
 # Full mode: depth 16, 40 epochs, seeds 0–2, every activation; on mnist5k the depth net of
 # tutorial 04 (depth 50, width 4) for 10 epochs; quick mode: depth 12, 15 epochs, seeds 0–1 on
 # 500 test images; smoke: depth 3, one epoch, ReLU and LK-ReLU. Dead units are counted on all
-# training samples (smoke: 64); `--jobs 2` trains two nets at a time (same results). A
-# notebook runs the steps below with `NOTEBOOK_ARGS`.
+# training samples (smoke: 64); `--jobs 2` trains two nets at a time (same results);
+# `--activation MODULE:CLASS` adds a unit of your own. The command line and these settings are
+# `settings.dead_units` (tutorials/_settings.py). The setup prints, per activation, what
+# `dead_definition` says about judging its units by the paper's definition.
 
 # %%
-NAME = "03_dead_units"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 ARCH_NAMES = {"mlp": "MLP", "conv": "conv net", "depth": "depth net (7×7/2 conv, then 3×3)"}
 ACTIVATIONS = ("relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "swish", "lkswish")
 LR, DECAY, BATCH = 1e-3, 1e-6, 32    # the paper's depth-experiment optimizer: Adam
 
 
-def parse_args(argv=None):
-    """The command line (see --help), with the per-mode settings filled in."""
-    p = make_parser(__doc__, NAME, data=True, jobs=True)
-    p.add_argument("--arch", choices=("conv", "mlp", "depth"), default=None,
-                   help="the plain net: an MLP, a conv net (3×3, 'same') or tutorial 04's depth "
-                        "net (default: mlp; full mode on mnist5k: depth)")
-    p.add_argument("--depth", type=int, default=None,
-                   help="activation layers (default: 16, the depth net 50; quick 12, smoke 3)")
-    p.add_argument("--width", type=int, default=None,
-                   help="units per layer (default: conv 4, mlp 16)")
-    p.add_argument("--activations", nargs="+", default=list(ACTIVATIONS), choices=ACTIVATIONS,
-                   metavar="ACT", help=f"activations to train, of: {', '.join(ACTIVATIONS)} "
-                                       "(default: all; smoke: relu, lkrelu)")
-    args = start(p, argv, seeds=([0], [0, 1], [0, 1, 2]))
-    args.arch = args.arch or per_mode(args, "mlp", "mlp", "mlp", full_mnist5k="depth")
-    args.depth = args.depth or per_mode(args, 3, 12, 50 if args.arch == "depth" else 16)
-    args.width = args.width or (16 if args.arch == "mlp" else 4)
-    args.probe = per_mode(args, 64, None, None)        # None: all training samples
-    args.epochs = args.epochs or per_mode(args, 1, 15, 40, full_mnist5k=10)
-    if args.mode == "smoke":
-        args.activations = ["relu", "lkrelu"]
-    return args
-
-
-def setup(argv=None):
-    """Parse the command line, load the data, print the setup line. -> (args, data)"""
-    args = parse_args(argv)
+@story.step("args", "data")
+def setup(argv):
+    """Parse the command line, load the data, print the setup and the dead-unit definitions."""
+    args = settings.dead_units(argv, ACTIVATIONS)
     data = load_images(args.dataset, n_train=per_mode(args, 128, None, None),
                        n_test=per_mode(args, 64, 500, None), flatten=args.arch == "mlp")
     n = len(data[0][0])
@@ -112,11 +78,10 @@ def setup(argv=None):
           f"{args.width}, {args.dataset} ({n} training samples); "
           f"{optimizer_text('adam', LR, DECAY)}, batch {BATCH}, {args.epochs} epochs; dead "
           f"units counted on {min(args.probe or n, n)} training samples")
+    for act in args.activations:                             # how its units count as dead
+        print(f"  {pretty(act)}: {dead_definition(lk.activation(act))}")
     return args, data
 
-
-if NOTEBOOK:
-    args, data = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
 # ## The experiment
@@ -180,17 +145,15 @@ def run_one(v, seed, args, data):
         dead.append([d.dead for d in dead_units(model, probe)])
     return {"dead": np.array(dead), "near": np.array(near_dead(model, probe)),
             "units": np.array([d.total for d in dead_units(model, probe[:8])]),
-            "test": accuracy(model, Xte, yte)}
+            "test": lk.evaluate(model, lk.SoftmaxCrossEntropy(), Xte, yte)[1]}
 
 
+@story.step("runs")
 def experiment(args, data):
     """Every activation × seed. -> {act: [run_one result per seed]}"""
     variants = [Variant(act, act) for act in args.activations]
     return run_variants(run_one, variants, args.seeds, args, data, desc="nets", jobs=args.jobs)
 
-
-if NOTEBOOK:
-    runs = experiment(args, data)
 
 # %% [markdown]
 # ## The table
@@ -200,6 +163,7 @@ if NOTEBOOK:
 # dead ReLU units from about layer 7 on.
 
 # %%
+@story.step()
 def table(args, runs):
     """Print the dead-unit table (means over seeds)."""
     rows = []
@@ -218,9 +182,6 @@ def table(args, runs):
                  "dead per layer", "test acc"], rows)
 
 
-if NOTEBOOK:
-    table(args, runs)
-
 # %% [markdown]
 # ## The figure
 # (a) The fraction of each layer's units that are dead at the end; (b) the fraction of the
@@ -229,13 +190,14 @@ if NOTEBOOK:
 # top of each other at 0; the box in (a) names them.
 
 # %%
+@story.step()
 def figure(args, runs):
     """Draw and save panels (a) and (b)."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     colors = plt.get_cmap("tab10")
     for k, (act, rs) in enumerate(runs.items()):
         units = rs[0]["units"]
-        linked = act.startswith("lk")
+        linked = is_linked(act)
         style = dict(color=colors(k // 2), ls="-" if linked else "--",
                      marker="o" if linked else "s", ms=4, label=pretty(act))
         final = np.mean([r["dead"][-1] / units for r in rs], axis=0)
@@ -265,9 +227,6 @@ def figure(args, runs):
     save_figure(fig, f"{NAME}.png", args)
 
 
-if NOTEBOOK:
-    figure(args, runs)
-
 # %% [markdown]
 # ## The verdict
 
@@ -284,29 +243,24 @@ def relu_text(runs):
             "(paper: from about layer 7 on)")
 
 
+@story.step()
 def verdict(args, runs):
     """Print the one-line verdict: dead units of linked and single nets, and ReLU's pattern."""
     def mean_dead(linked):
         dead = [r["dead"][-1].sum() for a, rs in runs.items() for r in rs
-                if a.startswith("lk") == linked]
+                if is_linked(a) == linked]
         return np.mean(dead) if dead else float("nan")
 
     finish(args, f"linked nets: {mean_dead(True):.1f} dead units on average (paper: none); "
                  f"single nets: {mean_dead(False):.1f}; " + relu_text(runs))
 
 
-if NOTEBOOK:
-    verdict(args, runs)
-
 # %%
 def main(argv=None):
-    args, data = setup(argv)
-    runs = experiment(args, data)
-    table(args, runs)
-    figure(args, runs)
-    verdict(args, runs)
-    return runs
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

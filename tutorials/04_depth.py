@@ -18,20 +18,15 @@
 # single net), ReLU+BN, and LK-ReLU with the looks-linear initialisation (Balduzzi et al.,
 # 2017).
 #
-# Escaping chance at depth 50 is a matter of luck as much as of the unit, so one seed (the
-# paper's) says little: full mode trains 100 epochs (on mnist5k 15: its epoch has 2.8× the
-# digits' steps, each on 28×28 images) with 8 seeds for the variants whose rate
-# is in question (LK-ReLU, LK-PReLU, LK-SELU, SELU, ReLU+BN, looks-linear) and 3 for those
-# that stay at chance, and reports per variant the share of seeds that escaped (max test
-# accuracy ≥ 2 × chance) with its 95 % Wilson interval, the median max accuracy and the median
-# epoch of escape.
+# Escaping chance at depth 50 is luck as much as the unit, so one seed says little: full mode
+# runs 8 seeds for the variants whose rate is in question and 3 for those that stay at chance,
+# and reports the share of seeds that escaped (max test accuracy ≥ 2 × chance) with its 95 %
+# Wilson interval, the median max accuracy and the median epoch of escape.
 #
 # **The ε panel** (a result the paper does not have): LK-ReLU and SELU also run with Adam's
 # ε = 1e-7, the default Keras adopted in December 2017 (after the paper) and linkedref used
 # before. In this net the first gradients of the early convolutions are far below 1e-7, and
-# with the larger ε Adam stops normalising their steps. `--jobs 2` trains two runs at a time
-# (same results). Quick mode trains a 15-layer version of five variants for 25 epochs, one
-# seed: the trend, not the paper's numbers.
+# with the larger ε Adam stops normalising their steps.
 #
 # Plain-ReLU runs (ReLU, ReLU√2) stop early when a layer has died entirely — every unit zero
 # for every training sample. From then on the net's output is the same for every training
@@ -39,62 +34,63 @@
 # the remaining epochs repeat the last accuracy (dotted in the figure). No other run is cut
 # short. Batch 32 is kept (the paper's): a larger batch takes fewer steps per epoch, and
 # escaping chance is a matter of steps.
+#
+# **How long LK-ReLU takes.** At depth 50 LK-ReLU leaves chance late, and not from every seed:
+# on the digits 5 of 8 seeds escaped within 100 epochs, at a median epoch of 35 (the full run
+# takes about 48 minutes with `--jobs 2`); on mnist5k (125 steps per epoch on 28×28 images)
+# 7 of 8 escaped within 15 epochs, at a median epoch of 3 (tutorials/RESULTS.md). To watch it
+# leave chance in a few minutes:
+#
+#     python tutorials/04_depth.py --dataset mnist5k --variants ReLU LK-ReLU --seeds 0 --epochs 10
+#
+# `--quick` trains a 15-layer version of five variants for 25 epochs, one seed: the trend, not
+# the paper's numbers. `--jobs 2` trains two runs at a time (same results); `--activation
+# MODULE:CLASS` adds a unit of your own beside the built-ins.
 
 # %%
-"""Tutorial 04 — the depth experiment: 50 conv layers of width 4, no BatchNorm, no shortcuts.
-
-Question: does a very deep, very narrow plain net train with linked units where it stays at
-chance with single units?
-Method: the paper's depth net (7×7/2 conv, then 3×3 convs of width 4, Dense) on the digits with
-Adam (lr 1e-3, decay 1e-6, batch 32) for single, linked, √2-wide, BatchNorm and looks-linear
-variants, several seeds each; count the seeds that escape chance.
-Claim (paper, CIFAR-10): ReLU, PReLU, Swish stay at chance; LK-ReLU, LK-PReLU, SELU, LK-SELU
-learn; BatchNorm rescues ReLU.
-
-Run:  python tutorials/04_depth.py [--quick] [--jobs 2] [--n-seeds 8] [--n-seeds-stuck 3]
-                                   [--depth 50] [--epochs 100] [--eps 1e-7]
-"""
 import math
 
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
 import linkedref as lk
-from linkedref.diagnostics import dead_units
+from linkedref.diagnostics import dead_definition
 
+import _settings as settings
 from _common import (
+    Story,
     finish,
+    is_linked,
     make_optimizer,
-    make_parser,
     optimizer_text,
-    per_mode,
     print_table,
     save_figure,
-    start,
 )
 from _experiments import (
     Run,
     Variant,
     chance_level,
+    escape_rates,
     load_data,
     paper_text,
     plot_runs,
     run_variants,
+    seeds_summary,
+    stop_if_dead,
     summarize,
 )
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
+NAME = "04_depth"
+story = Story(globals(), notebook_args=["--quick"])   # a notebook runs --quick; a script, main()
 
 # %% [markdown]
 # ## Setup
-# The variants, the per-mode settings (full: depth 50, 100 epochs (mnist5k: 15), 8 seeds where
-# the rate is in question and 3 elsewhere, the ε panel; quick: depth 15, 25 epochs, five
-# variants, seed 0; smoke: depth 3, 2 epochs) and the data. A notebook runs the steps below
-# with `NOTEBOOK_ARGS`.
+# The variants, the data, and what runs. The per-mode settings (full: depth 50, 100 epochs,
+# mnist5k 15; quick: depth 15, 25 epochs, seed 0; smoke: depth 3, 2 epochs) live in
+# `settings.depth` (tutorials/_settings.py). `dead_definition` says by which definition each
+# variant's units count as dead: ReLU's output can be exactly 0; most others', only at z = 0.
 
 # %%
-NAME = "04_depth"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 LR, DECAY = 1e-3, 1e-6               # Adam, as in the paper
 VARIANTS = [
     Variant("ReLU", "relu", paper=0.10),
@@ -111,84 +107,31 @@ VARIANTS = [
     Variant("LK-ReLU ε=1e-7", "lkrelu", eps=1e-7),          # the ε panel
     Variant("SELU ε=1e-7", "selu", eps=1e-7),
 ]
-QUICK = ("ReLU", "LK-ReLU", "SELU", "ReLU+BN", "LK-ReLU (looks-linear)")
-SMOKE = ("ReLU", "LK-ReLU")
-STUCK = ("ReLU", "PReLU", "Swish", "LK-Swish", "ReLU√2")    # at chance: fewer seeds suffice
 
 
-def make_options():
-    p = make_parser(__doc__, NAME, data=True, jobs=True)
-    p.add_argument("--depth", type=int, default=None,
-                   help="conv layers (default: 50; quick 15, smoke 3)")
-    p.add_argument("--width", type=int, default=4, help="filters per conv layer")
-    p.add_argument("--batch-size", type=int, default=32, help="training batch size")
-    p.add_argument("--eps", type=float, default=None,
-                   help="Adam's ε (default: the library's, printed in the setup line)")
-    p.add_argument("--variants", nargs="+", default=None, metavar="LABEL",
-                   help=f"variants to train (default: per mode), of: "
-                        f"{', '.join(v.label for v in VARIANTS)}")
-    p.add_argument("--n-seeds", type=int, default=None,
-                   help="seeds 0..N-1 for the variants whose escape rate is in question "
-                        "(default: full mode 8, else 1; --seeds overrides)")
-    p.add_argument("--n-seeds-stuck", type=int, default=None,
-                   help=f"seeds 0..N-1 for {', '.join(STUCK)}, which stay at chance "
-                        "(default: full mode 3, else 1; --seeds overrides)")
-    p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits and mnist5k; 5000 "
-                        "for larger sets)")
-    return p
-
-
-def parse_args(argv=None):
-    """The command line (see --help), with the per-mode settings filled in."""
-    p = make_options()
-    args = start(p, argv, seeds=([0], [0], [0]))
-    explicit = args.seeds_given
-    many = args.n_seeds or per_mode(args, 1, 1, 8)
-    few = args.n_seeds_stuck or per_mode(args, 1, 1, 3)
-    args.seeds_for = {v.label: list(args.seeds) if explicit else
-                      list(range(few if v.label in STUCK else many)) for v in VARIANTS}
-    args.depth = args.depth or per_mode(args, 3, 15, 50)
-    args.epochs = args.epochs or per_mode(args, 2, 25, 100, full_mnist5k=15)
-    wanted = args.variants or per_mode(args, SMOKE, QUICK, [v.label for v in VARIANTS])
-    unknown = set(wanted) - {v.label for v in VARIANTS}
-    if unknown:
-        p.error(f"unknown variants {sorted(unknown)}; choose from {[v.label for v in VARIANTS]}")
-    args.variants = [v for v in VARIANTS if v.label in wanted]
-    return args
-
-
-def seeds_summary(args) -> str:
-    """"8 for LK-ReLU, ...; 3 for ReLU, ...": how many seeds each variant runs."""
-    groups = {}
-    for v in args.variants:
-        groups.setdefault(len(args.seeds_for[v.label]), []).append(v.label)
-    return "; ".join(f"{n} for {', '.join(labels)}" for n, labels in groups.items())
-
-
-def setup(argv=None):
-    """Parse the command line, load the data, print the setup line. -> (args, data)"""
-    args = parse_args(argv)
+@story.step("args", "data")
+def setup(argv):
+    """Parse the command line, load the data, print the setup and the dead-unit definitions."""
+    args = settings.depth(argv, VARIANTS)
     data = load_data(args)
     (Xtr, _), (Xte, yte) = data
     args.chance = chance_level(yte)
     print(f"depth net: {args.depth} conv layers of width {args.width} (7×7/2, then 3×3), "
           f"Dense; {args.dataset} {Xtr.shape[1:]} ({len(Xtr)} train / {len(Xte)} test); "
           f"{optimizer_text('adam', LR, DECAY, args.eps)}, batch {args.batch_size}, "
-          f"{args.epochs} epochs; seeds: {seeds_summary(args)}; {args.jobs} job(s)")
+          f"{args.epochs} epochs; seeds: {seeds_summary(args.variants, args.seeds_for)}; "
+          f"{args.jobs} job(s)")
+    for v in args.variants:                                  # how its units count as dead
+        print(f"  {v.label}: {dead_definition(lk.activation(v.act))}")
     return args, data
 
 
-if NOTEBOOK:
-    args, data = setup(NOTEBOOK_ARGS)
-
 # %% [markdown]
 # ## One run: the training loop
-# `train` trains one net of one variant from one seed: it builds the depth net and Adam, then
-# calls `lk.fit` one epoch at a time (a fresh shuffling seed per epoch, the same optimizer
-# throughout), so the test accuracy after every epoch lands in the run's record. A plain-ReLU
-# run is checked before its first epoch and every `CHECK_EVERY` epochs: once a layer is all
-# dead, `stop_if_dead` ends it.
+# `train` builds the depth net and Adam for one variant and seed, then calls `lk.fit` one epoch
+# at a time (a fresh shuffling seed per epoch), so the test accuracy after every epoch lands in
+# the run's record. A plain-ReLU run is checked every `CHECK_EVERY` epochs, from the start:
+# once a layer is all dead, `stop_if_dead` ends it.
 
 # %%
 CHECK_EVERY = 5                      # epochs between the checks for an all-dead layer
@@ -215,64 +158,29 @@ def train(v, seed, data, args):
     return run
 
 
-def stop_if_dead(run, model, loss, data, epoch, epochs) -> bool:
-    """End ``run`` before ``epoch`` if some activation layer of ``model`` is all dead on the
-    training inputs: note the layer and fill the remaining epochs with the last test accuracy
-    (before the first epoch, the untrained net's). -> True when it stopped the run.
-
-    From then on the net's output is the same for every training sample whatever the epoch, so
-    training longer would only move the last layer's biases.
-    """
-    (Xtr, _), (Xte, yte) = data
-    dead = all_dead_layer(model, Xtr)
-    if dead is None:
-        return False
-    run.stopped, run.note = epoch, f"layer {dead} dead after epoch {epoch}"
-    last = run.val_accuracy[-1] if run.val_accuracy else lk.evaluate(model, loss, Xte, yte)[1]
-    run.val_accuracy += [last] * (epochs - epoch)
-    return True
-
-
-def all_dead_layer(model, X) -> int | None:
-    """The 1-based index of the first activation layer whose units are *all* dead on ``X``
-    (output zero for every sample and position), or None.
-
-    Such a layer outputs zeros for every sample, so the network's output no longer depends on
-    its input and no gradient reaches any layer before it: training cannot revive it.
-    """
-    for i, d in enumerate(dead_units(model, X), start=1):
-        if d.total and d.dead == d.total:
-            return i
-    return None
-
-
 # %% [markdown]
 # ## The experiment
 # `train` for every variant × seed (`--jobs` of them at a time); one progress bar counts the
 # runs.
 
 # %%
+@story.step("runs")
 def experiment(args, data):
     """Train every variant for every seed. -> {label: [Run per seed]}"""
     return run_variants(train, args.variants, args.seeds, data, args, desc=f"depth {args.depth}",
                         seeds_for=lambda v: args.seeds_for[v.label], jobs=args.jobs)
 
 
-if NOTEBOOK:
-    runs = experiment(args, data)
-
 # %% [markdown]
 # ## The table
-# Per variant: how many seeds escaped chance (max test accuracy ≥ 2 × chance) with the 95 %
-# Wilson interval of that rate, the median over seeds of the max test accuracy, the median
-# epoch at which the escaping seeds first reached 2 × chance, the best seed's max (the paper's
-# number, beside it), the median max *training* accuracy (training mode, averaged over each
-# epoch's steps), parameters, seconds per epoch, and where a dead run stopped. Training
-# accuracy tells "cannot fit" apart from "fits, but the test pass disagrees": with BatchNorm the
-# test pass uses running statistics (momentum 0.99, Keras's), which lag behind a deep net's
-# changing layers.
+# Per variant: seeds that escaped chance with the 95 % Wilson interval of that rate, the median
+# max test accuracy, the median epoch of escape, the best seed's max beside the paper's number,
+# the median max *training* accuracy, parameters, seconds per epoch, and where a dead run
+# stopped. Training accuracy tells "cannot fit" from "fits, but the test pass disagrees": with
+# BatchNorm the test pass uses running statistics, which lag behind a deep net's layers.
 
 # %%
+@story.step("summaries")
 def table(args, runs):
     """Print the depth table. -> {label: Summary}"""
     rows, summaries = [], {}
@@ -292,9 +200,6 @@ def table(args, runs):
     return summaries
 
 
-if NOTEBOOK:
-    summaries = table(args, runs)
-
 # %% [markdown]
 # ## The figures
 # Curves: one panel per variant, each seed's test accuracy per epoch (thin), their median
@@ -306,9 +211,10 @@ if NOTEBOOK:
 def color_of(v) -> str:
     if v.eps is not None:
         return "tab:gray"
-    return "tab:blue" if v.linked else ("tab:green" if v.batchnorm else "tab:red")
+    return "tab:blue" if is_linked(v.act) else ("tab:green" if v.batchnorm else "tab:red")
 
 
+@story.step()
 def figure(args, runs, summaries):
     """Draw and save one panel per variant."""
     variants = args.variants
@@ -341,30 +247,14 @@ def figure(args, runs, summaries):
     save_figure(fig, f"{NAME}.png", args)
 
 
+@story.step()
 def rates_figure(args, summaries):
     """Draw and save the escape rate of every variant with its 95 % Wilson interval."""
-    variants = args.variants[::-1]                       # first variant on top
-    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(variants) + 1.2))
-    for y, v in enumerate(variants):
-        s = summaries[v.label]
-        low, high = s.interval
-        rate = s.escaped / s.seeds
-        ax.barh(y, rate, color=color_of(v), alpha=0.75)
-        ax.errorbar(rate, y, xerr=[[rate - low], [high - rate]], color="k", capsize=3, lw=1)
-        ax.text(1.02, y, f"{s.escaped_text}", va="center", fontsize=8)
-    ax.set_yticks(range(len(variants)), [v.label for v in variants], fontsize=9)
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("share of seeds that escaped chance (max test accuracy ≥ 2 × chance)")
-    ax.set_title(f"Depth {args.depth}, width {args.width}, {args.epochs} epochs on "
-                 f"{args.dataset}: escape rate with 95 % Wilson interval", fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    fig = escape_rates(args.variants, summaries, color_of, f"Depth {args.depth}, width "
+                       f"{args.width}, {args.epochs} epochs on {args.dataset}: escape rate "
+                       "with 95 % Wilson interval")
     save_figure(fig, f"{NAME}_escape.png", args)
 
-
-if NOTEBOOK:
-    figure(args, runs, summaries)
-    rates_figure(args, summaries)
 
 # %% [markdown]
 # ## The verdict
@@ -373,6 +263,7 @@ if NOTEBOOK:
 # rates from a few seeds, read the intervals, not the point estimates.
 
 # %%
+@story.step()
 def verdict(args, summaries):
     """Print the one-line verdict: does the paper's stuck/learning pattern hold?"""
     def part(label):
@@ -397,19 +288,13 @@ def verdict(args, summaries):
                  + "; ".join(x for x in map(part, labels) if x) + f" — {claim}")
 
 
-if NOTEBOOK:
-    verdict(args, summaries)
 
 # %%
 def main(argv=None):
-    args, data = setup(argv)
-    runs = experiment(args, data)
-    summaries = table(args, runs)
-    figure(args, runs, summaries)
-    rates_figure(args, summaries)
-    verdict(args, summaries)
-    return runs
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name (``args``, ``data``, ``runs``, ``summaries``)"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

@@ -20,16 +20,6 @@
 # training step), the share of z > 0, and each layer's gradient norm.
 
 # %%
-"""Tutorial 05 — internal covariate shift: how each layer's pre-activations drift in training.
-
-Question: how do the pre-activations of a deep plain net drift during training, and what do
-BatchNorm and linked units do about it?
-Method: train one MLP with ReLU, LK-ReLU and ReLU+BatchNorm (Adam) and record every layer's
-pre-activation percentiles, share of z > 0 and gradient norm after every epoch.
-Claim (paper): linked units handle internal covariate shift implicitly — they cannot die.
-
-Run:  python tutorials/05_covariate_shift.py [--quick] [--seeds 0 1 2] [--depth 10]
-"""
 import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
@@ -37,50 +27,38 @@ from tqdm import tqdm
 import linkedref as lk
 from linkedref.diagnostics import Recorder, dead_units
 
+import _settings as settings
 from _common import (
-    accuracy,
+    Story,
     finish,
     load_images,
     make_optimizer,
-    make_parser,
     mlp,
     optimizer_text,
     per_mode,
     print_table,
     save_figure,
     seeds_text,
-    start,
 )
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
+NAME = "05_covariate_shift"
+story = Story(globals(), notebook_args=["--quick"])   # a notebook runs --quick; a script, main()
 
 # %% [markdown]
 # ## Setup
 # Full mode: 30 epochs, seeds 0–2; quick: 15 epochs, seed 0, 400 test images; smoke: depth 3,
-# one epoch. A notebook runs the steps below with `NOTEBOOK_ARGS`.
+# one epoch (`settings.covariate_shift`). `--activation MODULE:CLASS` adds a net with a unit of
+# your own.
 
 # %%
-NAME = "05_covariate_shift"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 NETS = (("ReLU", "relu", False), ("LK-ReLU", "lkrelu", False), ("ReLU+BN", "relu", True))
 LR, DECAY, BATCH, PROBE = 1e-3, 1e-6, 32, 256
 
 
-def parse_args(argv=None):
-    """The command line (see --help), with the per-mode settings filled in."""
-    p = make_parser(__doc__, NAME, data=True)
-    p.add_argument("--depth", type=int, default=None,
-                   help="hidden layers (default: 10; smoke 3)")
-    p.add_argument("--width", type=int, default=16, help="units per hidden layer")
-    args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
-    args.depth = args.depth or per_mode(args, 3, 10, 10)
-    args.epochs = args.epochs or per_mode(args, 1, 15, 30)
-    return args
-
-
-def setup(argv=None):
+@story.step("args", "data")
+def setup(argv):
     """Parse the command line, load the data, print the setup line. -> (args, data)"""
-    args = parse_args(argv)
+    args = settings.covariate_shift(argv, NETS)
     data = load_images(args.dataset, n_train=per_mode(args, 128, None, None),
                        n_test=per_mode(args, 64, 400, None), flatten=True)
     print(f"MLP {args.depth}×{args.width} on {args.dataset} ({len(data[0][0])} training "
@@ -88,9 +66,6 @@ def setup(argv=None):
           f"batch {BATCH}, {args.epochs} epochs; statistics on a probe batch of {PROBE}")
     return args, data
 
-
-if NOTEBOOK:
-    args, data = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
 # ## The experiment
@@ -111,22 +86,21 @@ def run_one(act, batchnorm, args, data, seed):
         lk.fit(model, lk.SoftmaxCrossEntropy(), opt, Xtr, ytr, epochs=1, batch_size=BATCH,
                seed=seed * 10_000 + epoch, progress=False)
         rec.record(step=epoch + 1)
-    return {"rec": rec, "test": accuracy(model, Xte, yte),
+    test_accuracy = lk.evaluate(model, lk.SoftmaxCrossEntropy(), Xte, yte)[1]
+    return {"rec": rec, "test": test_accuracy,
             "dead": sum(d.dead for d in dead_units(model, Xtr)),
             "units": sum(d.total for d in dead_units(model, Xtr[:8]))}
 
 
+@story.step("runs")
 def experiment(args, data):
     """Every net × seed. -> {label: [run_one result per seed]}"""
     runs = {}
-    jobs = [(n, s) for n in NETS for s in args.seeds]
+    jobs = [(n, s) for n in args.nets for s in args.seeds]
     for (label, act, bn), seed in tqdm(jobs, desc="nets", unit="net"):
         runs.setdefault(label, []).append(run_one(act, bn, args, data, seed))
     return runs
 
-
-if NOTEBOOK:
-    runs = experiment(args, data)
 
 # %% [markdown]
 # ## The table
@@ -150,6 +124,7 @@ def scale(rec):
     return std[-1] / np.maximum(std[0], 1e-12)
 
 
+@story.step("summary")
 def table(args, runs):
     """Print the covariate-shift table. -> {label: row}"""
     rows = []
@@ -169,12 +144,9 @@ def table(args, runs):
     return {r[0]: r for r in rows}
 
 
-if NOTEBOOK:
-    summary = table(args, runs)
-
 # %% [markdown]
 # ## The figure
-# Rows: the three nets (first seed); columns: a few layers from the input to the output. In
+# Rows: the nets (first seed); columns: a few layers from the input to the output. In
 # each panel, over epochs: the 1–99th percentile band (light), the 25–75th band (dark) and the
 # median (red) of the layer's pre-activation; the dotted line is z = 0, below which a ReLU is
 # flat. The last column: the share of z > 0 of every layer (dark: near the input, light: deep).
@@ -203,6 +175,7 @@ def draw_share(ax, rec, L):
     ax.grid(alpha=0.3)
 
 
+@story.step()
 def figure(args, runs):
     """Draw and save the nets × layers grid of percentile panels."""
     L = args.depth
@@ -229,18 +202,16 @@ def figure(args, runs):
     save_figure(fig, f"{NAME}.png", args)
 
 
-if NOTEBOOK:
-    figure(args, runs)
-
 # %% [markdown]
 # ## The verdict
 # Expect the drift to show mostly as a growing spread, not a moving median; BatchNorm to pin
 # the spread near 1; linked units to let it grow but lose no unit.
 
 # %%
+@story.step()
 def verdict(args, summary):
-    """Print the one-line verdict: shift, spread, dead units and accuracy of the three nets."""
-    nets = [label for label, _, _ in NETS]
+    """Print the one-line verdict: shift, spread, dead units and accuracy of each net."""
+    nets = [label for label, _, _ in args.nets]
     finish(args, "median shift (mean over layers, in final stds): "
                  + ", ".join(f"{n} {summary[n][1]:.2f}" for n in nets)
                  + "; spread std(T)/std(0): " + ", ".join(f"{n} {summary[n][2]}" for n in nets)
@@ -248,18 +219,12 @@ def verdict(args, summary):
                  + "; test acc " + ", ".join(f"{n} {summary[n][-1]:.3f}" for n in nets))
 
 
-if NOTEBOOK:
-    verdict(args, summary)
-
 # %%
 def main(argv=None):
-    args, data = setup(argv)
-    runs = experiment(args, data)
-    summary = table(args, runs)
-    figure(args, runs)
-    verdict(args, summary)
-    return runs
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

@@ -25,17 +25,6 @@
 # of the input's scale in the first layer, which an optimizer without them (plain SGD) would not.
 
 # %%
-"""Tutorial 06 — unnormalised inputs: do linked units make input standardisation unnecessary?
-
-Question: do linked nets train as well on raw and shifted/scaled inputs as on standardised
-ones, where single-unit nets do not?
-Method: train one plain conv net (Adam) with single and linked activations on raw,
-standardised and ×50+10 digits; compare max test accuracy and dead units.
-Claim (paper): linked units need no input standardisation.
-
-Run:  python tutorials/06_unnormalized_inputs.py [--quick] [--seeds 0 1 2] [--shift 10 --scale 50]
-                                                [--dataset mnist5k] [--jobs 2]
-"""
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -43,67 +32,39 @@ import linkedref as lk
 from linkedref.data import preprocess
 from linkedref.diagnostics import dead_units
 
+import _settings as settings
 from _common import (
+    Story,
     finish,
     make_optimizer,
-    make_parser,
     optimizer_text,
-    per_mode,
-    pretty,
     print_table,
     save_figure,
     seeds_text,
-    start,
 )
 from _experiments import (
-    Run,
-    Variant,
     chance_level,
     load_data,
     plot_runs,
     run_variants,
     summarize,
+    train_epochs,
 )
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
+NAME = "06_unnormalized_inputs"
+story = Story(globals(), notebook_args=["--quick"])   # a notebook runs --quick; a script, main()
 
 # %% [markdown]
 # ## Setup
 # Full mode: ReLU, PReLU, SELU, Swish and their linked versions, 30 epochs (mnist5k: 10, and
 # ×255 in place of ×50+10), seeds 0–2; `--jobs 2` trains two nets at a time; quick:
-# ReLU, LK-ReLU, SELU, LK-SELU, 8 epochs, seed 0; smoke: ReLU, LK-ReLU, depth 2, one epoch.
-# The setup prints each input version's mean, std and range. A notebook runs the steps below
-# with `NOTEBOOK_ARGS`.
+# ReLU, LK-ReLU, SELU, LK-SELU, 8 epochs, seed 0; smoke: ReLU, LK-ReLU, depth 2, one epoch
+# (`settings.unnormalized_inputs`); `--activation MODULE:CLASS` adds a unit of your own. The
+# setup prints each input version's mean, std and range.
 
 # %%
-NAME = "06_unnormalized_inputs"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 ACTS = ("relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "swish", "lkswish")
 LR, DECAY, BATCH = 1e-3, 1e-6, 32    # Adam, as in the depth experiment
-
-
-def parse_args(argv=None):
-    """The command line (see --help), with the per-mode settings filled in."""
-    p = make_parser(__doc__, NAME, data=True, jobs=True)
-    p.add_argument("--depth", type=int, default=None, help="conv layers (default: 20; smoke 2)")
-    p.add_argument("--width", type=int, default=4, help="filters per conv layer")
-    p.add_argument("--shift", type=float, default=None,
-                   help="offset of the shifted inputs, x·scale + shift (default: 10; mnist5k 0)")
-    p.add_argument("--scale", type=float, default=None,
-                   help="factor of the shifted inputs, x·scale + shift (default: 50; mnist5k "
-                        "255, MNIST's own 0–255)")
-    p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits and mnist5k; 5000 "
-                        "for larger sets)")
-    args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
-    args.depth = args.depth or per_mode(args, 2, 20, 20)
-    args.epochs = args.epochs or per_mode(args, 1, 8, 30, full_mnist5k=10)
-    mnist = args.dataset == "mnist5k"
-    args.shift = args.shift if args.shift is not None else (0.0 if mnist else 10.0)
-    args.scale = args.scale if args.scale is not None else (255.0 if mnist else 50.0)
-    acts = per_mode(args, ("relu", "lkrelu"), ("relu", "lkrelu", "selu", "lkselu"), ACTS)
-    args.variants = [Variant(pretty(a), a) for a in acts]
-    return args
 
 
 def input_versions(data, shift, scale):
@@ -117,10 +78,11 @@ def input_versions(data, shift, scale):
                 (preprocess.shift_scale(Xte, shift, scale), yte))}
 
 
-def setup(argv=None):
+@story.step("args", "versions")
+def setup(argv):
     """Parse the command line, load the data in its three versions, print the setup.
     -> (args, {version name: data})"""
-    args = parse_args(argv)
+    args = settings.unnormalized_inputs(argv, ACTS)
     data = load_data(args)
     (Xtr, _), (Xte, yte) = data
     args.chance = chance_level(yte)
@@ -136,15 +98,12 @@ def setup(argv=None):
     return args, versions
 
 
-if NOTEBOOK:
-    args, versions = setup(NOTEBOOK_ARGS)
-
 # %% [markdown]
 # ## One run: the training loop
 # `train` trains one net of one activation from one seed on one version of the inputs: it
-# builds the conv net and Adam, calls `lk.fit` one epoch at a time (a fresh shuffling seed per
-# epoch, the same optimizer throughout) and records the test accuracy after every epoch; at the
-# end it counts the net's dead units on its own training inputs.
+# builds the conv net and Adam, and `train_epochs` (tutorials/_experiments.py) calls `lk.fit`
+# one epoch at a time, recording the test accuracy after every epoch; at the end `train`
+# counts the net's dead units on its own training inputs.
 
 # %%
 def train(v, seed, data, args):
@@ -152,16 +111,11 @@ def train(v, seed, data, args):
     ``data = ((X_train, y_train), (X_test, y_test))``.
     -> its ``Run`` (per epoch: test accuracy, training accuracy, loss, seconds), with ``dead``
     the units dead on X_train at the end."""
-    (Xtr, ytr), (Xte, yte) = data
+    Xtr, ytr = data[0]
     model = lk.depth_net(args.depth, args.width, v.act, in_channels=Xtr.shape[1],
                          num_classes=int(ytr.max()) + 1, input_size=Xtr.shape[2:], rng=seed)
-    opt = make_optimizer("adam", model, LR, DECAY)
-    loss = lk.SoftmaxCrossEntropy()
-    run = Run(v.label, seed, n_params=lk.count_params(model))
-    for epoch in range(args.epochs):
-        history = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=BATCH,
-                         validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
-        run.add_epoch(history)
+    run = train_epochs(model, make_optimizer("adam", model, LR, DECAY), v, seed, data,
+                       args.epochs, BATCH)
     run.dead = sum(u.dead for u in dead_units(model, Xtr))
     return run
 
@@ -172,6 +126,7 @@ def train(v, seed, data, args):
 # trained net, gathered per version.
 
 # %%
+@story.step("runs", "dead")
 def experiment(args, versions):
     """-> (runs {version: {label: [Run]}}, dead {version: {label: [dead units per seed]}})"""
     runs = {name: run_variants(train, args.variants, args.seeds, d, args, desc=name,
@@ -181,9 +136,6 @@ def experiment(args, versions):
             for name, by_label in runs.items()}
     return runs, dead
 
-
-if NOTEBOOK:
-    runs, dead = experiment(args, versions)
 
 # %% [markdown]
 # ## The table
@@ -197,6 +149,7 @@ def median_max(runs, name, label) -> float:
     return float(np.median([r.max for r in runs[name][label]]))
 
 
+@story.step()
 def table(args, runs, dead):
     """Print the accuracy and dead-unit table."""
     versions = list(runs)
@@ -214,9 +167,6 @@ def table(args, runs, dead):
                 f"{args.width}; chance {args.chance:.3f}",
                 ["activation", *versions, "dead units (raw / std / shifted)"], rows)
 
-
-if NOTEBOOK:
-    table(args, runs, dead)
 
 # %% [markdown]
 # ## The figure
@@ -259,6 +209,7 @@ def draw_curves(ax, args, runs):
     ax.grid(alpha=0.3)
 
 
+@story.step()
 def figure(args, runs):
     """Draw and save panels (a) and (b)."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.6),
@@ -272,9 +223,6 @@ def figure(args, runs):
     save_figure(fig, f"{NAME}.png", args)
 
 
-if NOTEBOOK:
-    figure(args, runs)
-
 # %% [markdown]
 # ## The verdict
 # A net "loses" when its median max accuracy on the shifted inputs is 0.05 or more below the
@@ -282,6 +230,7 @@ if NOTEBOOK:
 # when single nets do.
 
 # %%
+@story.step()
 def verdict(args, runs, dead):
     """Print the one-line verdict: which nets lose ≥ 0.05 on the shifted inputs?"""
     def loss(v):
@@ -305,18 +254,12 @@ def verdict(args, runs, dead):
              f"linked {dead_sum(True):.0f}")
 
 
-if NOTEBOOK:
-    verdict(args, runs, dead)
-
 # %%
 def main(argv=None):
-    args, versions = setup(argv)
-    runs, dead = experiment(args, versions)
-    table(args, runs, dead)
-    figure(args, runs)
-    verdict(args, runs, dead)
-    return runs
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

@@ -12,70 +12,59 @@
 # by default 10 conv layers of width 16 on the 8×8 digits): LK-ReLU without BatchNorm, LK-ReLU
 # with BatchNorm between each conv and its activation, and ReLU with BatchNorm (the usual
 # recipe). First the wall-clock time of one training step (forward, loss, backward, Adam
-# update) on a batch of 32, measured round-robin over the three nets (`--repeats` rounds of
-# `--steps` steps; the median round counts, so a single lucky or unlucky round cannot decide
-# the ratio). Then each net is trained with Adam (lr 1e-3, β1 0.9, β2 0.999, ε 1e-8, decay
-# 1e-6; the setup line prints the optimizer as the library built it), batch 32, and we read
-# off the seconds and epochs until the training accuracy, and the test accuracy, first reach
-# `--target`. The thread count (`--threads`, default 1: `lk.set_threads`, BLAS on one thread;
-# 0: BLAS on every core) is part of the measurement: the table and the figure state it.
+# update) on a batch of 32, measured round-robin over the nets (`--repeats` rounds of
+# `--steps` steps; the median round counts). Then each net is trained with Adam (lr 1e-3,
+# β1 0.9, β2 0.999, ε 1e-8, decay 1e-6), batch 32, and we read off the seconds and epochs until
+# the training accuracy, and the test accuracy, first reach `--target`. The thread count
+# (`--threads`, default 1: BLAS on one thread; 0: every core) is part of the measurement.
 #
 # Both accuracies are shown because they differ for BatchNorm on a small data set: the test
 # pass normalises with running statistics (momentum 0.99, Keras's default), which need a few
-# hundred steps to forget their initial values — ten epochs of the digits' 40 steps. On
-# CIFAR-10's 1,563 steps per epoch this lag is invisible.
+# hundred steps to forget their initial values — ten epochs of the digits' 40 steps.
 #
 # What to expect: BatchNorm's forward and backward are a handful of elementwise passes and
-# reductions over the activations. On a GPU those are memory-bound kernels next to fast
-# convolutions, so they take a large share of a step; in NumPy on a CPU the convolutions
-# (im2col + matmul) dominate and Python overhead is per layer, so the ratio can be far from
-# 2.08. The ratio printed is what this machine measured, nothing else; when other jobs share
-# the cores, short runs (quick mode) scatter: read the ratio of a full run.
+# reductions. On a GPU those are memory-bound kernels next to fast convolutions, so they take
+# a large share of a step; in NumPy on a CPU the convolutions (im2col + matmul) dominate, so
+# the ratio can be far from 2.08. The ratio printed is what this machine measured; when other
+# jobs share the cores, short runs (quick mode) scatter: read the ratio of a full run.
 
 # %%
-"""Tutorial 07 — what BatchNorm costs: time per step and time to a target accuracy.
-
-Question: how much training time does dropping BatchNorm save, per step and until a target
-accuracy?
-Method: time training steps of a plain conv net as LK-ReLU, LK-ReLU+BN and ReLU+BN, round-robin,
-then train each (Adam) and read off the seconds to a target training and test accuracy.
-Claim (paper, GPU): dropping BatchNorm roughly halves training time (BN/no-BN 2.08× for LK-ReLU).
-
-Run:  python tutorials/07_batchnorm_cost.py [--quick] [--seeds 0 1 2] [--target 0.9] [--threads 1]
-"""
-import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 import linkedref as lk
-import linkedref.backend as B
 
+import _settings as settings
 from _common import (
+    Story,
     finish,
     make_optimizer,
-    make_parser,
     optimizer_text,
-    per_mode,
     print_table,
     save_figure,
     seeds_text,
-    start,
 )
-from _experiments import Run, Variant, chance_level, load_data, run_variants, summarize
+from _experiments import (
+    Variant,
+    chance_level,
+    load_data,
+    run_variants,
+    step_times,
+    summarize,
+    train_epochs,
+)
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
+NAME = "07_batchnorm_cost"
+story = Story(globals(), notebook_args=["--quick"])   # a notebook runs --quick; a script, main()
 
 # %% [markdown]
 # ## Setup
-# Full mode: 20 rounds × 20 steps of timing, 30 epochs × seeds 0–2 of training (mnist5k: 10
-# rounds × 10 steps, 3 epochs: each step there takes ~15× the digits' time); quick: 10
-# rounds × 10 steps, 12 epochs × seed 0; smoke: depth 2, 2 rounds × 2 steps, one epoch. A
-# notebook runs the steps below with `NOTEBOOK_ARGS`.
+# Full mode: 20 rounds × 20 steps of timing, 30 epochs × seeds 0–2 (mnist5k: 10 × 10, 3
+# epochs); quick: 10 × 10, 12 epochs × seed 0; smoke: depth 2, 2 × 2, one epoch
+# (`settings.batchnorm_cost`). `--activation MODULE:CLASS` adds a net of a unit of your own.
 
 # %%
-NAME = "07_batchnorm_cost"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 VARIANTS = [
     Variant("LK-ReLU", "lkrelu"),
     Variant("LK-ReLU+BN", "lkrelu", batchnorm=True),
@@ -85,32 +74,10 @@ PAPER_RATIO = 2.08
 LR, DECAY = 1e-3, 1e-6               # Adam, as in the depth experiment
 
 
-def parse_args(argv=None):
-    """The command line (see --help), with the per-mode settings filled in."""
-    p = make_parser(__doc__, NAME, data=True)
-    p.add_argument("--depth", type=int, default=10, help="conv layers (default: 10; smoke 2)")
-    p.add_argument("--width", type=int, default=16, help="filters per conv layer")
-    p.add_argument("--batch-size", type=int, default=32, help="batch size of timing and training")
-    p.add_argument("--target", type=float, default=0.9,
-                   help="the training and test accuracy whose first epoch is timed")
-    p.add_argument("--steps", type=int, default=None,
-                   help="steps per timing round (default: 20; quick 10, smoke 2)")
-    p.add_argument("--repeats", type=int, default=None,
-                   help="timing rounds (default: 20; quick 10, smoke 2)")
-    p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits and mnist5k; 5000 "
-                        "for larger sets)")
-    args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
-    args.depth = per_mode(args, 2, args.depth, args.depth)
-    args.epochs = args.epochs or per_mode(args, 1, 12, 30, full_mnist5k=3)
-    args.steps = args.steps or per_mode(args, 2, 10, 20, full_mnist5k=10)
-    args.repeats = args.repeats or per_mode(args, 2, 10, 20, full_mnist5k=10)
-    return args
-
-
-def setup(argv=None):
+@story.step("args", "data")
+def setup(argv):
     """Parse the command line, load the data, print the setup line. -> (args, data)"""
-    args = parse_args(argv)
+    args = settings.batchnorm_cost(argv, VARIANTS)
     data = load_data(args)
     (Xtr, _), (Xte, yte) = data
     args.chance = chance_level(yte)
@@ -122,14 +89,11 @@ def setup(argv=None):
     return args, data
 
 
-if NOTEBOOK:
-    args, data = setup(NOTEBOOK_ARGS)
-
 # %% [markdown]
 # ## One run: the training loop
-# `build` makes one of the three nets; `train` trains one from one seed: Adam, then `lk.fit`
-# one epoch at a time (a fresh shuffling seed per epoch, the same optimizer throughout),
-# recording the training and test accuracy and the seconds of every epoch.
+# `build` makes one of the nets; `train` trains it from one seed with Adam: `train_epochs`
+# (tutorials/_experiments.py) calls `lk.fit` one epoch at a time, recording the accuracies and
+# the seconds of every epoch.
 
 # %%
 def build(v, seed, data, args):
@@ -144,80 +108,37 @@ def train(v, seed, data, args):
     """Train the net of variant ``v`` from ``seed`` for ``args.epochs`` epochs on
     ``data = ((X_train, y_train), (X_test, y_test))``.
     -> its ``Run``: test accuracy, training accuracy, loss and seconds per epoch."""
-    (Xtr, ytr), (Xte, yte) = data
     model = build(v, seed, data, args)
-    opt = make_optimizer("adam", model, LR, DECAY)
-    loss = lk.SoftmaxCrossEntropy()
-    run = Run(v.label, seed, n_params=lk.count_params(model))
-    for epoch in range(args.epochs):
-        history = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=args.batch_size,
-                         validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
-        run.add_epoch(history)
-    return run
+    return train_epochs(model, make_optimizer("adam", model, LR, DECAY), v, seed, data,
+                        args.epochs, args.batch_size)
 
 
 # %% [markdown]
 # ## The experiment
-# First the timing rounds, on one fixed batch (after three warm-up steps per net), in a random
-# order per round so that a burst of load elsewhere hits every net; then `train` for every
-# net × seed.
+# First the timing rounds on one fixed batch (`step_times`: three warm-up steps per net, then
+# the nets in a random order per round); then `train` for every net × seed.
 
 # %%
-def step_times(models, X, y, steps, repeats, rng):
-    """Seconds per training step of each model: ``repeats`` rounds, in each round ``steps`` steps
-    of every model in turn, in a random order (so a burst of load elsewhere hits all of them).
-
-    One step = forward(training=True), loss, backward, Adam update, on a fixed batch (X, y).
-    Returns {label: array (repeats,) of seconds per step}.
-    """
-    loss = lk.SoftmaxCrossEntropy()
-    opts = {k: make_optimizer("adam", m, LR, DECAY) for k, m in models.items()}
-    xb, yb = B.asarray(X), B.asarray(y)
-    xp = B.xp()
-
-    def step(k):
-        out = models[k].forward(xb, training=True)
-        loss.forward(out, yb)
-        models[k].backward(loss.backward())
-        opts[k].step()
-
-    times = {k: [] for k in models}
-    for k in models:                                      # warm-up: caches, lazy parameters
-        for _ in range(3):
-            step(k)
-    for _ in range(repeats):
-        for k in rng.permutation(list(models)):
-            t = time.perf_counter()
-            for _ in range(steps):
-                step(k)
-            if xp is not np:
-                xp.cuda.Device().synchronize()            # CuPy: wait for the GPU's queue
-            times[k].append((time.perf_counter() - t) / steps)
-    return {k: np.array(v) for k, v in times.items()}
-
-
+@story.step("times", "runs", "params")
 def experiment(args, data):
     """-> (times {label: seconds per step per round}, runs {label: [Run per seed]}, params)"""
     (Xtr, ytr), _ = data
     rng = np.random.default_rng(args.seeds[0])
-    models = {v.label: build(v, args.seeds[0], data, args) for v in VARIANTS}
+    models = {v.label: build(v, args.seeds[0], data, args) for v in args.variants}
     batch = rng.choice(len(Xtr), args.batch_size, replace=False)
-    times = step_times(models, Xtr[batch], ytr[batch], args.steps, args.repeats, rng)
-    runs = run_variants(train, VARIANTS, args.seeds, data, args, desc="training")
+    opts = {k: make_optimizer("adam", m, LR, DECAY) for k, m in models.items()}
+    times = step_times(models, opts, Xtr[batch], ytr[batch], args.steps, args.repeats, rng)
+    runs = run_variants(train, args.variants, args.seeds, data, args, desc="training")
     params = {k: lk.count_params(m) for k, m in models.items()}
     return times, runs, params
 
 
-if NOTEBOOK:
-    times, runs, params = experiment(args, data)
-
 # %% [markdown]
 # ## The table
-# Per net: the median milliseconds per step over the timing rounds (one lucky round, a moment
-# when other jobs paused, cannot decide the ratio), its ratio to LK-ReLU without BatchNorm, and
-# for the training and the test accuracy: the epochs and seconds until `--target` (medians over
-# the seeds that reached it) and how many seeds did; then the max test accuracy and the
-# parameters.
+# Per net: the median milliseconds per step over the rounds, its ratio to LK-ReLU without
+# BatchNorm, and for the training and the test accuracy the epochs and seconds until `--target`
+# (medians over the seeds that reached it) and how many seeds did; the max test accuracy and
+# the parameters.
 
 # %%
 def reach(runs, target, key):
@@ -232,12 +153,13 @@ def reach(runs, target, key):
                      f"{len(hit)}/{len(runs)}"]
 
 
+@story.step("summary")
 def table(args, times, runs, params):
     """Print the cost table. -> {"per_step": {label: s}, "reach": {(label, key): s or None}}"""
     per_step = {k: float(np.median(v)) for k, v in times.items()}
     base = per_step["LK-ReLU"]
     rows, reached = [], {}
-    for v in VARIANTS:
+    for v in args.variants:
         row = [v.label, 1000 * per_step[v.label], f"{per_step[v.label] / base:.2f}×"]
         for key in ("accuracy", "val_accuracy"):
             reached[v.label, key], cells = reach(runs[v.label], args.target, key)
@@ -253,9 +175,6 @@ def table(args, times, runs, params):
     return {"per_step": per_step, "reach": reached}
 
 
-if NOTEBOOK:
-    summary = table(args, times, runs, params)
-
 # %% [markdown]
 # ## The figure
 # (a) Milliseconds per step, one box per net over the timing rounds, with the ratio to LK-ReLU
@@ -267,13 +186,17 @@ if NOTEBOOK:
 COLORS = {"LK-ReLU": "tab:blue", "LK-ReLU+BN": "tab:purple", "ReLU+BN": "tab:green"}
 
 
+def color_of(label) -> str:
+    return COLORS.get(label, "tab:orange")                 # orange: a unit of your own
+
+
 def draw_step_times(ax, args, times, per_step):
     labels, base = list(per_step), per_step["LK-ReLU"]
     ax.boxplot([1000 * times[k] for k in labels], tick_labels=labels, widths=0.5)
     top = max(1000 * times[k].max() for k in labels)
     for i, k in enumerate(labels, start=1):
         ax.text(i, 1000 * times[k].max() + 0.04 * top, f"{per_step[k] / base:.2f}×",
-                ha="center", va="bottom", fontsize=10, color=COLORS[k])
+                ha="center", va="bottom", fontsize=10, color=color_of(k))
     ax.set_ylabel("milliseconds per training step")
     ax.set_ylim(0, 1.2 * top)
     ax.set_title(f"(a) time per step (batch {args.batch_size}; {args.repeats} rounds × "
@@ -283,9 +206,9 @@ def draw_step_times(ax, args, times, per_step):
 
 
 def draw_accuracy(ax, args, runs, key, what):
-    for v in VARIANTS:
+    for v in args.variants:
         for i, r in enumerate(runs[v.label]):
-            ax.plot(np.cumsum(r.seconds), getattr(r, key), color=COLORS[v.label], lw=1.3,
+            ax.plot(np.cumsum(r.seconds), getattr(r, key), color=color_of(v.label), lw=1.3,
                     alpha=0.8, label=v.label if i == 0 else None)
     ax.axhline(args.target, color="k", ls=":", lw=1, label=f"target {args.target}")
     ax.axhline(args.chance, color="gray", ls="--", lw=1, label="chance")
@@ -296,6 +219,7 @@ def draw_accuracy(ax, args, runs, key, what):
     ax.grid(alpha=0.3)
 
 
+@story.step()
 def figure(args, times, runs, summary):
     """Draw and save panels (a), (b) and (c)."""
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4.4))
@@ -313,9 +237,6 @@ def figure(args, times, runs, summary):
     save_figure(fig, f"{NAME}.png", args)
 
 
-if NOTEBOOK:
-    figure(args, times, runs, summary)
-
 # %% [markdown]
 # ## The verdict
 
@@ -328,6 +249,7 @@ def pair(plain, bn) -> str:
             f"{f'{bn:.1f} s' if bn else 'never'}")
 
 
+@story.step()
 def verdict(args, summary):
     """Print the one-line verdict: the step-time ratio and the times to the target."""
     per_step, reached = summary["per_step"], summary["reach"]
@@ -341,18 +263,12 @@ def verdict(args, summary):
                  f"accuracy: {test}")
 
 
-if NOTEBOOK:
-    verdict(args, summary)
-
 # %%
 def main(argv=None):
-    args, data = setup(argv)
-    times, runs, params = experiment(args, data)
-    summary = table(args, times, runs, params)
-    figure(args, times, runs, summary)
-    verdict(args, summary)
-    return times, runs
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

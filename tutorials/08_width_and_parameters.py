@@ -8,39 +8,22 @@
 # √2-wide single net at (about) equal parameters. Two experiments of the paper:
 #
 # **(A) Width.** One 3×3 conv layer of 50 or of 400 units, its activation, and a Dense
-# classifier, for the eight activations ReLU, LK-ReLU, PReLU, LK-PReLU, SELU, LK-SELU, Swish,
-# LK-Swish. The paper (CIFAR-10, 50 epochs) reports linked ≥ single, with a gap that shrinks as
-# the layer gets wider:
-#
-# | units | ReLU | LK-ReLU | PReLU | LK-PReLU | SELU | LK-SELU | Swish | LK-Swish |
-# |---|---|---|---|---|---|---|---|---|
-# | 50 | 0.577 | 0.591 | 0.577 | 0.591 | 0.499 | 0.573 | 0.556 | 0.549 |
-# | 400 | 0.615 | 0.617 | 0.616 | 0.617 | 0.523 | 0.599 | 0.544 | 0.541 |
+# classifier, for ReLU, PReLU, SELU, Swish and their linked versions. The paper (CIFAR-10, 50
+# epochs) reports linked ≥ single, with a gap that shrinks as the layer gets wider: ReLU 0.577,
+# LK-ReLU 0.591 at 50 units; 0.615 and 0.617 at 400 (`PAPER_WIDTH` below holds all eight).
 #
 # **(B) Parameters (√2).** To separate "linked" from "more parameters", the paper widens the
-# single net by √2 per layer, which gives about the linked net's parameter count, and compares
-# single, √2-wide single and linked versions of the Keras CIFAR-10 example net (conv 32, 32, 64,
-# 64, dense 512, dropout; RMSProp lr 1e-4 decay 1e-6, 200 epochs). The paper: linked beats both
-# for every activation, e.g. ReLU 0.734 (single) / 0.758 (√2) / 0.770 (linked).
+# single net by √2 per layer (about the linked net's parameter count) and compares single,
+# √2-wide and linked versions of the Keras CIFAR-10 example net (conv 32, 32, 64, 64, dense 512,
+# dropout; RMSProp lr 1e-4 decay 1e-6, 200 epochs): linked beats both for every activation,
+# e.g. ReLU 0.734 (single) / 0.758 (√2) / 0.770 (linked).
 #
-# **Method here.** Both on the 8×8 digits, batch 32. (A) trains with Adam (lr 1e-3, β1 0.9,
-# β2 0.999, ε 1e-8, decay 1e-6). (B)'s net needs at least 10×10 inputs, so the digits are
-# upsampled 2× (nearest neighbour) to 16×16, and the net is scaled by `--net-scale` (default
-# 0.5: conv 16, 16, 32, 32, dense 256) so it runs on a laptop; it trains with RMSProp (lr 1e-4,
-# ρ 0.9, ε 1e-8, decay 1e-6). The setup line prints both optimizers as the library built them.
+# **Method here.** The 8×8 digits, batch 32. (A) trains with Adam (lr 1e-3, decay 1e-6). (B)'s
+# net needs at least 10×10 inputs, so the digits are upsampled 2× to 16×16, and the net is
+# scaled by `--net-scale` (default 0.5: conv 16, 16, 32, 32, dense 256); it trains with RMSProp
+# (lr 1e-4, decay 1e-6). The setup line prints both optimizers as the library built them.
 
 # %%
-"""Tutorial 08 — width and parameters: are linked units better only because they are bigger?
-
-Question: do linked nets win because they are linked or because a linked layer doubles the
-next layer's weights?
-Method: (A) one conv layer of 50 or 400 units, single vs linked, Adam; (B) the Keras CIFAR-10
-example net, scaled, as single, √2-wide single and linked, RMSProp; on the digits.
-Claim (paper): linked ≥ single at equal width (gap shrinking with width), and linked beats the
-√2-wide single net at about equal parameters.
-
-Run:  python tutorials/08_width_and_parameters.py [--quick] [--seeds 0 1 2] [--part A|B|both]
-"""
 import math
 
 import matplotlib.pyplot as plt
@@ -49,73 +32,49 @@ import numpy as np
 import linkedref as lk
 from linkedref.data import preprocess
 
+import _settings as settings
 from _common import (
+    Story,
     finish,
+    is_linked,
     make_optimizer,
-    make_parser,
     optimizer_text,
-    per_mode,
     pretty,
     print_table,
     save_figure,
     seeds_text,
-    start,
 )
-from _experiments import Run, Variant, chance_level, load_data, run_variants, summarize
+from _experiments import (
+    Variant,
+    chance_level,
+    grouped_bars,
+    load_data,
+    run_variants,
+    summarize,
+    train_epochs,
+)
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
+NAME = "08_width_and_parameters"
+story = Story(globals(), notebook_args=["--quick"])   # a notebook runs --quick; a script, main()
 
 # %% [markdown]
 # ## Setup
-# Full mode: (A) ReLU, PReLU, SELU, Swish families, 30 epochs × seeds 0–2; (B) the same four,
-# 40 epochs × seeds 0–1 at scale 0.5. On mnist5k (28×28, no upsampling): (A) ReLU and SELU
-# families, 4 epochs × seeds 0–2; (B) ReLU, 6 epochs × seeds 0–2 at the paper's scale 1.0 (conv
-# 32, 32, 64, 64, dense 512): an epoch there takes 10–30× the digits'. Quick: (A) ReLU and SELU
-# families, 6 epochs; (B) ReLU
-# only, 10 epochs at scale 0.25; seed 0. Smoke: ReLU, one epoch, scale 0.125. A notebook runs
-# the steps below with `NOTEBOOK_ARGS`.
+# Full mode: (A) ReLU, PReLU, SELU, Swish families, 30 epochs × seeds 0–2; (B) the same, 40
+# epochs × seeds 0–1 at scale 0.5; quick: (A) ReLU, SELU, 6 epochs, (B) ReLU, 10 epochs at scale
+# 0.25, seed 0 (mnist5k and smoke: `settings`). `--activation MODULE:CLASS` adds your unit to (A).
 
 # %%
-NAME = "08_width_and_parameters"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 FAMILIES = ("relu", "prelu", "selu", "swish")
 PAPER_WIDTH = {   # the paper's width table, CIFAR-10: {units: {activation: accuracy}}
-    50: dict(zip(("relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "swish", "lkswish"),
-                 (0.577, 0.591, 0.577, 0.591, 0.499, 0.573, 0.556, 0.549))),
-    400: dict(zip(("relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "swish", "lkswish"),
-                  (0.615, 0.617, 0.616, 0.617, 0.523, 0.599, 0.544, 0.541))),
-}
+    units: dict(zip(("relu", "lkrelu", "prelu", "lkprelu", "selu", "lkselu", "swish",
+                     "lkswish"), accuracies))
+    for units, accuracies in ((50, (0.577, 0.591, 0.577, 0.591, 0.499, 0.573, 0.556, 0.549)),
+                              (400, (0.615, 0.617, 0.616, 0.617, 0.523, 0.599, 0.544, 0.541)))}
 PAPER_SQRT2 = {"relu": (0.734, 0.758, 0.770)}     # single, √2-wide, linked
 KINDS = ("single", "√2-wide", "linked")
 BATCH = 32
 ADAM = dict(optimizer="adam", lr=1e-3, decay=1e-6)          # (A), as the depth experiment
 RMSPROP = dict(optimizer="rmsprop", lr=1e-4, decay=1e-6)    # (B), as the paper's √2 experiment
-
-
-def parse_args(argv=None):
-    """The command line (see --help), with the per-mode settings filled in."""
-    p = make_parser(__doc__, NAME, data=True, jobs=True)
-    p.add_argument("--part", choices=("A", "B", "both"), default="both",
-                   help="(A) width, (B) parameters (√2), or both")
-    p.add_argument("--widths", type=int, nargs="+", default=[50, 400],
-                   help="(A) units of the conv layer, one run per width")
-    p.add_argument("--net-scale", type=float, default=None,
-                   help="(B) width factor of cifar_net (default: 0.5, on mnist5k 1.0; quick "
-                        "0.25, smoke 0.125)")
-    p.add_argument("--n-train", type=int, default=None,
-                   help="training images to keep (default: all of digits and mnist5k; 5000 "
-                        "for larger sets)")
-    args = start(p, argv, seeds=([0], [0], [0, 1, 2]))
-    args.families = per_mode(args, ("relu",), ("relu", "selu"), FAMILIES,
-                             full_mnist5k=("relu", "selu"))
-    args.families_b = per_mode(args, ("relu",), ("relu",), FAMILIES, full_mnist5k=("relu",))
-    args.epochs_a = args.epochs or per_mode(args, 1, 6, 30, full_mnist5k=4)
-    args.epochs_b = args.epochs or per_mode(args, 1, 10, 40, full_mnist5k=6)
-    args.net_scale = args.net_scale or per_mode(args, 0.125, 0.25, 0.5, full_mnist5k=1.0)
-    full_default = args.mode == "full" and args.seed is None and len(args.seeds) == 3
-    two = full_default and args.dataset != "mnist5k"    # the digits' 40-epoch (B): two seeds
-    args.b_seeds = args.seeds[:2] if two else args.seeds
-    return args
 
 
 def upsampled(data):
@@ -126,9 +85,10 @@ def upsampled(data):
     return (preprocess.upsample2x(Xtr), ytr), (preprocess.upsample2x(Xte), yte)
 
 
-def setup(argv=None):
+@story.step("args", "data")
+def setup(argv):
     """Parse the command line, load the data, print the setup line. -> (args, data)"""
-    args = parse_args(argv)
+    args = settings.width_and_parameters(argv, FAMILIES)
     data = load_data(args)
     args.chance = chance_level(data[1][1])
     args.b_side = upsampled(data)[0][0].shape[-1]         # (B)'s input images: side × side
@@ -139,38 +99,21 @@ def setup(argv=None):
     return args, data
 
 
-if NOTEBOOK:
-    args, data = setup(NOTEBOOK_ARGS)
-
 # %% [markdown]
 # ## One run: the training loop
 # `train_width` builds one net of (A) — one conv layer of `units` units — with Adam;
-# `train_sqrt2` one cifar_net of (B), on the upsampled digits, with RMSProp. Both hand it to
-# `train_epochs`, which calls `lk.fit` one epoch at a time (a fresh shuffling seed per epoch,
-# the same optimizer throughout) and records the test accuracy after every epoch.
+# `train_sqrt2` one cifar_net of (B), on the upsampled digits, with RMSProp. `train_epochs`
+# (tutorials/_experiments.py) trains either, recording the test accuracy after every epoch.
 
 # %%
-def train_epochs(model, opt, v, seed, data, epochs):
-    """Train ``model`` with ``opt`` for ``epochs`` epochs on ``data = ((X_train, y_train),
-    (X_test, y_test))``. -> its ``Run``: test accuracy, training accuracy, loss and seconds
-    per epoch."""
-    (Xtr, ytr), (Xte, yte) = data
-    loss = lk.SoftmaxCrossEntropy()
-    run = Run(v.label, seed, n_params=lk.count_params(model))
-    for epoch in range(epochs):
-        history = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=BATCH,
-                         validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
-        run.add_epoch(history)
-    return run
-
-
 def train_width(v, seed, units, data, args):
     """(A): one conv layer of ``units`` units with activation ``v.act`` from ``seed``, trained
     with Adam for ``args.epochs_a`` epochs. -> its ``Run``."""
     Xtr, ytr = data[0]
     model = lk.width_net(units, v.act, in_channels=Xtr.shape[1], num_classes=int(ytr.max()) + 1,
                          input_size=Xtr.shape[2:], rng=seed)
-    return train_epochs(model, make_optimizer(model=model, **ADAM), v, seed, data, args.epochs_a)
+    return train_epochs(model, make_optimizer(model=model, **ADAM), v, seed, data, args.epochs_a,
+                        BATCH)
 
 
 def train_sqrt2(v, seed, data, args):
@@ -180,7 +123,7 @@ def train_sqrt2(v, seed, data, args):
     model = lk.cifar_net(widen=v.widen, activation=v.act, in_channels=Xtr.shape[1],
                          num_classes=int(ytr.max()) + 1, input_size=Xtr.shape[2:], rng=seed)
     return train_epochs(model, make_optimizer(model=model, **RMSPROP), v, seed, data,
-                        args.epochs_b)
+                        args.epochs_b, BATCH)
 
 
 # %% [markdown]
@@ -191,7 +134,7 @@ def train_sqrt2(v, seed, data, args):
 # %%
 def width_experiment(args, data):
     """(A): {units: {act: [Run]}} for one conv layer of each width."""
-    variants = [Variant(pretty(a), a) for f in args.families for a in (f, "lk" + f)]
+    variants = [Variant(pretty(a), a) for a in args.width_units]
     out = {}
     for units in args.widths:
         runs = run_variants(train_width, variants, args.seeds, units, data, args,
@@ -214,25 +157,23 @@ def sqrt2_experiment(args, data):
             for i, f in enumerate(args.families_b)}
 
 
+@story.step("results")
 def experiment(args, data):
     """-> {"width": (A) or None, "sqrt2": (B) or None}, per ``--part``."""
     return {"width": width_experiment(args, data) if args.part in ("A", "both") else None,
             "sqrt2": sqrt2_experiment(args, data) if args.part in ("B", "both") else None}
 
 
-if NOTEBOOK:
-    results = experiment(args, data)
-
 # %% [markdown]
 # ## The tables
-# Per activation: the median over seeds of each run's max test accuracy (the best seed's in
-# brackets), the paper's number (CIFAR-10) and the parameter count. In (A) compare each linked
-# row with the single row above it; in (B) compare the three columns of a row.
+# Per activation: the median over seeds of the max test accuracy (the best seed's in brackets),
+# the paper's number and the parameters. In (A) compare each linked row with the single row
+# above it; in (B) the three columns of a row.
 
 # %%
 def width_table(args, width):
     rows = []
-    for a in (a for f in args.families for a in (f, "lk" + f)):
+    for a in args.width_units:
         row = [pretty(a)]
         for units in args.widths:
             s = summarize(width[units][a], args.chance)
@@ -259,13 +200,13 @@ def sqrt2_table(args, sqrt2):
     c = [round(w * args.net_scale) for w in (32, 64, 512)]
     print_table(f"(B) Parameters: cifar_net at scale {args.net_scale} (conv {c[0]},{c[0]},"
                 f"{c[1]},{c[1]}, dense {c[2]}) on {args.dataset} at {args.b_side}×{args.b_side}, "
-                f"RMSProp 1e-4, "
-                f"{args.epochs_b} epochs; median over seeds {seeds_text(args.b_seeds)} of the "
-                "max test accuracy (best seed)",
+                f"RMSProp 1e-4, {args.epochs_b} epochs; median over seeds "
+                f"{seeds_text(args.b_seeds)} of the max test accuracy (best seed)",
                 ["activation", *KINDS, "params single / √2 / linked",
                  "paper single / √2 / linked"], rows)
 
 
+@story.step()
 def table(args, results):
     """Print the tables of the parts that ran."""
     if results["width"]:
@@ -274,46 +215,22 @@ def table(args, results):
         sqrt2_table(args, results["sqrt2"])
 
 
-if NOTEBOOK:
-    table(args, results)
-
 # %% [markdown]
 # ## The figure
-# One panel per width of (A): bars for single (red) and linked (blue) per activation; one panel
-# for (B): single, √2-wide and linked. Bars are medians over seeds of the max test accuracy
-# (value on each bar), dots the seeds. The y axis is zoomed to the data when every bar is high:
-# read its lower end.
+# One panel per width of (A): single (red) and linked (blue) per activation; one panel for (B):
+# single, √2-wide, linked. Bars: medians over seeds of the max test accuracy; dots: the seeds.
+# The y axis is zoomed to the data when every bar is high: read its lower end.
 
 # %%
-def bars(ax, groups, series, values, colors, title, chance, ylabel="max test accuracy"):
-    """Grouped bars: medians as bars (value written on each), each seed as a dot; the y axis is
-    zoomed to the data (the chance line is drawn when it falls inside). values[g][s]: seeds."""
-    w = 0.8 / len(series)
-    for j, (name, color) in enumerate(zip(series, colors)):
-        x = np.arange(len(groups)) + (j - (len(series) - 1) / 2) * w
-        med = [np.median(values[g][j]) for g in range(len(groups))]
-        ax.bar(x, med, w, color=color, label=name, alpha=0.85)
-        for xi, m, vals in zip(x, med, (values[g][j] for g in range(len(groups)))):
-            ax.plot([xi] * len(vals), vals, "k.", ms=4)
-            ax.annotate(f"{m:.3f}", (xi, max(m, max(vals))), xytext=(0, 3),
-                        textcoords="offset points", ha="center", va="bottom", rotation=90,
-                        fontsize=7)
-    lo = min(v for g in values for s in g for v in s)
-    bottom = lo - 0.1 * (1.0 - lo) - 0.01
-    bottom = 0.0 if bottom < 0.3 else bottom          # zoom only when every bar is high
-    ax.set_ylim(bottom, 1.0 + 0.12 * (1.0 - bottom))
-    if chance > bottom:
-        ax.axhline(chance, color="gray", ls="--", lw=1, label="chance")
-    ax.set_xticks(np.arange(len(groups)), groups)
-    ax.set_ylabel(ylabel + ("" if bottom == 0 else f" (axis from {bottom:.2f})"))
-    ax.set_title(title, fontsize=10)
-    ax.grid(axis="y", alpha=0.3)
-
-
 def width_values(args, width, units):
-    """values[family] = [single maxima, linked maxima] of (A) at ``units``."""
-    return [[[r.max for r in width[units][f]], [r.max for r in width[units]["lk" + f]]]
-            for f in args.families]
+    """values[family] = [single maxima, linked maxima] of (A) at ``units``; then one entry per
+    unit of your own, its maxima under "single" or "linked"."""
+    values = [[[r.max for r in width[units][f]], [r.max for r in width[units]["lk" + f]]]
+              for f in args.families]
+    for u in args.units:
+        maxima = [r.max for r in width[units][u]]
+        values.append([[], maxima] if is_linked(u) else [maxima, []])
+    return values
 
 
 def sqrt2_values(args, sqrt2):
@@ -321,6 +238,7 @@ def sqrt2_values(args, sqrt2):
     return [[[r.max for r in sqrt2[f][k]] for k in KINDS] for f in args.families_b]
 
 
+@story.step()
 def figure(args, results):
     """Draw and save one panel per width of (A) and one for (B)."""
     width, sqrt2 = results["width"], results["sqrt2"]
@@ -329,15 +247,16 @@ def figure(args, results):
     axes = list(axes.flat)
     if width:
         for ax, units in zip(axes, args.widths):
-            bars(ax, [pretty(f) for f in args.families], ["single", "linked"],
-                 width_values(args, width, units), ["tab:red", "tab:blue"],
-                 f"(A) one conv layer of {units} units\nAdam, {args.epochs_a} epochs, seeds "
-                 f"{seeds_text(args.seeds)}", args.chance)
+            grouped_bars(ax, [pretty(f) for f in [*args.families, *args.units]],
+                         ["single", "linked"], width_values(args, width, units),
+                         ["tab:red", "tab:blue"], f"(A) one conv layer of {units} units\nAdam, "
+                         f"{args.epochs_a} epochs, seeds {seeds_text(args.seeds)}", args.chance)
     if sqrt2:
-        bars(axes[-1], [pretty(f) for f in args.families_b], KINDS, sqrt2_values(args, sqrt2),
-             ["tab:red", "tab:orange", "tab:blue"],
-             f"(B) cifar_net ×{args.net_scale}: single, √2-wide, linked\n"
-             f"RMSProp, {args.epochs_b} epochs, seeds {seeds_text(args.b_seeds)}", args.chance)
+        grouped_bars(axes[-1], [pretty(f) for f in args.families_b], KINDS,
+                     sqrt2_values(args, sqrt2), ["tab:red", "tab:orange", "tab:blue"],
+                     f"(B) cifar_net ×{args.net_scale}: single, √2-wide, linked\n"
+                     f"RMSProp, {args.epochs_b} epochs, seeds {seeds_text(args.b_seeds)}",
+                     args.chance)
     for ax in axes:
         ax.legend(fontsize=8, loc="upper left", ncol=3)
     fig.suptitle(f"Width and parameters on {args.dataset}: bars = median over seeds of the max "
@@ -346,21 +265,19 @@ def figure(args, results):
     save_figure(fig, f"{NAME}.png", args)
 
 
-if NOTEBOOK:
-    figure(args, results)
-
 # %% [markdown]
 # ## The verdict
 # (A): linked − single per activation and width (the paper: ≥ 0, shrinking with width).
 # (B): for how many activations linked beats both single and √2-wide (the paper: all).
 
 # %%
+@story.step()
 def verdict(args, results):
     """Print the one-line verdict of the parts that ran."""
     parts = []
     for units in args.widths if results["width"] else ():
         gaps = [np.median(v[1]) - np.median(v[0])
-                for v in width_values(args, results["width"], units)]
+                for v in width_values(args, results["width"], units)[:len(args.families)]]
         parts.append(f"{units} units: linked − single = "
                      + ", ".join(f"{pretty(f)} {g:+.3f}" for f, g in zip(args.families, gaps)))
     if results["sqrt2"]:
@@ -371,18 +288,12 @@ def verdict(args, results):
     finish(args, "; ".join(parts))
 
 
-if NOTEBOOK:
-    verdict(args, results)
-
 # %%
 def main(argv=None):
-    args, data = setup(argv)
-    results = experiment(args, data)
-    table(args, results)
-    figure(args, results)
-    verdict(args, results)
-    return results["width"], results["sqrt2"]
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

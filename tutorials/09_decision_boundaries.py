@@ -21,16 +21,6 @@
 # parts of the boundary.
 
 # %%
-"""Tutorial 09 — decision regions and dead units of ReLU vs LK-ReLU MLPs on toy 2D problems.
-
-Question: can we see what dead units cost a narrow deep net, and is a linked net better only
-because it has more parameters?
-Method: train ReLU, LK-ReLU and √2-wide ReLU MLPs (Adam) on spirals, moons, circles and XOR;
-draw their decision regions and count their dead units.
-Claim (paper): linked units do not die, and stay competitive at equal parameters.
-
-Run:  python tutorials/09_decision_boundaries.py [--quick] [--seeds 0 1 2]
-"""
 import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
@@ -39,60 +29,49 @@ import linkedref as lk
 import linkedref.backend as B
 from linkedref.diagnostics import dead_units
 
+import _settings as settings
 from _common import (
-    accuracy,
+    Story,
     finish,
     make_optimizer,
-    make_parser,
     mlp,
-    n_params,
     optimizer_text,
     per_mode,
     print_table,
     save_figure,
     seeds_text,
-    start,
 )
 
-NOTEBOOK = "__file__" not in globals()      # Jupyter runs these cells without a file
+NAME = "09_decision_boundaries"
+story = Story(globals(), notebook_args=["--quick"])   # a notebook runs --quick; a script, main()
 
 # %% [markdown]
 # ## Setup
 # Full mode: 8 hidden layers of width 8 (√2-wide: 11), 1,000 training points, 100 epochs,
-# seeds 0–2; quick: 6 layers, 500 points, 25 epochs, seeds 0–1; smoke: 2 layers, two problems.
-# A notebook runs the steps below with `NOTEBOOK_ARGS`.
+# seeds 0–2; quick: 6 layers, 500 points, 25 epochs, seeds 0–1; smoke: 2 layers, two problems
+# (`settings.decision_boundaries`). `--activation MODULE:CLASS` adds a net of your own unit.
 
 # %%
-NAME = "09_decision_boundaries"
-NOTEBOOK_ARGS = ["--quick"]          # the run a notebook makes; a script reads its command line
 PROBLEMS = ("spirals", "moons", "circles", "xor")
 WIDTH = 8
 LR, BATCH = 3e-3, 32                 # Adam, no decay
 
 
-def variants(width):
-    """(label, activation, width) of the three nets compared."""
-    return [("ReLU", "relu", width),
-            ("LK-ReLU", "lkrelu", width),
-            ("ReLU √2-wide", "relu", int(round(width * np.sqrt(2))))]
+NETS = (("ReLU", "relu", 1.0), ("LK-ReLU", "lkrelu", 1.0),      # (label, unit, width factor)
+        ("ReLU √2-wide", "relu", np.sqrt(2)))
 
 
-def setup(argv=None):
+@story.step("args")
+def setup(argv):
     """Parse the command line (see --help), fill in the per-mode settings, print the setup.
     -> args"""
-    args = start(make_parser(__doc__, NAME), argv, seeds=([0], [0, 1], [0, 1, 2]))
-    args.n = per_mode(args, 100, 500, 1000)
-    args.epochs = args.epochs or per_mode(args, 2, 25, 100)
-    args.depth = per_mode(args, 2, 6, 8)
-    args.problems = PROBLEMS[:2] if args.mode == "smoke" else PROBLEMS
+    args = settings.decision_boundaries(argv, PROBLEMS, NETS)
+    args.nets = [(label, act, int(round(WIDTH * f))) for label, act, f in args.nets]
     print(f"MLPs of {args.depth} hidden layers; widths: same width {WIDTH} for ReLU and "
-          f"LK-ReLU, {variants(WIDTH)[2][2]} for ReLU √2-wide; {optimizer_text('adam', LR)}, "
+          f"LK-ReLU, {args.nets[2][2]} for ReLU √2-wide; {optimizer_text('adam', LR)}, "
           f"batch {BATCH}, {args.epochs} epochs, {args.n} training points")
     return args
 
-
-if NOTEBOOK:
-    args = setup(NOTEBOOK_ARGS)
 
 # %% [markdown]
 # ## The experiment
@@ -114,19 +93,22 @@ def train_one(act, width, depth, data, epochs, seed):
     (Xtr, ytr), (Xte, yte) = data
     rng = np.random.default_rng(seed)
     model = mlp(act, 2, int(ytr.max()) + 1, width, depth, rng)
-    lk.fit(model, lk.SoftmaxCrossEntropy(), make_optimizer("adam", model, LR), Xtr, ytr,
+    loss = lk.SoftmaxCrossEntropy()
+    lk.fit(model, loss, make_optimizer("adam", model, LR), Xtr, ytr,
            epochs=epochs, batch_size=BATCH, seed=seed, progress=False)
     dead = dead_units(model, Xtr)
-    return model, {"params": n_params(model), "train": accuracy(model, Xtr, ytr),
-                   "test": accuracy(model, Xte, yte), "dead": sum(d.dead for d in dead),
-                   "units": sum(d.total for d in dead)}
+    return model, {"params": lk.count_params(model),
+                   "train": lk.evaluate(model, loss, Xtr, ytr)[1],
+                   "test": lk.evaluate(model, loss, Xte, yte)[1],
+                   "dead": sum(d.dead for d in dead), "units": sum(d.total for d in dead)}
 
 
+@story.step("results", "shown")
 def experiment(args):
     """-> (results {(problem, label): [stats per seed]}, shown {(problem, label): (model, data,
     stats)} of the first seed)"""
     results, shown = {}, {}
-    jobs = [(p, v, s) for p in args.problems for v in variants(WIDTH) for s in args.seeds]
+    jobs = [(p, v, s) for p in args.problems for v in args.nets for s in args.seeds]
     for problem, (label, act, w), seed in tqdm(jobs, desc="training", unit="net"):
         data = make_problem(problem, args.n, seed)
         model, stats = train_one(act, w, args.depth, data, args.epochs, seed)
@@ -136,15 +118,13 @@ def experiment(args):
     return results, shown
 
 
-if NOTEBOOK:
-    results, shown = experiment(args)
-
 # %% [markdown]
 # ## The table
 # Per problem and net, means over seeds: parameters, training and test accuracy, dead units
 # (of all units).
 
 # %%
+@story.step()
 def table(args, results):
     """Print the toy-problem table (means over seeds)."""
     rows = []
@@ -157,12 +137,9 @@ def table(args, results):
                 ["problem", "net", "params", "train acc", "test acc", "dead units"], rows)
 
 
-if NOTEBOOK:
-    table(args, results)
-
 # %% [markdown]
 # ## The figure
-# Rows: problems; columns: the three nets (first seed). Colours: the predicted class over the
+# Rows: problems; columns: the nets (first seed). Colours: the predicted class over the
 # plane; dots: the training points. Each title gives the test accuracy, the dead units and the
 # parameters; look for ReLU boundaries that are straighter or coarser than the data asks for.
 
@@ -185,11 +162,12 @@ def draw_regions(ax, model, data, steps):
     ax.set_yticks([])
 
 
+@story.step()
 def figure(args, shown):
     """Draw and save the problems × nets grid of decision regions."""
-    labels = [v[0] for v in variants(WIDTH)]
-    fig, axes = plt.subplots(len(args.problems), 3, figsize=(10, 3.2 * len(args.problems)),
-                             squeeze=False)
+    labels = [v[0] for v in args.nets]
+    fig, axes = plt.subplots(len(args.problems), len(labels), squeeze=False,
+                             figsize=(10 * len(labels) / 3, 3.2 * len(args.problems)))
     steps = per_mode(args, 40, 150, 200)
     for i, problem in enumerate(args.problems):
         for j, label in enumerate(labels):
@@ -206,16 +184,14 @@ def figure(args, shown):
     save_figure(fig, f"{NAME}.png", args)
 
 
-if NOTEBOOK:
-    figure(args, shown)
-
 # %% [markdown]
 # ## The verdict
 
 # %%
+@story.step()
 def verdict(args, results):
     """Print the one-line verdict: dead units and mean test accuracy of each net."""
-    labels = [v[0] for v in variants(WIDTH)]
+    labels = [v[0] for v in args.nets]
 
     def mean_over_problems(label, key):
         return [np.mean([r[key] for r in results[(p, label)]]) for p in args.problems]
@@ -227,18 +203,12 @@ def verdict(args, results):
                  + "; mean test acc " + ", ".join(f"{label} {acc[label]:.3f}" for label in labels))
 
 
-if NOTEBOOK:
-    verdict(args, results)
-
 # %%
 def main(argv=None):
-    args = setup(argv)
-    results, shown = experiment(args)
-    table(args, results)
-    figure(args, shown)
-    verdict(args, results)
-    return {"results": results}
+    """Run the tutorial on the command line ``argv`` (see --help): every step above, in order.
+    -> what the steps gave, by name"""
+    return story.run(argv)
 
 
-if __name__ == "__main__" and not NOTEBOOK:
+if __name__ == "__main__" and not story.notebook:
     main()

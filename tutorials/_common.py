@@ -1,12 +1,20 @@
-"""What every tutorial shares: its command line, threads, data, optimizers, figures and tables.
+"""What every tutorial shares: its story, command line, threads, data, optimizers, figures,
+tables, and the learner's own units (``--activation MODULE:CLASS``).
 
-A tutorial does::
+A tutorial is a story of steps, each written once (``Story``)::
 
-    from _common import make_parser, start, save_figure, print_table
-    parser = make_parser(__doc__, "03_dead_units", data=True)
-    args = start(parser, argv)        # parses; sets backend and threads; the figure folder
-    ...
-    save_figure(fig, "03_dead_units.png", args)
+    story = Story(globals(), notebook_args=["--quick"])
+
+    @story.step("args", "data")
+    def setup(argv):
+        args = settings.depth(argv, VARIANTS)       # tutorials/_settings.py: the command line
+        ...
+
+    @story.step("runs")
+    def experiment(args, data): ...
+
+    def main(argv=None):
+        return story.run(argv)
 
 Figures: full mode writes the repository's ``figures/`` (the README's gallery); quick and smoke
 modes write ``figures/quick/`` (git-ignored), so a quick run never changes a tracked file;
@@ -17,8 +25,12 @@ the saved PNG under its cell.
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
+import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -40,6 +52,47 @@ DATASETS = ("digits", "mnist5k", "mnist", "fashion_mnist", "cifar10")
 SHIPPED = ("digits", "mnist5k")             # in the package: no download, used whole
 
 
+# ------------------------------------------------------------------------------------ story
+class Story:
+    """A tutorial's steps, each written once and run the same way by a script and a notebook.
+
+    A step is a function whose parameters name what earlier steps gave (``argv`` at first, then
+    ``args``, ``data``, ``runs``, ...); ``@story.step("runs")`` names what it gives, in order.
+    A script's ``main(argv)`` calls ``story.run(argv)``: every step in order. In a notebook (a
+    namespace with no ``__file__``) the decorator runs the step at once on the notebook's
+    variables and stores what it gives there, so each step's output shows under its own cell;
+    there ``argv`` is ``notebook_args``.
+    """
+
+    def __init__(self, namespace: dict, notebook_args):
+        self.notebook = "__file__" not in namespace      # Jupyter runs the cells without a file
+        self.namespace = namespace
+        self.steps = []
+        if self.notebook:
+            namespace["argv"] = list(notebook_args)
+
+    def step(self, *gives):
+        """Decorator: add the function as the next step; in a notebook, run it now."""
+        def add(function):
+            self.steps.append((function, gives))
+            if self.notebook:
+                self._run(function, gives, self.namespace)
+            return function
+        return add
+
+    def run(self, argv=None) -> dict:
+        """Every step in order on the command line ``argv``. -> what the steps gave, by name"""
+        values = {"argv": argv}
+        for function, gives in self.steps:
+            self._run(function, gives, values)
+        return values
+
+    @staticmethod
+    def _run(function, gives, values):
+        result = function(*(values[name] for name in inspect.signature(function).parameters))
+        values.update(zip(gives, result if len(gives) > 1 else (result,)))
+
+
 # ------------------------------------------------------------------------------ command line
 class HelpFormatter(argparse.HelpFormatter):
     """Adds "(default: X)" to an option's help once: not for flags and options whose default is
@@ -53,13 +106,16 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 def make_parser(description: str, name: str, *, data: bool = False, seeds: bool = True,
-                epochs: bool = True, jobs: bool = False) -> argparse.ArgumentParser:
+                epochs: bool = True, jobs: bool = False, units: bool = False,
+                n_train: bool = False) -> argparse.ArgumentParser:
     """The options every tutorial takes: --quick, --smoke, --backend, --threads, --figdir; with
     ``seeds`` --seed/--seeds, with ``epochs`` --epochs, with ``data`` --dataset, with ``jobs``
-    --jobs (runs trained at a time, ``_experiments.run_variants``).
-    ``name`` (the file's name without .py) is the program name in --help and the start line."""
+    --jobs (runs trained at a time, ``_experiments.run_variants``), with ``units`` --activation
+    (the learner's own units, ``UserUnit``), with ``n_train`` --n-train (``load_data``).
+    ``description``: one line for --help; ``name`` (the file's name without .py) is the program
+    name in --help and the start line."""
     p = argparse.ArgumentParser(prog=f"{name}.py", formatter_class=HelpFormatter,
-                                description=(description or "").strip().splitlines()[0])
+                                description=description)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true",
                       help="a short run that shows the trend, not final numbers")
@@ -86,10 +142,20 @@ def make_parser(description: str, name: str, *, data: bool = False, seeds: bool 
         p.add_argument("--jobs", type=int, default=1,
                        help="runs trained at a time, in worker processes of one thread each "
                             "(the results do not change)")
+    if units:
+        p.add_argument("--activation", type=user_unit, action="append", default=[],
+                       metavar="MODULE:CLASS",
+                       help="your own unit, trained beside the built-ins: class CLASS (an "
+                            "lk.Activation) of module MODULE, imported from the current "
+                            "directory or PYTHONPATH; repeatable")
     if data:
         p.add_argument("--dataset", choices=DATASETS, default="digits",
                        help="data set: digits (8×8) and mnist5k (5,000 MNIST 28×28) are "
                             "bundled; the others are downloaded on first use")
+    if n_train:
+        p.add_argument("--n-train", type=int, default=None,
+                       help="training images to keep (default: all of digits and mnist5k; 5000 "
+                            "for larger sets)")
     return p
 
 
@@ -103,6 +169,8 @@ def start(parser: argparse.ArgumentParser, argv=None, seeds=((0,), (0,), (0,))):
         args.seeds_given = args.seed is not None or args.seeds is not None
         args.seeds = [args.seed] if args.seed is not None else list(
             args.seeds or per_mode(args, *seeds))
+    for unit in getattr(args, "activation", ()):
+        unit.register()
     B.set_backend(args.backend)
     lk.set_threads(args.threads or None)
     if args.figdir is None:
@@ -233,23 +301,92 @@ def mlp(act: str, n_in: int, n_out: int, width: int, depth: int, rng, batchnorm:
     return lk.Sequential(layers)
 
 
-def n_params(model) -> int:
-    return int(sum(v.size for v in model.params.values()))
-
-
-def accuracy(model, X, y, batch_size: int = 1024) -> float:
-    """Share of samples whose arg-max output equals the label (inference mode)."""
-    hits = 0
-    for s in range(0, len(X), batch_size):
-        out = B.to_numpy(model.forward(B.asarray(X[s:s + batch_size]), training=False))
-        hits += int((out.argmax(axis=1) == B.to_numpy(y[s:s + batch_size])).sum())
-    return hits / len(X)
-
-
 LABELS = {"relu": "ReLU", "prelu": "PReLU", "selu": "SELU", "swish": "Swish", "elu": "ELU",
           "leaky_relu": "LeakyReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
 
 
 def pretty(act: str) -> str:
-    """"lkrelu" -> "LK-ReLU", "relu" -> "ReLU"."""
+    """"lkrelu" -> "LK-ReLU", "relu" -> "ReLU"; a learner's unit by its class name."""
+    if act in USER_UNITS:
+        return USER_UNITS[act].label
     return "LK-" + LABELS[act[2:]] if act.startswith("lk") else LABELS.get(act, act)
+
+
+def is_linked(act: str) -> bool:
+    """Whether the unit named ``act`` is linked: more than one output per input channel."""
+    return lk.activation(act).expansion > 1
+
+
+# ------------------------------------------------------------------------ the learner's units
+USER_UNITS = {}           # registry name -> UserUnit, for the units --activation brought in
+
+
+@dataclass(frozen=True)
+class UserUnit:
+    """A unit of the learner's own, given as ``--activation MODULE:CLASS``.
+
+    spec: "MODULE:CLASS" as given (what a worker process re-imports); label: the class name, as
+    tables and legends show it; name: its ``lk.register_activation`` name (the label in lower
+    case, without "_"), which the tutorials pass to the model builders like a built-in's name.
+    """
+    spec: str
+    label: str
+    name: str
+
+    def register(self) -> None:
+        """Make the unit known to ``lk.activation`` and the builders under ``self.name``."""
+        cls = load_unit_class(self.spec)
+        if self.name in USER_UNITS or self.name not in lk.activation_names():
+            lk.register_activation(self.name, cls, replace=self.name in USER_UNITS)
+        USER_UNITS[self.name] = self
+
+
+def user_unit(spec: str) -> UserUnit:
+    """``--activation``'s type: import the class that ``spec`` ("MODULE:CLASS") names and check
+    that it is an ``lk.Activation`` whose name is not another unit's. -> its ``UserUnit``
+    (``start`` registers it)."""
+    cls = load_unit_class(spec)
+    name = cls.__name__.lower().replace("_", "")      # LK_Softplus -> "lksoftplus"
+    if name in lk.activation_names() and name not in USER_UNITS \
+            and registered_class(name) is not cls:
+        raise argparse.ArgumentTypeError(f"{spec}: the name {name!r} is taken by another unit "
+                                          f"({registered_class(name)}); rename the class")
+    return UserUnit(spec, cls.__name__, name)
+
+
+def registered_class(name: str):
+    """The class (or factory) registered as ``name``."""
+    return lk.registry.lookup(name)
+
+
+def load_unit_class(spec: str):
+    """The class ``spec`` ("MODULE:CLASS") names, imported from the current directory or
+    PYTHONPATH; an ``argparse.ArgumentTypeError`` naming the module and why when it cannot be
+    imported, has no such class, or the class is not an ``lk.Activation``."""
+    module_name, _, class_name = spec.partition(":")
+    if not module_name or not class_name:
+        raise argparse.ArgumentTypeError(f"expected MODULE:CLASS (e.g. myunits:LKSoftplus), "
+                                          f"got {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:                              # the learner's code: any error at all
+        raise argparse.ArgumentTypeError(
+            f"{spec}: cannot import module {module_name!r} ({type(err).__name__}: {err}); it is "
+            f"looked up in the current directory ({os.getcwd()}) and on PYTHONPATH") from err
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise argparse.ArgumentTypeError(f"{spec}: module {module_name!r} ({module.__file__}) "
+                                          f"has no {class_name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, lk.Activation)):
+        raise argparse.ArgumentTypeError(
+            f"{spec}: {class_name} is not an lk.Activation subclass; a unit subclasses "
+            f"lk.Activation (its docstring says what forward and backward do)")
+    return cls
+
+
+def load_user_units(specs) -> None:
+    """Import and register the units of ``specs`` again (in a worker process)."""
+    for spec in specs:
+        user_unit(spec).register()

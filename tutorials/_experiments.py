@@ -1,17 +1,19 @@
-"""What tutorials 03, 04, 06, 07 and 08 wrap around their training: run a ``train`` function for
-every configuration and seed, summarise the test accuracy the way the paper's tables do, and draw
-accuracy curves.
+"""What tutorials 03–08 wrap around their training: run a ``train`` function for every
+configuration and seed, summarise the test accuracy the way the paper's tables do, and draw
+accuracy curves and escape rates.
 
 Each of those tutorials writes its own ``train(variant, seed, ...)``: it builds the model and
-the optimizer and runs ``lk.fit`` one epoch at a time, returning a ``Run`` (per-epoch results).
-A tutorial describes each configuration as a ``Variant`` (a label, an activation name, BatchNorm
-or not, an initialiser, a width factor) and calls::
+the optimizer and hands them to ``train_epochs``, which runs ``lk.fit`` one epoch at a time and
+returns a ``Run`` (per-epoch results); tutorial 04 ends a plain-ReLU run whose layer died
+(``stop_if_dead``). A tutorial describes each configuration as a ``Variant`` (a label, an
+activation name, BatchNorm or not, an initialiser, a width factor) and calls::
 
     runs = run_variants(train, variants, seeds, data, args)    # {label: [Run per seed]}
     s = summarize(runs["LK-ReLU"], chance)                     # Summary(max, median, ...)
 
 ``run_variants`` only maps ``train`` over variants × seeds: one by one, or ``jobs`` at a time in
-worker processes, with one tqdm bar counting the runs. It does not train anything itself.
+worker processes (which import the learner's ``--activation`` units again), with one tqdm bar
+counting the runs. It does not train anything itself.
 
 Numbers, as in the paper: each run's test accuracy is measured after every epoch. Per run,
 "max" is the best epoch's accuracy (the paper's "max accuracy") and "median" the median over
@@ -21,6 +23,7 @@ and how many seeds escaped chance (max accuracy ≥ 2 × chance).
 from __future__ import annotations
 
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -28,8 +31,10 @@ import numpy as np
 from tqdm import tqdm
 
 import linkedref as lk
+import linkedref.backend as B
+from linkedref.diagnostics import dead_units
 
-from _common import SHIPPED, load_images, per_mode
+from _common import SHIPPED, USER_UNITS, is_linked, load_images, load_user_units, per_mode, plt
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -66,7 +71,7 @@ class Variant:
 
     @property
     def linked(self) -> bool:
-        return self.act.startswith("lk")
+        return is_linked(self.act)
 
     @property
     def can_die(self) -> bool:
@@ -81,9 +86,9 @@ class Run:
     accuracy and loss (averaged over the epoch's steps, training mode) and seconds.
 
     stopped: the epoch (1-based) after which training was stopped because a layer died, or None.
-    When stopped, the remaining epochs repeat the last measured accuracy (tutorial 04's
-    ``stop_if_dead``). dead: units dead on the training inputs at the end, when the tutorial
-    counts them (06), else None.
+    When stopped, the remaining epochs repeat the last measured accuracy (``stop_if_dead``).
+    dead: units dead on the training inputs at the end, when the tutorial counts them (06),
+    else None.
     """
     label: str
     seed: int
@@ -136,7 +141,64 @@ class Run:
         return None if e is None else float(np.sum(self.seconds[:e]))
 
 
+# ------------------------------------------------------------------------------ one run
+def train_epochs(model, opt, v, seed, data, epochs, batch_size):
+    """Train ``model`` of variant ``v`` with ``opt`` for ``epochs`` epochs on ``data =
+    ((X_train, y_train), (X_test, y_test))``: ``lk.fit`` one epoch at a time (a fresh shuffling
+    seed per epoch, the same optimizer throughout). -> its ``Run``: test accuracy, training
+    accuracy, loss and seconds per epoch."""
+    (Xtr, ytr), (Xte, yte) = data
+    loss = lk.SoftmaxCrossEntropy()
+    run = Run(v.label, seed, n_params=lk.count_params(model))
+    for epoch in range(epochs):
+        history = lk.fit(model, loss, opt, Xtr, ytr, epochs=1, batch_size=batch_size,
+                         validation=(Xte, yte), seed=seed * 100_003 + epoch, progress=False)
+        run.add_epoch(history)
+    return run
+
+
+# ------------------------------------------------------------------- stopping a dead run
+def stop_if_dead(run, model, loss, data, epoch, epochs) -> bool:
+    """End ``run`` before ``epoch`` if some activation layer of ``model`` is all dead on the
+    training inputs: note the layer and fill the remaining epochs with the last test accuracy
+    (before the first epoch, the untrained net's). -> True when it stopped the run.
+
+    From then on the net's output is the same for every training sample whatever the epoch, so
+    training longer would only move the last layer's biases.
+    """
+    (Xtr, _), (Xte, yte) = data
+    dead = all_dead_layer(model, Xtr)
+    if dead is None:
+        return False
+    run.stopped, run.note = epoch, f"layer {dead} dead after epoch {epoch}"
+    last = run.val_accuracy[-1] if run.val_accuracy else lk.evaluate(model, loss, Xte, yte)[1]
+    run.val_accuracy += [last] * (epochs - epoch)
+    return True
+
+
+def all_dead_layer(model, X) -> int | None:
+    """The 1-based index of the first activation layer whose units are *all* dead on ``X``
+    (output zero for every sample and position), or None.
+
+    Such a layer outputs zeros for every sample, so the network's output no longer depends on
+    its input and no gradient reaches any layer before it: training cannot revive it.
+    """
+    for i, d in enumerate(dead_units(model, X), start=1):
+        if d.total and d.dead == d.total:
+            return i
+    return None
+
+
 # ------------------------------------------------------------------------------ the runs
+def seeds_summary(variants, seeds_for) -> str:
+    """"8 for LK-ReLU, ...; 3 for ReLU, ...": how many seeds each variant runs
+    (``seeds_for``: {label: seeds}), for a setup line."""
+    groups = {}
+    for v in variants:
+        groups.setdefault(len(seeds_for[v.label]), []).append(v.label)
+    return "; ".join(f"{n} for {', '.join(labels)}" for n, labels in groups.items())
+
+
 def run_variants(train, variants, seeds, *train_args, desc="training", seeds_for=None,
                  jobs=1) -> dict:
     """``{label: [train(v, seed, *train_args) per seed]}`` for every variant ``v``: the ``Run``
@@ -167,6 +229,13 @@ def _run_planned(i):
     return _PLAN["train"](v, seed, *_PLAN["train_args"])
 
 
+def _start_worker(specs):
+    """A worker process: one thread, and the learner's units (``--activation``) imported and
+    registered again, so that a worker that does not inherit them knows them too."""
+    lk.set_threads(1)
+    load_user_units(specs)
+
+
 def _runs_of(plan, train, train_args, jobs):
     """The Runs of ``plan`` in plan order: here one by one, or ``jobs`` at a time in forked
     processes (they inherit plan, train and its arguments, so nothing but the Runs is
@@ -176,12 +245,47 @@ def _runs_of(plan, train, train_args, jobs):
             yield train(v, seed, *train_args)
         return
     _PLAN.update(plan=plan, train=train, train_args=train_args)
+    specs = [unit.spec for unit in USER_UNITS.values()]
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
-                             initializer=lk.set_threads, initargs=(1,)) as pool:
+                             initializer=_start_worker, initargs=(specs,)) as pool:
         futures = [pool.submit(_run_planned, i) for i in range(len(plan))]
         for future in futures:
             yield future.result()
     _PLAN.clear()
+
+
+# ------------------------------------------------------------------------------- step times
+def step_times(models, opts, X, y, steps, repeats, rng):
+    """Seconds per training step of each model: ``repeats`` rounds, in each round ``steps`` steps
+    of every model in turn, in a random order (so a burst of load elsewhere hits all of them).
+
+    One step = forward(training=True), loss, backward, an update by ``opts[label]``, on a fixed
+    batch (X, y), after three warm-up steps. Returns {label: array (repeats,) of seconds per
+    step} (tutorial 07).
+    """
+    loss = lk.SoftmaxCrossEntropy()
+    xb, yb = B.asarray(X), B.asarray(y)
+    xp = B.xp()
+
+    def step(k):
+        out = models[k].forward(xb, training=True)
+        loss.forward(out, yb)
+        models[k].backward(loss.backward())
+        opts[k].step()
+
+    times = {k: [] for k in models}
+    for k in models:                                      # warm-up: caches, lazy parameters
+        for _ in range(3):
+            step(k)
+    for _ in range(repeats):
+        for k in rng.permutation(list(models)):
+            t = time.perf_counter()
+            for _ in range(steps):
+                step(k)
+            if xp is not np:
+                xp.cuda.Device().synchronize()            # CuPy: wait for the GPU's queue
+            times[k].append((time.perf_counter() - t) / steps)
+    return {k: np.array(v) for k, v in times.items()}
 
 
 # ---------------------------------------------------------------------------------- summaries
@@ -264,3 +368,52 @@ def plot_runs(ax, runs, color, label, ls="-"):
             ax.plot(x[k], r.val_accuracy[k], "x", color=color, ms=6)
     ax.plot(x, np.median(curves, axis=0), color=color, lw=2, ls=ls, label=label)
 
+
+
+def escape_rates(variants, summaries, color_of, title):
+    """A figure of the share of seeds of each variant that escaped chance, with its 95 % Wilson
+    interval, one bar per variant (the first on top) in ``color_of(variant)``."""
+    variants = variants[::-1]                       # first variant on top
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(variants) + 1.2))
+    for y, v in enumerate(variants):
+        s = summaries[v.label]
+        low, high = s.interval
+        rate = s.escaped / s.seeds
+        ax.barh(y, rate, color=color_of(v), alpha=0.75)
+        ax.errorbar(rate, y, xerr=[[rate - low], [high - rate]], color="k", capsize=3, lw=1)
+        ax.text(1.02, y, f"{s.escaped_text}", va="center", fontsize=8)
+    ax.set_yticks(range(len(variants)), [v.label for v in variants], fontsize=9)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of seeds that escaped chance (max test accuracy ≥ 2 × chance)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_bars(ax, groups, series, values, colors, title, chance, ylabel="max test accuracy"):
+    """Grouped bars: medians as bars (value written on each), each seed as a dot; the y axis is
+    zoomed to the data (the chance line is drawn when it falls inside). values[g][s]: the
+    values of series s in group g, one per seed (none: no bar) (tutorial 08)."""
+    w = 0.8 / len(series)
+    for j, (name, color) in enumerate(zip(series, colors)):
+        x = np.arange(len(groups)) + (j - (len(series) - 1) / 2) * w
+        med = [np.median(values[g][j]) if values[g][j] else 0.0 for g in range(len(groups))]
+        ax.bar(x, med, w, color=color, label=name, alpha=0.85)
+        for xi, m, vals in zip(x, med, (values[g][j] for g in range(len(groups)))):
+            if not vals:
+                continue
+            ax.plot([xi] * len(vals), vals, "k.", ms=4)
+            ax.annotate(f"{m:.3f}", (xi, max(m, max(vals))), xytext=(0, 3),
+                        textcoords="offset points", ha="center", va="bottom", rotation=90,
+                        fontsize=7)
+    lo = min(v for g in values for s in g for v in s)
+    bottom = lo - 0.1 * (1.0 - lo) - 0.01
+    bottom = 0.0 if bottom < 0.3 else bottom          # zoom only when every bar is high
+    ax.set_ylim(bottom, 1.0 + 0.12 * (1.0 - bottom))
+    if chance > bottom:
+        ax.axhline(chance, color="gray", ls="--", lw=1, label="chance")
+    ax.set_xticks(np.arange(len(groups)), groups)
+    ax.set_ylabel(ylabel + ("" if bottom == 0 else f" (axis from {bottom:.2f})"))
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)

@@ -9,12 +9,14 @@ time and verdict line.
     python tutorials/run_all.py --jobs 2         # full mode: the README's figures in figures/
     python tutorials/run_all.py --jobs 2 --dataset mnist5k   # 03–08 on the 28×28 MNIST subset
     python tutorials/run_all.py --quick --only 04 08
+    python tutorials/run_all.py --quick --activation myunits:LKSoftplus   # your unit beside ours
 
 ``--dataset`` goes to the tutorials that take one (03–08; with a data set other than the digits
-only those run), ``--jobs`` to those that train runs side by side. Full mode also writes each
+only those run), ``--jobs`` to those that train runs side by side, ``--activation`` to those that
+compare activations (03–09). Full mode also writes each
 tutorial's output, under a provenance header (date, commit, machine, load), to
 ``tutorials/results/<name>.txt`` (``<name>_<dataset>.txt`` off the digits): the README quotes
-those files, wall times included.
+those files, wall times included (not with --figdir or --activation, which are runs of your own).
 
 Exit status: 0 when every tutorial succeeded, 1 otherwise.
 """
@@ -114,10 +116,13 @@ def parse_args(argv=None):
                         "those run (default: each tutorial's own, the 8×8 digits)")
     p.add_argument("--jobs", type=int, default=1,
                    help="runs trained side by side by the tutorials that take --jobs")
+    p.add_argument("--activation", action="append", default=[], metavar="MODULE:CLASS",
+                   help="a unit of your own (an lk.Activation), passed to the tutorials that "
+                        "compare activations; repeatable")
     args = p.parse_args(argv)
     args.paths = tutorials(args.only)
     args.options = {path: options_of(path) for path in args.paths} if (
-        args.dataset or args.jobs > 1) else {path: set() for path in args.paths}
+        args.dataset or args.jobs > 1 or args.activation) else {path: set() for path in args.paths}
     if args.dataset not in (None, "digits") and not args.only:
         args.paths = [path for path in args.paths if "--dataset" in args.options[path]]
     if not args.paths:
@@ -154,9 +159,12 @@ def main(argv=None) -> int:
             mine += ["--dataset", args.dataset]
         if args.jobs > 1 and "--jobs" in args.options[path]:
             mine += ["--jobs", str(args.jobs)]
+        if "--activation" in args.options[path]:
+            mine += [part for spec in args.activation for part in ("--activation", spec)]
         dataset = args.dataset if "--dataset" in args.options[path] else None
         name = path.stem + (f"_{dataset}" if dataset not in (None, "digits") else "")
-        results_file = HERE / "results" / f"{name}.txt" if full and args.figdir is None else None
+        mine_only = args.figdir is None and not args.activation      # the tracked results
+        results_file = HERE / "results" / f"{name}.txt" if full and mine_only else None
         results.append((path.name, *run_one(path, mine, results_file)))
     failed = report(args, results, time.perf_counter() - start)
     return 1 if failed else 0
