@@ -75,10 +75,7 @@ def speed_habits(source: str) -> list:
     return found
 
 
-@pytest.mark.parametrize("module", [
-    pytest.param(m, marks=pytest.mark.xfail(reason="units rewrites the units without buffers",
-                                            strict=False))
-    if m in ("activations", "linked") else m for m in METHOD_MODULES])
+@pytest.mark.parametrize("module", METHOD_MODULES)
 def test_method_modules_write_no_out_argument_into_helper_or_scratch_array(module):
     """A method module reads as the math: no out=, _into helpers, scratch or work arrays (those
     are speed, and speed lives in linkedref.fast behind a kernel named for what it computes)."""

@@ -86,6 +86,9 @@ def test_batchnorm_refuses_one_value_per_channel_in_training(rng):
     (lambda: lk.Conv2D(2, 3, 3, padding="same", rng=0), (2, 2, 5, 5)),
     (lambda: lk.BatchNorm(3), (4, 3, 2, 2)),
     (lambda: lk.Sequential([lk.Dense(3, 4, rng=0), lk.ReLU(), lk.Dense(4, 2, rng=1)]), (5, 3)),
+    (lambda: lk.PReLU(channels=3), (4, 3, 2, 2)),
+    (lambda: lk.LKPReLU(channels=3), (4, 3, 2, 2)),
+    (lambda: lk.Linked(lk.PReLU(channels=3), (lk.PReLU(channels=3), -1)), (5, 3)),
 ])
 def test_backward_sets_each_grad_to_a_new_array_of_the_last_forward(make, shape, rng):
     """The layer protocol's rule: grads[key] is replaced by a new array holding dL/dparam of the
