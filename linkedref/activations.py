@@ -121,9 +121,10 @@ class Activation(Layer):
       accumulated, never written into the old array).
 
     What takes a unit (``lk.check_linkage``, ``lk.diagnostics.dead_units``, ``Recorder``,
-    ``Linked``'s members, ``lk.register_activation`` and the builders) works by this protocol
-    and warns about a layer that is not an Activation, which it cannot judge as a unit.
-    A unit of one's own, end to end: tests/user_units/lk_softplus.py.
+    ``Linked``'s members, ``lk.register_activation`` and the builders) works by this protocol;
+    a layer that is not an Activation, which they cannot judge as a unit, gets a warning
+    (``check_linkage``: an error) saying so. A unit of one's own, end to end:
+    tests/user_units/lk_softplus.py.
     """
 
     def check_input(self, x, ndims=None, channels=None):
