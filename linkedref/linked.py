@@ -32,7 +32,6 @@ from .activations import (
     ReLU,
     check_alpha,
     elu,
-    elu_slope,
     leaky_relu,
     per_channel,
     prelu,
@@ -154,11 +153,11 @@ class LKPReLU(Activation):
 
         dz:  ∂y_a/∂z = prelu_a'(z) = 1 (z > 0), a_c (z ≤ 0). The mirror by the chain rule with
              u = −z: ∂y_b/∂z = prelu_b'(u)·du/dz = −prelu_b'(−z), where prelu_b'(−z) = 1 (z < 0),
-             b_c (z ≥ 0). So dz = dy_a·prelu_a'(z) − dy_b·prelu_b'(−z); at z = 0 (both on
-             their t ≤ 0 side) dz = a_c·dy_a − b_c·dy_b.
+             b_c (z ≥ 0). So dz = dy_a·(p + a_c(1 − p)) − dy_b·(q + b_c(1 − q)), p = [z > 0],
+             q = [z < 0]; at z = 0 (both on their t ≤ 0 side) dz = a_c·dy_a − b_c·dy_b.
         a:   a_c enters every y_a[n, c, p] (sample n, position p) as ∂y_a/∂a_c = min(z, 0), so
              ∂L/∂a_c = Σ_n Σ_p dy_a[n, c, p]·min(z[n, c, p], 0).
-        b:   likewise ∂y_b/∂b_c = min(−z, 0), so ∂L/∂b_c = Σ_n Σ_p dy_b·min(−z, 0).
+        b:   likewise ∂y_b/∂b_c = min(−z, 0) = −max(z, 0), so ∂L/∂b_c = −Σ_n Σ_p dy_b·max(z, 0).
         Held by the cases "LKPReLU (2D)", "LKPReLU (4D)", "LKPReLU (random independent slopes,
         2D)" and "... 4D)" (a ≠ b: swapped slope sets fail them) and tests/test_linked.py::
         test_lkprelu_two_independent_slope_sets.
@@ -168,9 +167,10 @@ class LKPReLU(Activation):
         xp = B.get_array_module(z)
         a = per_channel(self.params["alpha"], z.ndim)
         b = per_channel(self.params["alpha_mirror"], z.ndim)
-        self.grads["alpha"] = (dy_a * xp.minimum(z, 0)).sum(axis=reduce_axes(z.ndim))        # C
-        self.grads["alpha_mirror"] = (dy_b * xp.minimum(-z, 0)).sum(axis=reduce_axes(z.ndim))
-        return dy_a * prelu_slope(z, a) - dy_b * prelu_slope(-z, b)
+        self.grads["alpha"] = (dy_a * xp.minimum(z, 0)).sum(axis=reduce_axes(z.ndim))     # C
+        self.grads["alpha_mirror"] = -(dy_b * xp.maximum(z, 0)).sum(axis=reduce_axes(z.ndim))
+        pos, neg = (z > 0).astype(z.dtype), (z < 0).astype(z.dtype)
+        return dy_a * (pos + a * (1 - pos)) - dy_b * (neg + b * (1 - neg))
 
     def __repr__(self):
         return f"LKPReLU(init={self.init}, init_mirror={self.init_mirror})"
@@ -200,14 +200,19 @@ class LKELU(Activation):
         """dz = dy_a·g'(z) − dy_b·g'(−z), g'(t) = s (t > 0), s·α·e^t (t ≤ 0).
 
         Mirror by the chain rule: d g(−z)/dz = −g'(−z), with g'(−z) = s (z < 0), s·α·e^−z
-        (z ≥ 0). At z = 0 both slopes are s·α (= s for α = 1: no kink there).
+        (z ≥ 0). Off its linear side each member's slope is s·α·e^−|z| (e^z for z ≤ 0, e^−z
+        for z ≥ 0), so one e = s·α·e^−|z| serves both:
+        g'(z) = s·[z > 0] + e·[z ≤ 0],  g'(−z) = s·[z < 0] + e·[z ≥ 0].
+        At z = 0 both slopes are s·α (= s for α = 1: no kink there).
         Held by the cases "LKELU (2D)", "LKELU (4D)", "LKSELU (2D)", "LKSELU (4D)" and
         tests/test_linked.py::test_mirror_classes_equal_general_linked.
         """
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
-        s, alpha = self.scale, self.alpha
-        return dy_a * elu_slope(z, alpha, s) - dy_b * elu_slope(-z, alpha, s)
+        s, xp = self.scale, B.get_array_module(z)
+        e = (s * self.alpha) * xp.exp(-xp.abs(z))                  # N, C, ...: s·α·e^−|z|
+        pos, neg = (z > 0).astype(z.dtype), (z < 0).astype(z.dtype)
+        return dy_a * (s * pos + e * (1 - pos)) - dy_b * (s * neg + e * (1 - neg))
 
     def __repr__(self):
         return f"LKELU(alpha={self.alpha})"
