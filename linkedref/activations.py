@@ -29,10 +29,15 @@ def relu(z):
     return B.get_array_module(z).maximum(z, 0)
 
 
+def leaky_relu(z, alpha):
+    """max(z, αz): z (z > 0), αz (z ≤ 0), for a leaky slope 0 ≤ α ≤ 1."""
+    return B.get_array_module(z).maximum(z, alpha * z)
+
+
 def prelu(z, a):
-    """z (z > 0), a·z (z ≤ 0), written max(z, 0) + a·min(z, 0); ``a`` a number or (1, C, 1, ...)."""
+    """z (z > 0), a·z (z ≤ 0), written a·min(z, 0) + max(z, 0); ``a`` a number or (1, C, 1, ...)."""
     xp = B.get_array_module(z)
-    return xp.maximum(z, 0) + a * xp.minimum(z, 0)
+    return a * xp.minimum(z, 0) + xp.maximum(z, 0)
 
 
 def prelu_slope(z, a):
@@ -41,24 +46,27 @@ def prelu_slope(z, a):
     return pos + a * (1 - pos)
 
 
-def elu(z, alpha):
-    """z (z > 0), α(e^z − 1) (z ≤ 0), written max(z, 0) + α·expm1(min(z, 0)): no overflow."""
+def elu(z, alpha, scale=1.0):
+    """s·z (z > 0), s·α(e^z − 1) (z ≤ 0), written s·max(z, 0) + s·α·expm1(min(z, 0)): no overflow.
+
+    s = ``scale``: 1 for ELU, λ for SELU."""
     xp = B.get_array_module(z)
-    return xp.maximum(z, 0) + alpha * xp.expm1(xp.minimum(z, 0))
+    return scale * xp.maximum(z, 0) + (scale * alpha) * xp.expm1(xp.minimum(z, 0))
 
 
-def elu_slope(z, alpha):
-    """d elu(z)/dz = 1 (z > 0), α·e^z (z ≤ 0)."""
+def elu_slope(z, alpha, scale=1.0):
+    """d elu(z)/dz = s (z > 0), s·α·e^z (z ≤ 0); e^min(z, 0) never overflows."""
     xp = B.get_array_module(z)
-    return xp.where(z > 0, 1, alpha * xp.exp(xp.minimum(z, 0)))
+    pos = (z > 0).astype(z.dtype)
+    return scale * (pos + (1 - pos) * alpha * xp.exp(xp.minimum(z, 0)))
 
 
 def sigmoid(z):
-    """σ(z) = 1/(1 + e^−z), from e = e^−|z| (never overflows): 1/(1 + e) for z ≥ 0, and
-    e/(1 + e) = e^z/(1 + e^z) for z < 0; full relative accuracy in both tails."""
+    """σ(z) = 1/(1 + e^−z), written e^min(z, 0) / (1 + e^−|z|): that is 1/(1 + e^−z) for z ≥ 0
+    and e^z/(1 + e^z) for z < 0. No exponent is positive (no overflow), and both keep full
+    relative accuracy in the tails."""
     xp = B.get_array_module(z)
-    e = xp.exp(-xp.abs(z))
-    return xp.where(z >= 0, 1, e) / (1 + e)
+    return xp.exp(xp.minimum(z, 0)) / (1 + xp.exp(-xp.abs(z)))
 
 
 def swish(z):
@@ -113,9 +121,10 @@ class Activation(Layer):
       accumulated, never written into the old array).
 
     What takes a unit (``lk.check_linkage``, ``lk.diagnostics.dead_units``, ``Recorder``,
-    ``Linked``'s members, ``lk.register_activation`` and the builders) works by this protocol
-    and warns about a layer that is not an Activation, which it cannot judge as a unit.
-    A unit of one's own, end to end: tests/user_units/lk_softplus.py.
+    ``Linked``'s members, ``lk.register_activation`` and the builders) works by this protocol;
+    a layer that is not an Activation, which they cannot judge as a unit, gets a warning
+    (``check_linkage``: an error) saying so. A unit of one's own, end to end:
+    tests/user_units/lk_softplus.py.
     """
 
     def check_input(self, x, ndims=None, channels=None):
@@ -156,7 +165,7 @@ class LeakyReLU(Activation):
 
     def forward(self, x, training=False):
         self.check_input(x)
-        y = prelu(x, self.alpha)
+        y = leaky_relu(x, self.alpha)
         self.save_for_backward(x > 0, output_shape=y.shape)
         return y
 
@@ -223,13 +232,13 @@ class ELU(Activation):
 
     def forward(self, x, training=False):
         self.check_input(x)
-        y = self.scale * elu(x, self.alpha)
+        y = elu(x, self.alpha, self.scale)
         self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
         z = self.saved(dy)
-        return dy * (self.scale * elu_slope(z, self.alpha))     # dz = dy · f'(z)
+        return dy * elu_slope(z, self.alpha, self.scale)        # dz = dy · f'(z)
 
     def __repr__(self):
         return f"ELU(alpha={self.alpha})"

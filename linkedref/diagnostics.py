@@ -33,11 +33,6 @@ from .linkage import member_outputs
 
 
 # --------------------------------------------------------------------------- finding the layers
-def is_activation(layer) -> bool:
-    """True for an activation layer, single or linked (an ``Activation``, ``Linked`` included)."""
-    return isinstance(layer, Activation)
-
-
 def activation_layers(model, path: str = "") -> list:
     """``[(name, layer), ...]`` for every activation layer in ``model``, in forward order.
 
@@ -46,7 +41,7 @@ def activation_layers(model, path: str = "") -> list:
     A model that is itself an activation is named "0". (A ``Linked`` unit counts as one
     activation; its members are not listed on their own.)
     """
-    if is_activation(model):
+    if isinstance(model, Activation):          # a unit, single or linked (Linked included)
         return [(path or "0", model)]
     if looks_like_a_unit(model):
         warnings.warn(f"diagnostics: layer {path or '0'} ({model.name}) is a Layer but not an "
@@ -61,7 +56,7 @@ def looks_like_a_unit(layer) -> bool:
     """A layer of one's own (not linkedref's) that is not an Activation but may be a unit: one
     without children, and with an ``expansion`` > 1 or with no params and no buffers."""
     own = not type(layer).__module__.startswith("linkedref.")
-    return (own and not is_activation(layer) and not layer.children()
+    return (own and not isinstance(layer, Activation) and not layer.children()
             and (layer.expansion > 1 or not (layer.params or layer.buffers)))
 
 

@@ -32,7 +32,7 @@ from .activations import (
     ReLU,
     check_alpha,
     elu,
-    elu_slope,
+    leaky_relu,
     per_channel,
     prelu,
     prelu_slope,
@@ -60,7 +60,8 @@ class LKReLU(Activation):
 
     def forward(self, x, training=False):
         self.check_input(x)
-        y = B.get_array_module(x).concatenate([relu(x), relu(-x)], axis=1)   # N, 2C, ...
+        y = relu(B.get_array_module(x).concatenate([x, -x], axis=1))   # N, 2C, ...
+        # = concat(relu(z), relu(−z)): ReLU applied to z and −z side by side
         self.save_for_backward(x, output_shape=y.shape)
         return y
 
@@ -92,8 +93,8 @@ class LKLeakyReLU(Activation):
 
     def forward(self, x, training=False):
         self.check_input(x)
-        y = B.get_array_module(x).concatenate([prelu(x, self.alpha), prelu(-x, self.alpha)],
-                                              axis=1)
+        alpha = self.alpha
+        y = B.get_array_module(x).concatenate([leaky_relu(x, alpha), leaky_relu(-x, alpha)], axis=1)
         self.save_for_backward(x, output_shape=y.shape)
         return y
 
@@ -152,13 +153,13 @@ class LKPReLU(Activation):
 
         dz:  ∂y_a/∂z = prelu_a'(z) = 1 (z > 0), a_c (z ≤ 0). The mirror by the chain rule with
              u = −z: ∂y_b/∂z = prelu_b'(u)·du/dz = −prelu_b'(−z), where prelu_b'(−z) = 1 (z < 0),
-             b_c (z ≥ 0). So dz = dy_a·prelu_a'(z) − dy_b·prelu_b'(−z); at z = 0 (both on
-             their t ≤ 0 side) dz = a_c·dy_a − b_c·dy_b.
+             b_c (z ≥ 0). So dz = dy_a·(p + a_c(1 − p)) − dy_b·(q + b_c(1 − q)), p = [z > 0],
+             q = [z < 0]; at z = 0 (both on their t ≤ 0 side) dz = a_c·dy_a − b_c·dy_b.
         a:   a_c enters every y_a[n, c, p] (sample n, position p) as ∂y_a/∂a_c = min(z, 0), so
              ∂L/∂a_c = Σ_n Σ_p dy_a[n, c, p]·min(z[n, c, p], 0).
-        b:   likewise ∂y_b/∂b_c = min(−z, 0), so ∂L/∂b_c = Σ_n Σ_p dy_b·min(−z, 0).
-        Held by the cases "LKPReLU (2D)", "LKPReLU (4D)" and "LKPReLU (random independent
-        slopes, 2D/4D)" (a ≠ b: a swapped slope set fails them) and tests/test_linked.py::
+        b:   likewise ∂y_b/∂b_c = min(−z, 0) = −max(z, 0), so ∂L/∂b_c = −Σ_n Σ_p dy_b·max(z, 0).
+        Held by the cases "LKPReLU (2D)", "LKPReLU (4D)", "LKPReLU (random independent slopes,
+        2D)" and "... 4D)" (a ≠ b: swapped slope sets fail them) and tests/test_linked.py::
         test_lkprelu_two_independent_slope_sets.
         """
         z = self.saved(dy)
@@ -166,18 +167,19 @@ class LKPReLU(Activation):
         xp = B.get_array_module(z)
         a = per_channel(self.params["alpha"], z.ndim)
         b = per_channel(self.params["alpha_mirror"], z.ndim)
-        self.grads["alpha"] = (dy_a * xp.minimum(z, 0)).sum(axis=reduce_axes(z.ndim))        # C
-        self.grads["alpha_mirror"] = (dy_b * xp.minimum(-z, 0)).sum(axis=reduce_axes(z.ndim))
-        return dy_a * prelu_slope(z, a) - dy_b * prelu_slope(-z, b)
+        self.grads["alpha"] = (dy_a * xp.minimum(z, 0)).sum(axis=reduce_axes(z.ndim))     # C
+        self.grads["alpha_mirror"] = -(dy_b * xp.maximum(z, 0)).sum(axis=reduce_axes(z.ndim))
+        pos, neg = (z > 0).astype(z.dtype), (z < 0).astype(z.dtype)
+        return dy_a * (pos + a * (1 - pos)) - dy_b * (neg + b * (1 - neg))
 
     def __repr__(self):
         return f"LKPReLU(init={self.init}, init_mirror={self.init_mirror})"
 
 
 class LKELU(Activation):
-    """LK-ELU: y = concat(s·elu(z), s·elu(−z)), s = ``scale`` (1; λ for LK-SELU).
+    """LK-ELU: y = concat(g(z), g(−z)), g = elu with scale s (1; λ for LK-SELU).
 
-    elu(t) = t (t > 0), α(e^t − 1) (t ≤ 0).   (N, C, ...) → (N, 2C, ...). Cache: the input z.
+    g(t) = s·t (t > 0), s·α(e^t − 1) (t ≤ 0).   (N, C, ...) → (N, 2C, ...). Cache: the input z.
     """
 
     expansion = 2
@@ -189,22 +191,28 @@ class LKELU(Activation):
 
     def forward(self, x, training=False):
         self.check_input(x)
-        y = self.scale * B.get_array_module(x).concatenate(
-            [elu(x, self.alpha), elu(-x, self.alpha)], axis=1)
+        s, alpha = self.scale, self.alpha
+        y = B.get_array_module(x).concatenate([elu(x, alpha, s), elu(-x, alpha, s)], axis=1)
         self.save_for_backward(x, output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
-        """dz = s·(dy_a·elu'(z) − dy_b·elu'(−z)), elu'(t) = 1 (t > 0), α·e^t (t ≤ 0).
+        """dz = dy_a·g'(z) − dy_b·g'(−z), g'(t) = s (t > 0), s·α·e^t (t ≤ 0).
 
-        Mirror by the chain rule: d elu(−z)/dz = −elu'(−z), with elu'(−z) = 1 (z < 0),
-        α·e^−z (z ≥ 0). At z = 0 both slopes are α (= 1 for ELU: no kink there).
+        Mirror by the chain rule: d g(−z)/dz = −g'(−z), with g'(−z) = s (z < 0), s·α·e^−z
+        (z ≥ 0). Off its linear side each member's slope is s·α·e^−|z| (e^z for z ≤ 0, e^−z
+        for z ≥ 0), so one e = s·α·e^−|z| serves both:
+        g'(z) = s·[z > 0] + e·[z ≤ 0],  g'(−z) = s·[z < 0] + e·[z ≥ 0].
+        At z = 0 both slopes are s·α (= s for α = 1: no kink there).
         Held by the cases "LKELU (2D)", "LKELU (4D)", "LKSELU (2D)", "LKSELU (4D)" and
         tests/test_linked.py::test_mirror_classes_equal_general_linked.
         """
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
-        return self.scale * (dy_a * elu_slope(z, self.alpha) - dy_b * elu_slope(-z, self.alpha))
+        s, xp = self.scale, B.get_array_module(z)
+        e = (s * self.alpha) * xp.exp(-xp.abs(z))                  # N, C, ...: s·α·e^−|z|
+        pos, neg = (z > 0).astype(z.dtype), (z < 0).astype(z.dtype)
+        return dy_a * (s * pos + e * (1 - pos)) - dy_b * (s * neg + e * (1 - neg))
 
     def __repr__(self):
         return f"LKELU(alpha={self.alpha})"

@@ -96,19 +96,12 @@ def _activation(builder, spec, channels=None):
         make = unit_maker(spec, f"{builder}: activation")
     except ValueError as err:
         raise ValueError(f"{builder}: unknown activation {spec!r} ({err})") from err
-    takes = _parameters(make)
+    takes = inspect.signature(make).parameters
     unit = make(channels=channels) if channels is not None and "channels" in takes else make()
     if not isinstance(unit, Layer):
         raise TypeError(f"{builder}: activation {spec!r} built a {type(unit).__name__}, "
                         "not a unit (an lk.Activation)")
     return unit
-
-
-def _parameters(make):
-    try:
-        return inspect.signature(make).parameters
-    except (TypeError, ValueError):             # no signature to read
-        return {}
 
 
 def _widened(width, widen, builder):

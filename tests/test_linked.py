@@ -302,3 +302,17 @@ def test_linked_warns_about_a_member_that_is_not_an_activation():
     with pytest.warns(UserWarning, match=r"Linked: member 1 \(Identity\) is a Layer but not an "
                                          r"lk.Activation.*subclass lk.Activation"):
         Linked(ReLU(), Identity())
+
+
+@pytest.mark.parametrize("cls", [LKReLU, LKLeakyReLU, LKPReLU, LKELU, LKSwish])
+def test_each_derivation_names_cases_and_tests_that_exist(cls):
+    """The gradcheck cases and tests a backward's docstring cites are real ones."""
+    import re
+    from pathlib import Path
+    doc = " ".join(cls.backward.__doc__.split())
+    cases = re.findall(r'"(LK\w+ \([^"]*\))"', doc)
+    tests = re.findall(r"\b(test_\w+)(?!\w)(?!\.py)", doc)
+    assert cases and tests
+    assert set(cases) <= {case.name for case in CASES}
+    source = (Path(__file__).parent / "test_linked.py").read_text(encoding="utf-8")
+    assert all(f"def {name}(" in source for name in tests)
