@@ -1,7 +1,5 @@
 """Conv2D equals the plain conv2d_reference (forward, dx, dW, db) to 1e-10 in float64; the
 reference itself against hand sums, finite differences and PyTorch; gradchecks; bad input."""
-import platform
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -175,10 +173,10 @@ def test_one_winograd_tile_is_the_formula(rng):
     np.testing.assert_allclose(AT @ ((G @ g @ G.T) * (BT @ d @ BT.T)) @ AT.T, direct, atol=1e-12)
     U = winograd.filter_transform(g.reshape(1, 1, 3, 3))                 # 36, O, C
     np.testing.assert_allclose(U[:, 0, 0].reshape(6, 6), G @ g @ G.T, atol=1e-15)
-    V = winograd.input_transform(d.reshape(6, 6, 1))
+    V = winograd.input_transform(d.reshape(6, 6, 1), np.empty((6, 6, 1)), np.empty((6, 6, 1)))
     np.testing.assert_allclose(V.reshape(6, 6), BT @ d @ BT.T, atol=1e-13)
     m = rng.standard_normal((6, 6))
-    Y = winograd.output_transform(m.reshape(6, 6, 1))
+    Y = winograd.output_transform(m.reshape(6, 6, 1), np.empty((4, 4, 1)), np.empty((4, 6, 1)))
     np.testing.assert_allclose(Y.reshape(4, 4), AT @ m @ AT.T, atol=1e-13)
 
 
@@ -186,8 +184,8 @@ def test_the_gradient_transforms_are_the_adjoints_of_the_forward_ones(rng):
     """⟨Aᵀ M A, dY⟩ = ⟨M, A dY Aᵀ⟩ and ⟨G g Gᵀ, dU⟩ = ⟨g, Gᵀ dU G⟩: what dW's Winograd needs."""
     from linkedref.fast import winograd
     M, dY = rng.standard_normal((6, 6, 5)), rng.standard_normal((4, 4, 5))
-    Y = winograd.output_transform(M)
-    dM = winograd.output_gradient_transform(dY)
+    Y = winograd.output_transform(M, np.empty((4, 4, 5)), np.empty((4, 6, 5)))
+    dM = winograd.output_gradient_transform(dY, np.empty((6, 6, 5)), np.empty((6, 4, 5)))
     np.testing.assert_allclose(np.sum(Y * dY), np.sum(M * dM), rtol=1e-12)
     g, dU = rng.standard_normal((2, 3, 3, 3)), rng.standard_normal((36, 2, 3))
     U, dg = winograd.filter_transform(g), winograd.filter_gradient(dU)
@@ -276,44 +274,16 @@ def test_a_view_into_a_larger_array_with_inf_beside_it_trains_finitely(rng):
 
 def test_on_line_puts_zeros_between_the_rows(rng):
     dy = rng.standard_normal((2, 3, 4, 5))
-    line = fast.on_line(dy, 7)                                            # rows 7 apart
+    work = fast.Workspace()
+    work.get(np, (2, 3, 26), dy.dtype, "dy_line")[...] = np.nan           # a used buffer
+    line = fast.on_line(dy, 7, work)                                      # rows 7 apart
     assert line.shape == (2, 3, 3 * 7 + 5)
     np.testing.assert_array_equal(fast.on_grid(line, 4, 5, 7), dy)
     between = np.ones(line.shape[-1], bool)
     for i in range(4):
         between[i * 7:i * 7 + 5] = False
     np.testing.assert_array_equal(line[..., between], 0)
-    assert fast.on_line(dy, None).shape == (2, 3, 20)                   # plain positions
-
-
-def _page_faults_per_pass():
-    """New pages touched by one Conv2D forward and backward (float32, 128 × 8 × 16 × 16), after
-    three passes of warm-up."""
-    import resource
-    conv = Conv2D(8, 4, 3, padding="same", rng=0)
-    x = np.random.default_rng(0).standard_normal((128, 8, 16, 16)).astype(np.float32)
-    dy = np.ones((128, 4, 16, 16), np.float32)
-    for _ in range(3):
-        conv.forward(x), conv.backward(dy)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(5):
-        conv.forward(x), conv.backward(dy)
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5
-
-
-@pytest.mark.skipif(B.get_backend() != "numpy" or platform.libc_ver()[0] != "glibc",
-                    reason="glibc's malloc on the host")
-def test_work_arrays_are_made_from_freed_memory_not_new_pages():
-    """keep_freed_memory: each pass allocates its work arrays afresh, from memory malloc kept,
-    not from new pages (with glibc's default thresholds: thousands of page faults a pass)."""
-    import ctypes
-    libc = ctypes.CDLL(None)
-    try:
-        libc.mallopt(-1, 128 * 1024), libc.mallopt(-3, 128 * 1024)   # glibc's defaults, fixed
-        assert _page_faults_per_pass() > 1000                        # the check can fail
-    finally:
-        fast.keep_freed_memory()
-    assert _page_faults_per_pass() < 100
+    assert fast.on_line(dy, None, work).shape == (2, 3, 20)             # plain positions
 
 
 def test_batch_chunks_cover_the_batch_once(monkeypatch):
@@ -324,9 +294,10 @@ def test_batch_chunks_cover_the_batch_once(monkeypatch):
     assert list(fast.batch_chunks(np, 4, 1)) == [slice(0, 4)]
 
 
-def test_interleaved_layers_keep_their_own_inputs(rng):
-    """A forward twice, B forward and backward, then A backward is still exact (A's cache holds
-    its own padded input)."""
+def test_interleaved_layers_share_the_workspace_safely(rng):
+    """Layers share the thread's workspace (fast.workspace()): A forward twice, B forward and
+    backward, then A backward is still exact (A's cache holds its own padded input, never a
+    workspace array)."""
     with B.default_dtype("float64"):
         a = Conv2D(2, 2, 3, padding=1, rng=rng)
         b = Conv2D(2, 2, 3, padding=1, rng=rng)
@@ -340,6 +311,28 @@ def test_interleaved_layers_keep_their_own_inputs(rng):
     want_dx, want_dW, _ = conv2d_reference_backward(x2, a.params["W"], dy, 1, 1)
     np.testing.assert_allclose(B.to_numpy(dx), B.to_numpy(want_dx), rtol=0, atol=1e-10)
     np.testing.assert_allclose(B.to_numpy(a.grads["W"]), B.to_numpy(want_dW), rtol=0, atol=1e-10)
+
+
+def test_workspace_hands_out_one_buffer_per_tag():
+    work = fast.Workspace(limit=100)
+    a = work.get(np, (3, 4), np.float64, "cols")
+    assert work.get(np, (2, 5), np.float64, "cols").base is a.base       # same tag: same memory
+    assert not np.shares_memory(work.get(np, (3, 4), np.float64, "dW"), a)
+    assert work.get(np, (3, 4), np.float32, "cols").dtype == np.float32   # dtypes kept apart
+    big = work.get(np, (11, 10), np.float64, "cols")                      # above the limit: fresh
+    assert big.shape == (11, 10) and not np.shares_memory(big, a)
+    assert len(work.buffers) == 3 and max(buf.size for buf in work.buffers.values()) == 12
+    work.clear()
+    assert not work.buffers
+
+
+def test_workspace_limit_and_clear_keep_results_exact(rng, monkeypatch):
+    """Above the workspace's limit the work arrays are fresh; after clear() they are re-created."""
+    monkeypatch.setattr(fast.workspace(), "limit", 10)
+    check_against_reference(rng, 2, 2, 3, 6, 5, 3, 2, "same")
+    fast.workspace().clear()
+    monkeypatch.undo()
+    check_against_reference(rng, 2, 2, 3, 6, 5, 3, 2, "same")
 
 
 # ------------------------------------------------------------------ the reference itself

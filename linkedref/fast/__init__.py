@@ -14,10 +14,10 @@ kernel                                 equals                                   
 ``DataParallel(model)``                ``model`` itself, at one thread             test_fast
 =====================================  ==========================================  ============
 
-``conv`` holds the im2col/GEMM convolution and the Winograd one its wide 3×3 layers take (the
-transforms in ``winograd``); ``threads`` the one setting (``set_threads``) and the pool;
-``parallel`` the one way work is split across threads: the batch, across replicas of the model
-(``DataParallel``).
+``conv`` holds the im2col/GEMM convolution, the Winograd one its wide 3×3 layers take (the
+transforms in ``winograd``) and its per-thread work arrays; ``threads`` the one
+setting (``set_threads``) and the pool; ``parallel`` the one way work is split across threads:
+the batch, across replicas of the model (``DataParallel``).
 """
 from .conv import correlate, input_grad, weight_grad
 from .parallel import DataParallel

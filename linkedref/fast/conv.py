@@ -15,38 +15,33 @@ and w (O, C, kh, kw):
   dcols = w2^T @ dy and adds each kernel offset's columns back into a strided slice of dx.
 
 At stride 1, where the output has few channels (``row_length``), the three passes take cols on
-*line positions* (``line_windows``): the same products in GEMMs of other sizes, so the results
-agree with the plain windows to rounding, not bit for bit. Stride-1 3×3 layers with many channels
-on both sides take Winograd F(4×4, 3×3) in all three passes (``use_winograd`` is the rule).
+*line positions* instead (``line_windows``): each channel's rows read as one line, so the im2col
+copy moves long runs; the GEMM computes a few extra columns between the rows, cut away after
+(``on_grid``), or meeting zeros in dy (``on_line``). The same products, but GEMMs of other sizes
+(BLAS may round a column differently) and, for dW, summed in another order: the results agree
+with the plain windows to rounding, not bit for bit.
+
+Stride-1 3×3 layers with many channels on both sides take another route, all three passes:
+Winograd F(4×4, 3×3) (``winograd``; ``use_winograd`` is the rule, ``_winograd`` the kernel of the
+forward and dx, ``_winograd_weight_grad`` of dW), which does 2.25 products per output and channel
+pair where im2col does 9.
 
 On a CPU every pass runs in chunks of the batch whose columns fit the cache (``batch_chunks``),
-one after the other; dW sums each chunk's products, then the chunks' sums in order. Each pass
-allocates its work arrays afresh; ``keep_freed_memory`` makes that cheap.
+one after the other; dW sums each chunk's products, then the chunks' sums in order.
+
+Work arrays (the im2col columns, dy on line positions, the dilated dy, ...) are reused from one
+call to the next: a fresh multi-megabyte array comes as new pages from the OS, and touching them
+for the first time costs more than the copy written into them. Each thread has its own
+``Workspace`` (``workspace()``), so replicas of a model (``DataParallel``) run these kernels at
+once. Nothing a caller keeps lives in a workspace.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import math
+import threading
 
 from .. import backend as B
 from . import winograd
-
-
-def keep_freed_memory() -> None:
-    """Ask glibc's malloc to keep freed memory for the next request rather than hand it back to
-    the OS (``mallopt``: M_TRIM_THRESHOLD 64 MiB, M_MMAP_THRESHOLD 32 MiB, its largest). Why: a
-    work array allocated on new pages costs a page fault per 4 KiB at first touch, more than the
-    copy written into it. Elsewhere than glibc: nothing."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        libc.mallopt(-1, 64 * 2 ** 20)           # M_TRIM_THRESHOLD = -1 in glibc's malloc.h
-        libc.mallopt(-3, 32 * 2 ** 20)           # M_MMAP_THRESHOLD = -3
-    except (OSError, AttributeError, TypeError):
-        pass
-
-
-keep_freed_memory()
 
 
 def as_strided(x, shape, strides):
@@ -94,8 +89,9 @@ def line_windows(x, kh, kw):
     L = (Ho − 1)·R + Wo. Why: im2col then copies each (c, p, q) as one run of L numbers instead
     of Ho runs of Wo (short rows made the copy slow). The price: the positions i·R + j with
     Wo ≤ j < R, between two output rows, hold pixels that wrap around; their products are extra
-    GEMM columns, thrown away (``on_grid``: any numbers do) or multiplied by zeros (``on_line``:
-    they must be finite, so ``weight_grad`` reads a contiguous x).
+    GEMM columns, thrown away (``on_grid``) or multiplied by zeros (``on_line``). So that those
+    are finite numbers, x must own the memory between its rows: this module passes contiguous
+    arrays (``pad``) or windows of its own buffers (``dx_transposed``).
     """
     N, C, H, W = x.shape
     Ho, Wo = H - kh + 1, W - kw + 1
@@ -111,21 +107,64 @@ def on_grid(a, Ho, Wo, R):
     return as_strided(a, (n, O, Ho, Wo), (sn, sO, R * s, s))
 
 
-def on_line(dy, R):
-    """dy (n, O, Ho, Wo) laid on line positions: (n, O, L), zeros between the rows (so the
-    wrapped-around columns add nothing). R None: just dy as (n, O, Ho·Wo)."""
+def on_line(dy, R, work):
+    """dy (n, O, Ho, Wo) laid on line positions: (n, O, L) of ``work``, zeros between the rows
+    (so the wrapped-around columns add nothing). R None: just dy as (n, O, Ho·Wo)."""
     n, O, Ho, Wo = dy.shape
     if R is None:
         return dy.reshape(n, O, Ho * Wo)
-    line = B.get_array_module(dy).zeros((n, O, (Ho - 1) * R + Wo), dtype=dy.dtype)
+    xp = B.get_array_module(dy)
+    line = work.get(xp, (n, O, (Ho - 1) * R + Wo), dy.dtype, "dy_line")
+    if Ho > 1 and R > Wo:
+        s = line.strides                       # row i's gap: positions i·R + Wo … i·R + R − 1
+        as_strided(line[:, :, Wo:], (n, O, Ho - 1, R - Wo), (s[0], s[1], R * s[2], s[2]))[...] = 0
     on_grid(line, Ho, Wo, R)[...] = dy
     return line
 
 
-def im2col(win, batch_inside=False):
+class Workspace:
+    """Work arrays reused from one call to the next: one flat buffer per tag, handed out as views.
+
+    The rule for what may live here: an array from ``get`` is valid until the next ``get`` with
+    the same tag. So only arrays that no caller keeps come from a workspace (each filled and used
+    up inside one function of this module), and one workspace serves one thread.
+    Requests above ``limit`` elements get a fresh array. ``clear()`` frees the buffers.
+    """
+
+    def __init__(self, limit=2 ** 26):               # elements (256 MiB of float32) per buffer
+        self.limit = limit
+        self.buffers: dict = {}
+
+    def get(self, xp, shape, dtype, tag):
+        """An array of ``shape`` and ``dtype`` on module xp (contents undefined)."""
+        size = math.prod(shape)
+        if size > self.limit:
+            return xp.empty(shape, dtype=dtype)
+        key = (tag, dtype, xp.__name__)
+        buf = self.buffers.get(key)
+        if buf is None or buf.size < size:
+            buf = self.buffers[key] = xp.empty(size, dtype=dtype)
+        return buf[:size].reshape(shape)
+
+    def clear(self):
+        """Free every buffer (they are re-created when next needed)."""
+        self.buffers.clear()
+
+
+_THREAD = threading.local()      # .work: this thread's Workspace
+
+
+def workspace() -> Workspace:
+    """The calling thread's own workspace, created when first needed."""
+    if getattr(_THREAD, "work", None) is None:
+        _THREAD.work = Workspace()
+    return _THREAD.work
+
+
+def im2col(win, work, batch_inside=False):
     """The windows ``win`` of x — ``windows(x, ...)`` (N, C, kh, kw, Ho, Wo) or
-    ``line_windows(x, ...)`` (N, C, kh, kw, L) — copied into cols (N, C·kh·kw, P), a new array;
-    P = Ho·Wo or L, the output positions. (The view is made once per pass, then sliced.)
+    ``line_windows(x, ...)`` (N, C, kh, kw, L) — copied into cols (N, C·kh·kw, P), an array of
+    ``work``; P = Ho·Wo or L, the output positions. (The view is made once per pass, then sliced.)
 
     ``batch_inside=True``: cols (C·kh·kw, N·P) instead, the batch folded in beside the output
     positions (for one GEMM over the whole batch).
@@ -133,7 +172,8 @@ def im2col(win, batch_inside=False):
     (N, C, kh, kw), P = win.shape[:4], math.prod(win.shape[4:])
     if batch_inside:
         win = win.transpose(1, 2, 3, 0, *range(4, win.ndim))   # C, kh, kw, N, positions (view)
-    cols = B.get_array_module(win).ascontiguousarray(win)     # the one copy of the pass
+    cols = work.get(B.get_array_module(win), win.shape, win.dtype, "cols")
+    cols[...] = win                                          # the one copy of the pass
     if batch_inside:
         return cols.reshape(C * kh * kw, N * P)
     return cols.reshape(N, C * kh * kw, P)
@@ -155,36 +195,38 @@ def batch_chunks(xp, N, bytes_per_sample, limit=None):
         yield slice(start, min(start + step, N))
 
 
-def correlate(x, w, stride):
+def correlate(x, w, stride, prepare=None):
     """Valid cross-correlation of x (N, C, H, W) with w (O, C, kh, kw): y (N, O, Ho, Wo), new array.
 
         y[n, o, i, j] = Σ_{c,p,q} w[o, c, p, q] · x[n, c, i·sh + p, j·sw + q]
 
-    (``conv2d_reference`` with no padding and no bias): ``_winograd`` for the layers that
-    ``use_winograd`` picks, ``correlate_im2col`` for the others.
+    (``conv2d_reference`` with no padding and no bias.) One batched GEMM per chunk of the batch:
+    w2 (O, C·kh·kw) @ cols (n, C·kh·kw, P) → (n, O, P), already NCHW (P = Ho·Wo; at stride 1,
+    P = L line positions, then cut to Ho × Wo: ``line_windows``). ``prepare(batch)``, if given,
+    first writes x's samples of each chunk (``dx_transposed``). Layers that ``use_winograd``
+    picks go to ``_winograd`` instead.
     """
-    if use_winograd(w.shape, stride, (x.shape[2] - 2, x.shape[3] - 2), "y"):
-        return _winograd(x, w, frame=x.shape[2:], offset=(0, 0))
-    return correlate_im2col(x, w, stride)
-
-
-def correlate_im2col(x, w, stride):
-    """``correlate`` as one batched GEMM per chunk of the batch: w2 (O, C·kh·kw) @ cols
-    (n, C·kh·kw, P) → (n, O, P), already NCHW (P = Ho·Wo; at stride 1, P = L line positions,
-    then cut to Ho × Wo: ``line_windows``; x may be a view: the columns between its rows go)."""
     xp = B.get_array_module(x)
+    if prepare is None and use_winograd(w.shape, stride, (x.shape[2] - 2, x.shape[3] - 2), "y"):
+        return _winograd(x, w, frame=x.shape[2:], offset=(0, 0))
+    if prepare is None:
+        x = xp.ascontiguousarray(x)          # line positions read x's memory between its rows
     N, O, (C, kh, kw) = x.shape[0], w.shape[0], w.shape[1:]
     Ho, Wo = (x.shape[2] - kh) // stride[0] + 1, (x.shape[3] - kw) // stride[1] + 1
     R = row_length(x, kh, kw, stride, O)
     win = windows(x, kh, kw, stride) if R is None else line_windows(x, kh, kw)
     w2, P = w.reshape(O, C * kh * kw), math.prod(win.shape[4:])
     y = xp.empty((N, O, Ho, Wo), dtype=x.dtype)
+    work = workspace()
     for batch in batch_chunks(xp, N, C * kh * kw * P * x.itemsize):
-        cols = im2col(win[batch])                            # n, C·kh·kw, P
+        if prepare is not None:
+            prepare(batch)
+        cols = im2col(win[batch], work)                      # n, C·kh·kw, P
         if R is None:
             xp.matmul(w2, cols, out=y[batch].reshape(-1, O, P))   # n, O, Ho·Wo
-        else:
-            y[batch] = on_grid(w2 @ cols, Ho, Wo, R)         # n, O, Ho, Wo
+            continue
+        line = xp.matmul(w2, cols, out=work.get(xp, (cols.shape[0], O, P), x.dtype, "y_line"))
+        y[batch] = on_grid(line, Ho, Wo, R)                  # n, O, Ho, Wo
     return y
 
 
@@ -206,24 +248,30 @@ def weight_grad(xpad, dy, kernel_size, stride):
     win = windows(xpad, kh, kw, stride) if R is None else line_windows(xpad, kh, kw)
     K, P = C * kh * kw, math.prod(win.shape[4:])
     dW_t = xp.zeros((K, O), dtype=dy.dtype)
+    work = workspace()
     for batch in batch_chunks(xp, N, K * P * dy.itemsize):   # this chunk's Σ_n cols[n] @ dy[n]^T
-        dW_t += _chunk_product(win[batch], on_line(dy[batch], R))
+        dW_t += _chunk_product(win[batch], on_line(dy[batch], R, work), work)
     return xp.ascontiguousarray(dW_t.T).reshape(O, C, kh, kw)
 
 
-def _chunk_product(win, dy3):
+def _chunk_product(win, dy3, work):
     """Σ_n cols[n] @ dy[n]^T (K, O) over one chunk: windows win (n, C, kh, kw, positions), dy3
     (n, O, P) on the same positions."""
+    xp = B.get_array_module(dy3)
     (n, C, kh, kw), (O, P) = win.shape[:4], dy3.shape[1:]
     K = C * kh * kw
     if P >= K:
-        cols = im2col(win)                                                   # n, K, P
-        return (cols @ dy3.transpose(0, 2, 1)).sum(axis=0)                   # K, O
+        cols = im2col(win, work)                                             # n, K, P
+        per_sample = xp.matmul(cols, dy3.transpose(0, 2, 1),
+                               out=work.get(xp, (n, K, O), dy3.dtype, "dW"))  # n, K, O
+        return per_sample.sum(axis=0)                                        # K, O
     # Few output positions (late layers): each sample's product above would contract over a
     # short P and write a whole K × O block, so instead put the samples beside the positions:
     # one GEMM over n·P, cols as (K, n·P) @ dy as (n·P, O).
-    cols = im2col(win, batch_inside=True)                                      # K, n·P
-    return cols @ dy3.transpose(1, 0, 2).reshape(O, n * P).T                  # K, O
+    cols = im2col(win, work, batch_inside=True)                                # K, n·P
+    dy_t = work.get(xp, (O, n, P), dy3.dtype, "dy_t")
+    dy_t[...] = dy3.transpose(1, 0, 2)
+    return cols @ dy_t.reshape(O, n * P).T                                    # K, O
 
 
 def input_grad(dy, w, stride, x_shape, pads):
@@ -261,7 +309,7 @@ WINOGRAD_MAX_SPARE = {"y": 1.55, "dx": 1.55, "dW": 1.2}
 # about this many bytes (smaller than im2col's chunks: several GEMMs read each chunk in turn).
 WINOGRAD_CHUNK_BYTES = 2 ** 19
 # float32 error bound, relative to max |y|, forward, dx and dW on the tutorial nets' weight scales
-# (test_conv): 4× the largest error measured.
+# (test_conv): measured 1.5e-6–7.2e-6 (im2col beside it 1.8e-7–7.0e-7), set 4× above.
 WINOGRAD_F32_BOUND = 3e-5
 
 
@@ -297,30 +345,38 @@ def _winograd(src, w, frame, offset):
     tH, tW = -(-Ho // 4), -(-Wo // 4)                   # 4×4 output tiles; the frame rounded up
     U = winograd.filter_transform(w)                    # 36, O, C
     y = xp.empty((N, O, Ho, Wo), dtype=dt)
+    work = workspace()
     per_sample = 36 * tH * tW * max(C, O) * src.itemsize
     for batch in batch_chunks(xp, N, per_sample, WINOGRAD_CHUNK_BYTES):
         n = batch.stop - batch.start
         T = n * tH * tW                                 # the chunk's tiles
-        V = _winograd_input_tiles(src[batch], C, (tH, tW), offset)          # 6, 6, C·T
-        M = U @ V.reshape(36, C, T)                                         # 36, O, T
-        Y = winograd.output_transform(M.reshape(6, 6, O * T))               # 4, 4, O·T
-        tiles = Y.reshape(4, 4, O, n, tH, tW).transpose(3, 2, 4, 0, 5, 1)   # n, O, rows, columns
+        V = _winograd_input_tiles(src[batch], C, (tH, tW), offset, work)     # 6, 6, C·T
+        M = xp.matmul(U, V.reshape(36, C, T), out=work.get(xp, (36, O, T), dt, "wino_m"))
+        Y = winograd.output_transform(M.reshape(6, 6, O * T),
+                                      work.get(xp, (4, 4, O * T), dt, "wino_y"),
+                                      work.get(xp, (4, 6, O * T), dt, "wino_half"))
+        tiles = work.get(xp, (n, O, tH, 4, tW, 4), dt, "wino_tiles")   # n, O, rows, columns
+        tiles[...] = Y.reshape(4, 4, O, n, tH, tW).transpose(3, 2, 4, 0, 5, 1)
         y[batch] = tiles.reshape(n, O, 4 * tH, 4 * tW)[:, :, :Ho, :Wo]
     return y
 
 
-def _winograd_input_tiles(src, C, tiles, offset):
+def _winograd_input_tiles(src, C, tiles, offset, work):
     """V (6, 6, C·T): the transformed 6×6 input tiles of one chunk, src (n, C, h, w) placed at
     ``offset`` in a frame of zeros holding the tiles (tH, tW) (4 apart: tile (i, j) starts at
     pixel (4i, 4j)). T = n·tH·tW."""
     xp, dt = B.get_array_module(src), src.dtype
     (n, _, h, wd), (tH, tW), (oy, ox) = src.shape, tiles, offset
     T = n * tH * tW
-    X = xp.zeros((n, C, 4 * tH + 2, 4 * tW + 2), dtype=dt)         # the chunk in its frame
+    X = work.get(xp, (n, C, 4 * tH + 2, 4 * tW + 2), dt, "wino_x")   # the chunk in its frame
+    X[:, :, :oy], X[:, :, oy + h:], X[:, :, :, :ox], X[:, :, :, ox + wd:] = 0, 0, 0, 0
     X[:, :, oy:oy + h, ox:ox + wd] = src
     sn, sc, sh, sw = X.strides
-    d = as_strided(X, (6, 6, C, n, tH, tW), (sh, sw, sc, sn, 4 * sh, 4 * sw))   # tiles (view)
-    return winograd.input_transform(xp.ascontiguousarray(d).reshape(6, 6, C * T))
+    d = work.get(xp, (6, 6, C, n, tH, tW), dt, "wino_d")
+    d[...] = as_strided(X, d.shape, (sh, sw, sc, sn, 4 * sh, 4 * sw))
+    return winograd.input_transform(d.reshape(6, 6, C * T),
+                                    work.get(xp, (6, 6, C * T), dt, "wino_v"),
+                                    work.get(xp, (6, 6, C * T), dt, "wino_half"))
 
 
 def _winograd_weight_grad(xpad, dy):
@@ -333,16 +389,22 @@ def _winograd_weight_grad(xpad, dy):
     (N, C), (O, Ho, Wo), dt = xpad.shape[:2], dy.shape[1:], dy.dtype
     tH, tW = -(-Ho // 4), -(-Wo // 4)
     dU = xp.zeros((36, O, C), dtype=dt)
+    work = workspace()
     per_sample = 36 * tH * tW * max(C, O) * dy.itemsize
     for batch in batch_chunks(xp, N, per_sample, WINOGRAD_CHUNK_BYTES):
         n = batch.stop - batch.start
         T = n * tH * tW
-        V = _winograd_input_tiles(xpad[batch], C, (tH, tW), (0, 0))          # 6, 6, C·T
-        frame = xp.zeros((n, O, 4 * tH, 4 * tW), dtype=dt)                  # dy, zeros after
+        V = _winograd_input_tiles(xpad[batch], C, (tH, tW), (0, 0), work)     # 6, 6, C·T
+        frame = work.get(xp, (n, O, 4 * tH, 4 * tW), dt, "wino_dy")        # dy, zeros after
+        frame[:, :, Ho:], frame[:, :, :, Wo:] = 0, 0
         frame[:, :, :Ho, :Wo] = dy[batch]
-        dY = frame.reshape(n, O, tH, 4, tW, 4).transpose(3, 5, 1, 0, 2, 4)  # 4, 4, O, n, tH, tW
-        dM = winograd.output_gradient_transform(xp.ascontiguousarray(dY).reshape(4, 4, O * T))
-        dU += dM.reshape(36, O, T) @ V.reshape(36, C, T).transpose(0, 2, 1)
+        dY = work.get(xp, (4, 4, O, n, tH, tW), dt, "wino_dy_tiles")
+        dY[...] = frame.reshape(n, O, tH, 4, tW, 4).transpose(3, 5, 1, 0, 2, 4)
+        dM = winograd.output_gradient_transform(dY.reshape(4, 4, O * T),
+                                                work.get(xp, (6, 6, O * T), dt, "wino_m"),
+                                                work.get(xp, (6, 4, O * T), dt, "wino_y"))
+        dU += xp.matmul(dM.reshape(36, O, T), V.reshape(36, C, T).transpose(0, 2, 1),
+                        out=work.get(xp, (36, O, C), dt, "wino_du"))
     return winograd.filter_gradient(dU)
 
 
@@ -361,11 +423,16 @@ def dx_transposed(dy, w, stride, x_shape, pads):
     # summed over o (so W's channel axes swap). Only rows/columns r of the real input
     # (top ≤ r < top + H) are needed, so the buffer is sliced to exactly those windows.
     Hd, Wd = H + top + bottom + kh - 1, W + left + right + kw - 1
-    dyd = xp.zeros((N, O, Hd, Wd), dtype=dy.dtype)                    # dilated + padded dy
-    dyd[:, :, kh - 1:kh - 1 + (Ho - 1) * sh + 1:sh, kw - 1:kw - 1 + (Wo - 1) * sw + 1:sw] = dy
+    dyd = workspace().get(xp, (N, O, Hd, Wd), dy.dtype, "dyd")         # dilated + padded dy
+
+    def dilate(batch):                       # dy dilated and padded, into the chunk's samples
+        dyd[batch].fill(0)
+        dyd[batch, :, kh - 1:kh - 1 + (Ho - 1) * sh + 1:sh,
+            kw - 1:kw - 1 + (Wo - 1) * sw + 1:sw] = dy[batch]
+
     window = dyd[:, :, top:top + H + kh - 1, left:left + W + kw - 1]   # view
     w_flip = xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))   # C, O, kh, kw
-    return correlate_im2col(window, w_flip, (1, 1))                    # N, C, H, W
+    return correlate(window, w_flip, (1, 1), prepare=dilate)          # N, C, H, W
 
 
 def dx_col2im(dy, w, stride, x_shape, pads):
@@ -382,10 +449,12 @@ def dx_col2im(dy, w, stride, x_shape, pads):
     R = row_length(dxpad, kh, kw, stride, O)                # Wp or None
     w2_t, K = w.reshape(O, C * kh * kw).T, C * kh * kw
     P = Ho * Wo if R is None else (Ho - 1) * R + Wo
-    positions = (Ho, Wo) if R is None else (P,)
+    positions, work = ((Ho, Wo) if R is None else (P,)), workspace()
     for batch in batch_chunks(xp, N, K * P * dy.itemsize):
         # y[n, :, i, j] = w2 @ cols[n, :, (i, j)]  ⇒  dcols[n] = w2^T (K, O) @ dy[n] (O, P)
-        dcols = w2_t @ on_line(dy[batch], R)                          # n, K, P
+        dy3 = on_line(dy[batch], R, work)                             # n, O, P
+        dcols = work.get(xp, (dy3.shape[0], K, P), dy.dtype, "dcols")
+        xp.matmul(w2_t, dy3, out=dcols)
         add_back(dxpad[batch], dcols.reshape(-1, C, kh, kw, *positions), stride, R)
     return dxpad[:, :, top:top + H, left:left + W]                  # N, C, H, W (view)
 

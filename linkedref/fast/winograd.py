@@ -59,33 +59,36 @@ def filter_transform(w):
     return xp.ascontiguousarray(u.transpose(2, 3, 0, 1), dtype=w.dtype).reshape(36, O, C)
 
 
-def input_transform(d):
-    """V (6, 6, C·T) = Bᵀ d B for every tile: d (6, 6, C·T) the tiles' pixels (``both_sides``)."""
-    return both_sides(BT, d)
+def input_transform(d, out, half):
+    """V = Bᵀ d B for every tile: d (6, 6, C·T) the tiles' pixels, V (6, 6, C·T) into ``out``;
+    ``half`` (6, 6, C·T) a work array.
 
-
-def output_transform(M):
-    """Y (4, 4, O·T) = Aᵀ M A for every tile and output channel: M (6, 6, O·T)."""
-    return both_sides(AT, M)
-
-
-def output_gradient_transform(dY):
-    """dM (6, 6, O·T) = A dY Aᵀ for every tile and output channel: dY (4, 4, O·T) the gradient of
-    Y, dM the gradient of M (``output_transform``'s input); A = (Aᵀ)ᵀ (6×4)."""
-    return both_sides(tuple(zip(*AT)), dY)
-
-
-def both_sides(m, t):
-    """m t mᵀ over t's first two axes, for each position k of the last: m (r, s), t (s, s, k) →
-    (r, r, k). Two steps, each a GEMM with m on the left, no transposes:
-
-        half[a, q] = Σ_p m[a, p] t[p, q]       (one GEMM, m @ t as (s, s·k))
-        out[a, b]  = Σ_q m[b, q] half[a, q]    (a GEMM for each a)
+        half[a, q] = Σ_p Bᵀ[a, p] d[p, q]       (one GEMM, Bᵀ @ d as (6, 6·C·T))
+        V[a, b]    = Σ_q Bᵀ[b, q] half[a, q]    (a GEMM for each a)
     """
-    xp = B.get_array_module(t)
-    m = xp.asarray(m, dtype=t.dtype)                                        # r, s
-    half = (m @ t.reshape(t.shape[0], -1)).reshape(len(m), t.shape[1], -1)  # r, s, k
-    return m @ half                                                         # r, r, k
+    xp = B.get_array_module(d)
+    bt = xp.asarray(BT, dtype=d.dtype)
+    xp.matmul(bt, d.reshape(6, -1), out=half.reshape(6, -1))
+    return xp.matmul(bt, half, out=out)
+
+
+def output_transform(M, out, half):
+    """Y = Aᵀ M A for every tile and output channel: M (6, 6, O·T), Y (4, 4, O·T) into ``out``;
+    ``half`` (4, 6, O·T) a work array. The same two steps as ``input_transform``, with Aᵀ."""
+    xp = B.get_array_module(M)
+    at = xp.asarray(AT, dtype=M.dtype)
+    xp.matmul(at, M.reshape(6, -1), out=half.reshape(4, -1))
+    return xp.matmul(at, half, out=out)
+
+
+def output_gradient_transform(dY, out, half):
+    """dM = A dY Aᵀ for every tile and output channel: dY (4, 4, O·T) the gradient of Y, dM
+    (6, 6, O·T) into ``out``, the gradient of M (``output_transform``'s input); ``half``
+    (6, 4, O·T) a work array. The two steps of ``input_transform``, with A = (Aᵀ)ᵀ (6×4)."""
+    xp = B.get_array_module(dY)
+    a = xp.asarray(AT, dtype=dY.dtype).T
+    xp.matmul(a, dY.reshape(4, -1), out=half.reshape(6, -1))
+    return xp.matmul(a, half, out=out)
 
 
 def filter_gradient(dU):
