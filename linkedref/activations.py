@@ -123,8 +123,8 @@ class Activation(Layer):
     What takes a unit (``lk.check_linkage``, ``lk.diagnostics.dead_units``, ``Recorder``,
     ``Linked``'s members, ``lk.register_activation`` and the builders) works by this protocol;
     a layer that is not an Activation, which they cannot judge as a unit, gets a warning
-    (``check_linkage``: an error) saying so. A unit of one's own, end to end:
-    tests/user_units/lk_softplus.py.
+    (``check_linkage``: an error) saying so. A unit of one's own, end to end: README.md's
+    "Write your own linked unit" and the reading site's guide.
     """
 
     def check_input(self, x, ndims=None, channels=None):

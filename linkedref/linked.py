@@ -53,7 +53,7 @@ def halves(dy):
 class LKReLU(Activation):
     """LK-ReLU (= CReLU): y = concat(relu(z), relu(−z)) on axis 1.   (N, C, ...) → (N, 2C, ...)
 
-    Cache: the input z.
+    Cache: the masks z > 0 and z < 0 (booleans: a quarter of z's bytes each), all backward needs.
     """
 
     expansion = 2
@@ -62,7 +62,7 @@ class LKReLU(Activation):
         self.check_input(x)
         y = relu(B.get_array_module(x).concatenate([x, -x], axis=1))   # N, 2C, ...
         # = concat(relu(z), relu(−z)): ReLU applied to z and −z side by side
-        self.save_for_backward(x, output_shape=y.shape)
+        self.save_for_backward((x > 0, x < 0), output_shape=y.shape)
         return y
 
     def backward(self, dy, need_dx=True):
@@ -74,9 +74,9 @@ class LKReLU(Activation):
         Held by the cases "LKReLU (2D)", "LKReLU (4D)" and tests/test_linked.py::
         test_lkrelu_backward_is_the_crelu_one_liner, test_mirror_classes_equal_general_linked.
         """
-        z = self.saved(dy)
+        pos, neg = self.saved(dy)                  # [z > 0], [z < 0]: N, C, ...
         dy_a, dy_b = halves(dy)
-        return dy_a * (z > 0) - dy_b * (z < 0)
+        return dy_a * pos - dy_b * neg
 
 
 class LKLeakyReLU(Activation):

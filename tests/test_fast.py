@@ -15,7 +15,9 @@ import linkedref.backend as B
 from linkedref.fast import threads as T
 from linkedref.fast.parallel import DataParallel
 
-pytestmark = pytest.mark.skipif(B.get_backend() != "numpy", reason="threads split NumPy work")
+# set_threads(n > 1) says once that only DataParallel uses the threads; these tests use it.
+pytestmark = [pytest.mark.skipif(B.get_backend() != "numpy", reason="threads split NumPy work"),
+              pytest.mark.filterwarnings("ignore:set_threads")]
 
 
 @pytest.fixture(autouse=True)

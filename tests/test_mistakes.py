@@ -181,7 +181,8 @@ def test_set_threads_above_one_warns_once_that_only_data_parallel_uses_them(monk
     monkeypatch.setitem(threads._state, "warned", False)
     before = threads._state["threads"]
     try:
-        with pytest.warns(UserWarning, match=r"only a model wrapped in lk\.fast\.DataParallel"):
+        with pytest.warns(UserWarning, match=r"lk\.fast\.DataParallel\(model\) trains on 2 "
+                                             r"threads; a model not wrapped in it trains on one"):
             lk.set_threads(2)
         with warnings.catch_warnings(record=True) as log:
             warnings.simplefilter("always")

@@ -47,8 +47,8 @@ def set_threads(n) -> None:
         raise ValueError(f"set_threads: expected an integer ≥ 1 or None (every core), got {n!r}")
     if n is not None and n > 1 and not _state["warned"]:
         _state["warned"] = True
-        warnings.warn(f"set_threads({n}): only a model wrapped in lk.fast.DataParallel(model) "
-                      "uses more than one thread; a plain model trains on one (BLAS is held to "
+        warnings.warn(f"set_threads({n}): a model wrapped in lk.fast.DataParallel(model) trains "
+                      f"on {n} threads; a model not wrapped in it trains on one (BLAS is held to "
                       "one thread as well)", UserWarning, stacklevel=2)
     if n is None and _state["limiter"] is not None:
         _state["limiter"].restore_original_limits()
