@@ -59,6 +59,10 @@ def member_outputs(layer, who="check_linkage"):
     def columns(z):
         x = B.asarray(numpy.repeat(z[:, None], C, axis=1), dtype="float64")   # n, C
         y = B.to_numpy(probe.forward(x, training=False))                     # n, d·C
+        if y.shape[1] != d * C:
+            raise ValueError(f"{who}: {layer.name} outputs {y.shape[1]} channels for {C} input "
+                             f"channel(s), but its expansion is {d}; set expansion = "
+                             f"{y.shape[1] // C} in the class (outputs per input channel)")
         return y.reshape(z.size, d, C)
     return columns
 
@@ -84,14 +88,15 @@ def _function_columns(functions):
     return columns
 
 
-def check_linkage(linkage, z=None, *, z_range=(-5.0, 5.0), num=2001, tol=1e-6, eps=1e-5):
+def check_linkage(linkage, z=None, *, z_range=(-20.0, 20.0), num=4001, tol=1e-6, eps=1e-5):
     """Check numerically that for every z some member of ``linkage`` has a non-zero derivative.
 
     Args:
         linkage: a linked layer (``Linked``, ``LKReLU``, ...; also a single activation, d = 1),
             or a list of scalar functions g_i(z) of a float64 array (single activation layers
             allowed in the list).
-        z: the points to check (default: ``num`` points evenly over ``z_range``).
+        z: the points to check (default: ``num`` points evenly over ``z_range``, wide enough
+            to reach the tails where a single member flattens: tanh, sigmoid, SELU's z < 0).
         tol: a derivative with |g_i'(z)| ≤ tol counts as zero.
         eps: the step of the central difference g_i'(z) ≈ (g_i(z + eps) − g_i(z − eps)) / 2eps,
             computed from forward values only, independent of any backward code. (At a kink the

@@ -150,11 +150,13 @@ def _as_labels(name, labels, N, K):
     """``labels`` checked as N integer class indices in [0, K); host labels are range-checked."""
     if not B.is_array(labels):
         labels = numpy.asarray(labels)
+    one_hot = labels.ndim == 2 and labels.shape == (N, K)
+    hint = "; one-hot labels? pass y.argmax(1)" if one_hot else ""
     if labels.dtype.kind not in "iu":
-        raise TypeError(f"{name}: expected integer class labels, got dtype {labels.dtype}")
+        raise TypeError(f"{name}: expected integer class labels, got dtype {labels.dtype}{hint}")
     if tuple(labels.shape) != (N,):
         raise ValueError(f"{name}: expected labels of shape ({N},) to match logits with N={N}, "
-                         f"got shape {tuple(labels.shape)}")
+                         f"got shape {tuple(labels.shape)}{hint}")
     if isinstance(labels, numpy.ndarray):
         low, high = int(labels.min()), int(labels.max())
         if low < 0 or high >= K:

@@ -24,12 +24,16 @@ from __future__ import annotations
 
 import inspect
 
+import numpy
+
 from . import backend as B
+from .activations import Activation
 from .batchnorm import BatchNorm
 from .conv import Conv2D, same_padding
 from .dense import Dense
 from .dropout import Dropout
 from .layer import Layer, Sequential, input_error
+from .linkage import member_outputs
 from .pooling import GlobalAvgPool2D, MaxPool2D
 from .registry import unit_maker
 from .reshape import Flatten
@@ -52,6 +56,8 @@ class _Stack:
         self.channels, self.linked = int(channels), False
         self.layers = []
         probe = _activation(builder, act)                     # fail early on a bad unit
+        if isinstance(probe, Activation):                     # its output has expansion·C?
+            member_outputs(probe, builder)(numpy.linspace(-1, 1, 5))
         self.expansion = probe.expansion
         if init == "looks_linear" and self.expansion != 2:
             raise ValueError(f"{builder}: init='looks_linear' needs a mirror-linked activation "

@@ -68,8 +68,8 @@ class Optimizer:
 
     def __init__(self, model, lr: float, decay: float = 0.0, schedule=None):
         if not (hasattr(model, "params") and hasattr(model, "grads")):
-            raise TypeError(f"{self.name}: the model needs .params and .grads dicts, "
-                            f"got a {type(model).__name__}")
+            raise TypeError(f"{self.name}: pass the model itself (its .params and .grads are "
+                            f"read at every step), got a {type(model).__name__}")
         _require(self.name, "lr", lr, _finite_real(lr) and lr > 0, "a finite number > 0")
         _require(self.name, "decay", decay, _finite_real(decay) and decay >= 0,
                  "a finite number ≥ 0")

@@ -5,7 +5,8 @@ in a fresh folder the way a reader runs them:
 - a python block whose first line is ``# NAME.py`` is the file the guide tells the reader to
   write: it is written there under that name;
 - every other python block runs, one after the other, in one namespace, from that folder;
-- a bash line ``python NAME.py`` runs the reader's file; a bash line that runs a tutorial with
+- the reader's file runs where the guide says ``python NAME.py``, and passes the project's
+  ruff check, since the guide puts it in the repository's folder; a bash line that runs a tutorial with
   ``--activation`` runs it as written but in smoke mode (``--smoke`` for ``--quick``: the same
   code on a few steps; marked slow) once the tutorial takes that option, and is skipped, saying
   so, until then.
@@ -88,12 +89,15 @@ def test_the_guide_runs_as_written(guide, tmp_path, monkeypatch):
         backend.set_backend(before)
         for module in [m for m in sys.modules if f"{m}.py" in files]:
             del sys.modules[module]
-    for command in _commands(blocks):
-        words = command.split()
-        if words[:1] == ["python"] and words[1] in files:
-            run = subprocess.run([sys.executable, *words[1:]], cwd=tmp_path, env=_env(tmp_path),
+    for name in files:
+        if f"python {name}" in GUIDES[guide]:         # the guide says to run it
+            run = subprocess.run([sys.executable, name], cwd=tmp_path, env=_env(tmp_path),
                                  capture_output=True, text=True, timeout=300)
-            assert run.returncode == 0, f"{guide}: {command}\n{run.stdout}\n{run.stderr}"
+            assert run.returncode == 0, f"{guide}: python {name}\n{run.stdout}\n{run.stderr}"
+        lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--config",
+                               str(ROOT / "pyproject.toml"), name], cwd=tmp_path,
+                              capture_output=True, text=True)  # a reader's file in the repo
+        assert lint.returncode == 0, f"{guide}: ruff on {name}\n{lint.stdout}"  # passes ruff
 
 
 def _tutorial_commands():

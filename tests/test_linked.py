@@ -7,7 +7,7 @@ from _activation_inputs import sigmoid
 
 import linkedref as lk
 import linkedref.backend as B
-from linkedref.activations import ELU, PReLU, ReLU, Sigmoid, Swish, Tanh
+from linkedref.activations import ELU, SELU, PReLU, ReLU, Sigmoid, Swish, Tanh
 from linkedref.gradcheck import away_from_kinks, run_cases
 from linkedref.gradcheck.cases_activations import CASES
 from linkedref.linkage import check_linkage
@@ -145,11 +145,31 @@ def test_check_linkage_rejects_a_non_link():
     result = check_linkage([relu, relu])
     assert not result
     assert result.failures.size > 0 and result.failures.max() < 0
-    np.testing.assert_allclose(result.failures.min(), -5.0)
+    np.testing.assert_allclose(result.failures.min(), -20.0)     # the default range's edge
     assert "ok=False" in repr(result)
     assert not check_linkage(Linked(ReLU(), ReLU()))        # same, as a layer
     assert not check_linkage(ReLU())                         # a single ReLU dies for z < 0
     assert not check_linkage([Sigmoid()], z_range=(-40, 40))  # saturates: slope below tol
+    assert not check_linkage(Tanh()) and not check_linkage(SELU())   # flat in the default tails
+
+
+def test_a_unit_whose_output_disagrees_with_its_expansion_is_named():
+    class Forgot(lk.Activation):                     # two members, expansion left at 1
+        def forward(self, x, training=False):
+            y = B.get_array_module(x).concatenate([x, -x], axis=1)
+            self.save_for_backward(x, output_shape=y.shape)
+            return y
+
+        def backward(self, dy, need_dx=True):
+            return dy[:, :dy.shape[1] // 2] - dy[:, dy.shape[1] // 2:]
+
+    for call, who in ((lambda: check_linkage(Forgot()), "check_linkage"),
+                      (lambda: lk.diagnostics.dead_definition(Forgot()), "dead_definition"),
+                      (lambda: lk.depth_net(depth=3, activation=Forgot), "depth_net")):
+        with pytest.raises(ValueError, match=rf"{who}: Forgot outputs 2 channels for 1 input "
+                                             r"channel\(s\), but its expansion is 1; set "
+                                             r"expansion = 2"):
+            call()
 
 
 def test_check_linkage_range_and_points():

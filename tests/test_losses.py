@@ -161,3 +161,14 @@ def test_device_labels_with_host_outputs_are_a_clear_error(crit, what, shape, rn
     labels.shape, labels.ndim = ((3,), 1) if what == "labels" else ((3, 1), 2)
     with pytest.raises(TypeError, match=f"{crit.name}: the {what} are a CuPy .* NumPy"):
         crit.forward(rng.standard_normal(shape).astype(np.float32), labels)   # host outputs
+
+
+def test_one_hot_labels_get_the_argmax_hint():
+    loss = SoftmaxCrossEntropy()
+    logits = np.zeros((4, 3), dtype=np.float32)
+    one_hot = np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
+    with pytest.raises(TypeError, match=r"integer class labels, got dtype float32; one-hot "
+                                        r"labels\? pass y\.argmax\(1\)"):
+        loss.forward(logits, one_hot)
+    with pytest.raises(ValueError, match=r"shape \(4, 3\); one-hot labels\? pass y\.argmax\(1\)"):
+        loss.forward(logits, one_hot.astype(np.int64))

@@ -185,8 +185,11 @@ def test_bad_hyperparameters(make, match, rng):
 
 
 def test_bad_models_and_schedules(rng):
-    with pytest.raises(TypeError, match="Adam: the model needs .params and .grads"):
+    with pytest.raises(TypeError, match=r"Adam: pass the model itself \(its \.params and \.grads"):
         Adam(object())
+    model = Model(rng)
+    with pytest.raises(TypeError, match=r"Adam: pass the model itself .*got a dict"):
+        Adam(model.params)                        # the Keras/PyTorch habit: the parameters
     with pytest.raises(TypeError, match="schedule must be callable"):
         SGD(Model(rng), schedule={10: 0.1})
     with pytest.raises(ValueError, match="StepSchedule: factors"):
