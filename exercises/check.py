@@ -144,7 +144,8 @@ def check_3(m, rng):
 
 
 def check_4(m, rng):
-    z = numpy.linspace(-3.0, 3.0, 601)
+    truths = {name: lk.check_linkage(members) for name, members in m.CANDIDATES.items()}
+    z = next(iter(truths.values())).z            # check_linkage's default grid: both tails
     verdicts = [m.IS_LINKAGE.get(name) for name in m.CANDIDATES]
     try:
         answers = {name: m.is_linkage(g, z) for name, g in m.CANDIDATES.items()}
@@ -153,8 +154,7 @@ def check_4(m, rng):
             raise NotAttempted from None
         answers = None
     problems = [] if answers is not None else ["is_linkage is not written yet"]
-    for name, members in m.CANDIDATES.items():
-        truth = lk.check_linkage(members, z)
+    for name, truth in truths.items():
         why = ("at every z some member has a slope ≠ 0" if truth else
                f"at z = {truth.failures[0]:.3g} (and {truth.failures.size - 1} more points) "
                "every member's slope is 0")
@@ -305,17 +305,33 @@ def run(n, seed=0):
     return ("wrong" if problems else "passed"), problems
 
 
-def report(n, status, problems, all_hints=False) -> str:
+# A diagnosis in the problems → a word of the hint that speaks to that mistake.
+MATCHING = {"sign flipped?": "sign", "a scale factor": "mean", "transposed axes?": "shape",
+            "wrong axes?": "sum"}
+SITE_NOTE = " (build the reading site first: README.md's command under 'Three commands')"
+
+
+def matching_hint(hints, problems):
+    """(i, hint): the first hint that speaks to a diagnosed sign, scale or axis mistake; else 1."""
+    said = " ".join(problems)
+    return next(((i, h) for i, h in hints for d, w in MATCHING.items() if d in said and w in h),
+                hints[0])
+
+
+def report(n, status, problems, all_hints=False, site_note=True) -> str:
     info = parts(n)
     lines = [f"Exercise {n} — {info['title']} ({EXERCISES[n]}.py): {status}"]
     lines += [f"  - {p}" for p in problems]
-    hints = info["hints"] if all_hints else info["hints"][:1] if status == "wrong" else []
-    lines += [f"  Hint {i}: {h}" for i, h in enumerate(hints, 1)]
+    hints = list(enumerate(info["hints"], 1))
+    if not all_hints:
+        hints = [matching_hint(hints, problems)] if status == "wrong" else []
+    lines += [f"  Hint {i}: {h}" for i, h in hints]
     if status == "wrong" and not all_hints:
         lines.append(f"  (python exercises/check.py {n} --hints shows all {len(info['hints'])} "
                      "hints)")
     if status == "passed" or all_hints:
-        lines.append(f"  The library's answer, annotated: {info['answer']}")
+        lines.append(f"  The library's answer, annotated: {info['answer']}"
+                     + (SITE_NOTE if site_note else ""))
     return "\n".join(lines)
 
 
@@ -353,10 +369,12 @@ def main(argv=None) -> int:
         parser.error(f"expected an exercise number 1–{len(EXERCISES)} or all, got {args.which!r}")
     numbers = list(EXERCISES) if args.which == "all" else [int(args.which)]
     counts = {"passed": 0, "wrong": 0, "not attempted yet": 0}
+    noted = False                                    # the site note goes on the first link only
     for n in numbers:
         status, problems = run(n)
         counts[status] += 1
-        print(report(n, status, problems, args.hints))
+        print(report(n, status, problems, args.hints, site_note=not noted))
+        noted = noted or status == "passed" or args.hints
     if len(numbers) > 1:
         print(", ".join(f"{v} {k}" for k, v in counts.items()))
     return 1 if counts["wrong"] else 0

@@ -49,7 +49,7 @@ def fill(n, monkeypatch):
         def is_linkage(members, z, tol=1e-6, eps=1e-5):
             return bool(lk.check_linkage(members, z, tol=tol, eps=eps))
         monkeypatch.setattr(module, "is_linkage", is_linkage)
-        monkeypatch.setattr(module, "IS_LINKAGE", {name: is_linkage(g, [-2.0, -1.0, 1.0, 2.0])
+        monkeypatch.setattr(module, "IS_LINKAGE", {name: bool(lk.check_linkage(g))
                                                    for name, g in module.CANDIDATES.items()})
     elif n == 5:
         def forward(self, x, training=False):
@@ -113,6 +113,33 @@ def test_slope_gradient_not_summed_over_positions(monkeypatch):
         return dz
     msg = _wrong(3, monkeypatch, "LKPReLU", backward)
     assert "'alpha' has shape (3, 4, 5), expected (3,) — a sum over the wrong axes?" in msg
+
+
+def test_slope_gradient_added_into_grads(monkeypatch):
+    """Right on a fresh layer, but a second backward doubles it: gradcheck's second pass says so."""
+    def backward(self, dy, need_dx=True):
+        alpha = self.grads["alpha"]                      # the previous backward's array
+        dz = lk.LKPReLU.backward(self, dy)               # the right dz and alpha_mirror
+        xp, z = B.get_array_module(dy), self.saved(dy)
+        self.grads["alpha"] = alpha
+        self.grads["alpha"] += (_halves(dy)[0] * xp.minimum(z, 0)).sum(axis=(0, 2, 3))
+        return dz
+    msg = _wrong(3, monkeypatch, "LKPReLU", backward)
+    assert msg.startswith("parameter 'alpha': a second backward on the same input gave 2.00× the "
+                          "first")
+    assert msg.endswith("backward adds into self.grads[k] instead of setting it "
+                        "(self.grads[k] = ...)")
+    assert "member" not in msg
+
+
+def test_a_diagnosis_shows_the_hint_that_matches_it(monkeypatch):
+    def backward(self, dy, need_dx=True):               # dz = dy_a·g'(z) + dy_b·g'(−z)
+        dy_a, dy_b = _halves(dy)
+        return lk.LKReLU.backward(self, B.get_array_module(dy).concatenate([dy_a, -dy_b], 1))
+    _wrong(1, monkeypatch, "LKReLU", backward)
+    text = check.report(1, *check.run(1))
+    assert "sign flipped?" in text and "  Hint 2: By the chain rule" in text
+    assert "Hint 1" not in text and "--hints shows all 3 hints" in text
 
 
 def test_dense_weight_gradient_transposed(monkeypatch):
@@ -200,9 +227,20 @@ def test_two_copies_of_relu_called_a_linkage(monkeypatch):
     module = fill(4, monkeypatch)
     monkeypatch.setitem(module.IS_LINKAGE, "relu(z), relu(z) (two copies)", True)
     status, problems = check.run(4)
+    z = lk.check_linkage([lambda z: z]).z                    # the checker's grid: the default one
     assert status == "wrong" and problems == [
-        "IS_LINKAGE['relu(z), relu(z) (two copies)'] is True, but at z = -3 (and 299 more "
-        "points) every member's slope is 0"]
+        f"IS_LINKAGE['relu(z), relu(z) (two copies)'] is True, but at z = {z[0]:.3g} (and "
+        f"{(z < 0).sum() - 1} more points) every member's slope is 0"]
+
+
+def test_tanh_alone_is_no_linkage_over_the_default_grid(monkeypatch):
+    """tanh' vanishes in both tails (|z| ≳ 9): the checker reaches them, as check_linkage does."""
+    module = fill(4, monkeypatch)
+    assert module.IS_LINKAGE["tanh(z) alone"] is False
+    monkeypatch.setitem(module.IS_LINKAGE, "tanh(z) alone", True)
+    status, problems = check.run(4)
+    assert status == "wrong" and len(problems) == 1
+    assert problems[0].startswith("IS_LINKAGE['tanh(z) alone'] is True, but at z = -20 ")
 
 
 def test_adam_in_pytorchs_form(monkeypatch):
@@ -243,6 +281,16 @@ def test_command_line(capsys, monkeypatch):
     with pytest.raises(SystemExit):
         check.main(["12"])
     assert "expected an exercise number 1–11 or all, got '12'" in capsys.readouterr().err
+
+
+def test_the_site_note_comes_once_with_the_answer_links(capsys, monkeypatch):
+    fill(1, monkeypatch)
+    fill(2, monkeypatch)
+    assert check.main(["all"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(check.SITE_NOTE) == 1 and out.count("The library's answer, annotated") == 2
+    assert "annotated: site/annotated/linked.html#LKReLU.backward (build the reading site first: " \
+        "README.md's command under 'Three commands')\n" in out
 
 
 def test_wrong_answer_prints_the_first_hint(monkeypatch):

@@ -244,6 +244,64 @@ def test_a_wrong_gradient_shape_names_the_likely_cause(rng):
         gradcheck(_TransposedW(B.asarray(rng.standard_normal((4, 3)))), rng.standard_normal((2, 4)))
 
 
+# ------------------------------------- backward sets self.grads[k]: never adds, never writes in
+class _AddsIntoGrads(Affine):
+    """Affine whose backward adds dL/db into self.grads["b"] (``+=``), or with ``in_place`` writes
+    it into the old array (``[...] =``). Right on a fresh layer, whose grads start at 0."""
+
+    def __init__(self, d, rng, in_place=False):
+        super().__init__(d, rng)
+        self.in_place = in_place
+
+    def backward(self, dy):
+        b = self.grads["b"]
+        dx = super().backward(dy)
+        if self.in_place:
+            b[...] = self.grads["b"]
+        else:
+            b += self.grads["b"]
+        self.grads["b"] = b
+        return dx
+
+
+def test_a_backward_that_adds_into_grads_is_caught(rng):
+    msg = _failure(_AddsIntoGrads(3, rng), rng.standard_normal((2, 3)))
+    assert msg.startswith("gradcheck _AddsIntoGrads: parameter 'b': a second backward on the same "
+                          "input gave 2.00× the first (at ")
+    assert "first +" in msg or "first -" in msg                  # the numbers
+    assert msg.endswith("backward adds into self.grads[k] instead of setting it "
+                        "(self.grads[k] = ...)")
+
+
+def test_a_backward_that_writes_into_the_old_grad_is_caught(rng):
+    msg = _failure(_AddsIntoGrads(3, rng, in_place=True), rng.standard_normal((2, 3)))
+    assert msg == ("gradcheck _AddsIntoGrads: parameter 'b': a second backward on the same input "
+                   "wrote into the first one's array: backward writes into self.grads[k] instead "
+                   "of setting a new array (self.grads[k] = ...)")
+
+
+def test_accumulation_in_a_linked_unit_is_named_before_any_member(rng):
+    class AddsIntoAlpha(lk.LKPReLU):
+        def backward(self, dy, need_dx=True):
+            alpha = self.grads["alpha"]
+            dx = super().backward(dy, need_dx)
+            self.grads["alpha"] = alpha + self.grads["alpha"]
+            return dx
+
+    layer, x = AddsIntoAlpha(), away_from_kinks((2, 3, 4, 5), rng)
+    layer.forward(B.asarray(x, dtype=layer.dtype))
+    layer.backward(B.xp().ones((2, 6, 4, 5), dtype=layer.dtype))    # stale grads in the layer
+    msg = _failure(layer, x)
+    assert "parameter 'alpha': a second backward on the same input gave" in msg
+    assert "adds into self.grads[k]" in msg and "member" not in msg
+
+
+def test_a_random_layer_between_parameters_is_not_taken_for_accumulation(rng):
+    """Dropout draws a new mask per forward: the second pass is compared with a fresh copy's."""
+    model = Sequential([Affine(4, rng), lk.Dropout(0.5, rng=1), Affine(4, rng)])
+    assert gradcheck(model, away_from_kinks((3, 4), rng)).passed
+
+
 # ------------------------------------------------ python -m linkedref.gradcheck --module MODULE
 USER_MODULE = '''
 import numpy as np

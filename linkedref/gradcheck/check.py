@@ -121,6 +121,8 @@ def gradcheck(layer, x, *, loss=None, labels=None, training=True, eps=1e-5, rtol
     """
     rng = numpy.random.default_rng(seed)
     objective = Objective(layer, x, loss, labels, training, rng)
+    if objective.base is not None:
+        objective.require_grads_set()
     report = GradcheckReport(objective.target, check_all(objective, eps, rtol, max_coords, rng),
                              rtol)
     d = getattr(objective.base, "expansion", 1)
@@ -186,9 +188,10 @@ class Objective:
             return y_after - y_before
         return B.to_float((self.r * (y_after - y_before)).sum())
 
-    def analytic_gradients(self) -> dict:
-        """{"x": dL/dx, key: dL/dparam ...} from one forward and backward of a fresh copy."""
-        model = None if self.base is None else copy.deepcopy(self.base)
+    def analytic_gradients(self, model=None) -> dict:
+        """{"x": dL/dx, key: dL/dparam ...} from one forward and backward of ``model`` (default:
+        a fresh copy)."""
+        model = copy.deepcopy(self.base) if model is None and self.base is not None else model
         y = self.x if model is None else model.forward(self.x, training=self.training)
         if self.crit is None:
             dy = self.r
@@ -200,6 +203,28 @@ class Objective:
         if model is not None:
             grads.update(model.grads)
         return grads
+
+    def require_grads_set(self):
+        """backward must *set* self.grads[k] to a new array (layer.py): a copy's second pass must
+        give what a fresh copy's second pass gives (Dropout: the same mask), in a new array."""
+        model, fresh = copy.deepcopy(self.base), copy.deepcopy(self.base)
+        first = self.analytic_gradients(model)
+        kept = {k: B.to_numpy(g).copy() for k, g in first.items() if B.is_array(g)}
+        fresh.forward(self.x, training=self.training)
+        second, want = self.analytic_gradients(model), self.analytic_gradients(fresh)
+        for k in (k for k in self.base.params if k in kept and B.is_array(second.get(k))):
+            a, b, w = kept[k], B.to_numpy(second[k]), B.to_numpy(want[k])
+            said = f"gradcheck {self.target}: parameter '{k}': a second backward on the same input"
+            if numpy.abs(b - w).max(initial=0) > 1e-12 * numpy.abs(w).max(initial=0):
+                i = tuple(map(int, numpy.unravel_index(int(abs(b - w).argmax()), b.shape)))
+                raise GradientCheckError(
+                    f"{said} gave {(a * b).sum() / (a * a).sum():.2f}× the first (at {i}: first "
+                    f"{a[i]:+.6e}, second {b[i]:+.6e}, a fresh copy's {w[i]:+.6e}): backward adds "
+                    "into self.grads[k] instead of setting it (self.grads[k] = ...)")
+            if second[k] is first[k] and a.any():
+                raise GradientCheckError(f"{said} wrote into the first one's array: backward "
+                                         "writes into self.grads[k] instead of setting a new "
+                                         "array (self.grads[k] = ...)")
 
     def tensors(self) -> dict:
         """The arrays L is differentiated in: x and every parameter of the copy."""
