@@ -8,8 +8,7 @@ in a fresh folder the way a reader runs them:
 - the reader's file runs where the guide says ``python NAME.py``, and passes the project's
   ruff check, since the guide puts it in the repository's folder;
 - a bash line that runs a tutorial with ``--activation`` runs it as written but in smoke mode
-  (``--smoke`` for ``--quick``: the same code on a few steps; marked slow) once the tutorial takes that option, and is skipped, saying
-  so, until then.
+  (``--smoke`` for ``--quick``: the same code on a few steps; marked slow).
 
 Nothing is copied from the guide into this file, so the guide cannot go stale.
 """
