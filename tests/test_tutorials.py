@@ -3,9 +3,10 @@ writes its figures to a temporary folder and prints its table and verdict; its -
 every option; it converts to a notebook whose cells run top to bottom, and reads as a story
 (header once, each step written once, ≤ 300 lines; test_code_shape.py keeps its functions short).
 A learner's own unit (``--activation MODULE:CLASS``, from a file in a temporary folder) trains
-beside the built-ins, also in worker processes, and one that cannot be used is refused with the
-reason. run_all and the shared helpers in tutorials/_common.py and _experiments.py are checked on
-hand-made inputs."""
+beside the built-ins, also in worker processes, and one that cannot be used (or fails the gradient
+check) is refused with the reason; it counts as linked only when check_linkage holds. run_all
+and the shared helpers in tutorials/_common.py and _experiments.py are checked on hand-made
+inputs."""
 import importlib.util
 import shutil
 import subprocess
@@ -394,6 +395,37 @@ class LKReLU(TutSoftplus):
     """Named like a built-in."""
 
 
+class TutFlipped(TutSoftplus):
+    """The mirror's minus sign dropped in backward: d softplus(-z)/dz = -(1 - s)."""
+
+    def backward(self, dy, need_dx=True):
+        x = self.saved(dy)
+        C = x.shape[1]
+        s = 1 / (1 + B.get_array_module(x).exp(-x))
+        return dy[:, :C] * s + dy[:, C:] * (1 - s)
+
+
+class TutOneMember(TutSoftplus):
+    """Two members on axis 1, but expansion says one."""
+    expansion = 1
+
+
+class TutTwice(lk.Activation):
+    """(relu(z), relu(z)): two members, but no linkage (both slopes are 0 for z < 0)."""
+    expansion = 2
+
+    def forward(self, x, training=False):
+        self.check_input(x)
+        r = B.get_array_module(x).maximum(x, 0)
+        self.save_for_backward(x, output_shape=(x.shape[0], 2 * x.shape[1]) + x.shape[2:])
+        return B.get_array_module(x).concatenate([r, r], axis=1)
+
+    def backward(self, dy, need_dx=True):
+        x = self.saved(dy)
+        C = x.shape[1]
+        return (dy[:, :C] + dy[:, C:]) * (x > 0)
+
+
 class NotAUnit:
     """forward and backward, but no lk.Activation."""
 
@@ -447,6 +479,8 @@ def test_a_learners_unit_runs_in_worker_processes(user_module, tmp_path, capsys)
     ("tut_units:NotAUnit", "NotAUnit is not an lk.Activation subclass"),
     ("tut_units:LKReLU", "the name 'lkrelu' is taken by another unit"),
     ("tut_units", "expected MODULE:CLASS"),
+    ("tut_units:TutOneMember", "outputs shape (4, 6) for an input of shape (4, 3), but its "
+                              "expansion is 1"),
 ])
 def test_a_unit_that_cannot_be_used_is_refused_with_the_reason(user_module, spec, message,
                                                                capsys):
@@ -455,6 +489,38 @@ def test_a_unit_that_cannot_be_used_is_refused_with_the_reason(user_module, spec
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "--activation" in err and message in err, err
+
+
+def test_a_unit_with_a_wrong_backward_is_refused_by_the_gradient_check(user_module, capsys):
+    """A unit whose mirror lost its minus sign is not trained: the refusal names the gradient
+    check, the failing member and the hint, and how to iterate on the unit alone."""
+    with pytest.raises(SystemExit) as stop:
+        load("03_dead_units").main(["--smoke", "--activation", f"{user_module}:TutFlipped"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--activation: {user_module}:TutFlipped: TutFlipped fails the gradient check" in err
+    assert "member 1, the mirror: dL/dx wrong" in err and "sign flipped?" in err, err
+    assert "lk.gradcheck(TutFlipped(), x)" in err and "python -m linkedref.gradcheck" in err
+
+
+def test_linked_means_members_and_the_linking_condition(user_module, tmp_path, capsys):
+    """The built-ins keep their grouping; a unit of two members that fails check_linkage is
+    grouped with the single units, and the setup says why."""
+    load("03_dead_units")
+    import _common
+    linked = {n for n in ("relu", "prelu", "selu", "swish", "leaky_relu", "elu", "tanh",
+                          "sigmoid", "lkrelu", "lkprelu", "lkselu", "lkswish", "lkleaky_relu",
+                          "lkelu") if _common.is_linked(n)}
+    assert linked == {"lkrelu", "lkprelu", "lkselu", "lkswish", "lkleaky_relu", "lkelu"}
+    steps = load("03_dead_units").main(["--smoke", "--figdir", str(tmp_path), "--activation",
+                                        f"{user_module}:TutTwice"])
+    out = capsys.readouterr().out
+    assert not _common.is_linked("tuttwice") and _common.is_linked("lkrelu")
+    assert "note: TutTwice has 2 members but counts as a single unit here, not a linked one: " \
+           "lk.check_linkage fails, LinkageCheck(ok=False" in out
+    dead = {a: np.mean([r["dead"][-1].sum() for r in rs]) for a, rs in steps["runs"].items()}
+    assert f"single nets: {np.mean([dead['relu'], dead['tuttwice']]):.1f};" in out
+    assert f"VERDICT: linked nets: {dead['lkrelu']:.1f} dead units" in out
 
 
 def test_run_all_passes_the_learners_units_on(tmp_path, monkeypatch, capsys):

@@ -147,7 +147,9 @@ def make_parser(description: str, name: str, *, data: bool = False, seeds: bool 
                        metavar="MODULE:CLASS",
                        help="your own unit, trained beside the built-ins: class CLASS (an "
                             "lk.Activation) of module MODULE, imported from the current "
-                            "directory or PYTHONPATH; repeatable")
+                            "directory or PYTHONPATH; refused unless CLASS() passes "
+                            "lk.gradcheck; counted as linked only when lk.check_linkage holds; "
+                            "repeatable")
     if data:
         p.add_argument("--dataset", choices=DATASETS, default="digits",
                        help="data set: digits (8×8) and mnist5k (5,000 MNIST 28×28) are "
@@ -181,6 +183,10 @@ def start(parser: argparse.ArgumentParser, argv=None, seeds=((0,), (0,), (0,))):
     seeds_part = f", seeds {seeds_text(args.seeds)}" if hasattr(args, "seeds") else ""
     print(f"[{parser.prog}] mode {args.mode}, backend {args.backend}, threads "
           f"{lk.get_threads()}{seeds_part}; figures go to {shown_path(args.figdir)}/")
+    for unit in getattr(args, "activation", ()):
+        note = linkage_note(unit.name)
+        if note:
+            print(note)
     return args
 
 
@@ -313,8 +319,35 @@ def pretty(act: str) -> str:
 
 
 def is_linked(act: str) -> bool:
-    """Whether the unit named ``act`` is linked: more than one output per input channel."""
-    return lk.activation(act).expansion > 1
+    """Whether the unit named ``act`` is linked as the paper means it: more than one member
+    (``expansion`` > 1) and the linking condition holds (``lk.check_linkage``: some member has
+    a non-zero slope at every z checked). A unit of two members that fails it, such as
+    (relu(z), relu(z)), counts with the single units."""
+    check = linkage(act)
+    return check is not None and bool(check)
+
+
+_LINKAGE = {}             # (name, registered class) -> LinkageCheck, or None for a single unit
+
+
+def linkage(act: str):
+    """``lk.check_linkage`` of the unit named ``act`` (None when it has one member), computed
+    once per name and class: the tables and figures ask again and again."""
+    key = (act, registered_class(act))
+    if key not in _LINKAGE:
+        unit = lk.activation(act)
+        _LINKAGE[key] = lk.check_linkage(unit) if unit.expansion > 1 else None
+    return _LINKAGE[key]
+
+
+def linkage_note(act: str) -> str | None:
+    """The setup line for a unit of several members that fails the linking condition (it is
+    counted with the single units), or None."""
+    check = linkage(act)
+    if check is None or check:
+        return None
+    return (f"note: {pretty(act)} has {lk.activation(act).expansion} members but counts as a "
+            f"single unit here, not a linked one: lk.check_linkage fails, {check!r}")
 
 
 # ------------------------------------------------------------------------ the learner's units
@@ -341,17 +374,51 @@ class UserUnit:
         USER_UNITS[self.name] = self
 
 
-def user_unit(spec: str) -> UserUnit:
+def user_unit(spec: str, check: bool = True) -> UserUnit:
     """``--activation``'s type: import the class that ``spec`` ("MODULE:CLASS") names and check
-    that it is an ``lk.Activation`` whose name is not another unit's. -> its ``UserUnit``
-    (``start`` registers it)."""
+    that it is an ``lk.Activation`` whose name is not another unit's and, with ``check``, whose
+    backward passes ``gradcheck_unit``. -> its ``UserUnit`` (``start`` registers it)."""
     cls = load_unit_class(spec)
     name = cls.__name__.lower().replace("_", "")      # LK_Softplus -> "lksoftplus"
     if name in lk.activation_names() and name not in USER_UNITS \
             and registered_class(name) is not cls:
         raise argparse.ArgumentTypeError(f"{spec}: the name {name!r} is taken by another unit "
                                           f"({registered_class(name)}); rename the class")
+    if check:
+        gradcheck_unit(spec, cls)
     return UserUnit(spec, cls.__name__, name)
+
+
+def gradcheck_unit(spec: str, cls) -> None:
+    """Refuse (``argparse.ArgumentTypeError``) a unit that cannot be built with ``cls()``, fails
+    on a float64 input (4, 3), or whose backward disagrees with ``lk.gradcheck``'s finite
+    differences: the report names the failing tensor (and member) with a hint."""
+    from linkedref.gradcheck import GradientCheckError
+    x = 3 * np.random.default_rng(0).standard_normal((4, 3))
+    how = (f"check it alone as you change it: lk.gradcheck({cls.__name__}(), x) on a float64 x "
+           f"(tutorial 02 shows how), or python -m linkedref.gradcheck --module "
+           f"{spec.partition(':')[0]} with a case registered by "
+           f"linkedref.gradcheck.register_case")
+    try:
+        with B.default_dtype("float64"):
+            unit = cls()
+            shape = tuple(unit.forward(B.asarray(x)).shape)
+            if shape == (4, 3 * unit.expansion):
+                lk.gradcheck(unit, x)
+    except GradientCheckError as err:
+        raise argparse.ArgumentTypeError(
+            f"{spec}: {cls.__name__} fails the gradient check (its backward disagrees with "
+            f"finite differences of its forward, so it would train on wrong gradients):\n{err}"
+            f"\nFix its backward; {how}") from err
+    except Exception as err:                              # the learner's code: any error at all
+        raise argparse.ArgumentTypeError(
+            f"{spec}: {cls.__name__}() cannot be gradient-checked on a float64 input of shape "
+            f"(4, 3) ({type(err).__name__}: {err}); {how}") from err
+    if shape != (4, 3 * unit.expansion):
+        raise argparse.ArgumentTypeError(
+            f"{spec}: {cls.__name__} outputs shape {shape} for an input of shape (4, 3), but its "
+            f"expansion is {unit.expansion}: its output should be (4, 3 × expansion), the "
+            f"members concatenated on axis 1; set expansion = its outputs per input channel")
 
 
 def registered_class(name: str):
@@ -389,4 +456,4 @@ def load_unit_class(spec: str):
 def load_user_units(specs) -> None:
     """Import and register the units of ``specs`` again (in a worker process)."""
     for spec in specs:
-        user_unit(spec).register()
+        user_unit(spec, check=False).register()     # the main process checked it
