@@ -191,12 +191,14 @@ class DataParallel:
 
 
 def set_summed_grads(model, replicas):
-    """Set each grad of ``model``'s layers to a new array, the sum of its own and the replicas'
-    grads under that key (the layer protocol's rule: set, never write into the old array)."""
+    """Add the replicas' grads into the ``model``'s, which its backward has just set as new
+    arrays (the layer protocol's rule), so the model's grads are the batch's: no array of an
+    earlier step is written into, and no third array is made per parameter."""
     for layer, *others in zip(layers_of(model), *map(layers_of, replicas)):
         if "grads" in vars(layer):                # a leaf: its own dict, not a container's view
-            for key in list(layer.grads):
-                layer.grads[key] = sum((other.grads[key] for other in others), layer.grads[key])
+            for key, total in layer.grads.items():
+                for other in others:
+                    total += other.grads[key]
 
 
 def drop_caches(model):
