@@ -319,7 +319,7 @@ def input_error(layers, i, x, err):
     if hasattr(err, "first_layer"):                      # raised by a container inside this one
         msg = f"in layer {i} ({layer.name}): {err}"
     elif not size or got in (None, size[0]):
-        msg = (f"layer {i} ({layer.name}) cannot take an input of shape "
+        msg = (f"layer {i} ({layer.name}) refused its input of shape "
                f"{tuple(getattr(x, 'shape', ()))}: {err}")
     else:
         msg = (f"layer {i} {layer.name}({' → '.join(map(str, size))}) gets {got} "

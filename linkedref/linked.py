@@ -32,6 +32,7 @@ from .activations import (
     ReLU,
     check_alpha,
     elu,
+    elu_slope,
     leaky_relu,
     per_channel,
     prelu,
@@ -53,7 +54,7 @@ def halves(dy):
 class LKReLU(Activation):
     """LK-ReLU (= CReLU): y = concat(relu(z), relu(−z)) on axis 1.   (N, C, ...) → (N, 2C, ...)
 
-    Cache: the masks z > 0 and z < 0 (booleans: a quarter of z's bytes each), all backward needs.
+    Cache: the masks z > 0 and z < 0, all backward needs.
     """
 
     expansion = 2
@@ -169,8 +170,7 @@ class LKPReLU(Activation):
         b = per_channel(self.params["alpha_mirror"], z.ndim)
         self.grads["alpha"] = (dy_a * xp.minimum(z, 0)).sum(axis=reduce_axes(z.ndim))     # C
         self.grads["alpha_mirror"] = -(dy_b * xp.maximum(z, 0)).sum(axis=reduce_axes(z.ndim))
-        pos, neg = (z > 0).astype(z.dtype), (z < 0).astype(z.dtype)
-        return dy_a * (pos + a * (1 - pos)) - dy_b * (neg + b * (1 - neg))
+        return dy_a * prelu_slope(z, a) - dy_b * prelu_slope(-z, b)
 
     def __repr__(self):
         return f"LKPReLU(init={self.init}, init_mirror={self.init_mirror})"
@@ -200,19 +200,14 @@ class LKELU(Activation):
         """dz = dy_a·g'(z) − dy_b·g'(−z), g'(t) = s (t > 0), s·α·e^t (t ≤ 0).
 
         Mirror by the chain rule: d g(−z)/dz = −g'(−z), with g'(−z) = s (z < 0), s·α·e^−z
-        (z ≥ 0). Off its linear side each member's slope is s·α·e^−|z| (e^z for z ≤ 0, e^−z
-        for z ≥ 0), so one e = s·α·e^−|z| serves both:
-        g'(z) = s·[z > 0] + e·[z ≤ 0],  g'(−z) = s·[z < 0] + e·[z ≥ 0].
-        At z = 0 both slopes are s·α (= s for α = 1: no kink there).
+        (z ≥ 0). At z = 0 both slopes are s·α (= s for α = 1: no kink there).
         Held by the cases "LKELU (2D)", "LKELU (4D)", "LKSELU (2D)", "LKSELU (4D)" and
         tests/test_linked.py::test_mirror_classes_equal_general_linked.
         """
         z = self.saved(dy)
         dy_a, dy_b = halves(dy)
-        s, xp = self.scale, B.get_array_module(z)
-        e = (s * self.alpha) * xp.exp(-xp.abs(z))                  # N, C, ...: s·α·e^−|z|
-        pos, neg = (z > 0).astype(z.dtype), (z < 0).astype(z.dtype)
-        return dy_a * (s * pos + e * (1 - pos)) - dy_b * (s * neg + e * (1 - neg))
+        alpha, s = self.alpha, self.scale
+        return dy_a * elu_slope(z, alpha, s) - dy_b * elu_slope(-z, alpha, s)
 
     def __repr__(self):
         return f"LKELU(alpha={self.alpha})"

@@ -32,6 +32,9 @@ def register_activation(name, cls, *, replace=False):
     Returns ``cls``.
     """
     key = _key(name, "register_activation")
+    if isinstance(cls, str):
+        raise TypeError(f"register_activation({name!r}): expected a unit class or a factory, "
+                        f"got the name {cls!r}; pass lk.registry.lookup({cls!r}) for an alias")
     unit_maker(cls, f"register_activation({name!r})")
     if key in _UNITS and not replace:
         raise ValueError(f"register_activation: the name {name!r} is taken by "
