@@ -215,10 +215,10 @@ def normal(rng: numpy.random.Generator, shape, std=1.0, dtype=None, like=None):
 
 
 def seed(n) -> None:
-    """``lk.seed(n)``: one number for every draw that names no generator — layers and models
-    built without ``rng=``, Dropout without ``rng=``, ``fit``'s shuffling without ``seed=`` — so a
-    run repeats from n. Each gets its own generator, spawned from n in the order they are made;
-    an explicit ``rng=``/``seed=`` still wins. ``seed(None)``: fresh randomness again."""
+    """``lk.seed(n)``: one number for every draw that names no generator, so a run repeats from
+    n. Layers, models and Dropout built without ``rng=`` each get a generator spawned from n in
+    the order they are made; ``fit`` without ``seed=`` shuffles from n (continuing over calls,
+    see ``fit``). An explicit ``rng=``/``seed=`` still wins. ``seed(None)``: fresh randomness."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, numpy.integer))):
         raise TypeError(f"seed: expected an int or None, got {type(n).__name__}")
     _state["seeds"] = None if n is None else numpy.random.SeedSequence(int(n))

@@ -75,9 +75,13 @@ class Layer:
         return [(str(i), child) for i, child in enumerate(self.children())]
 
     # -- what forward keeps for backward ----------------------------------------------------
-    def save_for_backward(self, cache, output_shape=None) -> None:
-        """Keep ``cache`` (whatever backward needs: z, a mask, a tuple; None for nothing) and,
-        when given, the output's shape, against which ``saved(dy)`` checks dy."""
+    def save_for_backward(self, cache, *, output_shape=None) -> None:
+        """Keep ``cache`` (whatever backward needs: z, a mask, a tuple; None for nothing) and
+        the output's shape ``y.shape``, against which ``saved(dy)`` checks dy (no check when
+        it is not given)."""
+        if B.is_array(output_shape):
+            raise TypeError(f"{self.name}: save_for_backward(cache, output_shape=y.shape) takes "
+                            "the output's shape, not the output")
         self.cache = cache
         self.out_shape = None if output_shape is None else tuple(output_shape)
 
@@ -87,7 +91,9 @@ class Layer:
         A clear error when backward comes before forward, or dy is not an array of y's shape.
         """
         if self.cache is None and self.out_shape is None:
-            raise ValueError(f"{self.name}: backward() called before forward()")
+            raise ValueError(f"{self.name}: backward() called before forward() (or a forward "
+                             "that keeps nothing: self.save_for_backward(cache, "
+                             "output_shape=y.shape))")
         if dy is not None:
             if not B.is_array(dy):
                 raise TypeError(f"{self.name}: dy must be a NumPy or CuPy array, "

@@ -9,7 +9,8 @@ decay times the schedule's factor for the current epoch:
 
     lr_t = lr · factor(epoch) / (1 + decay · t)
 
-``fit`` calls ``opt.set_epoch(epoch)`` at the start of every epoch (epochs count from 0).
+``fit`` calls ``opt.set_epoch(epoch)`` at the start of every epoch, counting on from
+``opt.epoch`` (0 for a new optimizer), so a second ``fit`` continues the schedule.
 
 The paper used Keras 2, so the update rules follow Keras 2's code exactly (g = gradient):
 
@@ -87,7 +88,7 @@ class Optimizer:
         return type(self).__name__
 
     def set_epoch(self, epoch: int) -> None:
-        """Tell the schedule which epoch starts now (``fit`` calls this every epoch, from 0)."""
+        """Tell the schedule which epoch starts now (``fit`` calls this every epoch)."""
         if not isinstance(epoch, int) or epoch < 0:
             raise ValueError(f"{self.name}: epoch must be an integer ≥ 0, got {epoch!r}")
         self.epoch = epoch

@@ -148,7 +148,7 @@ def evaluate(model, loss, X, y, batch_size: int = 256):
     classification = bool(getattr(loss, "classification", False))
     check_positive_int("evaluate", "batch_size", batch_size)
     X, y = check_data("evaluate", X, y, classification)
-    check_against_model("evaluate", model, X, y, classification, dtype_of(model))
+    check_against_model("evaluate", model, X, y, loss, dtype_of(model))
     total, correct = 0.0, 0
     for xb, yb in batches(X, y, batch_size, shuffle=False, dtype=dtype_of(model)):
         out = model.forward(xb, training=False)
@@ -163,7 +163,7 @@ def predict(model, X, batch_size: int = 256):
     """The outputs of ``model`` on X (N, ...) with forward(training=False), as a NumPy array."""
     check_positive_int("predict", "batch_size", batch_size)
     X, _ = check_data("predict", X, None, False)
-    check_against_model("predict", model, X, None, False, dtype_of(model))
+    check_against_model("predict", model, X, None, None, dtype_of(model))
     outs = [model.forward(xb, training=False)
             for xb, _ in batches(X, None, batch_size, shuffle=False, dtype=dtype_of(model))]
     xp = B.get_array_module(outs[0])

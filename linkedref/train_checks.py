@@ -36,7 +36,7 @@ def check_fit(model, loss, optimizer, X, y, epochs, batch_size, validation, sync
     classification = bool(getattr(loss, "classification", False))
     dtype = B.get_default_dtype() if getattr(model, "dtype", None) is None else model.dtype
     X, y = check_data("fit", X, y, classification)
-    out = check_against_model("fit", model, X, y, classification, dtype)
+    out = check_against_model("fit", model, X, y, loss, dtype)
     zeros = B.xp().zeros((min(len(y), 256),) + tuple(out.shape[1:]), dtype=dtype)
     zero_loss = B.to_float(loss.forward(zeros, B.asarray(y[:256], dtype=None if classification
                                                         else dtype)))
@@ -44,7 +44,7 @@ def check_fit(model, loss, optimizer, X, y, epochs, batch_size, validation, sync
         if not (isinstance(validation, (tuple, list)) and len(validation) == 2):
             raise TypeError("fit: validation must be a pair (X_val, y_val)")
         validation = check_data("fit (validation)", *validation, classification)
-        check_against_model("fit (validation)", model, *validation, classification, dtype)
+        check_against_model("fit (validation)", model, *validation, loss, dtype)
     return X, y, validation, dtype, zero_loss
 
 
@@ -109,9 +109,11 @@ def check_finite_rows(where, X) -> None:
             raise ValueError(f"{where}: X contains NaN or inf (first at sample {row})")
 
 
-def check_against_model(where, model, X, y, classification, dtype):
+def check_against_model(where, model, X, y, loss, dtype):
     """One sample through the model (inference mode), returned: the model takes X's samples and
-    its output fits y. Errors name X's shape and blame it only when the first layer refuses it."""
+    its output fits y under ``loss`` (None: no labels). Errors name X's shape and blame it only
+    when the first layer refuses it."""
+    classification = bool(getattr(loss, "classification", False))
     try:
         out = model.forward(B.asarray(X[:1], dtype=dtype), training=False)
     except (ValueError, TypeError) as err:
@@ -127,8 +129,8 @@ def check_against_model(where, model, X, y, classification, dtype):
                              f"got shape {tuple(out.shape)}")
         K = out.shape[1]
         if K == 1:
-            raise ValueError(f"{where}: the model has 1 output, but SoftmaxCrossEntropy needs one "
-                             "output per class: end it with Dense(..., 2) for labels 0/1")
+            raise ValueError(f"{where}: the model has 1 output, but {type(loss).__name__} needs "
+                             "one output per class: end it with Dense(..., 2) for labels 0/1")
         if y.max() >= K:
             raise ValueError(f"{where}: labels must lie in [0, {K}) for a model with {K} "
                              f"outputs, got the label {int(y.max())}")

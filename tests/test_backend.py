@@ -96,7 +96,7 @@ class _Scale(Layer):
 
     def forward(self, x, training=False):
         self.check_input(x, ndims=(2,), channels=3)
-        self.cache = x
+        self.save_for_backward(x, output_shape=x.shape)
         return x * self.params["w"]
 
     def backward(self, dy):

@@ -109,3 +109,24 @@ def test_backward_sets_each_grad_to_a_new_array_of_the_last_forward(make, shape,
         assert grads[1][key][0] is not g, key
         assert (B.to_numpy(g) == values).all(), f"{key}: the earlier array was written into"
         assert (grads[1][key][1] == B.to_numpy(fresh.grads[key])).all(), f"{key}: accumulated"
+
+
+def test_save_for_backward_takes_the_output_shape_by_keyword_not_the_output(rng):
+    class Old(lk.Activation):                        # the habit: save_for_backward(x, y)
+        def forward(self, x, training=False):
+            y = x * 2
+            self.save_for_backward(x, y)
+            return y
+
+    class Given(lk.Activation):                      # the output itself, by keyword
+        def forward(self, x, training=False):
+            y = x * 2
+            self.save_for_backward(x, output_shape=y)
+            return y
+
+    x = B.asarray(rng.standard_normal((2, 3)), dtype="float32")
+    with pytest.raises(TypeError, match="takes 2 positional arguments"):
+        Old().forward(x)
+    with pytest.raises(TypeError, match=r"Given: save_for_backward\(cache, output_shape=y\.shape\) "
+                                        r"takes the output's shape, not the output"):
+        Given().forward(x)

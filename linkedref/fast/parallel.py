@@ -205,7 +205,7 @@ def drop_caches(model):
     """Forget what ``model`` and its layers keep for backward."""
     for layer in layers_of(model):
         if hasattr(layer, "cache"):
-            layer.cache = None
+            layer.cache = layer.out_shape = None
 
 
 def replica_of(model):
