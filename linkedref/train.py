@@ -267,27 +267,33 @@ def stop_if_weights_non_finite(model, optimizer, epochs, steps, every) -> None:
     """A FloatingPointError naming the first parameter whose value, gradient or optimizer state
     (``optimizer.state[key]``) is non-finite: one sum per array, one read of their total (a NaN
     or inf anywhere makes it non-finite; so may an overflow, which the per-array check clears)."""
-    grads, state = model.grads, getattr(optimizer, "state", {})
-    named = [(key, what, a) for key, p in model.params.items() for what, a in
-             [("its value", p), ("its gradient", grads.get(key)), *state.get(key, {}).items()]
-             if hasattr(a, "sum")]
-    if math.isfinite(B.to_float(sum(a.sum() for *_, a in named))):
-        return
-    finite = [bool(B.get_array_module(a).isfinite(a).all()) for *_, a in named]
-    if all(finite):
-        return
-    key = next(k for (k, *_), ok in zip(named, finite) if not ok)
-    bad = [what if what.startswith("its ") else f"{type(optimizer).__name__}'s state {what!r}"
-           for (k, what, _), ok in zip(named, finite) if k == key and not ok]
+    arrays = []                                          # (parameter key, what, array)
+    for key, p in model.params.items():
+        arrays += [(key, "its value", p), (key, "its gradient", model.grads.get(key))]
+        for name, a in getattr(optimizer, "state", {}).get(key, {}).items():
+            arrays.append((key, f"{type(optimizer).__name__}'s state {name!r}", a))
+    arrays = [(key, what, a) for key, what, a in arrays if hasattr(a, "sum")]
+    if math.isfinite(B.to_float(sum(a.sum() for _, _, a in arrays))):
+        return                                           # the common case: one read
+    bad = [(key, what) for key, what, a in arrays if not finite(a)]
+    if not bad:
+        return                                           # the total overflowed, no array did
+    key = bad[0][0]
+    whats = [what for k, what in bad if k == key]
+    if "its gradient" in whats:
+        cause = "a gradient is non-finite: check the backward of the layer that owns it"
+    elif whats == ["its value"]:
+        cause = "an update overflowed"
+    else:
+        cause = "the gradients are so large that the optimizer's state overflowed (Adam's v: g²)"
     (epoch, n_epochs), (step, n_steps) = epochs, steps
-    cause = ("a gradient is non-finite: check the backward of the layer that owns it" if
-             "its gradient" in bad else "an update overflowed" if bad == ["its value"] else
-             "the gradients are so large that the optimizer's state overflowed (Adam's v: g²)")
+    when = f"by epoch {epoch + 1} of {n_epochs}, step {step + 1} of {n_steps}"
+    if every > 1:
+        when += (f" (checked every {every} steps and at each epoch's end; sync_every=1 checks "
+                 "every step)")
     raise FloatingPointError(
-        f"fit: parameter {key!r} became non-finite ({', '.join(bad)}) by epoch {epoch + 1} of "
-        f"{n_epochs}, step {step + 1} of {n_steps}" + (f" (checked every {every} steps and at "
-        f"each epoch's end; sync_every=1 checks every step)" if every > 1 else "") + f": {cause}."
-        " Standardise X if its values are far off the unit scale; else lower the learning rate")
+        f"fit: parameter {key!r} became non-finite ({', '.join(whats)}) {when}: {cause}. "
+        "Standardise X if its values are far off the unit scale; else lower the learning rate")
 
 
 def stop_if_non_finite(tally, model, xb, epochs, steps) -> None:
