@@ -35,16 +35,17 @@ def max_pool_reference(x, kernel_size, stride=None):
     x (N, C, H, W) → y (N, C, Ho, Wo); kernel_size and stride as ``MaxPool2D`` takes them (stride
     None: the kernel). One Python loop over the output positions, each window a plain slice.
     """
-    return _pool_reference(x, kernel_size, stride, "max", "max_pool_reference")
+    return _pool_reference(x, kernel_size, stride, lambda window: window.max(axis=(2, 3)),
+                           "max_pool_reference")
 
 
 def _pool_reference(x, kernel_size, stride, reduce, who):
-    """y[n, c, i, j] = x[n, c]'s window at (i·sh, j·sw) reduced by its method ``reduce``."""
+    """y[n, c, i, j] = ``reduce`` of x[n, c]'s window at (i·sh, j·sw): (N, C, kh, kw) → (N, C)."""
     xp = B.get_array_module(x)
     _, (Ho, Wo), positions = _windows_at(x, kernel_size, stride, who)
     y = xp.empty((*x.shape[:2], Ho, Wo), dtype=x.dtype)       # N, C, Ho, Wo
     for i, j, rows, cols in positions:
-        y[:, :, i, j] = getattr(x[:, :, rows, cols], reduce)(axis=(2, 3))
+        y[:, :, i, j] = reduce(x[:, :, rows, cols])
     return y
 
 
@@ -72,7 +73,8 @@ def avg_pool_reference(x, kernel_size, stride=None):
 
     x (N, C, H, W) → y (N, C, Ho, Wo); arguments as ``AvgPool2D`` takes them.
     """
-    return _pool_reference(x, kernel_size, stride, "mean", "avg_pool_reference")
+    return _pool_reference(x, kernel_size, stride, lambda window: window.mean(axis=(2, 3)),
+                           "avg_pool_reference")
 
 
 def avg_pool_reference_backward(x, dy, kernel_size, stride=None):
