@@ -116,8 +116,10 @@ def dead_units(model, X, batch_size: int = 256, atol: float = 0.0) -> list:
         batch_size: forward passes run on this many samples at a time (inference mode).
         atol: 0 (the default) is the paper's definition: a unit is dead when its output is
             exactly 0 for every sample and position. A unit that never outputs exactly 0
-            (Softplus, ELU and Swish off z = 0, ...) cannot be dead by it: ``atol`` > 0 counts
-            it as *saturated* when |y| ≤ atol for every sample and position.
+            (Softplus, Swish, ELU off z = 0, ...) cannot be dead by it: ``atol`` > 0 counts
+            it as *saturated* when |y| ≤ atol for every sample and position — near-zero output,
+            which fits units that flatten towards 0 (Softplus, Swish, the ReLU family), not
+            ELU or SELU, which flatten towards −α and −λα.
             ``dead_definition(layer, atol)`` says in one line which applies to a layer.
 
     Returns:
