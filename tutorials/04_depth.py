@@ -267,9 +267,9 @@ def rates_figure(args, summaries):
 def verdict(args, summaries):
     """Print the one-line verdict: does the paper's stuck/learning pattern hold?"""
     def part(label):
-        s = summaries.get(label)
+        s = summaries[label]
         return (f"{label} escaped {s.escaped_text} (95% CI {s.interval_text}), median max "
-                f"{s.median_max:.2f}" if s else None)
+                f"{s.median_max:.2f}")
 
     stuck = [x for x in ("ReLU", "PReLU", "Swish") if x in summaries]
     learn = [x for x in ("LK-ReLU", "LK-PReLU", "LK-SELU") if x in summaries]
@@ -282,11 +282,8 @@ def verdict(args, summaries):
              f"{names[1]} should learn; see the escaped column)")
     if args.depth != 50:
         claim += f" [depth {args.depth}, not the paper's 50: a trend only]"
-    labels = ("ReLU", "PReLU", "Swish", "LK-ReLU", "LK-PReLU", "LK-SELU", "SELU", "ReLU+BN",
-              "LK-ReLU (looks-linear)", "LK-ReLU ε=1e-7", "SELU ε=1e-7")
     finish(args, f"at depth {args.depth} on {args.dataset}, {args.epochs} epochs: "
-                 + "; ".join(x for x in map(part, labels) if x) + f" — {claim}")
-
+                 + "; ".join(map(part, summaries)) + f" — {claim}")
 
 
 # %%
