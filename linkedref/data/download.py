@@ -2,11 +2,8 @@
 
 ``fetch`` streams a file into a temporary file beside its final place
 (``linkedref.io.atomic_write``) and moves it there only once it is whole and its size and SHA-256
-match, so a failed or broken download leaves nothing that looks like the file.
-
-Time limits: connecting to a mirror (DNS, TCP, TLS) may take ``CONNECT_TIMEOUT_S``, so no
-network fails within seconds; once connected, each read may wait ``READ_TIMEOUT_S``; and one
-``fetch``, all mirrors together, stops after ``DEADLINE_S``.
+match, so a failed or broken download leaves nothing that looks like the file. The time limits
+are the constants below.
 """
 from __future__ import annotations
 
@@ -24,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ..io import atomic_write
 
-CONNECT_TIMEOUT_S = 5   # seconds to reach a mirror (fail fast without a network)
+CONNECT_TIMEOUT_S = 5   # seconds to reach a mirror: DNS, TCP, TLS (fail fast without a network)
 READ_TIMEOUT_S = 30     # seconds one read may wait once connected
 DEADLINE_S = 1800       # seconds for one file, all its mirrors together (170 MB at ~100 kB/s)
 CHUNK = 1 << 20         # bytes read per step of a download or a checksum
@@ -67,10 +64,8 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
 
 
 def urlopen(url: str, timeout: float):
-    """Open ``url``; ``timeout`` bounds connecting, READ_TIMEOUT_S each read after that.
-
-    Proxies come from the environment (``https_proxy``, ``no_proxy``...), read at each call.
-    """
+    """Open ``url``: ``timeout`` bounds connecting, READ_TIMEOUT_S each read after that; proxies
+    come from the environment (``https_proxy``, ``no_proxy``...), read at each call."""
     return urllib.request.build_opener(_HTTPHandler, _HTTPSHandler).open(url, timeout=timeout)
 
 
