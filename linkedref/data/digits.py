@@ -7,22 +7,19 @@ scikit-learn (``sklearn.datasets.load_digits``: the 1,797 images of optdigits' t
 dataset under Creative Commons Attribution 4.0 (CC BY 4.0); scikit-learn's description names
 the source and creator but adds no licence of its own.
 
-``digits.npz`` (beside this file, plain arrays, no pickle) holds
+``digits.npz`` (beside this file; plain arrays, no pickle; SHA-256 checked on every load) holds
 
     images       uint8  (1797, 8, 8)   pixel counts 0-16, scikit-learn's order
     labels       uint8  (1797,)        the digit 0-9
     train_index  uint16 (1257,)        rows of the training set, in order
     test_index   uint16 (540,)         rows of the test set, in order
 
-The split is the one linkedref made with scikit-learn until it shipped the file, written once
-(scikit-learn 1.9.1):
+The split is scikit-learn's (1.9.1), stored in the file, so scikit-learn is not needed (a test
+compares the file with it when it is there):
 
     bunch = sklearn.datasets.load_digits()
     train_index, test_index = sklearn.model_selection.train_test_split(
         numpy.arange(1797), test_size=0.3, stratify=bunch.target, random_state=0)
-
-so ``load("digits")`` returns exactly the arrays it returned then. The file's SHA-256 is checked
-on every load; scikit-learn is not needed (a test compares the file with it when it is there).
 """
 from __future__ import annotations
 
@@ -30,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .shipped import read_shipped
+from .shipped import read_shipped, to_float
 
 FILE = Path(__file__).with_name("digits.npz")
 SHA256 = "ad80d83969d73da424c689b9b3872939e5aa13c3d85aee1ca539839ed4f02682"
@@ -39,11 +36,7 @@ _ARRAYS = {"images": (np.uint8, (1797, 8, 8)), "labels": (np.uint8, (1797,)),
 
 
 def read_digits_file(path=FILE, sha256=SHA256) -> dict:
-    """The four arrays of ``digits.npz`` (see the module docstring), after checking its SHA-256.
-
-    Raises FileNotFoundError when ``path`` is missing, ValueError naming ``path`` when its
-    SHA-256 or its contents are not the shipped ones.
-    """
+    """The four arrays of ``digits.npz`` (see the module docstring), checked by ``read_shipped``."""
     return read_shipped(path, sha256, _ARRAYS, "digits")
 
 
@@ -54,9 +47,7 @@ def load_digits(path=FILE, raw: bool = False):
     definition). X = pixel count / 16, or with ``raw`` the pixel count 0-16 itself.
     """
     a = read_digits_file(path)
-    x = a["images"][:, None, :, :].astype(np.float32)                       # 1797, 1, 8, 8
-    if not raw:
-        x /= np.float32(16)
+    x = to_float(a["images"][:, None, :, :], 16, raw)                       # 1797, 1, 8, 8
     y = a["labels"].astype(np.int64)                                         # 1797
     train, test = a["train_index"], a["test_index"]
     return (x[train], y[train]), (x[test], y[test])

