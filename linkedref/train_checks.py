@@ -1,9 +1,8 @@
 """What ``fit``, ``evaluate`` and ``predict`` check before any step: nothing trains on a mistake.
 
-Data (numeric, finite, one N, labels in range), arguments (positive integers, instances rather
-than classes), the optimizer (built on this model, not another one) and one sample through the
-model (its output fits the labels or targets) — each refused with a message naming what is
-wrong, before the first update.
+Data (numeric, finite, one N, labels in range), arguments (positive integers, instances), the
+optimizer (built on this model) and one sample through the model (its output fits the labels or
+targets): each refused with a message naming what is wrong.
 """
 from __future__ import annotations
 
@@ -33,8 +32,8 @@ def check_fit(model, loss, optimizer, X, y, epochs, batch_size, validation, sync
     if sync_every is not None:
         check_positive_int("fit", "sync_every", sync_every)
     check_optimizer(model, optimizer)
-    classification = bool(getattr(loss, "classification", False))
-    dtype = B.get_default_dtype() if getattr(model, "dtype", None) is None else model.dtype
+    classification = is_classification(loss)
+    dtype = dtype_of(model)
     X, y = check_data("fit", X, y, classification)
     out = check_against_model("fit", model, X, y, loss, dtype)
     zeros = B.xp().zeros((min(len(y), 256),) + tuple(out.shape[1:]), dtype=dtype)
@@ -46,6 +45,26 @@ def check_fit(model, loss, optimizer, X, y, epochs, batch_size, validation, sync
         validation = check_data("fit (validation)", *validation, classification)
         check_against_model("fit (validation)", model, *validation, loss, dtype)
     return X, y, validation, dtype, zero_loss
+
+
+def check_inference(where, model, loss, X, y, batch_size):
+    """evaluate's and predict's checks: (X, y) as host arrays, and the model's dtype."""
+    check_positive_int(where, "batch_size", batch_size)
+    dtype = dtype_of(model)
+    X, y = check_data(where, X, y, is_classification(loss))
+    check_against_model(where, model, X, y, loss, dtype)
+    return X, y, dtype
+
+
+def is_classification(loss) -> bool:
+    """Whether accuracy (argmax against integer labels) means anything for ``loss``."""
+    return bool(getattr(loss, "classification", False))
+
+
+def dtype_of(model):
+    """The model's parameter dtype (batches are cast to it), else the default dtype."""
+    dtype = getattr(model, "dtype", None)
+    return B.get_default_dtype() if dtype is None else dtype
 
 
 def check_optimizer(model, optimizer) -> None:
@@ -113,7 +132,6 @@ def check_against_model(where, model, X, y, loss, dtype):
     """One sample through the model (inference mode), returned: the model takes X's samples and
     its output fits y under ``loss`` (None: no labels). Errors name X's shape and blame it only
     when the first layer refuses it."""
-    classification = bool(getattr(loss, "classification", False))
     try:
         out = model.forward(B.asarray(X[:1], dtype=dtype), training=False)
     except (ValueError, TypeError) as err:
@@ -123,7 +141,7 @@ def check_against_model(where, model, X, y, loss, dtype):
                         f"(X has shape {X.shape}): {err}") from err
     if y is None:
         return out
-    if classification:
+    if is_classification(loss):
         if out.ndim != 2:
             raise ValueError(f"{where}: a classification loss needs model outputs (N, K), "
                              f"got shape {tuple(out.shape)}")
