@@ -44,10 +44,6 @@ class Loss:
 class SoftmaxCrossEntropy(Loss):
     """L = mean_n [ log Σ_k exp(z_nk) − z_n,y_n ]: softmax and cross-entropy in one stable step.
 
-    forward(logits, labels): logits (N, K) float; labels (N,) integer class indices in [0, K),
-    NumPy or backend arrays (moved to the logits' backend). Returns a 0-d array.
-    backward() → dlogits (N, K) = (softmax(z) − onehot(y)) / N.
-
     cache: probabilities p (N, K) and labels (N,).
 
     Labels held in host memory (NumPy) are range-checked on every call; labels already on the
@@ -58,7 +54,8 @@ class SoftmaxCrossEntropy(Loss):
     classification = True
 
     def forward(self, logits, labels):
-        """logits (N, K), labels (N,) → mean cross-entropy, a 0-d array in logits' dtype."""
+        """logits (N, K) float, labels (N,) integer class indices in [0, K) (NumPy or backend
+        arrays, moved to logits' backend) → mean cross-entropy, a 0-d array in logits' dtype."""
         _check_float(self.name, logits, "logits")
         if logits.ndim != 2:
             raise ValueError(f"{self.name}: expected logits of shape (N, K), "
@@ -85,7 +82,7 @@ class SoftmaxCrossEntropy(Loss):
         return xp.asarray((lse - picked).mean())                        # 0-d
 
     def backward(self):
-        """→ dlogits (N, K).
+        """→ dlogits (N, K) = (softmax(z) − onehot(y)) / N.
 
         L = (1/N) Σ_n [lse(z_n) − z_n,y_n]  ⇒  dL/dz_nk = (p_nk − [k = y_n]) / N.
         """
@@ -99,15 +96,12 @@ class SoftmaxCrossEntropy(Loss):
 class MSE(Loss):
     """L = mean over all elements of (y − t)²  (Keras' mean_squared_error, averaged over the batch).
 
-    forward(pred, target): pred (N, ...) float; target of the same shape (NumPy or backend array,
-    moved to pred's backend and dtype). Returns a 0-d array.
-    backward() → dpred = 2 (y − t) / size, the shape of pred.
-
     cache: the difference y − t.
     """
 
     def forward(self, pred, target):
-        """pred, target (N, ...) → mean squared error, a 0-d array in pred's dtype."""
+        """pred (N, ...) float, target of its shape (NumPy or backend array, moved to pred's
+        backend and dtype) → mean squared error, a 0-d array in pred's dtype."""
         _check_float(self.name, pred, "predictions")
         if not B.is_array(target):
             target = numpy.asarray(target)
