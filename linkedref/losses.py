@@ -56,13 +56,11 @@ class SoftmaxCrossEntropy(Loss):
     def forward(self, logits, labels):
         """logits (N, K) float, labels (N,) integer class indices in [0, K) (NumPy or backend
         arrays, moved to logits' backend) → mean cross-entropy, a 0-d array in logits' dtype."""
-        _check_float(self.name, logits, "logits")
+        _check_output(self.name, logits, "logits")
         if logits.ndim != 2:
             raise ValueError(f"{self.name}: expected logits of shape (N, K), "
                              f"got shape {tuple(logits.shape)}")
         N, K = logits.shape
-        if N == 0 or K == 0:
-            raise ValueError(f"{self.name}: empty logits of shape {tuple(logits.shape)}")
         labels = _as_labels(self.name, labels, N, K)
         _check_not_device_for_host(self.name, logits, labels, "labels")
         xp = B.get_array_module(logits)
@@ -102,7 +100,7 @@ class MSE(Loss):
     def forward(self, pred, target):
         """pred (N, ...) float, target of its shape (NumPy or backend array, moved to pred's
         backend and dtype) → mean squared error, a 0-d array in pred's dtype."""
-        _check_float(self.name, pred, "predictions")
+        _check_output(self.name, pred, "predictions")
         if not B.is_array(target):
             target = numpy.asarray(target)
         if target.dtype.kind not in "fiu":
@@ -110,8 +108,6 @@ class MSE(Loss):
         if tuple(target.shape) != tuple(pred.shape):
             raise ValueError(f"{self.name}: target shape {tuple(target.shape)} differs from the "
                              f"predictions' shape {tuple(pred.shape)}")
-        if pred.size == 0:
-            raise ValueError(f"{self.name}: empty predictions of shape {tuple(pred.shape)}")
         _check_not_device_for_host(self.name, pred, target, "targets")
         xp = B.get_array_module(pred)
         diff = pred - xp.asarray(target, dtype=pred.dtype)              # same shape as pred
@@ -125,11 +121,14 @@ class MSE(Loss):
 
 
 # ----------------------------------------------------------------------------------- checks
-def _check_float(name, y, what):
+def _check_output(name, y, what):
+    """``y``, the model's output, must be a non-empty floating-point array."""
     if not B.is_array(y):
         raise TypeError(f"{name}: expected {what} as a NumPy or CuPy array, got {type(y).__name__}")
     if y.dtype.kind != "f":
         raise TypeError(f"{name}: expected floating-point {what}, got dtype {y.dtype}")
+    if y.size == 0:
+        raise ValueError(f"{name}: empty {what} of shape {tuple(y.shape)}")
 
 
 def _check_not_device_for_host(name, y, other, what):

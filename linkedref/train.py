@@ -64,13 +64,11 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
         optimizer: an optimizer built on this ``model`` (``Adam(model)``); another model's is
             refused. It counts the epochs.
         X: host array (N, ...) of inputs; y: (N,) integer labels or (N, ...) float targets.
-        epochs: number of passes over the data. batch_size: samples per step.
         validation: optional (X_val, y_val), evaluated after every epoch.
         seed: None: one shuffling stream from ``lk.seed``'s number (else 0) that a later call
             continues; an int: a stream of its own. Same seed + model → same history on NumPy.
         progress: report progress — one bar when stderr is a terminal, else one line per epoch
             on stdout; nothing when False.
-        shuffle: reshuffle the samples every epoch.
         sync_every: steps between reads of the loss from a device (default SYNC_EVERY; on
             NumPy every loss is read at once) and between checks that every parameter, gradient
             and optimizer state is finite (also at each epoch's end).

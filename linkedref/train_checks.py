@@ -19,10 +19,9 @@ def check_fit(model, loss, optimizer, X, y, epochs, batch_size, validation, sync
     loss of an all-zero output on y[:256] (ln K for K classes), the scale of a sensible start."""
     for what, obj in (("model", model), ("loss", loss), ("optimizer", optimizer)):
         if isinstance(obj, type):
+            example = f" built on the model, e.g. {obj.__name__}(model, lr=1e-3)"
             raise TypeError(f"fit: {what} is the class {obj.__name__}, not an instance; pass "
-                            f"{obj.__name__}(...)" + (" built on the model, e.g. "
-                                                       f"{obj.__name__}(model, lr=1e-3)"
-                                                       if what == "optimizer" else ""))
+                            f"{obj.__name__}(...)" + (example if what == "optimizer" else ""))
     if not takes_need_dx(model):
         raise TypeError(f"fit: {type(model).__name__}.backward(dy) must also take need_dx (the "
                         "layer protocol: def backward(self, dy, need_dx=True); fit passes "
@@ -90,7 +89,7 @@ def check_positive_int(where, name, value) -> None:
 
 def check_data(where, X, y, classification):
     """X (N, ...) and y as host NumPy arrays, checked once: numeric, finite, same N, labels ≥ 0."""
-    X = B.to_numpy(X) if B.is_array(X) else numpy.asarray(X)
+    X = B.to_numpy(X)
     if X.dtype.kind not in "fiu":
         raise TypeError(f"{where}: expected a numeric X, got dtype {X.dtype}")
     if X.ndim < 2 or len(X) == 0:
@@ -100,7 +99,7 @@ def check_data(where, X, y, classification):
         check_finite_rows(where, X)
     if y is None:
         return X, None
-    y = B.to_numpy(y) if B.is_array(y) else numpy.asarray(y)
+    y = B.to_numpy(y)
     if len(y) != len(X):
         raise ValueError(f"{where}: X has {len(X)} samples but y has {len(y)}")
     if classification:
