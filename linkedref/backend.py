@@ -13,11 +13,9 @@ default dtype (float32 unless ``set_default_dtype("float64")``).
 The active backend is chosen by ``set_backend("numpy" | "cupy" | "strict")`` or, at import time,
 by the environment variable ``LINKEDREF_BACKEND``.
 
-"strict" (``linkedref.strict``) runs on the CPU but keeps CuPy's rules: its arrays refuse
-implicit conversion to NumPy (``numpy.asarray(x)``, ``numpy.savez(f, w=x)``, NumPy's
-``as_strided``), refuse to mix with NumPy arrays (``x * a`` and ``a * x``), and refuse bare
-``numpy.`` functions; the TypeError names the call and the line. A new layer that runs forward,
-backward and a training step under it is CuPy-clean, checked on a laptop::
+"strict" (``linkedref.strict``, whose docstring lists its rules) runs on the CPU but keeps
+CuPy's: a new layer that runs forward, backward and a training step under it is CuPy-clean,
+checked on a laptop::
 
     LINKEDREF_BACKEND=strict python -m pytest -q tests/test_my_layer.py
 
@@ -178,9 +176,7 @@ _device_rngs = {}   # (id(numpy Generator), module) -> (that Generator, device g
 
 def _device_rng(rng: numpy.random.Generator, module):
     """The device generator (CuPy's or the stand-in's) that belongs to ``rng``: seeded once from
-    it, then reused, so the NumPy seed still decides every draw and no generator is rebuilt per
-    call. (NumPy Generators accept no weak references; the table keeps each one alive, which
-    costs a few bytes per layer.)"""
+    it, then reused. (NumPy Generators accept no weak references: the table keeps each alive.)"""
     key = (id(rng), module.__name__)
     entry = _device_rngs.get(key)
     if entry is None or entry[0] is not rng:
@@ -189,29 +185,26 @@ def _device_rng(rng: numpy.random.Generator, module):
     return entry[1]
 
 
-def _draw_module(rng, like):
+def _drawing(rng, like):
+    """The generator that draws for ``rng`` on ``like``'s device (or the active one's): ``rng``
+    itself on NumPy, else its device generator."""
     if not isinstance(rng, numpy.random.Generator):
         raise TypeError(f"expected a numpy.random.Generator, got {type(rng).__name__}")
-    return get_array_module(like) if like is not None else _state["xp"]
+    module = get_array_module(like) if like is not None else _state["xp"]
+    return rng if module is numpy else _device_rng(rng, module)
 
 
 def uniform(rng: numpy.random.Generator, shape, dtype=None, like=None):
     """Uniform [0, 1) draws of ``shape`` from the explicit generator ``rng``, on the device of
     ``like`` (an array) or, without it, of the active backend."""
-    module = _draw_module(rng, like)
-    dtype = resolve_dtype(dtype or get_default_dtype())
-    if module is numpy:
-        return rng.random(shape, dtype=dtype)
-    return _device_rng(rng, module).random(shape, dtype=dtype)
+    return _drawing(rng, like).random(shape, dtype=resolve_dtype(dtype or get_default_dtype()))
 
 
 def normal(rng: numpy.random.Generator, shape, std=1.0, dtype=None, like=None):
     """Normal(0, std) draws of ``shape`` from ``rng``, on ``like``'s device or the active one."""
-    module = _draw_module(rng, like)
+    generator = _drawing(rng, like)
     dtype = resolve_dtype(dtype or get_default_dtype())
-    if module is numpy:
-        return rng.standard_normal(shape, dtype=dtype) * dtype.type(std)
-    return _device_rng(rng, module).standard_normal(shape, dtype=dtype) * dtype.type(std)
+    return generator.standard_normal(shape, dtype=dtype) * dtype.type(std)
 
 
 def seed(n) -> None:

@@ -1,4 +1,5 @@
-"""Save and load a model's weights as a plain ``.npz`` file — no pickle, on any backend.
+"""Save and load a model's weights as a plain ``.npz`` file — no pickle, on any backend: nothing
+in it is pickled, and loading never unpickles (``allow_pickle=False``).
 
 File layout (``numpy.savez``), format version 2:
 
@@ -9,13 +10,9 @@ File layout (``numpy.savez``), format version 2:
   child's child j "i.j" — the names of the parameter keys ("block", "shortcut" in a Residual);
 - "__linkedref__", a NumPy string array ["linkedref-weights", "2", keys...].
 
-Nothing in it is pickled, and loading never unpickles (``allow_pickle=False``).
-
 Loading copies into the model's existing arrays in place (on its backend, in its dtype), so an
-optimizer built on the model keeps working. A file written for another architecture — other
-parameter names or shapes, or another layer type anywhere in the tree (a Tanh net's weights
-offered to a ReLU net of the same shapes) — is refused with a message saying what differs,
-before anything is copied; so is a file of any other format version.
+optimizer built on the model keeps working; what it refuses, before anything is copied, is
+listed in ``load_weights``.
 
 ``atomic_write(path)`` is the file writer this module and ``linkedref.data.download`` share.
 """
@@ -89,11 +86,14 @@ def _create_beside(path, folder, where):
 def save_weights(model, path) -> None:
     """Write ``model.params``, ``model.buffers`` and its layer types to ``path`` (.npz, atomically).
 
-    The path is used as given (no ".npz" is appended). Raises FileNotFoundError naming ``path``
-    when its folder does not exist.
+    The path is used as given (no ".npz" is appended); a missing folder raises as in
+    ``atomic_write``.
     """
     path = os.fspath(path)
-    _check_built(model, "save_weights")
+    unbuilt = _first_unbuilt(model)
+    if unbuilt is not None:
+        raise ValueError(f"save_weights: {unbuilt!r} has not created its parameters yet (they are "
+                         "sized on the first forward); run model.forward(x) on one batch first")
     arrays = _model_arrays(model)
     layers = numpy.array([[p, t] for p, t in _layer_types(model).items()]).reshape(-1, 2)
     meta = numpy.array([FORMAT, VERSION, *arrays])             # a plain unicode array
@@ -108,9 +108,10 @@ def load_weights(model, path) -> None:
     Raises:
         FileNotFoundError: no such file.
         ValueError: the file is not a readable linkedref weights file (corrupt, truncated, not
-            an .npz, holding pickled objects, or of another format version), or its keys,
-            shapes or layer types differ from the model's (the message names each layer path
-            with the file's and the model's type).
+            an .npz, holding pickled objects, or of another format version), or it was written
+            for another architecture: other parameter names or shapes, or another layer type
+            anywhere in the tree (a Tanh net's weights offered to a ReLU net of the same
+            shapes); the message says what differs, naming each layer path with both types.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -120,7 +121,7 @@ def load_weights(model, path) -> None:
     problems = _differences(stored, layers, target, _layer_types(model))
     if problems:
         hint = ""
-        if not _is_built(model):
+        if _first_unbuilt(model) is not None:
             hint = (" — the model creates some parameters on its first forward (PReLU): run "
                     "model.forward(x) on one batch before load_weights")
         raise ValueError(f"load_weights: {path} was saved from a different architecture; "
@@ -198,22 +199,11 @@ def _read(path):
     return data, dict(layers.tolist())
 
 
-def _unbuilt(layer) -> bool:
-    """True for a layer that still waits for its first forward to create its parameters:
-    it has a ``build`` method and no params yet, as PReLU and LKPReLU have."""
-    return callable(getattr(layer, "build", None)) and not layer.params
-
-
-def _is_built(model) -> bool:
-    return not any(_unbuilt(layer) for _, layer in walk(model))
-
-
-def _check_built(model, where):
-    for _, layer in walk(model):
-        if _unbuilt(layer):
-            raise ValueError(f"{where}: {layer!r} has not created its parameters yet (they are "
-                             "sized on the first forward); run model.forward(x) on one batch "
-                             "first")
+def _first_unbuilt(model):
+    """The first layer that still waits for its first forward to create its parameters (it has
+    a ``build`` method and no params yet, as PReLU and LKPReLU have), or None."""
+    return next((layer for _, layer in walk(model)
+                 if callable(getattr(layer, "build", None)) and not layer.params), None)
 
 
 def _strip(keys):

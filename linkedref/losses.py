@@ -44,10 +44,6 @@ class Loss:
 class SoftmaxCrossEntropy(Loss):
     """L = mean_n [ log Σ_k exp(z_nk) − z_n,y_n ]: softmax and cross-entropy in one stable step.
 
-    forward(logits, labels): logits (N, K) float; labels (N,) integer class indices in [0, K),
-    NumPy or backend arrays (moved to the logits' backend). Returns a 0-d array.
-    backward() → dlogits (N, K) = (softmax(z) − onehot(y)) / N.
-
     cache: probabilities p (N, K) and labels (N,).
 
     Labels held in host memory (NumPy) are range-checked on every call; labels already on the
@@ -58,14 +54,13 @@ class SoftmaxCrossEntropy(Loss):
     classification = True
 
     def forward(self, logits, labels):
-        """logits (N, K), labels (N,) → mean cross-entropy, a 0-d array in logits' dtype."""
-        _check_float(self.name, logits, "logits")
+        """logits (N, K) float, labels (N,) integer class indices in [0, K) (NumPy or backend
+        arrays, moved to logits' backend) → mean cross-entropy, a 0-d array in logits' dtype."""
+        _check_output(self.name, logits, "logits")
         if logits.ndim != 2:
             raise ValueError(f"{self.name}: expected logits of shape (N, K), "
                              f"got shape {tuple(logits.shape)}")
         N, K = logits.shape
-        if N == 0 or K == 0:
-            raise ValueError(f"{self.name}: empty logits of shape {tuple(logits.shape)}")
         labels = _as_labels(self.name, labels, N, K)
         _check_not_device_for_host(self.name, logits, labels, "labels")
         xp = B.get_array_module(logits)
@@ -85,7 +80,7 @@ class SoftmaxCrossEntropy(Loss):
         return xp.asarray((lse - picked).mean())                        # 0-d
 
     def backward(self):
-        """→ dlogits (N, K).
+        """→ dlogits (N, K) = (softmax(z) − onehot(y)) / N.
 
         L = (1/N) Σ_n [lse(z_n) − z_n,y_n]  ⇒  dL/dz_nk = (p_nk − [k = y_n]) / N.
         """
@@ -99,16 +94,13 @@ class SoftmaxCrossEntropy(Loss):
 class MSE(Loss):
     """L = mean over all elements of (y − t)²  (Keras' mean_squared_error, averaged over the batch).
 
-    forward(pred, target): pred (N, ...) float; target of the same shape (NumPy or backend array,
-    moved to pred's backend and dtype). Returns a 0-d array.
-    backward() → dpred = 2 (y − t) / size, the shape of pred.
-
     cache: the difference y − t.
     """
 
     def forward(self, pred, target):
-        """pred, target (N, ...) → mean squared error, a 0-d array in pred's dtype."""
-        _check_float(self.name, pred, "predictions")
+        """pred (N, ...) float, target of its shape (NumPy or backend array, moved to pred's
+        backend and dtype) → mean squared error, a 0-d array in pred's dtype."""
+        _check_output(self.name, pred, "predictions")
         if not B.is_array(target):
             target = numpy.asarray(target)
         if target.dtype.kind not in "fiu":
@@ -116,8 +108,6 @@ class MSE(Loss):
         if tuple(target.shape) != tuple(pred.shape):
             raise ValueError(f"{self.name}: target shape {tuple(target.shape)} differs from the "
                              f"predictions' shape {tuple(pred.shape)}")
-        if pred.size == 0:
-            raise ValueError(f"{self.name}: empty predictions of shape {tuple(pred.shape)}")
         _check_not_device_for_host(self.name, pred, target, "targets")
         xp = B.get_array_module(pred)
         diff = pred - xp.asarray(target, dtype=pred.dtype)              # same shape as pred
@@ -131,11 +121,14 @@ class MSE(Loss):
 
 
 # ----------------------------------------------------------------------------------- checks
-def _check_float(name, y, what):
+def _check_output(name, y, what):
+    """``y``, the model's output, must be a non-empty floating-point array."""
     if not B.is_array(y):
         raise TypeError(f"{name}: expected {what} as a NumPy or CuPy array, got {type(y).__name__}")
     if y.dtype.kind != "f":
         raise TypeError(f"{name}: expected floating-point {what}, got dtype {y.dtype}")
+    if y.size == 0:
+        raise ValueError(f"{name}: empty {what} of shape {tuple(y.shape)}")
 
 
 def _check_not_device_for_host(name, y, other, what):

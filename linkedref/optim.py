@@ -5,12 +5,9 @@ An optimizer walks ``model.params`` and ``model.grads`` (dicts with the same key
 forward — and updates each parameter **in place**: the arrays keep their identity and dtype.
 
 The learning rate of step t (t = steps taken before this one, 0 for the first) is Keras' time
-decay times the schedule's factor for the current epoch:
+decay times the schedule's factor for the epoch that ``fit`` last gave ``set_epoch``:
 
     lr_t = lr · factor(epoch) / (1 + decay · t)
-
-``fit`` calls ``opt.set_epoch(epoch)`` at the start of every epoch, counting on from
-``opt.epoch`` (0 for a new optimizer), so a second ``fit`` continues the schedule.
 
 The paper used Keras 2, so the update rules follow Keras 2's code exactly (g = gradient):
 
@@ -122,26 +119,28 @@ class Optimizer:
         self.iterations += 1
 
     # -- for subclasses -------------------------------------------------------------------
+    _hyper = ("lr", "decay")            # the hyperparameters repr shows, in this order
+
     def _init_state(self, p) -> dict:
         return {}
 
     def _update(self, p, g, state, lr):
         raise NotImplementedError
 
-    def _hyper(self) -> str:
-        return f"lr={self.lr}, decay={self.decay}"
-
     def __repr__(self):
-        sched = "" if self.schedule is None else f", schedule={self.schedule!r}"
-        return f"{self.name}({self._hyper()}{sched})"
+        args = [f"{name}={getattr(self, name)}" for name in self._hyper]
+        if self.schedule is not None:
+            args.append(f"schedule={self.schedule!r}")
+        return f"{self.name}({', '.join(args)})"
 
 
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum, Keras 2 style.
 
-    SGD(model, lr=0.01, momentum=0.0, nesterov=False, decay=0.0, schedule=None).
     state per parameter: the velocity v (p's shape) when momentum > 0.
     """
+
+    _hyper = ("lr", "momentum", "nesterov", "decay")
 
     def __init__(self, model, lr=0.01, momentum=0.0, nesterov=False, decay=0.0, schedule=None):
         super().__init__(model, lr, decay, schedule)
@@ -167,19 +166,14 @@ class SGD(Optimizer):
         else:
             p += v                                       # p ← p + v
 
-    def _hyper(self):
-        return (f"lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov}, "
-                f"decay={self.decay}")
-
 
 class RMSProp(Optimizer):
     """RMSProp, Keras 2 style: a ← ρ a + (1 − ρ) g²;  p ← p − lr g / (√a + ε).
 
-    RMSProp(model, lr=0.001, rho=0.9, eps=1e-8, decay=0.0, schedule=None).
-    state per parameter: the running mean square a (p's shape).
-
-    ε = 1e-8 is Keras 2.0's default (see ``Adam`` for why not today's 1e-7).
+    state per parameter: the running mean square a (p's shape). ε = 1e-8: see ``Adam``.
     """
+
+    _hyper = ("lr", "rho", "eps", "decay")
 
     def __init__(self, model, lr=0.001, rho=0.9, eps=1e-8, decay=0.0, schedule=None):
         super().__init__(model, lr, decay, schedule)
@@ -195,21 +189,18 @@ class RMSProp(Optimizer):
         a = state["a"] = rho * state["a"] + (1 - rho) * g * g       # a ← ρ a + (1 − ρ) g²
         p -= lr * (g / (xp.sqrt(a) + self.eps))                     # p ← p − lr g / (√a + ε)
 
-    def _hyper(self):
-        return f"lr={self.lr}, rho={self.rho}, eps={self.eps}, decay={self.decay}"
-
 
 class Adam(Optimizer):
     """Adam, Keras 2 style (bias correction folded into the step size, ε added to √v).
 
-    Adam(model, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, decay=0.0, schedule=None).
     state per parameter: the moment estimates m and v (p's shape).
 
-    ε = 1e-8: the default of Keras 2.0 when the paper ran (and PyTorch's). Keras changed it to
-    ``K.epsilon()`` = 1e-7 in December 2017 (keras-team/keras PR #8710), after the paper. It
-    matters: in a 50-layer width-4 net the first gradients are ~1e-9, below 1e-7, and with the
-    larger ε, ε outweighs √v and Adam does not normalise those steps (tutorial 04 measures it).
+    ε = 1e-8: Keras 2.0's default when the paper ran (and PyTorch's); Keras moved to 1e-7 after
+    it (keras-team/keras PR #8710). In a 50-layer width-4 net the first gradients are ~1e-9, and
+    with ε = 1e-7 ε outweighs √v: Adam does not normalise those steps (tutorial 04 measures it).
     """
+
+    _hyper = ("lr", "beta1", "beta2", "eps", "decay")
 
     def __init__(self, model, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, decay=0.0,
                  schedule=None):
@@ -230,10 +221,6 @@ class Adam(Optimizer):
         m = state["m"] = b1 * state["m"] + (1 - b1) * g             # m ← β1 m + (1 − β1) g
         v = state["v"] = b2 * state["v"] + (1 - b2) * g * g         # v ← β2 v + (1 − β2) g²
         p -= lr_t * (m / (xp.sqrt(v) + self.eps))                   # p ← p − lr_t m / (√v + ε)
-
-    def _hyper(self):
-        return (f"lr={self.lr}, beta1={self.beta1}, beta2={self.beta2}, eps={self.eps}, "
-                f"decay={self.decay}")
 
 
 # ---------------------------------------------------------------------------------- helpers

@@ -1,20 +1,11 @@
 """Training: ``fit`` (minibatch gradient descent), ``evaluate``, ``predict`` and the ``History``.
 
-One training step is four lines, and ``fit`` shows them:
-
-    out = model.forward(xb, training=True)     # forward
-    loss.forward(out, yb)                      # loss
-    model.backward(loss.backward(), need_dx=False)   # backward: every layer's grads (the
-                                                     #   data need no dL/dx)
-    optimizer.step()                           # update the params in place
-
-The data stay on the host; ``batches`` moves one minibatch at a time to the backend. When a read
-costs a device sync (``B.on_device()``), per-step losses stay there and are read every
-``sync_every`` steps (``LossTally``); on NumPy every loss is read at once. A non-finite loss stops
-training with a ``FloatingPointError`` naming the epoch, the step and the first layer whose output
-is non-finite, before that step's update; so does, every ``sync_every`` steps after the update, a
-non-finite parameter, gradient or optimizer state (Adam's v overflows silently when g² does).
-A loss huge from the start, or one that grows a thousandfold, gives a ``RuntimeWarning``.
+One training step is the four numbered lines of ``fit``'s loop: forward, loss, backward (with
+``need_dx=False``: the data need no dL/dx) and the optimizer's in-place update. The data stay on
+the host; ``batches`` moves one minibatch at a time to the backend. When a read costs a device
+sync (``B.on_device()``), per-step losses stay there and are read every ``sync_every`` steps
+(``LossTally``); on NumPy every loss is read at once. What stops a run, and what warns, is in
+``fit``'s docstring; the checks before the first step are in ``train_checks``.
 """
 from __future__ import annotations
 
@@ -28,7 +19,7 @@ from . import backend as B
 from .data.batches import batches
 from .layer import Sequential
 from .progress import Progress
-from .train_checks import check_against_model, check_data, check_fit, check_positive_int
+from .train_checks import check_fit, check_inference, is_classification
 
 SYNC_EVERY = 20          # steps between reads of the loss from a device and checks of the weights
 DIVERGING = 1e3          # warn when the loss exceeds its scale × this
@@ -71,23 +62,20 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
         model: a Layer or model (forward/backward/params/grads).
         loss: a criterion instance such as ``SoftmaxCrossEntropy()`` or ``MSE()``.
         optimizer: an optimizer built on this ``model`` (``Adam(model)``); another model's is
-            refused. It counts the epochs (see below).
+            refused. It counts the epochs.
         X: host array (N, ...) of inputs; y: (N,) integer labels or (N, ...) float targets.
-        epochs: number of passes over the data. batch_size: samples per step.
         validation: optional (X_val, y_val), evaluated after every epoch.
         seed: None: one shuffling stream from ``lk.seed``'s number (else 0) that a later call
             continues; an int: a stream of its own. Same seed + model → same history on NumPy.
         progress: report progress — one bar when stderr is a terminal, else one line per epoch
             on stdout; nothing when False.
-        shuffle: reshuffle the samples every epoch.
         sync_every: steps between reads of the loss from a device (default SYNC_EVERY; on
             NumPy every loss is read at once) and between checks that every parameter, gradient
             and optimizer state is finite (also at each epoch's end).
 
-    Calling fit again continues: it starts at ``optimizer.epoch``, calls ``set_epoch`` every
-    epoch and leaves it at the next one, so a schedule moves on; with ``seed=None`` the
-    shuffling goes on where it stopped. Five calls with ``epochs=1`` train as one with
-    ``epochs=5``. A new optimizer starts at epoch 0. Early stopping is a loop around fit:
+    Calling fit again continues from ``optimizer.epoch`` (fit calls ``set_epoch`` every epoch,
+    so a schedule moves on) and, with ``seed=None``, the shuffling: five calls with ``epochs=1``
+    train as one with ``epochs=5``. Early stopping is a loop around fit:
 
         best, wait = math.inf, 0
         while wait < 5:                         # patience: 5 epochs without a better val_loss
@@ -98,7 +86,9 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
         model = kept                            # the best epoch's model
 
     Raises:
-        FloatingPointError: a non-finite loss, parameter, gradient or optimizer state (named).
+        FloatingPointError: a non-finite loss, before that step's update, naming the epoch, the
+            step and the first layer whose output is non-finite; or a non-finite parameter,
+            gradient or optimizer state (Adam's v overflows silently when g² does), named.
         ValueError/TypeError: unusable data or arguments, checked once before training.
     Warns:
         RuntimeWarning: the first step's loss is over ``DIVERGING`` × an all-zero output's (huge
@@ -145,12 +135,10 @@ def evaluate(model, loss, X, y, batch_size: int = 256):
     accuracy is None for a loss that is not a classification loss. The sums stay on the device
     and are read once.
     """
-    classification = bool(getattr(loss, "classification", False))
-    check_positive_int("evaluate", "batch_size", batch_size)
-    X, y = check_data("evaluate", X, y, classification)
-    check_against_model("evaluate", model, X, y, loss, dtype_of(model))
+    classification = is_classification(loss)
+    X, y, dtype = check_inference("evaluate", model, loss, X, y, batch_size)
     total, correct = 0.0, 0
-    for xb, yb in batches(X, y, batch_size, shuffle=False, dtype=dtype_of(model)):
+    for xb, yb in batches(X, y, batch_size, shuffle=False, dtype=dtype):
         out = model.forward(xb, training=False)
         total = total + loss.forward(out, yb) * len(xb)
         if classification:
@@ -161,11 +149,9 @@ def evaluate(model, loss, X, y, batch_size: int = 256):
 
 def predict(model, X, batch_size: int = 256):
     """The outputs of ``model`` on X (N, ...) with forward(training=False), as a NumPy array."""
-    check_positive_int("predict", "batch_size", batch_size)
-    X, _ = check_data("predict", X, None, False)
-    check_against_model("predict", model, X, None, None, dtype_of(model))
+    X, _, dtype = check_inference("predict", model, None, X, None, batch_size)
     outs = [model.forward(xb, training=False)
-            for xb, _ in batches(X, None, batch_size, shuffle=False, dtype=dtype_of(model))]
+            for xb, _ in batches(X, None, batch_size, shuffle=False, dtype=dtype)]
     xp = B.get_array_module(outs[0])
     return B.to_numpy(xp.concatenate(outs, axis=0))      # one device → host copy
 
@@ -179,15 +165,9 @@ def shuffle_stream(seed, skip, n):
     return rng
 
 
-def dtype_of(model):
-    """The model's parameter dtype (batches are cast to it), else the default dtype."""
-    dtype = getattr(model, "dtype", None)
-    return B.get_default_dtype() if dtype is None else dtype
-
-
 def new_history(loss, validation) -> History:
     """An empty History with the keys this run will fill."""
-    classification = bool(getattr(loss, "classification", False))
+    classification = is_classification(loss)
     keys = ["loss"] + ["accuracy"] * classification
     if validation is not None:
         keys += ["val_loss"] + ["val_accuracy"] * classification
@@ -196,19 +176,15 @@ def new_history(loss, validation) -> History:
 
 def record_epoch(history, tally, n, seconds, validation) -> None:
     """Append one epoch's mean loss (and accuracy), validation results and time."""
-    history["loss"].append(tally.loss_sum / n)
-    if "accuracy" in history:
-        history["accuracy"].append(tally.correct / n)
+    row = {"loss": tally.loss_sum / n, "accuracy": tally.correct / n, "seconds": seconds}
     if validation is not None:
-        history["val_loss"].append(validation[0])
-        if "val_accuracy" in history:
-            history["val_accuracy"].append(validation[1])
-    history["seconds"].append(seconds)
+        row["val_loss"], row["val_accuracy"] = validation
+    for key in history:
+        history[key].append(row[key])
 
 
 def warn_if_diverging(history, epoch, first, zero_loss) -> None:
-    """A RuntimeWarning when the loss is huge from the start (the first step's loss over
-    DIVERGING × an all-zero output's) or grows (an epoch's over DIVERGING × the larger)."""
+    """fit's RuntimeWarning for a loss huge from the start or growing (see fit's Warns)."""
     now, scale = history["loss"][epoch], max(first, zero_loss)
     if epoch == 0 and zero_loss > 0 and first > DIVERGING * zero_loss:
         msg = (f"the loss is huge from the start ({first:.4g}, an all-zero output's is "
@@ -225,7 +201,7 @@ class LossTally:
     """An epoch's per-step losses and correct counts, kept on the device until ``read``."""
 
     def __init__(self, loss):
-        self.classification = bool(getattr(loss, "classification", False))
+        self.classification = is_classification(loss)
         self.pending, self.pending_correct, self.pending_sizes = [], [], []
         self.first_pending = 0                # step index of pending[0]
         self.loss_sum, self.correct, self.seen = 0.0, 0, 0

@@ -1,9 +1,8 @@
 """What ``fit``, ``evaluate`` and ``predict`` check before any step: nothing trains on a mistake.
 
-Data (numeric, finite, one N, labels in range), arguments (positive integers, instances rather
-than classes), the optimizer (built on this model, not another one) and one sample through the
-model (its output fits the labels or targets) — each refused with a message naming what is
-wrong, before the first update.
+Data (numeric, finite, one N, labels in range), arguments (positive integers, instances), the
+optimizer (built on this model) and one sample through the model (its output fits the labels or
+targets): each refused with a message naming what is wrong.
 """
 from __future__ import annotations
 
@@ -20,10 +19,9 @@ def check_fit(model, loss, optimizer, X, y, epochs, batch_size, validation, sync
     loss of an all-zero output on y[:256] (ln K for K classes), the scale of a sensible start."""
     for what, obj in (("model", model), ("loss", loss), ("optimizer", optimizer)):
         if isinstance(obj, type):
+            example = f" built on the model, e.g. {obj.__name__}(model, lr=1e-3)"
             raise TypeError(f"fit: {what} is the class {obj.__name__}, not an instance; pass "
-                            f"{obj.__name__}(...)" + (" built on the model, e.g. "
-                                                       f"{obj.__name__}(model, lr=1e-3)"
-                                                       if what == "optimizer" else ""))
+                            f"{obj.__name__}(...)" + (example if what == "optimizer" else ""))
     if not takes_need_dx(model):
         raise TypeError(f"fit: {type(model).__name__}.backward(dy) must also take need_dx (the "
                         "layer protocol: def backward(self, dy, need_dx=True); fit passes "
@@ -33,8 +31,8 @@ def check_fit(model, loss, optimizer, X, y, epochs, batch_size, validation, sync
     if sync_every is not None:
         check_positive_int("fit", "sync_every", sync_every)
     check_optimizer(model, optimizer)
-    classification = bool(getattr(loss, "classification", False))
-    dtype = B.get_default_dtype() if getattr(model, "dtype", None) is None else model.dtype
+    classification = is_classification(loss)
+    dtype = dtype_of(model)
     X, y = check_data("fit", X, y, classification)
     out = check_against_model("fit", model, X, y, loss, dtype)
     zeros = B.xp().zeros((min(len(y), 256),) + tuple(out.shape[1:]), dtype=dtype)
@@ -46,6 +44,26 @@ def check_fit(model, loss, optimizer, X, y, epochs, batch_size, validation, sync
         validation = check_data("fit (validation)", *validation, classification)
         check_against_model("fit (validation)", model, *validation, loss, dtype)
     return X, y, validation, dtype, zero_loss
+
+
+def check_inference(where, model, loss, X, y, batch_size):
+    """evaluate's and predict's checks: (X, y) as host arrays, and the model's dtype."""
+    check_positive_int(where, "batch_size", batch_size)
+    dtype = dtype_of(model)
+    X, y = check_data(where, X, y, is_classification(loss))
+    check_against_model(where, model, X, y, loss, dtype)
+    return X, y, dtype
+
+
+def is_classification(loss) -> bool:
+    """Whether accuracy (argmax against integer labels) means anything for ``loss``."""
+    return bool(getattr(loss, "classification", False))
+
+
+def dtype_of(model):
+    """The model's parameter dtype (batches are cast to it), else the default dtype."""
+    dtype = getattr(model, "dtype", None)
+    return B.get_default_dtype() if dtype is None else dtype
 
 
 def check_optimizer(model, optimizer) -> None:
@@ -71,7 +89,7 @@ def check_positive_int(where, name, value) -> None:
 
 def check_data(where, X, y, classification):
     """X (N, ...) and y as host NumPy arrays, checked once: numeric, finite, same N, labels ≥ 0."""
-    X = B.to_numpy(X) if B.is_array(X) else numpy.asarray(X)
+    X = B.to_numpy(X)
     if X.dtype.kind not in "fiu":
         raise TypeError(f"{where}: expected a numeric X, got dtype {X.dtype}")
     if X.ndim < 2 or len(X) == 0:
@@ -81,7 +99,7 @@ def check_data(where, X, y, classification):
         check_finite_rows(where, X)
     if y is None:
         return X, None
-    y = B.to_numpy(y) if B.is_array(y) else numpy.asarray(y)
+    y = B.to_numpy(y)
     if len(y) != len(X):
         raise ValueError(f"{where}: X has {len(X)} samples but y has {len(y)}")
     if classification:
@@ -113,7 +131,6 @@ def check_against_model(where, model, X, y, loss, dtype):
     """One sample through the model (inference mode), returned: the model takes X's samples and
     its output fits y under ``loss`` (None: no labels). Errors name X's shape and blame it only
     when the first layer refuses it."""
-    classification = bool(getattr(loss, "classification", False))
     try:
         out = model.forward(B.asarray(X[:1], dtype=dtype), training=False)
     except (ValueError, TypeError) as err:
@@ -123,7 +140,7 @@ def check_against_model(where, model, X, y, loss, dtype):
                         f"(X has shape {X.shape}): {err}") from err
     if y is None:
         return out
-    if classification:
+    if is_classification(loss):
         if out.ndim != 2:
             raise ValueError(f"{where}: a classification loss needs model outputs (N, K), "
                              f"got shape {tuple(out.shape)}")
