@@ -9,9 +9,8 @@ does the work. Notation, for x (N, C, H, W) and w (O, C, kh, kw):
 
 - ``correlate`` (the forward without bias):  y[n] = w2 @ cols[n]  (O, P), already NCHW.
 - ``weight_grad`` (dW):  dW^T = Σ_n cols[n] @ dy[n]^T  (K, O), or one GEMM over n·P when P < K.
-- ``input_grad`` (dx), two ways, chosen there: ``dx_transposed`` correlates the dilated, padded
-  dy with the flipped kernel (in and out channels swapped); ``dx_col2im`` computes
-  dcols = w2^T @ dy and adds each kernel offset's columns back into a strided slice of dx.
+- ``input_grad`` (dx):  ``dx_col2im`` adds dcols = w2^T @ dy back window by window, or
+  ``dx_transposed`` correlates the dilated dy with the flipped kernel; each derives its way.
 
 At stride 1, where the output has few channels (``row_length``), the three passes take cols on
 *line positions* instead (``line_windows`` says how and why). The same products, but GEMMs of
@@ -192,10 +191,7 @@ def batch_chunks(xp, N, bytes_per_sample, limit=None):
 
 
 def correlate(x, w, stride, prepare=None):
-    """Valid cross-correlation of x (N, C, H, W) with w (O, C, kh, kw): y (N, O, Ho, Wo), new array.
-
-        y[n, o, i, j] = Σ_{c,p,q} w[o, c, p, q] · x[n, c, i·sh + p, j·sw + q]
-
+    """Valid cross-correlation of x (N, C, H, W) with w (O, C, kh, kw): y (N, O, Ho, Wo), new array
     (``conv2d_reference`` with no padding and no bias), one batched GEMM y[n] = w2 @ cols[n] per
     chunk of the batch. ``prepare(batch)``, if given, first writes x's samples of each chunk
     (``dx_transposed``). Layers that ``use_winograd`` picks go to ``_winograd`` instead.
@@ -274,8 +270,7 @@ def input_grad(dy, w, stride, x_shape, pads):
         dxpad[n, c, r, t] = Σ_{o,i,j,p,q: i·sh + p = r, j·sw + q = t} dy[n, o, i, j] · w[o, c, p, q]
 
     and dx is dxpad's inside. Winograd where ``use_winograd`` says so (and the pads are at most
-    2); else, of the two im2col ways, col2im is the cheaper one for few input channels (C < O) or
-    a stride (``dx_col2im`` says why), the transposed convolution otherwise.
+    2); else col2im or the transposed convolution, whichever is cheaper (``dx_col2im`` says when).
     """
     O, C = w.shape[:2]
     (top, bottom), (left, right) = pads
@@ -423,9 +418,9 @@ def dx_transposed(dy, w, stride, x_shape, pads):
 
 def dx_col2im(dy, w, stride, x_shape, pads):
     """dx (N, C, H, W) as col2im: the gradient of each window's columns, added back in place.
-
-    Cheaper than the transposed convolution when C < O (it copies dy's windows, O·kh·kw numbers
-    per input pixel) or stride > 1 (it multiplies the dilation zeros). Arguments as there.
+    Arguments as ``input_grad``'s. Cheaper than the transposed convolution when C < O (that
+    copies dy's windows, O·kh·kw numbers per input pixel) or stride > 1 (that multiplies the
+    dilation zeros).
     """
     xp = B.get_array_module(dy)
     O, C, kh, kw = w.shape
