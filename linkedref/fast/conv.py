@@ -1,39 +1,33 @@
 """The fast convolution behind Conv2D: strided windows, im2col in chunks, one GEMM per chunk.
 
 Read ``linkedref.conv.conv2d_reference`` and ``conv2d_reference_backward`` first: they compute the
-same numbers as plain loops, and tests hold the two equal (float64 to 1e-10). This module only
-rearranges those sums so that a BLAS matrix product does the work. Notation, for x (N, C, H, W)
-and w (O, C, kh, kw):
+same numbers as plain loops. This module only rearranges those sums so that a BLAS matrix product
+does the work. Notation, for x (N, C, H, W) and w (O, C, kh, kw):
 
     K = C·kh·kw, P = Ho·Wo, w2 = w.reshape(O, K),
     cols[n, (c, p, q), (i, j)] = xpad[n, c, i·sh + p, j·sw + q]          (im2col: N, K, P)
 
 - ``correlate`` (the forward without bias):  y[n] = w2 @ cols[n]  (O, P), already NCHW.
 - ``weight_grad`` (dW):  dW^T = Σ_n cols[n] @ dy[n]^T  (K, O), or one GEMM over n·P when P < K.
-- ``input_grad`` (dx), two ways, chosen there: ``dx_transposed`` correlates the dilated, padded
-  dy with the flipped kernel (in and out channels swapped); ``dx_col2im`` computes
-  dcols = w2^T @ dy and adds each kernel offset's columns back into a strided slice of dx.
+- ``input_grad`` (dx):  ``dx_col2im`` adds dcols = w2^T @ dy back window by window, or
+  ``dx_transposed`` correlates the dilated dy with the flipped kernel; each derives its way.
 
 At stride 1, where the output has few channels (``row_length``), the three passes take cols on
-*line positions* instead (``line_windows``): each channel's rows read as one line, so the im2col
-copy moves long runs; the GEMM computes a few extra columns between the rows, cut away after
-(``on_grid``), or meeting zeros in dy (``on_line``). The same products, but GEMMs of other sizes
-(BLAS may round a column differently) and, for dW, summed in another order: the results agree
-with the plain windows to rounding, not bit for bit.
+*line positions* instead (``line_windows`` says how and why). The same products, but GEMMs of
+other sizes (BLAS may round a column differently) and, for dW, summed in another order: the
+results agree with the plain windows to rounding, not bit for bit.
 
 Stride-1 3×3 layers with many channels on both sides take another route, all three passes:
 Winograd F(4×4, 3×3) (``winograd``; ``use_winograd`` is the rule, ``_winograd`` the kernel of the
-forward and dx, ``_winograd_weight_grad`` of dW), which does 2.25 products per output and channel
-pair where im2col does 9.
+forward and dx, ``_winograd_weight_grad`` of dW).
 
 On a CPU every pass runs in chunks of the batch whose columns fit the cache (``batch_chunks``),
 one after the other; dW sums each chunk's products, then the chunks' sums in order.
 
 Work arrays (the im2col columns, dy on line positions, the dilated dy, ...) are reused from one
-call to the next: a fresh multi-megabyte array comes as new pages from the OS, and touching them
-for the first time costs more than the copy written into them. Each thread has its own
-``Workspace`` (``workspace()``), so replicas of a model (``DataParallel``) run these kernels at
-once. Nothing a caller keeps lives in a workspace.
+call to the next, from the calling thread's ``Workspace`` (``workspace()``): a fresh
+multi-megabyte array comes as new pages from the OS, and touching them for the first time costs
+more than the copy written into them.
 """
 from __future__ import annotations
 
@@ -87,11 +81,11 @@ def line_windows(x, kh, kw):
         line_windows(x)[n, c, p, q, i·R + j] = x[n, c, i + p, j + q]     for j < Wo,
 
     L = (Ho − 1)·R + Wo. Why: im2col then copies each (c, p, q) as one run of L numbers instead
-    of Ho runs of Wo (short rows made the copy slow). The price: the positions i·R + j with
-    Wo ≤ j < R, between two output rows, hold pixels that wrap around; their products are extra
-    GEMM columns, thrown away (``on_grid``) or multiplied by zeros (``on_line``). So that those
-    are finite numbers, x must own the memory between its rows: this module passes contiguous
-    arrays (``pad``) or windows of its own buffers (``dx_transposed``).
+    of Ho short runs of Wo. The price: the positions i·R + j with Wo ≤ j < R, between two output
+    rows, hold pixels that wrap around; their products are extra GEMM columns, thrown away
+    (``on_grid``) or multiplied by zeros (``on_line``). So that those are finite numbers, x must
+    own the memory between its rows: this module passes contiguous arrays or windows of its own
+    buffers (``dx_transposed``).
     """
     N, C, H, W = x.shape
     Ho, Wo = H - kh + 1, W - kw + 1
@@ -127,8 +121,9 @@ class Workspace:
 
     The rule for what may live here: an array from ``get`` is valid until the next ``get`` with
     the same tag. So only arrays that no caller keeps come from a workspace (each filled and used
-    up inside one function of this module), and one workspace serves one thread.
-    Requests above ``limit`` elements get a fresh array. ``clear()`` frees the buffers.
+    up inside one function of this module), and one workspace serves one thread, so that replicas
+    of a model (``DataParallel``) run these kernels at once. Requests above ``limit`` elements get
+    a fresh array. ``clear()`` frees the buffers.
     """
 
     def __init__(self, limit=2 ** 26):               # elements (256 MiB of float32) per buffer
@@ -196,15 +191,10 @@ def batch_chunks(xp, N, bytes_per_sample, limit=None):
 
 
 def correlate(x, w, stride, prepare=None):
-    """Valid cross-correlation of x (N, C, H, W) with w (O, C, kh, kw): y (N, O, Ho, Wo), new array.
-
-        y[n, o, i, j] = Σ_{c,p,q} w[o, c, p, q] · x[n, c, i·sh + p, j·sw + q]
-
-    (``conv2d_reference`` with no padding and no bias.) One batched GEMM per chunk of the batch:
-    w2 (O, C·kh·kw) @ cols (n, C·kh·kw, P) → (n, O, P), already NCHW (P = Ho·Wo; at stride 1,
-    P = L line positions, then cut to Ho × Wo: ``line_windows``). ``prepare(batch)``, if given,
-    first writes x's samples of each chunk (``dx_transposed``). Layers that ``use_winograd``
-    picks go to ``_winograd`` instead.
+    """Valid cross-correlation of x (N, C, H, W) with w (O, C, kh, kw): y (N, O, Ho, Wo), new array
+    (``conv2d_reference`` with no padding and no bias), one batched GEMM y[n] = w2 @ cols[n] per
+    chunk of the batch. ``prepare(batch)``, if given, first writes x's samples of each chunk
+    (``dx_transposed``). Layers that ``use_winograd`` picks go to ``_winograd`` instead.
     """
     xp = B.get_array_module(x)
     if prepare is None and use_winograd(w.shape, stride, (x.shape[2] - 2, x.shape[3] - 2), "y"):
@@ -234,10 +224,9 @@ def weight_grad(xpad, dy, kernel_size, stride):
     """dW (O, C, kh, kw) from the padded input xpad (N, C, Hp, Wp) and dy (N, O, Ho, Wo).
 
     dW[o, c, p, q] = Σ_{n,i,j} dy[n, o, i, j] · xpad[n, c, i·sh + p, j·sw + q]
-                   = Σ_n dy[n] (O, P) @ cols[n]^T (P, K), summed chunk by chunk.
-    Computed transposed, dW^T = Σ_n cols[n] @ dy[n]^T (K, O): OpenBLAS runs that product faster.
-    (At stride 1 over the L line positions of ``line_windows``, dy with zeros between its rows.)
-    Layers that ``use_winograd`` picks go to ``_winograd_weight_grad`` instead.
+                   = Σ_n dy[n] (O, P) @ cols[n]^T (P, K), summed chunk by chunk,
+    computed transposed (K, O), as OpenBLAS runs that product faster. Layers that
+    ``use_winograd`` picks go to ``_winograd_weight_grad`` instead.
     """
     xp = B.get_array_module(dy)
     (kh, kw), C, N, O = kernel_size, xpad.shape[1], dy.shape[0], dy.shape[1]
@@ -281,8 +270,7 @@ def input_grad(dy, w, stride, x_shape, pads):
         dxpad[n, c, r, t] = Σ_{o,i,j,p,q: i·sh + p = r, j·sw + q = t} dy[n, o, i, j] · w[o, c, p, q]
 
     and dx is dxpad's inside. Winograd where ``use_winograd`` says so (and the pads are at most
-    2); else, of the two im2col ways, col2im is the cheaper one for few input channels (C < O) or
-    a stride (``dx_col2im`` says why), the transposed convolution otherwise.
+    2); else col2im or the transposed convolution, whichever is cheaper (``dx_col2im`` says when).
     """
     O, C = w.shape[:2]
     (top, bottom), (left, right) = pads
@@ -298,18 +286,15 @@ def input_grad(dy, w, stride, x_shape, pads):
     return dx_transposed(dy, w, stride, x_shape, pads)
 
 
-# Where F(4×4, 3×3) Winograd beats im2col (``benchmarks/bench_conv.py --im2col`` times both per
-# layer shape): stride-1 3×3 layers whose input and output both have at least this many channels
-# (at 16 the 36 GEMMs are too thin, and im2col wins), in passes whose 4×4 tiles compute at most
-# this many times the outputs wanted (13×13 outputs take 16×16 of tiles: 1.51). dW gains least
-# from Winograd (its 36 GEMMs sum over the tiles into small O × C blocks) and loses from 1.3 on.
+# The thresholds of ``use_winograd`` (``benchmarks/bench_conv.py --im2col`` times both paths per
+# layer shape). dW gains least (its 36 GEMMs sum over the tiles into small O × C blocks).
 WINOGRAD_MIN_CHANNELS = 32
 WINOGRAD_MAX_SPARE = {"y": 1.55, "dx": 1.55, "dW": 1.2}
 # Its chunks of the batch: the tiles' transformed inputs (36 numbers per tile and channel) take
 # about this many bytes (smaller than im2col's chunks: several GEMMs read each chunk in turn).
 WINOGRAD_CHUNK_BYTES = 2 ** 19
-# float32 error bound, relative to max |y|, forward, dx and dW on the tutorial nets' weight scales
-# (test_conv): measured 1.5e-6–7.2e-6 (im2col beside it 1.8e-7–7.0e-7), set 4× above.
+# float32 error bound, relative to max |y| (forward, dx and dW on the tutorial nets' weight
+# scales): 4× the largest error that test_conv's docstring quotes.
 WINOGRAD_F32_BOUND = 3e-5
 
 
@@ -318,9 +303,9 @@ def use_winograd(w_shape, stride, out_hw, pass_) -> bool:
     whose tiles cover an output of size out_hw (y and dW: the layer's output; dx: its input):
     Winograd (``_winograd``, ``_winograd_weight_grad``) for stride-1 3×3 layers whose channel
     counts both reach WINOGRAD_MIN_CHANNELS, where the 4×4 tiles cover out_hw with at most
-    WINOGRAD_MAX_SPARE[pass_] times its outputs; im2col else. Few channels make the 36 GEMMs
-    thin, and then the transforms and copies cost more than they save; spare tiles are wasted
-    products."""
+    WINOGRAD_MAX_SPARE[pass_] times its outputs (13×13 outputs take 16×16: 1.51); im2col else.
+    At 16 channels the 36 GEMMs are so thin that the transforms and copies cost more than they
+    save; spare tiles are wasted products."""
     O, C, kh, kw = w_shape
     Ho, Wo = out_hw
     tiled = 16 * -(-Ho // 4) * -(-Wo // 4)              # outputs the 4×4 tiles compute
@@ -337,7 +322,7 @@ def _winograd(src, w, frame, offset):
 
     Numerics: the same sums as ``conv2d_reference`` in another order, with the transforms' sums
     before and after the products: float64 agrees to ~1e-14 relative; float32 to within
-    WINOGRAD_F32_BOUND × max |y| on the tutorial nets' weight scales, which ``test_conv`` checks.
+    WINOGRAD_F32_BOUND × max |y|.
     """
     xp = B.get_array_module(src)
     (N, C), O, dt = src.shape[:2], w.shape[0], src.dtype
@@ -381,10 +366,8 @@ def _winograd_input_tiles(src, C, tiles, offset, work):
 
 def _winograd_weight_grad(xpad, dy):
     """dW (O, C, 3, 3) of the valid correlation y = w ⋆ xpad (stride 1) from dy (N, O, Ho, Wo):
-    F(4×4, 3×3) Winograd backwards (``winograd``): per chunk of the batch, the input tiles' V as
-    in the forward, dy cut into 4×4 tiles (zeros past Ho × Wo, where the forward's tiles were cut)
-    and transformed, dU[ξ] += dM[ξ] (O, T) @ V[ξ]ᵀ (T, C); then dW = Gᵀ dU G. Numerics as
-    ``_winograd``'s."""
+    F(4×4, 3×3) Winograd backwards (``winograd`` derives it), dy cut into 4×4 tiles with zeros past
+    Ho × Wo, where the forward's tiles were cut. Numerics as ``_winograd``'s."""
     xp = B.get_array_module(dy)
     (N, C), (O, Ho, Wo), dt = xpad.shape[:2], dy.shape[1:], dy.dtype
     tH, tW = -(-Ho // 4), -(-Wo // 4)
@@ -404,15 +387,13 @@ def _winograd_weight_grad(xpad, dy):
                                                 work.get(xp, (6, 6, O * T), dt, "wino_m"),
                                                 work.get(xp, (6, 4, O * T), dt, "wino_y"))
         dU += xp.matmul(dM.reshape(36, O, T), V.reshape(36, C, T).transpose(0, 2, 1),
-                        out=work.get(xp, (36, O, C), dt, "wino_du"))
+                        out=work.get(xp, (36, O, C), dt, "wino_du"))   # dM[ξ] @ V[ξ]ᵀ
     return winograd.filter_gradient(dU)
 
 
 def dx_transposed(dy, w, stride, x_shape, pads):
     """dx (N, C, H, W) from dy (N, O, Ho, Wo) as a transposed convolution (forward's routine).
-
-    x_shape: the input's (N, C, H, W); pads: ((top, bottom), (left, right)) as in the forward.
-    """
+    Arguments as ``input_grad``'s."""
     xp = B.get_array_module(dy)
     O, C, kh, kw = w.shape
     (sh, sw), (_, _, H, W), ((top, bottom), (left, right)) = stride, x_shape, pads
@@ -437,9 +418,9 @@ def dx_transposed(dy, w, stride, x_shape, pads):
 
 def dx_col2im(dy, w, stride, x_shape, pads):
     """dx (N, C, H, W) as col2im: the gradient of each window's columns, added back in place.
-
-    Cheaper than the transposed convolution when C < O (it copies dy's windows, O·kh·kw numbers
-    per input pixel) or stride > 1 (it multiplies the dilation zeros). Arguments as there.
+    Arguments as ``input_grad``'s. Cheaper than the transposed convolution when C < O (that
+    copies dy's windows, O·kh·kw numbers per input pixel) or stride > 1 (that multiplies the
+    dilation zeros).
     """
     xp = B.get_array_module(dy)
     O, C, kh, kw = w.shape

@@ -13,20 +13,20 @@ every loss here is a mean over samples written into dy.
 
 The plain twin is the wrapped model itself: at one thread this is just ``model``. The replicas are
 deep copies of the model that share its parameter arrays (the same dicts: an optimizer's in-place
-update reaches all of them) and own their caches and grads. Each replica's random generators
-(Dropout) are spawned from the model's, so their masks are independent.
+update reaches all of them) and own their caches, grads and random generators (Dropout's), spawned
+from the model's.
 
 Whether splitting pays is measured, not guessed: a small net on a small batch spends its time in
 Python, which one thread at a time may run (the GIL), and then runs faster whole. So, per batch
 size, the steps after the first (which may create lazy parameters) alternate: ``TRIALS`` steps
 whole, then ``TRIALS`` split, each timed from forward to the end of backward; from then on the
 batch size runs the faster way (a batch size seen only in evaluation, never timed, runs whole).
-``DataParallel(model, measure=False)`` always splits.
 
 What changes with the number of threads, and why: each grad is summed in another order (piece by
 piece, then the pieces), so results agree with one thread's to rounding, not bit for bit; and a
 replica's Dropout draws its own masks. Since the choice between whole and split is timed, two runs
-with the same seed may differ in those ways: ``measure=False`` (always split) makes a run repeat.
+with the same seed may differ in those ways: ``DataParallel(model, measure=False)`` always splits,
+and so makes a run repeat.
 
 What is never split: a model with batch statistics (``buffers``: BatchNorm), whose statistics
 would be the piece's, not the batch's; a forward with ``training=False`` (evaluation, and the
@@ -144,8 +144,7 @@ class DataParallel:
     # -- how the batch is cut, and the replicas -----------------------------------------------
     def split(self, N):
         """The slices of a training batch of N (one per thread, sizes within one), or None: run
-        whole (one thread, one sample, batch statistics, the model's first forward, which may
-        create its parameters, or whole measured faster)."""
+        whole (the cases the module docstring lists, and the model's first forward)."""
         n = min(get_threads(), N)
         if n <= 1 or self.module.buffers or not self.seen or self.way_for(N) == "whole":
             return None
@@ -180,8 +179,7 @@ class DataParallel:
             self.started = None
 
     def replicas_for(self, n):
-        """``n − 1`` replicas sharing the model's current parameter arrays (made anew when the
-        model's parameters were replaced, e.g. by ``astype``, ``to`` or ``load_weights``)."""
+        """``n − 1`` replicas, made anew when the model's layers or parameter arrays changed."""
         signature = (tuple(id(layer) for layer in layers_of(self.module)),
                      tuple((k, id(v)) for k, v in self.module.params.items()))
         if signature != self.signature or len(self.replicas) < n - 1:
@@ -209,9 +207,8 @@ def drop_caches(model):
 
 
 def replica_of(model):
-    """A deep copy of ``model`` whose layers share the model's parameter dicts, with empty
-    caches, own grads, and random generators spawned from the model's. (The model's caches are
-    set aside while it is copied, and its parameter arrays are not copied at all.)"""
+    """A replica of ``model`` (the module docstring says what it shares and owns): a deep copy
+    made with the model's caches set aside and its parameter arrays not copied at all."""
     layers = [layer for layer in layers_of(model) if hasattr(layer, "cache")]
     caches = [layer.cache for layer in layers]
     shared = {id(v): v for layer in layers if "params" in vars(layer)

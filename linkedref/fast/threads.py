@@ -5,15 +5,13 @@
     lk.set_threads(None)              # every core, BLAS back to its library's own setting
     with lk.fast.using_threads(2): ...   # for a block, then back
 
-The work is split one way only: ``DataParallel`` (``linkedref.fast.parallel``) cuts each batch
-into one piece per thread and runs a replica of the model on each piece, with ``parallel`` below.
-No layer knows of threads, nor does ``fit``: ``set_threads(n > 1)`` says so, once.
+The threads serve one caller, ``DataParallel`` (``linkedref.fast.parallel``), through ``parallel``
+below; no layer knows of them, nor does ``fit``.
 
 ``set_threads(n)`` also limits BLAS (OpenBLAS, MKL, ... behind NumPy) to one thread, whatever n,
 with threadpoolctl: each replica then multiplies on its own core, and OpenBLAS's own threads,
 which stay awake spinning for 0.1–0.2 s after each multi-threaded call, do not take the cores the
-replicas need. ``set_threads(None)``, like a fresh process, leaves BLAS as its library set it.
-On CuPy the setting has no effect on the GPU.
+replicas need. On CuPy the setting has no effect on the GPU.
 """
 from __future__ import annotations
 
@@ -27,8 +25,7 @@ import warnings
 
 from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limits
 
-_state = {"threads": None, "limiter": None, "pool": None, "workers": 0, "controller": None,
-          "warned": False}
+_state = {"threads": None, "limiter": None, "pool": None, "controller": None, "warned": False}
 
 
 def cpu_count() -> int:
@@ -185,10 +182,9 @@ def one_malloc_arena() -> None:
 
 def _pool(workers):
     """The persistent pool, grown to at least ``workers`` threads when first needed."""
-    if _state["pool"] is None or _state["workers"] < workers:
+    if _state["pool"] is None or _state["pool"].size < workers:
         if _state["pool"] is not None:
             _state["pool"].close()
-        _state["workers"] = workers
         _state["pool"] = _Pool(workers)
     return _state["pool"]
 

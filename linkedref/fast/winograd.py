@@ -12,9 +12,8 @@ U[ξ] (O × C) and the transformed inputs V[ξ] (C × tiles). So the work is 36 
 products per output and channel pair instead of 9.
 
 Layout: a chunk of the batch's tiles is held as (6, 6, C, tiles), the tile's two axes first, so
-that each transform is two products with a small constant matrix, over the first axis (one GEMM
-over everything behind it) and then over the second (a GEMM for each value of the first), with
-no transposes between; BLAS then does the transforms' arithmetic, not NumPy's elementwise passes.
+that each transform is two GEMMs with a small constant matrix and no transposes between
+(``_both_axes``); BLAS then does the transforms' arithmetic, not NumPy's elementwise passes.
 Entering that layout costs one gathering copy (tiles overlap by 2), leaving it one transposing
 copy (``conv._winograd`` does both).
 
@@ -23,8 +22,7 @@ gradients dY: dU = Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B) — for each ξ a GEMM (O
 and dg = Gᵀ dU G (``output_gradient_transform``, ``filter_gradient``).
 
 Rounding: Aᵀ has entries up to 8, Bᵀ up to 5; G has sixths, twelfths and 24ths. So float32
-results differ from im2col's by more than the last bit; the bound measured on
-the tutorial nets' weight scales is in ``conv._winograd``'s docstring and in the tests.
+results differ from im2col's by more than the last bit (``conv.WINOGRAD_F32_BOUND``).
 """
 from __future__ import annotations
 
@@ -59,36 +57,35 @@ def filter_transform(w):
     return xp.ascontiguousarray(u.transpose(2, 3, 0, 1), dtype=w.dtype).reshape(36, O, C)
 
 
-def input_transform(d, out, half):
-    """V = Bᵀ d B for every tile: d (6, 6, C·T) the tiles' pixels, V (6, 6, C·T) into ``out``;
-    ``half`` (6, 6, C·T) a work array.
+def _both_axes(m, d, out, half):
+    """m d mᵀ for every tile: d (k, k, rest), m (j, k), into ``out`` (j, j, rest); ``half``
+    (j, k, rest) a work array.
 
-        half[a, q] = Σ_p Bᵀ[a, p] d[p, q]       (one GEMM, Bᵀ @ d as (6, 6·C·T))
-        V[a, b]    = Σ_q Bᵀ[b, q] half[a, q]    (a GEMM for each a)
+        half[a, q] = Σ_p m[a, p] d[p, q]       (one GEMM, m @ d as (k, k·rest))
+        out[a, b]  = Σ_q m[b, q] half[a, q]    (a GEMM for each a)
     """
     xp = B.get_array_module(d)
-    bt = xp.asarray(BT, dtype=d.dtype)
-    xp.matmul(bt, d.reshape(6, -1), out=half.reshape(6, -1))
-    return xp.matmul(bt, half, out=out)
+    xp.matmul(m, d.reshape(m.shape[1], -1), out=half.reshape(m.shape[0], -1))
+    return xp.matmul(m, half, out=out)
+
+
+def input_transform(d, out, half):
+    """V = Bᵀ d B for every tile: d (6, 6, C·T) the tiles' pixels, V (6, 6, C·T) into ``out``;
+    ``half`` (6, 6, C·T) a work array."""
+    return _both_axes(B.get_array_module(d).asarray(BT, dtype=d.dtype), d, out, half)
 
 
 def output_transform(M, out, half):
     """Y = Aᵀ M A for every tile and output channel: M (6, 6, O·T), Y (4, 4, O·T) into ``out``;
-    ``half`` (4, 6, O·T) a work array. The same two steps as ``input_transform``, with Aᵀ."""
-    xp = B.get_array_module(M)
-    at = xp.asarray(AT, dtype=M.dtype)
-    xp.matmul(at, M.reshape(6, -1), out=half.reshape(4, -1))
-    return xp.matmul(at, half, out=out)
+    ``half`` (4, 6, O·T) a work array."""
+    return _both_axes(B.get_array_module(M).asarray(AT, dtype=M.dtype), M, out, half)
 
 
 def output_gradient_transform(dY, out, half):
     """dM = A dY Aᵀ for every tile and output channel: dY (4, 4, O·T) the gradient of Y, dM
     (6, 6, O·T) into ``out``, the gradient of M (``output_transform``'s input); ``half``
-    (6, 4, O·T) a work array. The two steps of ``input_transform``, with A = (Aᵀ)ᵀ (6×4)."""
-    xp = B.get_array_module(dY)
-    a = xp.asarray(AT, dtype=dY.dtype).T
-    xp.matmul(a, dY.reshape(4, -1), out=half.reshape(6, -1))
-    return xp.matmul(a, half, out=out)
+    (6, 4, O·T) a work array. A = (Aᵀ)ᵀ (6×4)."""
+    return _both_axes(B.get_array_module(dY).asarray(AT, dtype=dY.dtype).T, dY, out, half)
 
 
 def filter_gradient(dU):
