@@ -29,7 +29,7 @@ import numpy
 
 from . import backend as B
 from .activations import Activation
-from .linkage import member_outputs
+from .linkage import member_outputs, not_an_activation
 
 
 # --------------------------------------------------------------------------- finding the layers
@@ -44,9 +44,7 @@ def activation_layers(model, path: str = "") -> list:
     if isinstance(model, Activation):          # a unit, single or linked (Linked included)
         return [(path or "0", model)]
     if looks_like_a_unit(model):
-        warnings.warn(f"diagnostics: layer {path or '0'} ({model.name}) is a Layer but not an "
-                      "lk.Activation, so dead_units and Recorder skip it; if it is a unit "
-                      "(single or linked), subclass lk.Activation instead of lk.Layer",
+        warnings.warn(not_an_activation("diagnostics", f"layer {path or '0'} ({model.name})"),
                       stacklevel=3)
     return [found for name, child in model.named_children()
             for found in activation_layers(child, f"{path}.{name}" if path else name)]

@@ -44,14 +44,19 @@ class LinkageCheck:
                 f"[{self.failures.min():g}, {self.failures.max():g}])")
 
 
+def not_an_activation(who, what) -> str:
+    """The one message for ``what`` (a layer or a class) that is not an ``lk.Activation`` where a
+    unit is expected; ``who`` names the caller."""
+    return (f"{who}: {what} is not an lk.Activation, so check_linkage, dead_units and Recorder "
+            "cannot judge it as a unit; if it is one (single or linked), subclass lk.Activation "
+            "instead of lk.Layer (the same forward and backward)")
+
+
 def member_outputs(layer, who="check_linkage"):
     """A function z (n,) → member outputs (n, d, C) of a unit (a float64 copy, on the backend);
     a layer that is not an ``lk.Activation`` is refused, ``who`` naming the caller."""
     if not isinstance(layer, Activation):
-        raise TypeError(f"{who}: {layer.name} is not an activation (an lk.Activation, single or "
-                        "linked), so it cannot be judged as a unit applied to one z; if it is "
-                        "one, subclass lk.Activation instead of lk.Layer (the same forward and "
-                        "backward, with expansion = its number of members)")
+        raise TypeError(not_an_activation(who, layer.name))
     probe = copy.deepcopy(layer).astype("float64")
     d = probe.expansion
     C = next(iter(probe.params.values())).shape[0] if probe.params else 1

@@ -43,6 +43,7 @@ from .activations import (
     swish_slope,
 )
 from .layer import Container, Layer
+from .linkage import not_an_activation
 
 
 def halves(dy):
@@ -344,9 +345,7 @@ def as_member(m, i) -> Member:
     if not isinstance(m.layer, Layer):
         raise TypeError(f"Linked: member {i} has a {type(m.layer).__name__}, not a Layer")
     if not isinstance(m.layer, Activation):
-        warnings.warn(f"Linked: member {i} ({m.layer.name}) is a Layer but not an lk.Activation, "
-                      "so check_linkage and dead_units cannot judge it as a unit; subclass "
-                      "lk.Activation instead of lk.Layer", stacklevel=3)
+        warnings.warn(not_an_activation("Linked", f"member {i} ({m.layer.name})"), stacklevel=3)
     if m.layer.expansion != 1:
         raise ValueError(f"Linked: member {i} ({m.layer.name}) is itself linked; "
                          "give its single members instead")

@@ -17,6 +17,7 @@ import warnings
 
 from .activations import ELU, SELU, Activation, LeakyReLU, PReLU, ReLU, Sigmoid, Swish, Tanh
 from .layer import Layer
+from .linkage import not_an_activation
 from .linked import LKELU, LKSELU, LKLeakyReLU, LKPReLU, LKReLU, LKSwish
 
 _UNITS: dict = {}            # registered name -> the class (or factory) that builds the unit
@@ -90,9 +91,7 @@ def unit_maker(spec, who):
                             "a unit needs forward(x, training=False) and backward(dy, "
                             "need_dx=True) (see lk.Activation)")
         if not issubclass(spec, Activation):
-            warnings.warn(f"{who}: {spec.__name__} is not a subclass of lk.Activation, so "
-                          "dead_units, Recorder and check_linkage cannot judge it as a unit; "
-                          "subclass lk.Activation instead of lk.Layer", stacklevel=3)
+            warnings.warn(not_an_activation(who, spec.__name__), stacklevel=3)
     return spec
 
 
