@@ -4,9 +4,7 @@
     lk.activation("lksoftplus")                           # a new LKSoftplus()
     lk.depth_net(depth=10, activation="lksoftplus")       # every builder takes the name
 
-The built-in units are registered below by the same call: the single units "relu",
-"leaky_relu", "prelu", "elu", "selu", "swish", "tanh", "sigmoid" and their mirror links
-"lk" + name (not for tanh and sigmoid); ``ACTIVATIONS`` lists those built-in names.
+The built-in units are registered below by the same call; ``ACTIVATIONS`` lists their names.
 Names are matched ignoring case, with "-" read as "_" and an "lk_" prefix as "lk"
 ("LK-ReLU" and "lk_relu" are "lkrelu").
 """
@@ -27,10 +25,9 @@ def register_activation(name, cls, *, replace=False):
     """Make the unit ``cls`` known by ``name`` to ``activation`` and to every model builder.
 
     cls: a subclass of ``lk.Activation`` (any class with its own ``forward`` and ``backward``
-    works; one that is not an Activation gets a warning, since the diagnostics cannot judge it),
-    or a factory: a callable that returns a new unit, taking the keyword arguments given to
-    ``activation(name, **kw)``. A name already known is refused unless ``replace=True``.
-    Returns ``cls``.
+    works, with a warning), or a factory: a callable that returns a new unit, taking the
+    keyword arguments given to ``activation(name, **kw)``. A name already known is refused
+    unless ``replace=True``. Returns ``cls``.
     """
     key = _key(name, "register_activation")
     if isinstance(cls, str):
