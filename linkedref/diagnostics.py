@@ -2,17 +2,12 @@
 
 Three tools, none of which changes the network or any other module:
 
-- ``activation_layers(model)`` lists the activation layers of a model in the order data meets them
-  (it walks ``Sequential``, ``Residual`` and any container through ``children()``).
-- ``dead_units(model, X)`` counts, for each activation layer, the units that are *dead* in the
-  paper's sense: the output is zero for every sample of ``X`` (and, for conv layers, at every
-  spatial position); with ``atol`` > 0, the units *saturated* (|y| ≤ atol everywhere). A linked
-  unit — the C inputs of an LK layer give 2C outputs, unit c owning output channels c and
-  C + c — is dead only when *all* of its members are. ``dead_definition(layer)`` says in one
-  line what that means for a layer (a Softplus unit, never exactly 0, cannot be dead).
-- ``Recorder(model, X_probe)`` records, at the steps you choose, statistics of the *input* of each
-  activation layer (its pre-activation z: mean, std, percentiles) on a fixed probe batch, and the
-  norm of each layer's parameter gradients (whatever the last ``backward`` left in ``grads``).
+- ``activation_layers(model)``: the activation layers of a model, in the order data meets them.
+- ``dead_units(model, X)``: per activation layer, the units that are *dead* in the paper's sense
+  (zero output for every sample of ``X``); a linked unit is dead only when all its members are.
+  ``dead_definition(layer)`` says in one line what that means for a layer.
+- ``Recorder(model, X_probe)``: at the steps you choose, statistics of each activation layer's
+  input z on a fixed probe batch, and the norm of each layer's parameter gradients.
 
 How we look inside without touching other code: ``watch_activations`` temporarily replaces the
 ``forward`` of each activation layer *instance* with a wrapper that calls the original and hands
@@ -28,7 +23,7 @@ from typing import NamedTuple
 import numpy
 
 from . import backend as B
-from .activations import Activation
+from .activations import Activation, reduce_axes
 from .linkage import member_outputs, not_an_activation
 
 
@@ -37,7 +32,8 @@ def activation_layers(model, path: str = "") -> list:
     """``[(name, layer), ...]`` for every activation layer in ``model``, in forward order.
 
     ``name`` is the layer's dotted path, as in the container's parameter keys: "3" is
-    ``model.layers[3]``, "2.block.1" is child 1 of the block of the Residual at position 2.
+    ``model.layers[3]``, "2.block.1" is child 1 of the block of the Residual at position 2
+    (``Sequential``, ``Residual`` and any container are walked through ``children()``).
     A model that is itself an activation is named "0". (A ``Linked`` unit counts as one
     activation; its members are not listed on their own.)
     """
@@ -86,11 +82,6 @@ def _on_backend(model, X):
     return B.asarray(X, dtype=getattr(model, "dtype", None))
 
 
-def _batches(model, X, batch_size):
-    for start in range(0, len(X), batch_size):
-        yield _on_backend(model, X[start:start + batch_size])
-
-
 # ----------------------------------------------------------------------------------- dead units
 class DeadUnits(NamedTuple):
     """One activation layer's count: ``name`` ("3:ReLU"), ``dead`` and ``total`` units."""
@@ -129,13 +120,12 @@ def dead_units(model, X, batch_size: int = 256, atol: float = 0.0) -> list:
 
     def observe(name, x, y):
         xp = B.get_array_module(y)
-        axes = (0,) + tuple(range(2, y.ndim))         # samples and spatial positions
-        nonzero = (xp.abs(y) > atol).any(axis=axes)   # (d·C,)
+        nonzero = (xp.abs(y) > atol).any(axis=reduce_axes(y.ndim))   # over samples, positions: d·C
         alive[name] = nonzero if name not in alive else alive[name] | nonzero
 
     with watch_activations(model, observe) as layers:
-        for xb in _batches(model, X, batch_size):
-            model.forward(xb, training=False)
+        for start in range(0, len(X), batch_size):
+            model.forward(_on_backend(model, X[start:start + batch_size]), training=False)
     counts = []
     for name, layer in layers:
         if name not in alive:
