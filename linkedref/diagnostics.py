@@ -9,9 +9,7 @@ Three tools, none of which changes the network or any other module:
 - ``Recorder(model, X_probe)``: at the steps you choose, statistics of each activation layer's
   input z on a fixed probe batch, and the norm of each layer's parameter gradients.
 
-How we look inside without touching other code: ``watch_activations`` temporarily replaces the
-``forward`` of each activation layer *instance* with a wrapper that calls the original and hands
-(name, input, output) to a callback; leaving the ``with`` block restores the class's method.
+They look inside through ``watch_activations``, which wraps each activation layer's forward.
 """
 from __future__ import annotations
 
@@ -59,6 +57,8 @@ def watch_activations(model, callback):
     """Within the block, every forward of an activation layer also calls ``callback(name, x, y)``.
 
     x is the layer's input (the pre-activation z, shape (N, C) or (N, C, H, W)), y its output.
+    Each layer *instance* gets a wrapper that calls the original forward; leaving the ``with``
+    block restores the class's method, so no other code is touched.
     """
     layers = activation_layers(model)
     for name, layer in layers:
@@ -101,8 +101,7 @@ def dead_units(model, X, batch_size: int = 256, atol: float = 0.0) -> list:
         model: a Layer (usually a Sequential) containing activation layers (``lk.Activation``;
             a layer of one's own that is not one is skipped with a warning).
         X: inputs (N, D) or (N, C, H, W), NumPy or the active backend's arrays (cast to the
-            model's dtype, a batch at a time).
-        batch_size: forward passes run on this many samples at a time (inference mode).
+            model's dtype), run forward ``batch_size`` samples at a time (inference mode).
         atol: 0 (the default) is the paper's definition: a unit is dead when its output is
             exactly 0 for every sample and position. A unit that never outputs exactly 0
             (Softplus, Swish, ELU off z = 0, ...) cannot be dead by it: ``atol`` > 0 counts
@@ -233,8 +232,7 @@ class Recorder:
     The probe forward runs in inference mode (``training=False``: BatchNorm uses its running
     statistics). With ``training=True`` it runs in training mode — BatchNorm normalises with the
     probe batch's own statistics, as during a training step — on a deep copy of the model, so
-    the running statistics do not move. Either way the model's ``params`` and ``grads`` stay as
-    they are.
+    the running statistics do not move.
     """
 
     def __init__(self, model, X_probe, percentiles=PERCENTILES, training: bool = False):

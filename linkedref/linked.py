@@ -13,9 +13,8 @@ z > 0 or z < 0), so the unit's weights always receive a gradient and the unit ca
 
 At a kink (z = 0) a backward takes g's slope on the z ≤ 0 side, as the single units do; the
 gradient checks steer their inputs away from kinks (``gradcheck.away_from_kinks``). Each
-backward names the cases of ``linkedref/gradcheck/cases_activations.py`` (run by
-``python -m linkedref.gradcheck`` and tests/test_linked.py::test_registered_cases) and the tests
-that hold it.
+backward names the tests and the cases of ``linkedref/gradcheck/cases_activations.py`` (run by
+``python -m linkedref.gradcheck``) that hold it.
 """
 from __future__ import annotations
 
