@@ -1,17 +1,9 @@
 """Single activation functions, each a unit applied elementwise; and ``Activation``, the base
-class (and the documented protocol) of every unit, single or linked.
-
-Every activation takes an input of shape (N, C, ...) — (N, D) vectors or (N, C, H, W) images,
-any ndim ≥ 2 — and returns an output of the same shape. Axis 1 is the feature/channel axis;
-only PReLU uses it (one slope per feature/channel).
+class of every unit, single or linked, whose docstring is the unit protocol (shapes, caches).
 
 The formulas g(z) are plain functions here (``relu``, ``prelu``, ``elu``, ``sigmoid``,
 ``swish``), with their slopes g'(z), so that the linked units in ``linked.py`` are written with
 the same g: LK-ReLU is concat(relu(z), relu(−z)).
-
-Caches (what backward keeps): the mask z > 0 (ReLU, LeakyReLU) or the input z (all others).
-Never the output: a later layer may legitimately add into the array it was given (a residual
-sum), which would corrupt a cached output.
 """
 from __future__ import annotations
 
@@ -112,7 +104,7 @@ class Activation(Layer):
       pairs channels c, C + c, ... as the members of unit c.
     - ``forward(x, training=False)`` → y: ``self.check_input(x)``, compute y, and
       ``self.save_for_backward(cache, output_shape=y.shape)`` with what backward needs: z or a
-      mask, never y (a later layer may add into y in place).
+      mask, never y (a later layer, a residual sum, may add into y in place).
     - ``backward(dy, need_dx=True)`` → dz = Σ_i dy_i·g_i'(z), the shape of x: take the cache
       with ``self.saved(dy)`` (it checks dy has y's shape) and never change dy in place.
       ``need_dx=False`` says no one needs dz; a unit may still return it.
@@ -263,8 +255,7 @@ class SELU(ELU):
 class Swish(Activation):
     """f(z) = z·σ(z);  f'(z) = σ(z) + z·σ(z)(1 − σ(z)) = σ(z)·(1 + z(1 − σ(z))).
 
-    σ is computed from exp(−|z|), finite for any z. (N, C, ...) → (N, C, ...).
-    Cache: the input z (σ is recomputed in backward rather than kept as a second array).
+    (N, C, ...) → (N, C, ...). Cache: the input z (backward recomputes σ from it).
     """
 
     def forward(self, x, training=False):
@@ -294,8 +285,7 @@ class Tanh(Activation):
 class Sigmoid(Activation):
     """f(z) = σ(z) = 1/(1 + e^−z);  f'(z) = σ(z)(1 − σ(z)).
 
-    Computed from exp(−|z|): finite and accurate for any z. (N, C, ...) → (N, C, ...).
-    Cache: the input z.
+    (N, C, ...) → (N, C, ...). Cache: the input z.
     """
 
     def forward(self, x, training=False):

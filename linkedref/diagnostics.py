@@ -2,21 +2,14 @@
 
 Three tools, none of which changes the network or any other module:
 
-- ``activation_layers(model)`` lists the activation layers of a model in the order data meets them
-  (it walks ``Sequential``, ``Residual`` and any container through ``children()``).
-- ``dead_units(model, X)`` counts, for each activation layer, the units that are *dead* in the
-  paper's sense: the output is zero for every sample of ``X`` (and, for conv layers, at every
-  spatial position); with ``atol`` > 0, the units *saturated* (|y| ≤ atol everywhere). A linked
-  unit — the C inputs of an LK layer give 2C outputs, unit c owning output channels c and
-  C + c — is dead only when *all* of its members are. ``dead_definition(layer)`` says in one
-  line what that means for a layer (a Softplus unit, never exactly 0, cannot be dead).
-- ``Recorder(model, X_probe)`` records, at the steps you choose, statistics of the *input* of each
-  activation layer (its pre-activation z: mean, std, percentiles) on a fixed probe batch, and the
-  norm of each layer's parameter gradients (whatever the last ``backward`` left in ``grads``).
+- ``activation_layers(model)``: the activation layers of a model, in the order data meets them.
+- ``dead_units(model, X)``: per activation layer, the units that are *dead* in the paper's sense
+  (zero output for every sample of ``X``); a linked unit is dead only when all its members are.
+  ``dead_definition(layer)`` says in one line what that means for a layer.
+- ``Recorder(model, X_probe)``: at the steps you choose, statistics of each activation layer's
+  input z on a fixed probe batch, and the norm of each layer's parameter gradients.
 
-How we look inside without touching other code: ``watch_activations`` temporarily replaces the
-``forward`` of each activation layer *instance* with a wrapper that calls the original and hands
-(name, input, output) to a callback; leaving the ``with`` block restores the class's method.
+They look inside through ``watch_activations``, which wraps each activation layer's forward.
 """
 from __future__ import annotations
 
@@ -28,8 +21,8 @@ from typing import NamedTuple
 import numpy
 
 from . import backend as B
-from .activations import Activation
-from .linkage import member_outputs
+from .activations import Activation, reduce_axes
+from .linkage import member_outputs, not_an_activation
 
 
 # --------------------------------------------------------------------------- finding the layers
@@ -37,16 +30,15 @@ def activation_layers(model, path: str = "") -> list:
     """``[(name, layer), ...]`` for every activation layer in ``model``, in forward order.
 
     ``name`` is the layer's dotted path, as in the container's parameter keys: "3" is
-    ``model.layers[3]``, "2.block.1" is child 1 of the block of the Residual at position 2.
+    ``model.layers[3]``, "2.block.1" is child 1 of the block of the Residual at position 2
+    (``Sequential``, ``Residual`` and any container are walked through ``children()``).
     A model that is itself an activation is named "0". (A ``Linked`` unit counts as one
     activation; its members are not listed on their own.)
     """
     if isinstance(model, Activation):          # a unit, single or linked (Linked included)
         return [(path or "0", model)]
     if looks_like_a_unit(model):
-        warnings.warn(f"diagnostics: layer {path or '0'} ({model.name}) is a Layer but not an "
-                      "lk.Activation, so dead_units and Recorder skip it; if it is a unit "
-                      "(single or linked), subclass lk.Activation instead of lk.Layer",
+        warnings.warn(not_an_activation("diagnostics", f"layer {path or '0'} ({model.name})"),
                       stacklevel=3)
     return [found for name, child in model.named_children()
             for found in activation_layers(child, f"{path}.{name}" if path else name)]
@@ -65,6 +57,8 @@ def watch_activations(model, callback):
     """Within the block, every forward of an activation layer also calls ``callback(name, x, y)``.
 
     x is the layer's input (the pre-activation z, shape (N, C) or (N, C, H, W)), y its output.
+    Each layer *instance* gets a wrapper that calls the original forward; leaving the ``with``
+    block restores the class's method, so no other code is touched.
     """
     layers = activation_layers(model)
     for name, layer in layers:
@@ -88,11 +82,6 @@ def _on_backend(model, X):
     return B.asarray(X, dtype=getattr(model, "dtype", None))
 
 
-def _batches(model, X, batch_size):
-    for start in range(0, len(X), batch_size):
-        yield _on_backend(model, X[start:start + batch_size])
-
-
 # ----------------------------------------------------------------------------------- dead units
 class DeadUnits(NamedTuple):
     """One activation layer's count: ``name`` ("3:ReLU"), ``dead`` and ``total`` units."""
@@ -112,8 +101,7 @@ def dead_units(model, X, batch_size: int = 256, atol: float = 0.0) -> list:
         model: a Layer (usually a Sequential) containing activation layers (``lk.Activation``;
             a layer of one's own that is not one is skipped with a warning).
         X: inputs (N, D) or (N, C, H, W), NumPy or the active backend's arrays (cast to the
-            model's dtype, a batch at a time).
-        batch_size: forward passes run on this many samples at a time (inference mode).
+            model's dtype), run forward ``batch_size`` samples at a time (inference mode).
         atol: 0 (the default) is the paper's definition: a unit is dead when its output is
             exactly 0 for every sample and position. A unit that never outputs exactly 0
             (Softplus, Swish, ELU off z = 0, ...) cannot be dead by it: ``atol`` > 0 counts
@@ -131,13 +119,12 @@ def dead_units(model, X, batch_size: int = 256, atol: float = 0.0) -> list:
 
     def observe(name, x, y):
         xp = B.get_array_module(y)
-        axes = (0,) + tuple(range(2, y.ndim))         # samples and spatial positions
-        nonzero = (xp.abs(y) > atol).any(axis=axes)   # (d·C,)
+        nonzero = (xp.abs(y) > atol).any(axis=reduce_axes(y.ndim))   # over samples, positions: d·C
         alive[name] = nonzero if name not in alive else alive[name] | nonzero
 
     with watch_activations(model, observe) as layers:
-        for xb in _batches(model, X, batch_size):
-            model.forward(xb, training=False)
+        for start in range(0, len(X), batch_size):
+            model.forward(_on_backend(model, X[start:start + batch_size]), training=False)
     counts = []
     for name, layer in layers:
         if name not in alive:
@@ -245,8 +232,7 @@ class Recorder:
     The probe forward runs in inference mode (``training=False``: BatchNorm uses its running
     statistics). With ``training=True`` it runs in training mode — BatchNorm normalises with the
     probe batch's own statistics, as during a training step — on a deep copy of the model, so
-    the running statistics do not move. Either way the model's ``params`` and ``grads`` stay as
-    they are.
+    the running statistics do not move.
     """
 
     def __init__(self, model, X_probe, percentiles=PERCENTILES, training: bool = False):

@@ -44,14 +44,19 @@ class LinkageCheck:
                 f"[{self.failures.min():g}, {self.failures.max():g}])")
 
 
+def not_an_activation(who, what) -> str:
+    """The one message for ``what`` (a layer or a class) that is not an ``lk.Activation`` where a
+    unit is expected; ``who`` names the caller."""
+    return (f"{who}: {what} is not an lk.Activation, so check_linkage, dead_units and Recorder "
+            "cannot judge it as a unit; if it is one (single or linked), subclass lk.Activation "
+            "instead of lk.Layer (the same forward and backward)")
+
+
 def member_outputs(layer, who="check_linkage"):
     """A function z (n,) → member outputs (n, d, C) of a unit (a float64 copy, on the backend);
     a layer that is not an ``lk.Activation`` is refused, ``who`` naming the caller."""
     if not isinstance(layer, Activation):
-        raise TypeError(f"{who}: {layer.name} is not an activation (an lk.Activation, single or "
-                        "linked), so it cannot be judged as a unit applied to one z; if it is "
-                        "one, subclass lk.Activation instead of lk.Layer (the same forward and "
-                        "backward, with expansion = its number of members)")
+        raise TypeError(not_an_activation(who, layer.name))
     probe = copy.deepcopy(layer).astype("float64")
     d = probe.expansion
     C = next(iter(probe.params.values())).shape[0] if probe.params else 1
@@ -98,16 +103,15 @@ def check_linkage(linkage, z=None, *, z_range=(-20.0, 20.0), num=4001, tol=1e-6,
         z: the points to check (default: ``num`` points evenly over ``z_range``, wide enough
             to reach the tails where a single member flattens: tanh, sigmoid, SELU's z < 0).
         tol: a derivative with |g_i'(z)| ≤ tol counts as zero.
-        eps: the step of the central difference g_i'(z) ≈ (g_i(z + eps) − g_i(z − eps)) / 2eps,
-            computed from forward values only, independent of any backward code. (At a kink the
-            central difference averages the one-sided slopes: relu'(0) ≈ 1/2.)
+        eps: the step of the central difference g_i'(z) ≈ (g_i(z + eps) − g_i(z − eps)) / 2eps
+            (at a kink it averages the one-sided slopes: relu'(0) ≈ 1/2).
 
     Layers are probed on a float64 copy (the layer itself is not touched); a layer with
     per-channel parameters is checked channel by channel, and z fails if any channel fails.
 
     Returns:
         a ``LinkageCheck``, truthy when the condition holds at every z; ``.failures`` lists the
-        z where it does not. Example: ``check_linkage([relu, relu])`` fails for every z < 0.
+        z where it does not.
     """
     if not (tol > 0 and eps > 0):
         raise ValueError(f"check_linkage: tol and eps must be positive, got tol={tol}, eps={eps}")

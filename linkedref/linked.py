@@ -8,15 +8,13 @@ The paper's mirror link concatenates an activation g and its mirror, on axis 1:
 The minus sign is the chain rule: the mirror is y_b = g(u) with u = −z, so
 dy_b/dz = g'(u)·du/dz = −g'(−z). For every z one of g'(z), g'(−z) is non-zero (for ReLU:
 z > 0 or z < 0), so the unit's weights always receive a gradient and the unit cannot die.
-``LKReLU`` below is the paper's LK-ReLU (the same as CReLU); the other mirror links follow the
-same shape, each written with the g of ``activations.py``, and each caches its input z.
-``Linked`` links any elementwise activations (mirror, min-max, more than two members).
+``LKReLU`` is the paper's LK-ReLU; the other mirror links follow its shape with the g of
+``activations.py``. ``Linked`` links any elementwise activations (min-max, three members, ...).
 
 At a kink (z = 0) a backward takes g's slope on the z ≤ 0 side, as the single units do; the
 gradient checks steer their inputs away from kinks (``gradcheck.away_from_kinks``). Each
-backward names the cases of ``linkedref/gradcheck/cases_activations.py`` (run by
-``python -m linkedref.gradcheck`` and tests/test_linked.py::test_registered_cases) and the tests
-that hold it.
+backward names the tests and the cases of ``linkedref/gradcheck/cases_activations.py`` (run by
+``python -m linkedref.gradcheck``) that hold it.
 """
 from __future__ import annotations
 
@@ -43,6 +41,7 @@ from .activations import (
     swish_slope,
 )
 from .layer import Container, Layer
+from .linkage import not_an_activation
 
 
 def halves(dy):
@@ -62,7 +61,6 @@ class LKReLU(Activation):
     def forward(self, x, training=False):
         self.check_input(x)
         y = relu(B.get_array_module(x).concatenate([x, -x], axis=1))   # N, 2C, ...
-        # = concat(relu(z), relu(−z)): ReLU applied to z and −z side by side
         self.save_for_backward((x > 0, x < 0), output_shape=y.shape)
         return y
 
@@ -119,9 +117,8 @@ class LKPReLU(Activation):
     """LK-PReLU: y = concat(prelu_a(z), prelu_b(−z)) with two INDEPENDENT slope sets a, b.
 
     prelu_a(t) = t (t > 0), a_c·t (t ≤ 0) = max(t, 0) + a_c·min(t, 0). Shapes: x (N, C, ...) →
-    y (N, 2C, ...); ``params["alpha"]`` = a and ``params["alpha_mirror"]`` = b, each (C,),
-    created on the first forward on x's device (or at construction, on the active backend,
-    when ``channels`` is given) in ``self.dtype``. Cache: the input z.
+    y (N, 2C, ...); ``params["alpha"]`` = a and ``params["alpha_mirror"]`` = b, each (C,) and
+    created as ``PReLU``'s slopes are. Cache: the input z.
     """
 
     expansion = 2
@@ -279,8 +276,7 @@ class Linked(Container, Activation):
     Examples: ``Linked(ReLU(), (ReLU(), -1))`` is LK-ReLU (mirror link; ``Linked.mirror(ReLU())``);
     ``Linked.min_max()`` = (max(0, z), min(0, z)), the paper's Figure 1a;
     ``Linked(ReLU(), (ReLU(), -1), Tanh())`` has three members. Members' params appear as
-    "i.key" ("1.alpha"). ``expansion`` = d. Members should be ``lk.Activation`` units (any
-    other layer gets a warning: the diagnostics cannot judge it).
+    "i.key" ("1.alpha"). ``expansion`` = d. Members should be ``lk.Activation`` units.
     """
 
     def __init__(self, *members):
@@ -344,9 +340,7 @@ def as_member(m, i) -> Member:
     if not isinstance(m.layer, Layer):
         raise TypeError(f"Linked: member {i} has a {type(m.layer).__name__}, not a Layer")
     if not isinstance(m.layer, Activation):
-        warnings.warn(f"Linked: member {i} ({m.layer.name}) is a Layer but not an lk.Activation, "
-                      "so check_linkage and dead_units cannot judge it as a unit; subclass "
-                      "lk.Activation instead of lk.Layer", stacklevel=3)
+        warnings.warn(not_an_activation("Linked", f"member {i} ({m.layer.name})"), stacklevel=3)
     if m.layer.expansion != 1:
         raise ValueError(f"Linked: member {i} ({m.layer.name}) is itself linked; "
                          "give its single members instead")

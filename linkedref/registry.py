@@ -4,9 +4,7 @@
     lk.activation("lksoftplus")                           # a new LKSoftplus()
     lk.depth_net(depth=10, activation="lksoftplus")       # every builder takes the name
 
-The built-in units are registered below by the same call: the single units "relu",
-"leaky_relu", "prelu", "elu", "selu", "swish", "tanh", "sigmoid" and their mirror links
-"lk" + name (not for tanh and sigmoid); ``ACTIVATIONS`` lists those built-in names.
+The built-in units are registered below by the same call; ``ACTIVATIONS`` lists their names.
 Names are matched ignoring case, with "-" read as "_" and an "lk_" prefix as "lk"
 ("LK-ReLU" and "lk_relu" are "lkrelu").
 """
@@ -17,6 +15,7 @@ import warnings
 
 from .activations import ELU, SELU, Activation, LeakyReLU, PReLU, ReLU, Sigmoid, Swish, Tanh
 from .layer import Layer
+from .linkage import not_an_activation
 from .linked import LKELU, LKSELU, LKLeakyReLU, LKPReLU, LKReLU, LKSwish
 
 _UNITS: dict = {}            # registered name -> the class (or factory) that builds the unit
@@ -26,10 +25,9 @@ def register_activation(name, cls, *, replace=False):
     """Make the unit ``cls`` known by ``name`` to ``activation`` and to every model builder.
 
     cls: a subclass of ``lk.Activation`` (any class with its own ``forward`` and ``backward``
-    works; one that is not an Activation gets a warning, since the diagnostics cannot judge it),
-    or a factory: a callable that returns a new unit, taking the keyword arguments given to
-    ``activation(name, **kw)``. A name already known is refused unless ``replace=True``.
-    Returns ``cls``.
+    works, with a warning), or a factory: a callable that returns a new unit, taking the
+    keyword arguments given to ``activation(name, **kw)``. A name already known is refused
+    unless ``replace=True``. Returns ``cls``.
     """
     key = _key(name, "register_activation")
     if isinstance(cls, str):
@@ -90,9 +88,7 @@ def unit_maker(spec, who):
                             "a unit needs forward(x, training=False) and backward(dy, "
                             "need_dx=True) (see lk.Activation)")
         if not issubclass(spec, Activation):
-            warnings.warn(f"{who}: {spec.__name__} is not a subclass of lk.Activation, so "
-                          "dead_units, Recorder and check_linkage cannot judge it as a unit; "
-                          "subclass lk.Activation instead of lk.Layer", stacklevel=3)
+            warnings.warn(not_an_activation(who, spec.__name__), stacklevel=3)
     return spec
 
 

@@ -247,12 +247,12 @@ def test_dead_definition_tells_relu_from_a_unit_that_is_never_zero():
 def test_a_layer_that_is_not_an_activation_is_named_never_skipped_silently(rng):
     x = rng.standard_normal((4, 2)).astype(np.float32)
     model = Sequential([Affine(np.eye(2), np.zeros(2)), LayerUnit(), Relu()])
-    with pytest.warns(UserWarning, match=r"layer 1 \(LayerUnit\) is a Layer but not an "
+    with pytest.warns(UserWarning, match=r"layer 1 \(LayerUnit\) is not an "
                                          r"lk.Activation.*subclass lk.Activation"):
         counts = dead_units(model, x)
     assert [c.name for c in counts] == ["2:Relu"]
     with pytest.warns(UserWarning, match="LayerUnit"):
         Recorder(model, x)
-    with pytest.raises(TypeError, match="dead_definition: LayerUnit is not an activation.*"
+    with pytest.raises(TypeError, match="dead_definition: LayerUnit is not an lk.Activation.*"
                                         "subclass lk.Activation"):
         dead_definition(LayerUnit())

@@ -286,7 +286,7 @@ def test_lkprelu_slopes_are_created_where_the_input_lives(monkeypatch, rng):
 
 
 def test_check_linkage_refuses_a_layer_that_is_not_an_activation():
-    with pytest.raises(TypeError, match="Dense is not an activation"):
+    with pytest.raises(TypeError, match="Dense is not an lk.Activation"):
         check_linkage(lk.Dense(2, 2, rng=0))
 
 
@@ -308,8 +308,8 @@ class MirrorOnLayer(lk.Layer):
 
 
 def test_check_linkage_explains_what_to_do_with_a_layer_unit():
-    with pytest.raises(TypeError, match=r"check_linkage: MirrorOnLayer is not an activation "
-                                        r"\(an lk.Activation.*subclass lk.Activation instead "
+    with pytest.raises(TypeError, match=r"check_linkage: MirrorOnLayer is not an lk.Activation"
+                                        r".*subclass lk.Activation instead "
                                         r"of lk.Layer"):
         check_linkage(MirrorOnLayer())
 
@@ -319,7 +319,7 @@ def test_linked_warns_about_a_member_that_is_not_an_activation():
         def forward(self, x, training=False):
             return x
 
-    with pytest.warns(UserWarning, match=r"Linked: member 1 \(Identity\) is a Layer but not an "
+    with pytest.warns(UserWarning, match=r"Linked: member 1 \(Identity\) is not an "
                                          r"lk.Activation.*subclass lk.Activation"):
         Linked(ReLU(), Identity())
 

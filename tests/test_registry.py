@@ -91,7 +91,7 @@ def test_register_warns_about_a_layer_that_is_not_an_activation():
         def backward(self, dy, need_dx=True):
             return dy
 
-    with pytest.warns(UserWarning, match="PlainLayerUnit is not a subclass of lk.Activation.*"
+    with pytest.warns(UserWarning, match="PlainLayerUnit is not an lk.Activation.*"
                                          "subclass lk.Activation"):
         lk.register_activation("plain", PlainLayerUnit)
 
