@@ -476,7 +476,7 @@ def test_a_learners_unit_runs_in_worker_processes(user_module, tmp_path, capsys)
     ("no_such_units:X", "cannot import module 'no_such_units' (ModuleNotFoundError"),
     ("tut_broken:X", "cannot import module 'tut_broken' (RuntimeError: half-written unit)"),
     ("tut_units:Missing", "module 'tut_units'"),
-    ("tut_units:NotAUnit", "NotAUnit is not an lk.Activation subclass"),
+    ("tut_units:NotAUnit", "NotAUnit is not an lk.Activation"),
     ("tut_units:LKReLU", "the name 'lkrelu' is taken by another unit"),
     ("tut_units", "expected MODULE:CLASS"),
     ("tut_units:TutOneMember", "outputs shape (4, 6) for an input of shape (4, 3), but its "

@@ -447,9 +447,7 @@ def load_unit_class(spec: str):
         raise argparse.ArgumentTypeError(f"{spec}: module {module_name!r} ({module.__file__}) "
                                           f"has no {class_name!r}")
     if not (isinstance(cls, type) and issubclass(cls, lk.Activation)):
-        raise argparse.ArgumentTypeError(
-            f"{spec}: {class_name} is not an lk.Activation subclass; a unit subclasses "
-            f"lk.Activation (its docstring says what forward and backward do)")
+        raise argparse.ArgumentTypeError(lk.linkage.not_an_activation(spec, class_name))
     return cls
 
 
