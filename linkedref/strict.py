@@ -183,15 +183,11 @@ class _Ufunc:
         what = f"xp.{self.__name__}" + ("" if method == "__call__" else f".{method}")
         inputs = _devices_in(args, kwargs)
         host_args = [_operand(a, what) for a in args]
-        host_kwargs = {}
-        for k, v in kwargs.items():
-            if k == "out":
-                outs = v if isinstance(v, tuple) else (v,)
-                host_kwargs[k] = tuple(_operand(o, what) for o in outs)
-            else:
-                host_kwargs[k] = _host(v, what) if k == "where" else v
-        fn = self._ufunc if method == "__call__" else getattr(self._ufunc, method)
-        return _device(fn(*host_args, **host_kwargs), inputs)
+        host_kwargs = {k: _host(v, what) if k == "where" else v for k, v in kwargs.items()}
+        if "out" in kwargs:                 # out=y or out=(y,): device arrays only
+            outs = kwargs["out"] if isinstance(kwargs["out"], tuple) else (kwargs["out"],)
+            host_kwargs["out"] = tuple(_operand(o, what) for o in outs)
+        return _device(getattr(self._ufunc, method)(*host_args, **host_kwargs), inputs)
 
     __call__ = functools.partialmethod(_run, "__call__")
     reduce = functools.partialmethod(_run, "reduce")
