@@ -163,12 +163,8 @@ def _function(fn, name):
 def _operand(value, what):
     """A ufunc's or operator's operand on the host: device data, a scalar or None; a NumPy array
     mixes host and device, anything else is unsupported."""
-    if type(value) is ndarray:
-        return value._a
-    if isinstance(value, _np.ndarray):
-        raise _mix_error(what, value)
-    if isinstance(value, _SCALARS) or value is None:
-        return value
+    if isinstance(value, (ndarray, _np.ndarray, *_SCALARS)) or value is None:
+        return _host(value, what)
     raise _unsupported(what, value)
 
 
@@ -382,22 +378,29 @@ def get_array_module(*args):
     return sys.modules[__name__] if any(type(a) is ndarray for a in args) else _np
 
 
+def _forward(source, name, prefix=""):
+    """NumPy's ``source.name`` for device arrays: ufuncs and functions wrapped; types, dtypes,
+    exception classes and constants (``newaxis``) as they are."""
+    target = getattr(source, name)       # AttributeError for names NumPy lacks
+    if isinstance(target, _np.ufunc):
+        return _Ufunc(target)
+    if callable(target) and not isinstance(target, type):
+        return _function(target, prefix + name)
+    return target
+
+
 class _Namespace(types.SimpleNamespace):
     """A sub-namespace (``linalg``, ``fft``) that forwards NumPy's functions as device ones."""
 
     def __init__(self, name, source):
-        super().__init__()
-        object.__setattr__(self, "_name", name)
-        object.__setattr__(self, "_source", source)
+        super().__init__(_name=name, _source=source)
 
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
-        target = getattr(self._source, name)
-        if callable(target) and not isinstance(target, type):
-            target = _function(target, f"{self._name}.{name}")
-        setattr(self, name, target)     # exception classes and constants as they are
-        return target
+        value = _forward(self._source, name, f"{self._name}.")
+        setattr(self, name, value)
+        return value
 
 
 linalg = _Namespace("linalg", _np.linalg)
@@ -477,17 +480,9 @@ _forwarded = {}     # NumPy names wrapped on first use (kept out of globals(): m
 
 def __getattr__(name):
     """The rest of NumPy's namespace: ufuncs and functions on device arrays, types as they are."""
-    if name in _forwarded:
-        return _forwarded[name]
-    if name in _HOST_IO or name.startswith("__"):
-        raise AttributeError(f"strict backend: the device module has no {name!r} "
-                             "(host-only; use numpy on a .get() copy)")
-    target = getattr(_np, name)          # AttributeError for names NumPy lacks
-    if isinstance(target, _np.ufunc):
-        value = _Ufunc(target)
-    elif callable(target) and not isinstance(target, type):
-        value = _function(target, name)
-    else:
-        value = target                   # dtypes, scalar types, constants, newaxis
-    _forwarded[name] = value
-    return value
+    if name not in _forwarded:
+        if name in _HOST_IO or name.startswith("__"):
+            raise AttributeError(f"strict backend: the device module has no {name!r} "
+                                 "(host-only; use numpy on a .get() copy)")
+        _forwarded[name] = _forward(_np, name)
+    return _forwarded[name]
