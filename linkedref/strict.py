@@ -312,11 +312,8 @@ class ndarray:
         return _device(self._a[_host(index, "index", allow_host=True)])
 
     def __setitem__(self, index, value):
-        if isinstance(value, _np.ndarray) and value.ndim > 0:
-            raise _mix_error("assignment into a device array", value)
-        if isinstance(value, (list, tuple)):
-            raise _unsupported("assignment into a device array", value)
-        self._a[_host(index, "index", allow_host=True)] = _host(value, "assignment")
+        value = _operand(value, "assignment into a device array")
+        self._a[_host(index, "index", allow_host=True)] = value
 
 
 
@@ -379,8 +376,7 @@ def get_array_module(*args):
 
 
 def _forward(source, name, prefix=""):
-    """NumPy's ``source.name`` for device arrays: ufuncs and functions wrapped; types, dtypes,
-    exception classes and constants (``newaxis``) as they are."""
+    """NumPy's ``source.name`` for device arrays: ufuncs and functions wrapped, the rest as is."""
     target = getattr(source, name)       # AttributeError for names NumPy lacks
     if isinstance(target, _np.ufunc):
         return _Ufunc(target)
