@@ -11,7 +11,7 @@ Its arrays hold their data in NumPy, but behave as CuPy arrays do where CuPy dif
 - device and host memory never alias: ``asarray(a)`` of a NumPy array copies, as does ``.get()``;
 - reductions and indexing give 0-d device arrays, not NumPy scalars; ``float(x)``, ``int(x)``,
   ``bool(x)`` and ``x.item()`` give Python scalars (on a GPU they synchronise);
-- ``random.default_rng(seed)`` gives a Generator with CuPy's draws (no ``normal``, no
+- ``random.default_rng(seed)`` gives a Generator with CuPy's draws (no ``normal``, ``choice`` or
   ``permutation``); ``cuda.Device().synchronize()`` is there for timing code, and does nothing.
 
 Stricter than CuPy where CuPy would quietly dispatch a ``numpy.`` function (``numpy.exp(x)``,
@@ -24,7 +24,9 @@ The module forwards the rest of the NumPy namespace (creation functions, ufuncs,
 """
 from __future__ import annotations
 
+import functools
 import linecache
+import operator
 import os
 import re
 import sys
@@ -33,16 +35,17 @@ import types
 import numpy as _np
 
 _SCALARS = (bool, int, float, complex, _np.generic)
-# NumPy ufuncs that a NumPy scalar's operator calls (``numpy.float32(2) * x``); CuPy runs these.
-_OPERATOR_UFUNCS = {
-    _np.add: "+", _np.subtract: "-", _np.multiply: "*", _np.true_divide: "/",
-    _np.floor_divide: "//", _np.remainder: "%", _np.power: "**", _np.matmul: "@",
-    _np.bitwise_and: "&", _np.bitwise_or: "|", _np.bitwise_xor: "^",
-    _np.less: "<", _np.less_equal: "<=", _np.greater: ">", _np.greater_equal: ">=",
-    _np.equal: "==", _np.not_equal: "!=",
+# ufunc: (operator, its dunder's stem). A NumPy scalar's operator calls the ufunc
+# (``numpy.float32(2) * x``); CuPy runs these.
+_OPERATORS = {
+    _np.add: ("+", "add"), _np.subtract: ("-", "sub"), _np.multiply: ("*", "mul"),
+    _np.true_divide: ("/", "truediv"), _np.floor_divide: ("//", "floordiv"),
+    _np.remainder: ("%", "mod"), _np.power: ("**", "pow"), _np.matmul: ("@", "matmul"),
+    _np.bitwise_and: ("&", "and"), _np.bitwise_or: ("|", "or"), _np.bitwise_xor: ("^", "xor"),
+    _np.less: ("<", "lt"), _np.less_equal: ("<=", "le"), _np.greater: (">", "gt"),
+    _np.greater_equal: (">=", "ge"), _np.equal: ("==", "eq"), _np.not_equal: ("!=", "ne"),
 }
-_COMPARISONS = {_np.less, _np.less_equal, _np.greater, _np.greater_equal, _np.equal,
-                _np.not_equal}
+_COMPARISONS = {_np.less, _np.less_equal, _np.greater, _np.greater_equal, _np.equal, _np.not_equal}
 _HOST_IO = {"save", "savez", "savez_compressed", "savetxt", "load", "loadtxt", "genfromtxt",
             "fromfile", "frombuffer", "fromregex", "memmap", "testing", "ma", "rec", "char",
             "ctypeslib", "polynomial"}
@@ -59,12 +62,10 @@ def _call_site():
     frame, numpy_fn = sys._getframe(1), None
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if module == __name__:
-            pass
-        elif module == "numpy" or module.startswith("numpy."):
+        if module == "numpy" or module.startswith("numpy."):
             public = re.sub(r"\._(\w+?)_impl$", r".\1", module)
             numpy_fn = f"{public}.{frame.f_code.co_name}"
-        else:
+        elif module != __name__:
             break
         frame = frame.f_back
     if frame is None:
@@ -86,6 +87,12 @@ def _unsupported(what, value):
     return TypeError(f"strict backend: {what} got an unsupported operand of type "
                      f"{type(value).__name__}{_call_site()}; CuPy takes device arrays and "
                      "scalars here: wrap it with xp.asarray(...)")
+
+
+def _numpy_called(name, short):
+    return TypeError(f"strict backend: {name} was called on a device array{_call_site()}; "
+                     "take the module from the data: xp = "
+                     f"linkedref.backend.get_array_module(x); xp.{short}(...)")
 
 
 # ------------------------------------------------------------------------- host <-> device
@@ -136,25 +143,28 @@ def _devices_in(args, kwargs):
     return [v for v in _flatten((args, kwargs)) if type(v) is ndarray]
 
 
-def _function(fn, name, allow_host=False):
+def _on_host(fn, what, args, kwargs, inputs=()):
+    """``fn(*args, **kwargs)`` on the NumPy data of the device arguments, the result on the
+    device; ``what`` names the call in a refusal."""
+    inputs = [*inputs, *_devices_in(args, kwargs)]
+    host_kwargs = {k: _host(v, what) for k, v in kwargs.items()}
+    return _device(fn(*_host(args, what), **host_kwargs), inputs)
+
+
+def _function(fn, name):
     """``fn`` (a NumPy function) as a device function."""
     def call(*args, **kwargs):
-        inputs = _devices_in(args, kwargs)
-        host_args = _host(args, f"xp.{name}", allow_host)
-        host_kwargs = {k: _host(v, f"xp.{name}", allow_host) for k, v in kwargs.items()}
-        return _device(fn(*host_args, **host_kwargs), inputs)
+        return _on_host(fn, f"xp.{name}", args, kwargs)
     call.__name__ = call.__qualname__ = name
     call.__doc__ = f"Device version of numpy {name} (strict stand-in)."
     return call
 
 
-def _ufunc_operand(value, what):
-    if type(value) is ndarray:
-        return value._a
-    if isinstance(value, _np.ndarray):
-        raise _mix_error(what, value)
-    if isinstance(value, _SCALARS) or value is None:
-        return value
+def _operand(value, what):
+    """A ufunc's or operator's operand on the host: device data, a scalar or None; a NumPy array
+    mixes host and device, anything else is unsupported."""
+    if isinstance(value, (ndarray, _np.ndarray, *_SCALARS)) or value is None:
+        return _host(value, what)
     raise _unsupported(what, value)
 
 
@@ -165,38 +175,27 @@ class _Ufunc:
         self._ufunc, self.__name__ = ufunc, ufunc.__name__
         self.nin, self.nout, self.nargs = ufunc.nin, ufunc.nout, ufunc.nargs
 
-    def _run(self, method, args, kwargs):
+    def _run(self, method, *args, **kwargs):
         what = f"xp.{self.__name__}" + ("" if method == "__call__" else f".{method}")
         inputs = _devices_in(args, kwargs)
-        host_args = [_ufunc_operand(a, what) for a in args]
-        host_kwargs = {}
-        for k, v in kwargs.items():
-            if k == "out":
-                outs = v if isinstance(v, tuple) else (v,)
-                host_kwargs[k] = tuple(_ufunc_operand(o, what) for o in outs)
-            else:
-                host_kwargs[k] = _host(v, what) if k == "where" else v
-        fn = self._ufunc if method == "__call__" else getattr(self._ufunc, method)
-        return _device(fn(*host_args, **host_kwargs), inputs)
+        host_args = [_operand(a, what) for a in args]
+        host_kwargs = {k: _host(v, what) if k == "where" else v for k, v in kwargs.items()}
+        if "out" in kwargs:                 # out=y or out=(y,): device arrays only
+            outs = kwargs["out"] if isinstance(kwargs["out"], tuple) else (kwargs["out"],)
+            host_kwargs["out"] = tuple(_operand(o, what) for o in outs)
+        return _device(getattr(self._ufunc, method)(*host_args, **host_kwargs), inputs)
 
-    def __call__(self, *args, **kwargs):
-        return self._run("__call__", args, kwargs)
-
-    def reduce(self, *args, **kwargs):
-        return self._run("reduce", args, kwargs)
-
-    def accumulate(self, *args, **kwargs):
-        return self._run("accumulate", args, kwargs)
-
-    def outer(self, *args, **kwargs):
-        return self._run("outer", args, kwargs)
+    __call__ = functools.partialmethod(_run, "__call__")
+    reduce = functools.partialmethod(_run, "reduce")
+    accumulate = functools.partialmethod(_run, "accumulate")
+    outer = functools.partialmethod(_run, "outer")
 
     def at(self, a, indices, b=None):
         if type(a) is not ndarray:
             raise _unsupported(f"xp.{self.__name__}.at", a)
         args = (a._a, _host(indices, "index", allow_host=True))
         if b is not None:
-            args += (_ufunc_operand(b, f"xp.{self.__name__}.at"),)
+            args += (_operand(b, f"xp.{self.__name__}.at"),)
         self._ufunc.at(*args)
 
     def __repr__(self):
@@ -206,16 +205,9 @@ class _Ufunc:
 # ------------------------------------------------------------------------------------ ndarray
 def _binary(ufunc, symbol, reflected=False, inplace=False):
     def op(self, other):
-        if type(other) is ndarray:
-            b = other._a
-        elif isinstance(other, _np.ndarray):
-            raise _mix_error(f"`{symbol}`", other)
-        elif isinstance(other, _SCALARS):
-            b = other
-        elif isinstance(other, (list, tuple)):
-            raise _unsupported(f"`{symbol}`", other)
-        else:
-            return NotImplemented
+        if not isinstance(other, (ndarray, _np.ndarray, list, tuple, *_SCALARS)):
+            return NotImplemented           # Python tries the other operand's method
+        b = _operand(other, f"`{symbol}`")
         if inplace:
             ufunc(self._a, b, out=self._a)
             return self
@@ -225,11 +217,16 @@ def _binary(ufunc, symbol, reflected=False, inplace=False):
 
 def _method(name):
     def method(self, *args, **kwargs):
-        inputs = [self, *_devices_in(args, kwargs)]
-        host_args = _host(args, f"x.{name}")
-        host_kwargs = {k: _host(v, f"x.{name}") for k, v in kwargs.items()}
-        return _device(getattr(self._a, name)(*host_args, **host_kwargs), inputs)
+        return _on_host(getattr(self._a, name), f"x.{name}", args, kwargs, [self])
     method.__name__ = method.__qualname__ = name
+    return method
+
+
+def _from_data(fn):
+    """A method giving ``fn(data, *args)``: Python scalars and text as they are, arrays on the
+    device."""
+    def method(self, *args):
+        return _device(fn(self._a, *args))
     return method
 
 
@@ -261,13 +258,11 @@ class ndarray:
             if isinstance(v, _np.ndarray):
                 raise _mix_error(f"numpy.{ufunc.__name__}", v)
         scalar_operator = (method == "__call__" and not kwargs and len(inputs) == 2
-                           and ufunc in _OPERATOR_UFUNCS
+                           and ufunc in _OPERATORS
                            and all(type(v) is ndarray or isinstance(v, _SCALARS) for v in inputs))
         if scalar_operator:                     # numpy.float32(2) * x: a scalar's operator
-            return _device(ufunc(*(_ufunc_operand(v, "") for v in inputs)))
-        raise TypeError(f"strict backend: numpy.{ufunc.__name__} was called on a device "
-                        f"array{_call_site()}; take the module from the data: "
-                        f"xp = linkedref.backend.get_array_module(x); xp.{ufunc.__name__}(...)")
+            return _device(ufunc(*(_operand(v, "") for v in inputs)))
+        raise _numpy_called(f"numpy.{ufunc.__name__}", ufunc.__name__)
 
     def __array_function__(self, func, types, args, kwargs):
         name = f"{func.__module__}.{func.__name__}"
@@ -278,15 +273,13 @@ class ndarray:
             raise TypeError(f"strict backend: {name} was given a device array{_call_site()}; "
                             "copy it to the host first with .get() or linkedref.to_numpy() and "
                             "save the NumPy array")
-        raise TypeError(f"strict backend: {name} was called on a device array{_call_site()}; "
-                        "take the module from the data: xp = "
-                        f"linkedref.backend.get_array_module(x); xp.{func.__name__}(...)")
+        raise _numpy_called(name, func.__name__)
 
     def __reduce_ex__(self, protocol):
         raise TypeError("strict backend: pickling a device array; save x.get() (a NumPy array) "
                         "with numpy.savez instead")
 
-    # -- explicit transfers and Python scalars -----------------------------------------------
+    # -- explicit transfers and copies ------------------------------------------------------
     def get(self):
         """A NumPy copy on the host (CuPy's ``ndarray.get``)."""
         return self._a.copy()
@@ -298,47 +291,13 @@ class ndarray:
                              f"{self._a.shape}")
         self._a[...] = arr
 
-    def __float__(self):
-        return float(self._a)
-
-    def __int__(self):
-        return int(self._a)
-
-    def __complex__(self):
-        return complex(self._a)
-
-    def __bool__(self):
-        return bool(self._a)
-
-    def __format__(self, spec):
-        return format(self._a, spec)
-
-    def __repr__(self):
-        return repr(self._a)
-
-    def __str__(self):
-        return str(self._a)
-
-    def __copy__(self):
+    def __copy__(self, memo=None):      # copy.copy and copy.deepcopy: a copy of the data
         return ndarray._wrap(self._a.copy())
 
-    def __deepcopy__(self, memo):
-        return ndarray._wrap(self._a.copy())
+    __deepcopy__ = __copy__
 
-    # -- attributes --------------------------------------------------------------------------
     shape = property(lambda self: self._a.shape,
                      lambda self, value: setattr(self._a, "shape", value))
-    dtype = property(lambda self: self._a.dtype)
-    ndim = property(lambda self: self._a.ndim)
-    size = property(lambda self: self._a.size)
-    nbytes = property(lambda self: self._a.nbytes)
-    itemsize = property(lambda self: self._a.itemsize)
-    strides = property(lambda self: self._a.strides)
-    flags = property(lambda self: self._a.flags)
-    T = property(lambda self: ndarray._wrap(self._a.T))
-    real = property(lambda self: ndarray._wrap(self._a.real))
-    imag = property(lambda self: ndarray._wrap(self._a.imag))
-    base = property(lambda self: None if self._a.base is None else ndarray._wrap(self._a.base))
 
     # -- containers --------------------------------------------------------------------------
     def __len__(self):
@@ -353,32 +312,25 @@ class ndarray:
         return _device(self._a[_host(index, "index", allow_host=True)])
 
     def __setitem__(self, index, value):
-        if isinstance(value, _np.ndarray) and value.ndim > 0:
-            raise _mix_error("assignment into a device array", value)
-        if isinstance(value, (list, tuple)):
-            raise _unsupported("assignment into a device array", value)
-        self._a[_host(index, "index", allow_host=True)] = _host(value, "assignment")
-
-    # -- unary operators ---------------------------------------------------------------------
-    def __neg__(self):
-        return ndarray._wrap(-self._a)
-
-    def __pos__(self):
-        return ndarray._wrap(+self._a)
-
-    def __abs__(self):
-        return ndarray._wrap(abs(self._a))
-
-    def __invert__(self):
-        return ndarray._wrap(~self._a)
+        value = _operand(value, "assignment into a device array")
+        self._a[_host(index, "index", allow_host=True)] = value
 
 
-for _ufunc, _symbol in _OPERATOR_UFUNCS.items():
-    _name = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "//": "floordiv", "%": "mod",
-             "**": "pow", "@": "matmul", "&": "and", "|": "or", "^": "xor", "<": "lt",
-             "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}[_symbol]
+
+
+# Python scalars, text and the unary operators: computed on the data
+for _name, _fn in {"float": float, "int": int, "complex": complex, "bool": bool, "format": format,
+                   "repr": repr, "str": str, "neg": operator.neg, "pos": operator.pos,
+                   "abs": abs, "invert": operator.invert}.items():
+    setattr(ndarray, f"__{_name}__", _from_data(_fn))
+# the data's attributes; T, real, imag and base are views of it, on the device
+for _name in ("dtype", "ndim", "size", "nbytes", "itemsize", "strides", "flags", "T", "real",
+              "imag", "base"):
+    setattr(ndarray, _name, property(_from_data(operator.attrgetter(_name))))
+# the operators through their ufuncs; a comparison has no reflected or in-place form
+for _ufunc, (_symbol, _name) in _OPERATORS.items():
     setattr(ndarray, f"__{_name}__", _binary(_ufunc, _symbol))
-    if _symbol not in ("<", "<=", ">", ">=", "==", "!="):
+    if _ufunc not in _COMPARISONS:
         setattr(ndarray, f"__r{_name}__", _binary(_ufunc, _symbol, reflected=True))
         setattr(ndarray, f"__i{_name}__", _binary(_ufunc, _symbol + "=", inplace=True))
 ndarray.__hash__ = None
@@ -423,21 +375,26 @@ def get_array_module(*args):
     return sys.modules[__name__] if any(type(a) is ndarray for a in args) else _np
 
 
+def _forward(source, name, prefix=""):
+    """NumPy's ``source.name`` for device arrays: ufuncs and functions wrapped, the rest as is."""
+    target = getattr(source, name)       # AttributeError for names NumPy lacks
+    if isinstance(target, _np.ufunc):
+        return _Ufunc(target)
+    if callable(target) and not isinstance(target, type):
+        return _function(target, prefix + name)
+    return target
+
+
 class _Namespace(types.SimpleNamespace):
     """A sub-namespace (``linalg``, ``fft``) that forwards NumPy's functions as device ones."""
 
     def __init__(self, name, source):
-        super().__init__()
-        object.__setattr__(self, "_name", name)
-        object.__setattr__(self, "_source", source)
+        super().__init__(_name=name, _source=source)
 
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
-        target = getattr(self._source, name)
-        if callable(target) and not isinstance(target, type):
-            target = _function(target, f"{self._name}.{name}")
-        value = target                  # exception classes and constants as they are
+        value = _forward(self._source, name, f"{self._name}.")
         setattr(self, name, value)
         return value
 
@@ -461,8 +418,7 @@ lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace(
 
 
 class Generator:
-    """CuPy's ``random.Generator`` on the CPU: draws are device arrays. Only the draws CuPy's
-    Generator has (no ``normal``, ``choice`` or ``permutation``)."""
+    """CuPy's ``random.Generator`` on the CPU: only its draws, as device arrays."""
 
     def __init__(self, seed=None):
         self._rng = _np.random.default_rng(seed)
@@ -520,17 +476,9 @@ _forwarded = {}     # NumPy names wrapped on first use (kept out of globals(): m
 
 def __getattr__(name):
     """The rest of NumPy's namespace: ufuncs and functions on device arrays, types as they are."""
-    if name in _forwarded:
-        return _forwarded[name]
-    if name in _HOST_IO or name.startswith("__"):
-        raise AttributeError(f"strict backend: the device module has no {name!r} "
-                             "(host-only; use numpy on a .get() copy)")
-    target = getattr(_np, name)          # AttributeError for names NumPy lacks
-    if isinstance(target, _np.ufunc):
-        value = _Ufunc(target)
-    elif callable(target) and not isinstance(target, type):
-        value = _function(target, name)
-    else:
-        value = target                   # dtypes, scalar types, constants, newaxis
-    _forwarded[name] = value
-    return value
+    if name not in _forwarded:
+        if name in _HOST_IO or name.startswith("__"):
+            raise AttributeError(f"strict backend: the device module has no {name!r} "
+                                 "(host-only; use numpy on a .get() copy)")
+        _forwarded[name] = _forward(_np, name)
+    return _forwarded[name]

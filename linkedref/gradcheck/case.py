@@ -7,7 +7,6 @@ from typing import Callable
 
 @dataclass(frozen=True)
 class Case:
-    """``make(rng) -> dict`` of ``gradcheck`` keyword arguments (``layer``, ``x`` and, where
-    needed, ``loss``, ``labels``, ``training``)."""
+    """``make(rng) -> dict`` of ``gradcheck`` keyword arguments (see ``register_case``)."""
     name: str
     make: Callable

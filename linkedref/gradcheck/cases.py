@@ -1,7 +1,6 @@
 """The registry of gradient-check cases: one per component, run by ``python -m linkedref.gradcheck``
-and by the test suite. Each area lists its cases in a module ``cases_<area>.py`` beside this one
-(``CASES = [Case("Dense", make), ...]``), and each is registered with ``register_case``, the same
-call a user's module makes (``python -m linkedref.gradcheck --module MODULE``).
+and by the test suite. Each area lists its cases in ``cases_<area>.py`` beside this one
+(``CASES = [Case("Dense", make), ...]``), registered with ``register_case`` as a user's are.
 """
 from __future__ import annotations
 

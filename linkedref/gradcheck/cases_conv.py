@@ -13,10 +13,6 @@ from .case import Case
 from .check import away_from_kinks, distinct_values
 
 
-def _x(shape, rng):
-    return B.asarray(rng.standard_normal(shape))
-
-
 def _conv(rng, c_in=2, c_out=3, **kwargs):
     """A float64 Conv2D with a non-zero bias (so the check exercises db)."""
     with B.default_dtype("float64"):
@@ -27,7 +23,7 @@ def _conv(rng, c_in=2, c_out=3, **kwargs):
 
 def _conv_case(shape, **kwargs):
     def make(rng):
-        return dict(layer=_conv(rng, c_in=shape[1], **kwargs), x=_x(shape, rng))
+        return dict(layer=_conv(rng, c_in=shape[1], **kwargs), x=rng.standard_normal(shape))
     return make
 
 
@@ -37,7 +33,7 @@ def _small_cnn(rng):
     with B.default_dtype("float64"):
         dense = Dense(3 * 3 * 3, 4, rng=rng)
     layers = [conv, ReLU(), AvgPool2D(2), Flatten(), dense]
-    return dict(layer=Sequential(layers), x=B.asarray(away_from_kinks((2, 2, 6, 7), rng)))
+    return dict(layer=Sequential(layers), x=away_from_kinks((2, 2, 6, 7), rng))
 
 
 def _residual(rng, with_shortcut):
@@ -45,7 +41,7 @@ def _residual(rng, with_shortcut):
                         _conv(rng, 3, 3, kernel_size=(1, 3), padding="same")]) if with_shortcut \
         else Sequential([_conv(rng, 2, 2, kernel_size=3, padding=1)])
     shortcut = _conv(rng, 2, 3, kernel_size=1, stride=2) if with_shortcut else None
-    return dict(layer=Residual(block, shortcut), x=_x((2, 2, 5, 5), rng))
+    return dict(layer=Residual(block, shortcut), x=rng.standard_normal((2, 2, 5, 5)))
 
 
 CASES = [
@@ -61,19 +57,18 @@ CASES = [
     Case("Conv2D (3×3, stride 3, padding (2,1))",
          _conv_case((2, 1, 8, 7), kernel_size=3, stride=3, padding=(2, 1))),
     Case("MaxPool2D (3×3, stride 2, overlapping)",
-         lambda rng: dict(layer=MaxPool2D(3, stride=2),
-                          x=B.asarray(distinct_values((2, 2, 7, 6), rng)))),
+         lambda rng: dict(layer=MaxPool2D(3, stride=2), x=distinct_values((2, 2, 7, 6), rng))),
     Case("MaxPool2D (2×2, stride 1, overlapping)",
-         lambda rng: dict(layer=MaxPool2D(2, stride=1),
-                          x=B.asarray(distinct_values((2, 2, 4, 5), rng)))),
+         lambda rng: dict(layer=MaxPool2D(2, stride=1), x=distinct_values((2, 2, 4, 5), rng))),
     Case("AvgPool2D (3×3, stride 2, overlapping)",
-         lambda rng: dict(layer=AvgPool2D(3, stride=2), x=_x((2, 2, 7, 6), rng))),
-    Case("GlobalAvgPool2D", lambda rng: dict(layer=GlobalAvgPool2D(), x=_x((2, 3, 4, 5), rng))),
+         lambda rng: dict(layer=AvgPool2D(3, stride=2), x=rng.standard_normal((2, 2, 7, 6)))),
+    Case("GlobalAvgPool2D",
+         lambda rng: dict(layer=GlobalAvgPool2D(), x=rng.standard_normal((2, 3, 4, 5)))),
     # Flatten's output is a view of its input, and gradcheck perturbs x in place, which would move
     # its reference output too; a pooling layer in front gives Flatten an input of its own.
     Case("Flatten (after AvgPool2D)",
          lambda rng: dict(layer=Sequential([AvgPool2D(2, stride=1), Flatten()]),
-                          x=_x((2, 3, 3, 4), rng))),
+                          x=rng.standard_normal((2, 3, 3, 4)))),
     Case("Residual (identity shortcut)", lambda rng: _residual(rng, with_shortcut=False)),
     Case("Residual (1×1 stride-2 conv shortcut)", lambda rng: _residual(rng, with_shortcut=True)),
     Case("Small CNN (conv-relu-avgpool-flatten-dense)", _small_cnn),

@@ -1,7 +1,6 @@
 """Gradient-check cases for Dense, Dropout and BatchNorm (see cases.py for the protocol).
 
-Dropout is checked in training mode: ``gradcheck`` evaluates deep copies of the layer, and a
-deep copy carries the layer's Generator state with it, so every evaluation draws the same mask.
+Dropout is checked in training mode: every evaluation draws the same mask (see ``gradcheck``).
 """
 from __future__ import annotations
 
@@ -26,34 +25,25 @@ def _dropout(rng):
     return dict(layer=Dropout(0.4, rng=rng), x=away_from_kinks((6, 5), rng), training=True)
 
 
-def _batchnorm(num_features, rng):
-    """A BatchNorm with non-trivial gamma, beta and running statistics."""
-    layer = BatchNorm(num_features)
-    C = num_features
-    layer.params["gamma"] = B.asarray(rng.uniform(0.5, 2.0, C), dtype=layer.dtype)
-    layer.params["beta"] = B.asarray(rng.standard_normal(C), dtype=layer.dtype)
-    layer.buffers["running_mean"] = B.asarray(rng.standard_normal(C), dtype=layer.dtype)
-    layer.buffers["running_var"] = B.asarray(rng.uniform(0.5, 2.0, C), dtype=layer.dtype)
-    return layer
-
-
-def _batchnorm_2d(rng):
-    return dict(layer=_batchnorm(3, rng), x=1.0 + 2.0 * rng.standard_normal((6, 3)), training=True)
-
-
-def _batchnorm_4d(rng):
-    return dict(layer=_batchnorm(3, rng), x=rng.standard_normal((2, 3, 4, 5)), training=True)
-
-
-def _batchnorm_inference(rng):
-    return dict(layer=_batchnorm(3, rng), x=rng.standard_normal((2, 3, 4, 4)), training=False)
+def _batchnorm_case(shape, training=True, mean=0.0, std=1.0):
+    """BatchNorm(C) with non-trivial gamma, beta and running statistics, on x = mean + std·z of
+    ``shape`` (N, C) or (N, C, H, W)."""
+    def make(rng):
+        C = shape[1]
+        layer = BatchNorm(C)
+        layer.params["gamma"] = B.asarray(rng.uniform(0.5, 2.0, C), dtype=layer.dtype)
+        layer.params["beta"] = B.asarray(rng.standard_normal(C), dtype=layer.dtype)
+        layer.buffers["running_mean"] = B.asarray(rng.standard_normal(C), dtype=layer.dtype)
+        layer.buffers["running_var"] = B.asarray(rng.uniform(0.5, 2.0, C), dtype=layer.dtype)
+        return dict(layer=layer, x=mean + std * rng.standard_normal(shape), training=training)
+    return make
 
 
 CASES = [
     Case("Dense", _dense),
     Case("Dense (looks_linear init)", _dense_looks_linear),
     Case("Dropout (training, fixed mask)", _dropout),
-    Case("BatchNorm (training, N C)", _batchnorm_2d),
-    Case("BatchNorm (training, N C H W)", _batchnorm_4d),
-    Case("BatchNorm (inference, N C H W)", _batchnorm_inference),
+    Case("BatchNorm (training, N C)", _batchnorm_case((6, 3), mean=1.0, std=2.0)),
+    Case("BatchNorm (training, N C H W)", _batchnorm_case((2, 3, 4, 5))),
+    Case("BatchNorm (inference, N C H W)", _batchnorm_case((2, 3, 4, 4), training=False)),
 ]

@@ -98,7 +98,8 @@ class GradcheckReport:
 
 def gradcheck(layer, x, *, loss=None, labels=None, training=True, eps=1e-5, rtol=1e-6,
               max_coords=48, seed=0, raise_on_fail=True) -> GradcheckReport:
-    """Check ``layer.backward`` (input and every parameter) against central differences.
+    """Check ``layer.backward`` (input and every parameter) against central differences; return
+    a ``GradcheckReport`` (``print`` it for a table).
 
     Args:
         layer: any Layer or model (Sequential, ...), or None to check ``loss`` alone on ``x``.
@@ -115,9 +116,6 @@ def gradcheck(layer, x, *, loss=None, labels=None, training=True, eps=1e-5, rtol
     The layer itself is not modified: the check runs on float64 deep copies, a fresh copy for
     every evaluation, so a layer's random state (Dropout's generator) gives the same mask in every
     evaluation and running statistics do not drift.
-
-    Returns:
-        a ``GradcheckReport`` (``print`` it for a table).
     """
     rng = numpy.random.default_rng(seed)
     objective = Objective(layer, x, loss, labels, training, rng)
@@ -147,8 +145,7 @@ class Objective:
     """The scalar L whose gradient backward claims to compute, on float64 copies.
 
     L is the loss of the layer's output, or Σ r·y for a fixed random direction r (y's shape).
-    ``x`` and the copy's parameters are perturbed in place; every evaluation runs a fresh deep
-    copy of the layer (and loss), so no state carries over between evaluations.
+    ``x`` and the copy's parameters are perturbed in place; each evaluation runs a fresh copy.
     """
 
     def __init__(self, layer, x, loss, labels, training, rng):
