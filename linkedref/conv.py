@@ -67,7 +67,7 @@ def conv2d_reference(x, W, b, stride=1, padding=0):
 
     x (N, C, H, W), W (O, C, kh, kw), b (O,) → y (N, O, Ho, Wo); stride and padding as ``Conv2D``
     takes them. One Python loop over the output positions (i, j): each window is a plain slice of
-    xpad and the sum over (c, p, q) one einsum. Slow and obvious: the oracle for ``Conv2D``.
+    xpad and the sum over (c, p, q) one einsum.
     """
     xp = B.get_array_module(x, W)
     xpad, (sh, sw), _, (Ho, Wo) = _reference_setup(x, W, stride, padding, "conv2d_reference")

@@ -101,8 +101,7 @@ class Layer:
         """Raise a TypeError/ValueError naming this layer when ``x`` is not a usable input.
 
         ``ndims``: the allowed numbers of dimensions; ``channels``: the required size of axis 1.
-        Parameterised layers also require ``x.dtype`` to equal their parameters' dtype (no
-        silent float64 upcast of a float32 network) and x on the parameters' device.
+        A layer with parameters also runs ``check_like_params``.
         """
         if not B.is_array(x):
             raise TypeError(f"{self.name}: expected a NumPy or CuPy array, got {type(x).__name__}")
@@ -118,7 +117,8 @@ class Layer:
             self.check_like_params(x)
 
     def check_like_params(self, x):
-        """x must have the parameters' dtype and live on their device."""
+        """x must have the parameters' dtype (no silent float64 upcast of a float32 network) and
+        live on their device."""
         if x.dtype != self.dtype:
             raise TypeError(f"{self.name}: input dtype {x.dtype} differs from the parameters' "
                             f"dtype {self.dtype}; cast the input or call .astype()")

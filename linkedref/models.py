@@ -190,7 +190,6 @@ def cifar_net(widen=1.0, activation="relu", batchnorm=False, in_channels=3, num_
     Conv 3×3 64 "same", act, Conv 3×3 64 "valid", act, MaxPool 2, Dropout .25,
     Flatten, Dense 512, act, Dropout .5, Dense num_classes.
     (Keras' second conv of each pair has no padding argument, i.e. "valid"; pooling floors.)
-    Every width w becomes round(w · widen): widen=√2 is the paper's fair-parameter single net.
     ``dropout=False`` leaves the Dropout layers out.
 
     x (N, in_channels, H, W) → logits (N, num_classes); 32×32 gives a 64·6·6 flatten.
@@ -290,10 +289,9 @@ def small_resnet(blocks=(1, 1, 1), width=16, activation="relu", batchnorm=False,
             stride = 2 if (stage > 0 and i == 0) else 1
             w_in = s.channels
             body = _Stack(name, activation, batchnorm, init, rng, w_in)
-            body.act()
-            body.conv(out, 3, stride=stride)
-            body.act()
-            body.conv(out, 3)
+            for conv_stride in (stride, 1):
+                body.act()
+                body.conv(out, 3, stride=conv_stride)
             shortcut = None
             if stride != 1 or w_in != out:            # fed by the stream, not by a link
                 shortcut = Conv2D(w_in, out, 1, stride=stride, padding="valid",

@@ -156,9 +156,8 @@ class MaxPool2D(_Pool2D):
     def backward(self, dy, need_dx=True):
         """dy (N, C, Ho, Wo) → dx (N, C, H, W).
 
-        y = x[argmax], so dL/dx[r] = Σ over the windows whose argmax is r of dy[window].
-        For each offset: the windows whose argmax it is pass dy to their pixel there;
-        ``+=`` sums over windows that share a pixel (overlap).
+        y = x[argmax], so dL/dx[r] = Σ over the windows whose argmax is r of dy[window]: per
+        offset, the windows whose argmax it is pass dy to their pixel there (``+=``: overlaps).
         """
         argmax, shape = self.saved(dy)
         dx = B.get_array_module(dy).zeros(shape, dtype=dy.dtype)    # N, C, H, W
