@@ -354,15 +354,12 @@ def summary(model, input_shape, print_fn=print) -> str:
             error = input_error(layers, i, x, err)
             raise type(error)(f"summary (input_shape {tuple(input_shape)}): {error}") from err
         rows.append((str(i), _short(layer), str(tuple(x.shape[1:])), f"{count_params(layer):,}"))
-    total = count_params(model)
-    widths = [max(len(r[k]) for r in rows) for k in range(4)]
+    widths = [max(len(row[k]) for row in rows) for k in range(4)]
+    table = [f"{num:>{widths[0]}}  {name:<{widths[1]}}  {out:<{widths[2]}}  {count:>{widths[3]}}"
+             for num, name, out, count in rows]
     line = "-" * (sum(widths) + 6)
-    def fmt(r):
-        w = widths
-        return f"{r[0]:>{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]:>{w[3]}}"
-
-    text = "\n".join([f"input {shape[1:]}", fmt(rows[0]), line, *map(fmt, rows[1:]), line,
-                      f"total params: {total:,}"])
+    text = "\n".join([f"input {shape[1:]}", table[0], line, *table[1:], line,
+                      f"total params: {count_params(model):,}"])
     if print_fn is not None:
         print_fn(text)
     return text
