@@ -74,7 +74,7 @@ class Layer:
 
     # -- what forward keeps for backward ----------------------------------------------------
     def save_for_backward(self, cache, *, output_shape=None) -> None:
-        """Keep ``cache`` and ``y.shape`` (the module docstring's rule); no dy check without it."""
+        """Keep ``cache`` and ``output_shape`` (the module docstring's rule; None: no dy check)."""
         if B.is_array(output_shape):
             raise TypeError(f"{self.name}: save_for_backward(cache, output_shape=y.shape) takes "
                             "the output's shape, not the output")
