@@ -16,6 +16,7 @@ momentum 0.9 in this convention (0.1 in its own) and eps 1e-5.
 from __future__ import annotations
 
 from . import backend as B
+from .activations import per_channel, reduce_axes
 from .layer import Layer, check_size
 
 
@@ -40,19 +41,12 @@ class BatchNorm(Layer):
         self.buffers = {"running_mean": xp.zeros(C, dtype=self.dtype),
                         "running_var": xp.ones(C, dtype=self.dtype)}
 
-    @staticmethod
-    def _axes_and_shape(x):
-        """The reduction axes (all but 1) and the broadcast shape (1, C[, 1, 1]) of a (C,) array."""
-        axes = (0,) if x.ndim == 2 else (0, 2, 3)
-        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        return axes, shape
-
     def forward(self, x, training: bool = False):
         """x (N, C[, H, W]) → y (same shape); batch statistics when training, else running ones."""
         self.check_input(x, ndims=(2, 4), channels=self.num_features)
-        xp = B.get_array_module(x)
-        axes, shape = self._axes_and_shape(x)
-        gamma, beta = self.params["gamma"].reshape(shape), self.params["beta"].reshape(shape)
+        xp, axes = B.get_array_module(x), reduce_axes(x.ndim)
+        gamma = per_channel(self.params["gamma"], x.ndim)                 # 1, C[, 1, 1]
+        beta = per_channel(self.params["beta"], x.ndim)                   # 1, C[, 1, 1]
         if training:
             M = x.size // x.shape[1]
             if M < 2:
@@ -64,10 +58,10 @@ class BatchNorm(Layer):
             var = (xc * xc).mean(axis=axes, keepdims=True)                # 1, C[, 1, 1] biased
             inv_std = 1.0 / xp.sqrt(var + self.eps)                       # 1, C[, 1, 1]
             xhat = xc * inv_std                                           # N, C[, H, W]
-            self._update_running(mean.reshape(-1), var.reshape(-1) * (M / max(M - 1, 1)))
+            self._update_running(mean.reshape(-1), var.reshape(-1) * (M / (M - 1)))
         else:
-            mean = self.buffers["running_mean"].reshape(shape)
-            inv_std = 1.0 / xp.sqrt(self.buffers["running_var"].reshape(shape) + self.eps)
+            mean = per_channel(self.buffers["running_mean"], x.ndim)
+            inv_std = 1.0 / xp.sqrt(per_channel(self.buffers["running_var"], x.ndim) + self.eps)
             xhat = (x - mean) * inv_std
         y = gamma * xhat + beta                                           # N, C[, H, W]
         self.save_for_backward((training, xhat, inv_std), output_shape=y.shape)
@@ -82,12 +76,12 @@ class BatchNorm(Layer):
     def backward(self, dy, need_dx=True):
         """dy (N, C[, H, W]) → dx (same shape); sets grads gamma (C,) and beta (C,)."""
         training, xhat, inv_std = self.saved(dy)
-        axes, shape = self._axes_and_shape(dy)
+        axes = reduce_axes(dy.ndim)
         # y = γ x̂ + β  ⇒  dL/dβ = Σ dy,  dL/dγ = Σ dy·x̂  (sums over all axes but 1)
         dbeta = dy.sum(axis=axes)                                               # C
         dgamma = (dy * xhat).sum(axis=axes)                                     # C
         self.grads["beta"], self.grads["gamma"] = dbeta, dgamma
-        gamma = self.params["gamma"].reshape(shape)                             # 1, C[, 1, 1]
+        gamma = per_channel(self.params["gamma"], dy.ndim)                      # 1, C[, 1, 1]
         if not training:
             # x̂ = (x − running_mean)·s with constant statistics ⇒ dL/dx = dy·γ·s (one scale)
             return dy * (gamma * inv_std)                                       # N, C[, H, W]
@@ -99,8 +93,8 @@ class BatchNorm(Layer):
         # The sums are already known: Σ g = γ·dL/dβ and Σ g·x̂ = γ·dL/dγ, so with g = γ·dy
         #   dL/dx = γ·s·(dy − (dL/dβ + x̂·dL/dγ)/M)
         M = dy.size // dy.shape[1]
-        mean_dy = (dbeta / M).reshape(shape)                                    # 1, C[, 1, 1]
-        mean_dy_xhat = (dgamma / M).reshape(shape)                              # 1, C[, 1, 1]
+        mean_dy = per_channel(dbeta / M, dy.ndim)                               # 1, C[, 1, 1]
+        mean_dy_xhat = per_channel(dgamma / M, dy.ndim)                         # 1, C[, 1, 1]
         return (dy - mean_dy - xhat * mean_dy_xhat) * (gamma * inv_std)         # N, C[, H, W]
 
     def __repr__(self):

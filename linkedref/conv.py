@@ -63,13 +63,11 @@ def _reference_setup(x, W, stride, padding, who):
 
 
 def conv2d_reference(x, W, b, stride=1, padding=0):
-    """The plain convolution, the module's formula written as loops.
-
-        y[n, o, i, j] = b[o] + Σ_{c,p,q} W[o, c, p, q] · xpad[n, c, i·sh + p, j·sw + q]
+    """The plain convolution, the module's formula for y written as loops.
 
     x (N, C, H, W), W (O, C, kh, kw), b (O,) → y (N, O, Ho, Wo); stride and padding as ``Conv2D``
     takes them. One Python loop over the output positions (i, j): each window is a plain slice of
-    xpad and the sum over (c, p, q) one einsum. Slow and obvious: the oracle for ``Conv2D``.
+    xpad and the sum over (c, p, q) one einsum.
     """
     xp = B.get_array_module(x, W)
     xpad, (sh, sw), _, (Ho, Wo) = _reference_setup(x, W, stride, padding, "conv2d_reference")
@@ -85,8 +83,7 @@ def conv2d_reference(x, W, b, stride=1, padding=0):
 def conv2d_reference_backward(x, W, dy, stride=1, padding=0):
     """The plain gradients of ``conv2d_reference``: dy (N, O, Ho, Wo) → (dx, dW, db).
 
-    x (N, C, H, W), W (O, C, kh, kw); dx (N, C, H, W), dW (O, C, kh, kw), db (O,). One Python loop
-    over the output positions, as in the forward.
+    x (N, C, H, W), W (O, C, kh, kw); dx (N, C, H, W), dW (O, C, kh, kw), db (O,).
     """
     xp = B.get_array_module(x, W, dy)
     who = "conv2d_reference_backward"
@@ -114,16 +111,10 @@ def conv2d_reference_backward(x, W, dy, stride=1, padding=0):
 class Conv2D(Layer):
     """2-D convolution (cross-correlation).  x: (N, C, H, W) → y: (N, O, Ho, Wo).
 
-    The plain version: ``conv2d_reference`` (forward) and ``conv2d_reference_backward``; this layer
-    computes the same sums with the kernels of ``linkedref.fast``.
+    The formula, its plain twin and the padding rule: the module docstring.
     Ho = (H + pad_top + pad_bottom − kh) // sh + 1 (Wo likewise); with "same", Ho = ceil(H / sh).
-
-    Args:
-        in_channels (C), out_channels (O).
-        kernel_size: int or (kh, kw). stride: int or (sh, sw).
-        padding: int, (ph, pw), "valid" or "same" (TF/Keras rule, see the module docstring).
-        init: initializer name for W (``linkedref.init``); fan_in = C·kh·kw, fan_out = O·kh·kw.
-        rng: numpy Generator or int seed for W.
+    kernel_size, stride: an int or a pair; padding: int, (ph, pw), "valid" or "same".
+    ``init``: an initializer name of ``linkedref.init`` for W; ``rng``: a Generator or int seed.
 
     params: W (O, C, kh, kw), b (O,) zeros.  cache: the padded input xpad (N, C, Hp, Wp), the input
     shape and its pads.

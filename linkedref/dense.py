@@ -1,9 +1,4 @@
-"""Dense (fully connected) layer: y = x W + b.
-
-Shapes: x (N, in) → y (N, out); params W (in, out), b (out,).
-W is drawn by ``linkedref.init`` (glorot_uniform by default, as in the paper's Keras code;
-"looks_linear" for a layer fed by a mirror link); b starts at zero.
-"""
+"""Dense (fully connected) layer: y = x W + b, x (N, in) → y (N, out)."""
 from __future__ import annotations
 
 from . import backend as B
@@ -14,13 +9,10 @@ from .layer import Layer, check_size
 class Dense(Layer):
     """y = x W + b.   x: (N, in_features) → y: (N, out_features).
 
-    Args:
-        in_features, out_features: sizes of x's axis 1 and y's axis 1.
-        init: an initializer name of ``linkedref.init.INITIALIZERS`` (default "glorot_uniform").
-        bias: whether to add b (params then hold only W when False).
-        rng: a numpy Generator or int seed for the initial W.
-
-    cache: x (N, in). Each backward sets grads["W"] and grads["b"] to new arrays.
+    params: W (in, out) drawn by ``init``, a name of ``linkedref.init.INITIALIZERS``
+    (glorot_uniform as in the paper's Keras code; "looks_linear" for a layer fed by a mirror
+    link) from ``rng``, a Generator or int seed; b (out,) zeros, left out when ``bias=False``.
+    cache: x (N, in).
     """
 
     def __init__(self, in_features: int, out_features: int, init: str = "glorot_uniform",

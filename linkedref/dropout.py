@@ -17,10 +17,8 @@ from .layer import Layer
 class Dropout(Layer):
     """Inverted dropout with drop probability ``p`` (0 ≤ p < 1) and an explicit Generator.
 
-    Args:
-        p: the probability of zeroing each element while training.
-        rng: a numpy Generator or int seed; every forward in training mode draws a new mask
-            from it (``B.uniform``, on the input's device).
+    rng: a numpy Generator or int seed; every forward in training mode draws a new mask from it
+    (``B.uniform``, on the input's device).
 
     cache: the scaled mask m / (1 − p) (same shape as x) while training; None at inference.
     """

@@ -10,30 +10,19 @@ Weight layouts and fans (``compute_fans`` below):
 - Dense  ``W`` (in, out):              fan_in = in,          fan_out = out
 - Conv2D ``W`` (out, in, kh, kw):      fan_in = in·kh·kw,    fan_out = out·kh·kw   (as Keras)
 
-The formulas (Keras 2, which the paper used; n_in = fan_in, n_out = fan_out):
+The formulas are Keras 2's (which the paper used), each in its function's docstring;
+``glorot_uniform`` is the default of Dense and Conv2D, as in the paper's code.
 
-- ``glorot_uniform`` (default for Dense and Conv2D, as in the paper's code):
-  U(−a, a) with a = sqrt(6 / (n_in + n_out))   → std = sqrt(2 / (n_in + n_out))
-- ``glorot_normal``:  truncated normal, std sqrt(2 / (n_in + n_out))
-- ``he_normal``:      truncated normal, std sqrt(2 / n_in)
-- ``lecun_normal``:   truncated normal, std sqrt(1 / n_in)
+``looks_linear`` (Balduzzi et al., 2017) is for a layer fed by a mirror link
+(LK-ReLU = concat(relu(z), relu(−z)) on axis 1). Its input features/channels are
+[unit half; mirror half] (first C, then C), so we set the weights of the mirror half to the
+*negative* of the unit half's:  W = [W0; −W0] along the input axis. Then, at initialisation,
 
-  "Truncated normal" is Keras's: a standard normal redrawn wherever |v| > 2, scaled by
-  std / 0.87962566103423978 so that the truncated draws still have the target std.
+    W^T [relu(z); relu(−z)] = W0^T (relu(z) − relu(−z)) = W0^T z,
 
-- ``looks_linear`` (Balduzzi et al., 2017) for a layer fed by a mirror link
-  (LK-ReLU = concat(relu(z), relu(−z)) on axis 1). Its input features/channels are
-  [unit half; mirror half] (first C, then C), so we set the weights of the mirror half to the
-  *negative* of the unit half's:  W = [W0; −W0] along the input axis. Then, at initialisation,
-
-      W^T [relu(z); relu(−z)] = W0^T (relu(z) − relu(−z)) = W0^T z,
-
-  i.e. the linked layer plus this one is exactly the linear map W0^T: a deep net of them
-  "looks linear" at the start and trains without vanishing signal. W0 is orthogonal (QR of a
-  Gaussian, sign-corrected, as Keras's ``Orthogonal``), so W0^T preserves norms (gain 1).
-  The input axis is 0 for a 2D (Dense) shape and 1 for a 4D (Conv2D) shape, unless ``in_axis``
-  is given; the input size must be even. fan_in/fan_out are accepted for a uniform signature
-  and not used (the orthogonal W0 needs no scale).
+i.e. the linked layer plus this one is exactly the linear map W0^T: a deep net of them
+"looks linear" at the start and trains without vanishing signal. W0 is orthogonal (QR of a
+Gaussian, sign-corrected, as Keras's ``Orthogonal``), so W0^T preserves norms (gain 1).
 """
 from __future__ import annotations
 
@@ -67,7 +56,8 @@ def _truncated_normal(shape, std, rng):
 
 
 def glorot_uniform(shape, fan_in, fan_out, rng):
-    """U(−a, a), a = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
+    """U(−a, a), a = sqrt(6 / (fan_in + fan_out)): std sqrt(2 / (fan_in + fan_out)), as
+    glorot_normal's (Glorot & Bengio, 2010)."""
     limit = numpy.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, size=shape)
 
@@ -98,7 +88,9 @@ def orthogonal(rows, cols, rng):
 def looks_linear(shape, fan_in, fan_out, rng, in_axis=None):
     """W = [W0; −W0] along the input axis, W0 orthogonal (see the module docstring).
 
-    shape: (in, out) for Dense (input axis 0) or (out, in, kh, kw) for Conv2D (input axis 1).
+    shape: (in, out) for Dense (input axis 0) or (out, in, kh, kw) for Conv2D (input axis 1),
+    unless ``in_axis`` says; the input size must be even. fan_in, fan_out: unused (W0 needs no
+    scale), taken for the initializers' common signature.
     """
     shape = tuple(int(s) for s in shape)
     if in_axis is None:
@@ -134,11 +126,8 @@ INITIALIZERS = {
 def initialize(name, shape, fan_in, fan_out, rng, dtype=None, in_axis=None):
     """Draw the initializer ``name`` (a key of INITIALIZERS) as an array of the active backend.
 
-    Args:
-        name: "glorot_uniform" | "glorot_normal" | "he_normal" | "lecun_normal" | "looks_linear".
-        shape: the weight shape; fan_in, fan_out: see ``compute_fans``.
-        rng: a numpy Generator or an int seed. dtype: default: the default dtype (float32).
-        in_axis: looks_linear only — the input axis (default: 0 for 2D, 1 for 4D shapes).
+    fan_in, fan_out: see ``compute_fans``; rng: a numpy Generator or an int seed; dtype: the
+    default dtype unless given; in_axis: looks_linear's input axis (default 0 for 2D, 1 for 4D).
     """
     if name not in INITIALIZERS:
         raise ValueError(f"init: unknown initializer {name!r}; "

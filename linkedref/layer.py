@@ -5,11 +5,9 @@ A layer is an object with
 - ``y = layer.forward(x, training=False)`` — computes the output and keeps what backward needs
   (``save_for_backward``);
 - ``dx = layer.backward(dy, need_dx=True)`` — given dL/dy (same shape as y) returns dL/dx (same
-  shape as x). It never changes ``dy`` in place.
-  ``need_dx=False`` says that no one needs dL/dx — a network's first layer, whose input is data —
-  so a layer may skip that product and return None (Conv2D and Dense do; the others return dx
-  anyway). ``fit`` asks the model for ``backward(dy, need_dx=False)``, and ``Sequential`` passes it
-  on to its first layer (a layer whose backward takes only dy is simply asked for dx);
+  shape as x). It never changes ``dy`` in place. ``need_dx=False`` (from ``fit``, which
+  ``Sequential`` passes to its first layer) says that no one needs dL/dx: the input is data, so a
+  layer may skip that product and return None (Conv2D and Dense do; the others return dx anyway);
 - ``layer.params`` and ``layer.grads`` — dicts with the same keys (empty for parameter-free
   layers). Optimizers read both afresh each step and update ``params`` in place;
 - ``layer.buffers`` — state that is saved with the weights but not trained (BatchNorm's running
@@ -76,9 +74,7 @@ class Layer:
 
     # -- what forward keeps for backward ----------------------------------------------------
     def save_for_backward(self, cache, *, output_shape=None) -> None:
-        """Keep ``cache`` (whatever backward needs: z, a mask, a tuple; None for nothing) and
-        the output's shape ``y.shape``, against which ``saved(dy)`` checks dy (no check when
-        it is not given)."""
+        """Keep ``cache`` and ``output_shape`` (the module docstring's rule; None: no dy check)."""
         if B.is_array(output_shape):
             raise TypeError(f"{self.name}: save_for_backward(cache, output_shape=y.shape) takes "
                             "the output's shape, not the output")
@@ -86,10 +82,7 @@ class Layer:
         self.out_shape = None if output_shape is None else tuple(output_shape)
 
     def saved(self, dy=None):
-        """The cache of the last forward; with ``dy``, first check that it has the output's shape.
-
-        A clear error when backward comes before forward, or dy is not an array of y's shape.
-        """
+        """The last forward's cache; with ``dy``, first check that dy has the output's shape."""
         if self.cache is None and self.out_shape is None:
             raise ValueError(f"{self.name}: backward() called before forward() (or a forward "
                              "that keeps nothing: self.save_for_backward(cache, "
@@ -108,8 +101,7 @@ class Layer:
         """Raise a TypeError/ValueError naming this layer when ``x`` is not a usable input.
 
         ``ndims``: the allowed numbers of dimensions; ``channels``: the required size of axis 1.
-        Parameterised layers also require ``x.dtype`` to equal their parameters' dtype (no
-        silent float64 upcast of a float32 network) and x on the parameters' device.
+        A layer with parameters also runs ``check_like_params``.
         """
         if not B.is_array(x):
             raise TypeError(f"{self.name}: expected a NumPy or CuPy array, got {type(x).__name__}")
@@ -125,7 +117,8 @@ class Layer:
             self.check_like_params(x)
 
     def check_like_params(self, x):
-        """x must have the parameters' dtype and live on their device."""
+        """x must have the parameters' dtype (no silent float64 upcast of a float32 network) and
+        live on their device."""
         if x.dtype != self.dtype:
             raise TypeError(f"{self.name}: input dtype {x.dtype} differs from the parameters' "
                             f"dtype {self.dtype}; cast the input or call .astype()")
@@ -185,9 +178,6 @@ class Container(Layer):
     ``params``/``grads``/``buffers`` are the children's, merged under "name.key" (name: the
     child's position "0", "1", ..., or the names given); they are read-only views built on each
     access, so a parameter created lazily by a child (PReLU) shows up at once.
-
-    Building a container refuses a layer object that appears twice in its tree (a shared cache
-    would give wrong gradients): use separate instances, or ``copy.deepcopy(layer)``.
     """
 
     def __init__(self, children, names=None):
@@ -271,7 +261,6 @@ class Sequential(Container):
     """Layers applied in order: y = layers[-1](... layers[0](x)).
 
     x: whatever the first layer takes → y: whatever the last layer returns.
-    ``params``/``grads``/``buffers`` are the children's, keyed "i.key" (i = position).
     """
 
     def __init__(self, layers):

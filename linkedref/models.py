@@ -6,7 +6,8 @@ Every builder takes ``activation``: a registered name (``lk.activation_names()``
 ``batchnorm`` (BatchNorm between each conv/dense and its activation), ``in_channels``,
 ``num_classes``, ``init`` (an initializer name of ``linkedref.init``) and ``rng`` (a numpy
 Generator or an int seed; every layer draws from it in order, so a seed fixes the whole model).
-The models output logits (N, num_classes): the softmax lives in ``SoftmaxCrossEntropy``.
+Shapes are NCHW: an input (N, in_channels, H, W) gives logits (N, num_classes); the softmax lives
+in ``SoftmaxCrossEntropy``.
 
 Linked activations double the channels: a layer after one sees ``expansion`` (2) times the
 channels the layer before it produced, so its fan-in and parameter count double. ``widen``
@@ -17,8 +18,6 @@ each width w becomes round(w · widen).
 gets W = [W0; −W0] on its input halves, so that layer plus the link computes W0ᵀz at the start;
 layers fed by anything else (the first layer, a residual shortcut) get ``FIRST_INIT``. With
 LK-ReLU and zero biases the whole depth_net is then exactly linear at initialisation.
-
-Shapes are NCHW: an input (N, in_channels, H, W) gives logits (N, num_classes).
 """
 from __future__ import annotations
 
@@ -32,7 +31,7 @@ from .batchnorm import BatchNorm
 from .conv import Conv2D, same_padding
 from .dense import Dense
 from .dropout import Dropout
-from .layer import Layer, Sequential, input_error
+from .layer import Layer, Sequential, check_pair, input_error
 from .linkage import member_outputs
 from .pooling import GlobalAvgPool2D, MaxPool2D
 from .registry import unit_maker
@@ -130,15 +129,6 @@ def _conv_out(size, k, s, padding):
     return out
 
 
-def _hw(input_size, builder):
-    if isinstance(input_size, int):
-        input_size = (input_size, input_size)
-    H, W = (int(v) for v in input_size)
-    if H < 1 or W < 1:
-        raise ValueError(f"{builder}: input_size must be positive (H, W), got {input_size!r}")
-    return H, W
-
-
 # ----------------------------------------------------------------------------- builders
 def depth_net(depth=50, width=4, activation="relu", batchnorm=False, in_channels=3,
               num_classes=10, input_size=(32, 32), init="glorot_uniform", rng=None, widen=1.0):
@@ -155,7 +145,7 @@ def depth_net(depth=50, width=4, activation="relu", batchnorm=False, in_channels
     name = "depth_net"
     if int(depth) < 1:
         raise ValueError(f"{name}: depth must be ≥ 1, got {depth!r}")
-    H, W = _hw(input_size, name)
+    H, W = check_pair(name, "input_size", input_size)
     w = _widened(width, widen, name)
     s = _Stack(name, activation, batchnorm, init, B.as_generator(rng), in_channels)
     s.conv(w, 7, stride=2, padding="same")
@@ -180,7 +170,7 @@ def width_net(units, activation="relu", batchnorm=False, in_channels=3, num_clas
     x (N, in_channels, H, W) → logits (N, num_classes).
     """
     name = "width_net"
-    H, W = _hw(input_size, name)
+    H, W = check_pair(name, "input_size", input_size)
     u = _widened(units, widen, name)
     s = _Stack(name, activation, batchnorm, init, B.as_generator(rng), in_channels)
     s.conv(u, 3, padding=padding)
@@ -200,21 +190,19 @@ def cifar_net(widen=1.0, activation="relu", batchnorm=False, in_channels=3, num_
     Conv 3×3 64 "same", act, Conv 3×3 64 "valid", act, MaxPool 2, Dropout .25,
     Flatten, Dense 512, act, Dropout .5, Dense num_classes.
     (Keras' second conv of each pair has no padding argument, i.e. "valid"; pooling floors.)
-    Every width w becomes round(w · widen): widen=√2 is the paper's fair-parameter single net.
     ``dropout=False`` leaves the Dropout layers out.
 
     x (N, in_channels, H, W) → logits (N, num_classes); 32×32 gives a 64·6·6 flatten.
     """
     name = "cifar_net"
-    H, W = _hw(input_size, name)
+    H, W = check_pair(name, "input_size", input_size)
     c1, c2, d1 = (_widened(v, widen, name) for v in (32, 64, 512))
     rng = B.as_generator(rng)
     s = _Stack(name, activation, batchnorm, init, rng, in_channels)
     for c, p in ((c1, 0.25), (c2, 0.25)):
-        s.conv(c, 3, padding="same")
-        s.act()
-        s.conv(c, 3, padding="valid")
-        s.act()
+        for padding in ("same", "valid"):
+            s.conv(c, 3, padding=padding)
+            s.act()
         s.add(MaxPool2D(2))
         if dropout:
             s.add(Dropout(p, rng=rng))
@@ -253,12 +241,9 @@ def all_cnn(activation="relu", batchnorm=False, in_channels=3, num_classes=10, w
     if dropout:
         s.add(Dropout(0.2, rng=rng))
     for c in (a, b):
-        s.conv(c, 3)
-        s.act()
-        s.conv(c, 3)
-        s.act()
-        s.conv(c, 3, stride=2)
-        s.act()
+        for stride in (1, 1, 2):
+            s.conv(c, 3, stride=stride)
+            s.act()
         if dropout:
             s.add(Dropout(0.5, rng=rng))
     s.conv(b, 3, padding="valid")
@@ -304,10 +289,9 @@ def small_resnet(blocks=(1, 1, 1), width=16, activation="relu", batchnorm=False,
             stride = 2 if (stage > 0 and i == 0) else 1
             w_in = s.channels
             body = _Stack(name, activation, batchnorm, init, rng, w_in)
-            body.act()
-            body.conv(out, 3, stride=stride)
-            body.act()
-            body.conv(out, 3)
+            for conv_stride in (stride, 1):
+                body.act()
+                body.conv(out, 3, stride=conv_stride)
             shortcut = None
             if stride != 1 or w_in != out:            # fed by the stream, not by a link
                 shortcut = Conv2D(w_in, out, 1, stride=stride, padding="valid",
@@ -370,15 +354,12 @@ def summary(model, input_shape, print_fn=print) -> str:
             error = input_error(layers, i, x, err)
             raise type(error)(f"summary (input_shape {tuple(input_shape)}): {error}") from err
         rows.append((str(i), _short(layer), str(tuple(x.shape[1:])), f"{count_params(layer):,}"))
-    total = count_params(model)
-    widths = [max(len(r[k]) for r in rows) for k in range(4)]
+    widths = [max(len(row[k]) for row in rows) for k in range(4)]
+    table = [f"{num:>{widths[0]}}  {name:<{widths[1]}}  {out:<{widths[2]}}  {count:>{widths[3]}}"
+             for num, name, out, count in rows]
     line = "-" * (sum(widths) + 6)
-    def fmt(r):
-        w = widths
-        return f"{r[0]:>{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]:>{w[3]}}"
-
-    text = "\n".join([f"input {shape[1:]}", fmt(rows[0]), line, *map(fmt, rows[1:]), line,
-                      f"total params: {total:,}"])
+    text = "\n".join([f"input {shape[1:]}", table[0], line, *table[1:], line,
+                      f"total params: {count_params(model):,}"])
     if print_fn is not None:
         print_fn(text)
     return text

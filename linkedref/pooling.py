@@ -125,12 +125,9 @@ class _Pool2D(Layer):
 class MaxPool2D(_Pool2D):
     """y[n, c, i, j] = max over the window (i·sh .. i·sh+kh−1, j·sw .. j·sw+kw−1) of x[n, c].
 
-    x: (N, C, H, W) → y: (N, C, Ho, Wo). stride defaults to kernel_size; stride < kernel_size
-    (overlapping windows) is supported.
-
-    Ties: the gradient of a window goes to one element only, the *first* maximum in row-major
-    order within the window (smallest p, then smallest q) — ``argmax``'s rule.
-    The plain version: ``max_pool_reference`` and ``max_pool_reference_backward``.
+    x: (N, C, H, W) → y: (N, C, Ho, Wo); windows may overlap. Ties: the gradient of a window goes
+    to its *first* maximum in row-major order (smallest p, then smallest q), as in the plain
+    version, ``max_pool_reference`` and ``max_pool_reference_backward``.
 
     cache: for each kernel offset, where it holds its window's first maximum (N, C, Ho, Wo)
     bool; and x's shape.
@@ -159,9 +156,8 @@ class MaxPool2D(_Pool2D):
     def backward(self, dy, need_dx=True):
         """dy (N, C, Ho, Wo) → dx (N, C, H, W).
 
-        y = x[argmax], so dL/dx[r] = Σ over the windows whose argmax is r of dy[window].
-        For each offset: the windows whose argmax it is pass dy to their pixel there;
-        ``+=`` sums over windows that share a pixel (overlap).
+        y = x[argmax], so dL/dx[r] = Σ over the windows whose argmax is r of dy[window]: per
+        offset, the windows whose argmax it is pass dy to their pixel there (``+=``: overlaps).
         """
         argmax, shape = self.saved(dy)
         dx = B.get_array_module(dy).zeros(shape, dtype=dy.dtype)    # N, C, H, W
@@ -173,9 +169,8 @@ class MaxPool2D(_Pool2D):
 class AvgPool2D(_Pool2D):
     """y[n, c, i, j] = mean over the window (i·sh .. i·sh+kh−1, j·sw .. j·sw+kw−1) of x[n, c].
 
-    x: (N, C, H, W) → y: (N, C, Ho, Wo). stride defaults to kernel_size; overlaps allowed.
-    The plain version: ``avg_pool_reference`` and ``avg_pool_reference_backward``.
-    cache: x's shape.
+    x: (N, C, H, W) → y: (N, C, Ho, Wo); windows may overlap. The plain version:
+    ``avg_pool_reference`` and ``avg_pool_reference_backward``.  cache: x's shape.
     """
 
     def forward(self, x, training: bool = False):
@@ -187,11 +182,8 @@ class AvgPool2D(_Pool2D):
         return y
 
     def backward(self, dy, need_dx=True):
-        """dy (N, C, Ho, Wo) → dx (N, C, H, W).
-
-        y = (1 / kh·kw) Σ_window x, so every pixel of a window gets dy / (kh·kw), summed (+=)
-        over the windows it lies in.
-        """
+        """dy (N, C, Ho, Wo) → dx (N, C, H, W). y = (1 / kh·kw) Σ_window x, so every pixel of a
+        window gets dy / (kh·kw), summed (+=) over the windows it lies in."""
         shape = self.saved(dy)
         kh, kw = self.kernel_size
         dx = B.get_array_module(dy).zeros(shape, dtype=dy.dtype)    # N, C, H, W

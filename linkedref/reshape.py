@@ -1,7 +1,4 @@
-"""Flatten: images to vectors, between the convolutional and the dense part of a network.
-
-Shapes: x (N, C, H, W) → y (N, C·H·W), in C-order (channel-major, as PyTorch's ``flatten(1)``).
-"""
+"""Flatten: images to vectors, between the convolutional and the dense part of a network."""
 from __future__ import annotations
 
 from .layer import Layer
@@ -10,7 +7,8 @@ from .layer import Layer
 class Flatten(Layer):
     """y = x.reshape(N, -1).   x: (N, C, H, W) (or any (N, ...)) → y: (N, C·H·W).
 
-    y is a *view* of x (no copy), as with PyTorch's ``flatten``: do not modify it in place.
+    C-order (channel-major), and a *view* of x (no copy), as PyTorch's ``flatten(1)``: do not
+    modify it in place.
     cache: x's shape. Backward reshapes dy back to it (a view when dy is contiguous).
     """
 

@@ -1,8 +1,4 @@
-"""Residual connection: y = block(x) + shortcut(x), the building brick of a ResNet.
-
-Shapes: x (N, ...) → y of block(x)'s shape, which must equal shortcut(x)'s (x itself for the
-identity shortcut). params/grads/buffers are the children's under "block.*" and "shortcut.*".
-"""
+"""Residual connection: y = block(x) + shortcut(x), the building brick of a ResNet."""
 from __future__ import annotations
 
 from .layer import Container, Layer
@@ -11,12 +7,10 @@ from .layer import Container, Layer
 class Residual(Container):
     """y = block(x) + shortcut(x); shortcut=None is the identity.
 
-    Args:
-        block: any Layer (typically a Sequential of Conv2D, BatchNorm, activation, ...).
-        shortcut: a Layer mapping x to block(x)'s shape (e.g. a 1×1 stride-2 Conv2D), or None.
-
-    Backward: both branches saw the same x, so dL/dx = block.backward(dy) + shortcut.backward(dy)
-    (dy itself for the identity).
+    x (N, ...) → y of block(x)'s shape, which must equal shortcut(x)'s: ``block`` is any Layer
+    (typically a Sequential of Conv2D, BatchNorm, activation, ...), ``shortcut`` a Layer mapping x
+    to that shape (e.g. a 1×1 stride-2 Conv2D) or None. params/grads/buffers are the children's
+    under "block.*" and "shortcut.*".
     """
 
     def __init__(self, block, shortcut=None):
@@ -41,7 +35,8 @@ class Residual(Container):
         return y
 
     def backward(self, dy, need_dx=True):
-        """dy (y's shape) → dx (x's shape) = block.backward(dy) + shortcut.backward(dy)."""
+        """dy (y's shape) → dx (x's shape). Both branches saw the same x, so
+        dL/dx = block.backward(dy) + shortcut.backward(dy) (dy itself for the identity)."""
         self.saved(dy)
         dx_block = self.block.backward(dy)
         dx_short = dy if self.shortcut is None else self.shortcut.backward(dy)
