@@ -308,7 +308,7 @@ def run(n, seed=0):
 # A diagnosis in the problems → a word of the hint that speaks to that mistake.
 MATCHING = {"sign flipped?": "sign", "a scale factor": "mean", "transposed axes?": "shape",
             "wrong axes?": "sum"}
-SITE_NOTE = " (build the reading site first: README.md's command under 'Three commands')"
+SITE_NOTE = " (build the reading site first: README.md's command under 'Run it')"
 
 
 def matching_hint(hints, problems):

@@ -17,7 +17,7 @@ from .conv import Conv2D
 from .dense import Dense
 from .dropout import Dropout
 from .fast import get_threads, set_threads
-from .gradcheck import gradcheck
+from .gradcheck import GradientCheckError, gradcheck
 from .io import load_weights, save_weights
 from .layer import Layer, Sequential
 from .linkage import LinkageCheck, check_linkage
@@ -44,6 +44,7 @@ __all__ = [
     "Flatten", "Residual",
     "SoftmaxCrossEntropy", "MSE", "SGD", "RMSProp", "Adam", "StepSchedule",
     "fit", "evaluate", "predict", "History", "save_weights", "load_weights", "gradcheck",
+    "GradientCheckError",
     "depth_net", "width_net", "cifar_net", "all_cnn", "small_resnet", "summary", "count_params",
     "set_threads", "get_threads",
     "backend", "data", "diagnostics", "fast", "init",

@@ -22,7 +22,7 @@ import numpy
 
 from . import backend as B
 from .activations import Activation, reduce_axes
-from .linkage import member_outputs, not_an_activation
+from .linkage import member_outputs, not_an_activation, z_ranges
 
 
 # --------------------------------------------------------------------------- finding the layers
@@ -150,7 +150,7 @@ def dead_definition(layer, atol: float = 0.0) -> str:
     """
     z = numpy.arange(-30000, 30001) / 1000                                # n
     y = member_outputs(layer, "dead_definition")(z)                     # n, d, C
-    where = _ranges(z, (numpy.abs(y) <= atol).all(axis=(1, 2)))
+    where = z_ranges(z, (numpy.abs(y) <= atol).all(axis=(1, 2)))
     kind = "exact zeros (the paper's definition)" if atol == 0 else f"saturated (|y| ≤ {atol:g})"
     if any(" ≤ " in w or " ≥ " in w for w in where):            # a range of z, not points
         return (f"{kind} — {layer.name} units count when {' or '.join(where)} "
@@ -160,21 +160,9 @@ def dead_definition(layer, atol: float = 0.0) -> str:
     at = f"only at {' and '.join(where)}: in practice it" if where else "for no z: it"
     return (f"{kind} — {layer.name} outputs {small}{members} {at} cannot be dead by this "
             "definition; " + ("pass atol to count saturated units" if atol == 0
-                              else "try a larger atol"))
-
-
-def _ranges(z, mask) -> list:
-    """The runs of True in ``mask`` over the grid ``z`` as text: "z ≤ 0", "z = 0", "−1 ≤ z ≤ 1"."""
-    edges = numpy.flatnonzero(numpy.diff(numpy.concatenate([[0], mask.astype(int), [0]])))
-    runs = []
-    for lo, hi in zip(z[edges[::2]], z[edges[1::2] - 1]):
-        if lo == hi:
-            runs.append(f"z = {lo:g}")
-        elif lo == z[0] or hi == z[-1]:
-            runs.append(f"z ≤ {hi:g}" if lo == z[0] else f"z ≥ {lo:g}")
-        else:
-            runs.append(f"{lo:g} ≤ z ≤ {hi:g}")
-    return runs
+                              else "try a larger atol")
+            + "; a unit flat at another value (ReLU6 at 6) stops learning unseen here: "
+            "lk.check_linkage shows where")
 
 
 # ---------------------------------------------------------------- statistics during training

@@ -24,7 +24,8 @@ class LinkageCheck:
 
     ``z``: the points checked; ``slopes``: the finite-difference derivative of each member,
     (len(z), d) — or (len(z), d, C) for a layer with C per-channel parameters; ``failures``: the
-    z values at which no member's |slope| exceeds ``tol``.
+    z values at which no member's |slope| exceeds ``tol``; ``failing_ranges``: those z as
+    intervals (ReLU6's mirror link fails on two: |z| ≥ 6).
     """
     ok: bool
     failures: numpy.ndarray
@@ -35,13 +36,33 @@ class LinkageCheck:
     def __bool__(self):
         return bool(self.ok)
 
+    @property
+    def failing_ranges(self) -> str:
+        """Where the link fails, as runs of the checked z: "z ≤ -6.01 or z ≥ 6.01" ("" if none)."""
+        z = numpy.sort(self.z)
+        return " or ".join(z_ranges(z, numpy.isin(z, self.failures)))
+
     def __repr__(self):
+        checked = f"{self.z.size} z in [{self.z.min():g}, {self.z.max():g}]"
         if self.ok:
-            return (f"LinkageCheck(ok=True: some member has |g'| > {self.tol:g} at all "
-                    f"{self.z.size} z in [{self.z.min():g}, {self.z.max():g}])")
+            return f"LinkageCheck(ok=True: some member has |g'| > {self.tol:g} at all {checked})"
         return (f"LinkageCheck(ok=False: every member's |g'| ≤ {self.tol:g} at "
-                f"{self.failures.size} of {self.z.size} z, within "
-                f"[{self.failures.min():g}, {self.failures.max():g}])")
+                f"{self.failures.size} of {checked}: {self.failing_ranges})")
+
+
+def z_ranges(z, mask) -> list:
+    """The runs of True in ``mask`` over the sorted grid ``z`` as text: "z ≤ 0" (a run from the
+    grid's first point), "z ≥ 6", "−1 ≤ z ≤ 1", or "z = 0" (a single point)."""
+    edges = numpy.flatnonzero(numpy.diff(numpy.concatenate([[0], mask.astype(int), [0]])))
+    runs = []
+    for lo, hi in zip(z[edges[::2]], z[edges[1::2] - 1]):
+        if lo == hi:
+            runs.append(f"z = {lo:g}")
+        elif lo == z[0] or hi == z[-1]:
+            runs.append(f"z ≤ {hi:g}" if lo == z[0] else f"z ≥ {lo:g}")
+        else:
+            runs.append(f"{lo:g} ≤ z ≤ {hi:g}")
+    return runs
 
 
 def not_an_activation(who, what) -> str:

@@ -238,7 +238,7 @@ def test_dead_definition_tells_relu_from_a_unit_that_is_never_zero():
                                        "when z ≤ 0 for every sample and position")
     line = dead_definition(Softplus())
     assert "Softplus outputs exactly 0 for no z: it cannot be dead" in line
-    assert "pass atol" in line
+    assert "pass atol" in line and "lk.check_linkage shows where" in line
     assert "saturated (|y| ≤ 0.01) — Softplus units count when z ≤ -4.6" in \
         dead_definition(Softplus(), atol=0.01)
     assert "in every member only at z = 0" in dead_definition(MirrorRelu())

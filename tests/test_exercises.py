@@ -290,7 +290,7 @@ def test_the_site_note_comes_once_with_the_answer_links(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert out.count(check.SITE_NOTE) == 1 and out.count("The library's answer, annotated") == 2
     assert "annotated: site/annotated/linked.html#LKReLU.backward (build the reading site first: " \
-        "README.md's command under 'Three commands')\n" in out
+        "README.md's command under 'Run it')\n" in out
 
 
 def test_wrong_answer_prints_the_first_hint(monkeypatch):

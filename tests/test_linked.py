@@ -336,3 +336,14 @@ def test_each_derivation_names_cases_and_tests_that_exist(cls):
     assert set(cases) <= {case.name for case in CASES}
     source = (Path(__file__).parent / "test_linked.py").read_text(encoding="utf-8")
     assert all(f"def {name}(" in source for name in tests)
+
+
+def test_failing_ranges_name_each_interval_where_the_link_fails():
+    relu6 = [lambda z: np.clip(z, 0, 6), lambda z: np.clip(-z, 0, 6)]      # flat for |z| ≥ 6
+    result = lk.check_linkage(relu6, z=np.linspace(-10, 10, 201))
+    assert not result
+    assert result.failing_ranges == "z ≤ -6.1 or z ≥ 6.1"
+    assert "of 201 z in [-10, 10]: z ≤ -6.1 or z ≥ 6.1" in repr(result)
+    shrink = [lambda z: np.sign(z) * np.maximum(np.abs(z) - 1, 0)]          # flat for |z| < 1
+    assert lk.check_linkage(shrink, z=np.linspace(-3, 3, 13)).failing_ranges == "-0.5 ≤ z ≤ 0.5"
+    assert lk.check_linkage(lk.LKReLU()).failing_ranges == ""

@@ -578,3 +578,14 @@ def test_tutorial_02s_unit_is_one_to_copy(tmp_path, capsys):
     t02.main(["--smoke", "--figdir", str(tmp_path)])
     out = capsys.readouterr().out
     assert "member 1, the mirror: dL/dx wrong" in out and "sign flipped?" in out
+
+
+def test_depth_variants_take_tutorial_03s_spelling(tmp_path):
+    """04's --variants (alias --activations) matches labels ignoring case, '-' and spaces, so
+    `--activations relu lkrelu` (03's registry names) picks ReLU and LK-ReLU; others are refused."""
+    settings, t04 = load("_settings"), load("04_depth")
+    args = settings.depth(["--smoke", "--figdir", str(tmp_path), "--activations", "relu",
+                           "lkrelu", "relu+bn"], t04.VARIANTS)
+    assert [v.label for v in args.variants] == ["ReLU", "LK-ReLU", "ReLU+BN"]
+    with pytest.raises(SystemExit):
+        settings.depth(["--smoke", "--figdir", str(tmp_path), "--variants", "relu6"], t04.VARIANTS)

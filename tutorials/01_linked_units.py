@@ -107,7 +107,7 @@ def table(args, results):
     rows, verdicts = [], {}
     for name, (d, result) in results["checks"].items():
         verdicts[name] = bool(result)
-        where = "-" if result else f"[{result.failures.min():g}, {result.failures.max():g}]"
+        where = "-" if result else result.failing_ranges
         rows.append((name, d, "yes" if result else "no", where))
     print_table(f"Linking condition: some member has |g'(z)| > {NO_SLOPE:g} for every z in "
                 f"{list(Z_RANGE)}", ["activation", "members d", "satisfied", "z where it fails"],
@@ -182,7 +182,7 @@ def figure(args, results):
 def verdict(args, results, verdicts):
     """Print the one-line verdict: do the links pass, and which units fail, where?"""
     links_ok = all(verdicts[k] for k in linked_units() if not k.startswith("non-link"))
-    fails = [f"{name} (z in [{r.failures.min():g}, {r.failures.max():g}])"
+    fails = [f"{name} ({r.failing_ranges})"
              for name, (_, r) in results["checks"].items() if not r]
     finish(args, ("every mirror link and the min-max link satisfy the linking condition"
                   if links_ok else "some link FAILS the linking condition")

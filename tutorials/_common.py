@@ -398,7 +398,7 @@ def gradcheck_unit(spec: str, cls) -> None:
     how = (f"check it alone as you change it: lk.gradcheck({cls.__name__}(), x) on a float64 x "
            f"(tutorial 02 shows how), or python -m linkedref.gradcheck --module "
            f"{spec.partition(':')[0]} with a case registered by "
-           f"linkedref.gradcheck.register_case")
+           f"register_case (from linkedref.gradcheck import register_case)")
     try:
         with B.default_dtype("float64"):
             unit = cls()

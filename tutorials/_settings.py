@@ -72,9 +72,10 @@ def depth(argv, variants):
     p.add_argument("--batch-size", type=int, default=32, help="training batch size")
     p.add_argument("--eps", type=float, default=None,
                    help="Adam's ε (default: the library's, printed in the setup line)")
-    p.add_argument("--variants", nargs="+", default=None, metavar="LABEL",
+    p.add_argument("--variants", "--activations", nargs="+", default=None, metavar="LABEL",
                    help=f"variants to train (default: per mode), of: "
-                        f"{', '.join(v.label for v in variants)}")
+                        f"{', '.join(v.label for v in variants)} (case, '-' and spaces "
+                        "ignored: relu lkrelu)")
     p.add_argument("--n-seeds", type=int, default=None,
                    help="seeds 0..N-1 for the variants whose escape rate is in question "
                         "(default: full mode 8, else 1; --seeds overrides)")
@@ -86,10 +87,13 @@ def depth(argv, variants):
     args.epochs = args.epochs or per_mode(args, 2, 25, 100, full_mnist5k=15)
     wanted = args.variants or per_mode(args, DEPTH_SMOKE, DEPTH_QUICK,
                                        [v.label for v in variants])
-    unknown = set(wanted) - {v.label for v in variants}
+    def key(label):
+        return label.lower().replace("-", "").replace(" ", "")
+
+    unknown = {w for w in wanted if key(w) not in {key(v.label) for v in variants}}
     if unknown:
         p.error(f"unknown variants {sorted(unknown)}; choose from {[v.label for v in variants]}")
-    args.variants = [v for v in variants if v.label in wanted]
+    args.variants = [v for v in variants if key(v.label) in set(map(key, wanted))]
     args.variants += [Variant(unit.label, unit.name) for unit in args.activation]
     many = args.n_seeds or per_mode(args, 1, 1, 8)
     few = args.n_seeds_stuck or per_mode(args, 1, 1, 3)

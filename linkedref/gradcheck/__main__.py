@@ -33,8 +33,8 @@ def main(argv=None) -> int:
                              "imported from the current directory or PYTHONPATH")
         cases = [c for c in all_cases() if c.name not in known]
         if not cases:
-            parser.error(f"{', '.join(args.module)} registered no case; call "
-                         "linkedref.gradcheck.register_case(name, make) in it")
+            parser.error(f"{', '.join(args.module)} registered no case; call register_case(name, "
+                         "make) in it (from linkedref.gradcheck import register_case)")
     cases = [c for c in cases if args.filter.lower() in c.name.lower()]
     print(f"linkedref gradient check — backend {B.get_backend()}, float64, {len(cases)} components")
     print(f"{'component':<58}{'max rel err':>12}  {'coords':>7}  {'kinks':>6}  result")

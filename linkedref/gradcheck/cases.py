@@ -19,7 +19,8 @@ def register_case(name: str, make) -> None:
     arguments (``layer``, ``x``; where needed ``loss``, ``labels``, ``training``) drawn from the
     numpy Generator ``rng``. A user's module calls it at import time, e.g. ``register_case("Mine",
     lambda rng: dict(layer=Mine(), x=away_from_kinks((4, 3), rng)))``; then
-    ``python -m linkedref.gradcheck --module MODULE`` checks the cases it registered."""
+    ``python -m linkedref.gradcheck --module MODULE`` checks the cases it registered. Import it
+    with ``from linkedref.gradcheck import register_case`` (``lk.gradcheck`` is the function)."""
     if not isinstance(name, str) or not name or not callable(make):
         raise TypeError(f"register_case: expected a name and a function make(rng) -> dict of "
                         f"gradcheck arguments, got {name!r}, {make!r}")
