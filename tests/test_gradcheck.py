@@ -362,7 +362,8 @@ def test_a_module_that_registers_nothing_is_told_so(tmp_path, monkeypatch, capsy
     (tmp_path / "gc_empty_cases.py").write_text("import linkedref\n")
     with pytest.raises(SystemExit):
         main(["--module", "gc_empty_cases"])
-    assert "gc_empty_cases registered no case; call linkedref.gradcheck.register_case" in \
+    assert ("gc_empty_cases registered no case; call register_case(name, make) in it (from "
+            "linkedref.gradcheck import register_case)") in \
         capsys.readouterr().err
 
 
