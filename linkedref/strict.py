@@ -316,8 +316,6 @@ class ndarray:
         self._a[_host(index, "index", allow_host=True)] = value
 
 
-
-
 # Python scalars, text and the unary operators: computed on the data
 for _name, _fn in {"float": float, "int": int, "complex": complex, "bool": bool, "format": format,
                    "repr": repr, "str": str, "neg": operator.neg, "pos": operator.pos,

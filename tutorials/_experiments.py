@@ -369,7 +369,6 @@ def plot_runs(ax, runs, color, label, ls="-"):
     ax.plot(x, np.median(curves, axis=0), color=color, lw=2, ls=ls, label=label)
 
 
-
 def escape_rates(variants, summaries, color_of, title):
     """A figure of the share of seeds of each variant that escaped chance, with its 95 % Wilson
     interval, one bar per variant (the first on top) in ``color_of(variant)``."""
