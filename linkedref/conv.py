@@ -63,7 +63,8 @@ def _reference_setup(x, W, stride, padding, who):
 
 
 def conv2d_reference(x, W, b, stride=1, padding=0):
-    """The plain convolution, the module's formula for y written as loops.
+    """The plain convolution, the oracle for ``Conv2D``:
+    y[n, o, i, j] = b[o] + Σ_{c, p, q} W[o, c, p, q] · xpad[n, c, i·sh + p, j·sw + q].
 
     x (N, C, H, W), W (O, C, kh, kw), b (O,) → y (N, O, Ho, Wo); stride and padding as ``Conv2D``
     takes them. One Python loop over the output positions (i, j): each window is a plain slice of
@@ -111,7 +112,7 @@ def conv2d_reference_backward(x, W, dy, stride=1, padding=0):
 class Conv2D(Layer):
     """2-D convolution (cross-correlation).  x: (N, C, H, W) → y: (N, O, Ho, Wo).
 
-    The formula, its plain twin and the padding rule: the module docstring.
+    Its plain twin: ``conv2d_reference`` (the formula as loops); the padding rule: the module's.
     Ho = (H + pad_top + pad_bottom − kh) // sh + 1 (Wo likewise); with "same", Ho = ceil(H / sh).
     kernel_size, stride: an int or a pair; padding: int, (ph, pw), "valid" or "same".
     ``init``: an initializer name of ``linkedref.init`` for W; ``rng``: a Generator or int seed.

@@ -38,8 +38,8 @@ def activation_layers(model, path: str = "") -> list:
     if isinstance(model, Activation):          # a unit, single or linked (Linked included)
         return [(path or "0", model)]
     if looks_like_a_unit(model):
-        warnings.warn(not_an_activation("diagnostics", f"layer {path or '0'} ({model.name})"),
-                      stacklevel=3)
+        warnings.warn(not_an_activation("diagnostics", f"layer {path or '0'} ({model.name})",
+                                        "dead_units and Recorder skip it"), stacklevel=3)
     return [found for name, child in model.named_children()
             for found in activation_layers(child, f"{path}.{name}" if path else name)]
 
@@ -146,23 +146,27 @@ def dead_definition(layer, atol: float = 0.0) -> str:
 
     The layer (a float64 copy) is probed on z in [−30, 30] (step 0.001, z = 0 included) to
     find where every member outputs |y| ≤ atol: on a range of z, or only at single points or
-    nowhere (then it "cannot be dead by this definition").
+    nowhere (then it "cannot be dead by this definition"). Where every member is flat at
+    another value (ReLU6 at 6), a unit stops learning but is not counted: the line says so.
     """
     z = numpy.arange(-30000, 30001) / 1000                                # n
     y = member_outputs(layer, "dead_definition")(z)                     # n, d, C
-    where = z_ranges(z, (numpy.abs(y) <= atol).all(axis=(1, 2)))
+    counted = (numpy.abs(y) <= atol).all(axis=(1, 2))                    # n
+    where = z_ranges(z, counted)
+    flat = (numpy.abs(numpy.diff(y, axis=0)) <= 1e-9).all(axis=(1, 2))   # n − 1: no slope
+    uncounted = z_ranges(z[1:], flat & ~counted[1:] & ~counted[:-1])
+    flat_note = (f"; where {' or '.join(uncounted)} every member is flat (no gradient) yet not "
+                 "counted: lk.check_linkage shows it" if uncounted else "")
     kind = "exact zeros (the paper's definition)" if atol == 0 else f"saturated (|y| ≤ {atol:g})"
     if any(" ≤ " in w or " ≥ " in w for w in where):            # a range of z, not points
         return (f"{kind} — {layer.name} units count when {' or '.join(where)} "
-                "for every sample and position")
+                "for every sample and position" + flat_note)
     small = "exactly 0" if atol == 0 else f"|y| ≤ {atol:g}"
     members = " in every member" if y.shape[1] > 1 else ""
     at = f"only at {' and '.join(where)}: in practice it" if where else "for no z: it"
     return (f"{kind} — {layer.name} outputs {small}{members} {at} cannot be dead by this "
             "definition; " + ("pass atol to count saturated units" if atol == 0
-                              else "try a larger atol")
-            + "; a unit flat at another value (ReLU6 at 6) stops learning unseen here: "
-            "lk.check_linkage shows where")
+                              else "try a larger atol") + flat_note)
 
 
 # ---------------------------------------------------------------- statistics during training

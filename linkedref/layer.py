@@ -164,7 +164,7 @@ def check_size(owner: str, name: str, value) -> int:
 def check_pair(owner: str, name: str, value, minimum: int = 1) -> tuple:
     """``value`` — an int for both axes, or a pair (height, width) of ints: a kernel size, a
     stride, a padding — as a pair of Python ints ≥ ``minimum``; a clear error for anything else."""
-    items = list(value) if isinstance(value, (tuple, list)) else [value, value]
+    items = list(value) if hasattr(value, "__iter__") else [value, value]     # numpy arrays too
     if len(items) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
                                   and v >= minimum for v in items):
         raise ValueError(f"{owner}: {name} must be an integer ≥ {minimum} or a pair of them, "

@@ -65,19 +65,19 @@ def z_ranges(z, mask) -> list:
     return runs
 
 
-def not_an_activation(who, what) -> str:
+def not_an_activation(who, what, so) -> str:
     """The one message for ``what`` (a layer or a class) that is not an ``lk.Activation`` where a
-    unit is expected; ``who`` names the caller."""
-    return (f"{who}: {what} is not an lk.Activation, so check_linkage, dead_units and Recorder "
-            "cannot judge it as a unit; if it is one (single or linked), subclass lk.Activation "
-            "instead of lk.Layer (the same forward and backward)")
+    unit is expected: ``who`` names the caller, ``so`` what follows ("dead_units skips it")."""
+    return (f"{who}: {what} is not an lk.Activation, so {so}; if it is a unit (single or "
+            "linked), subclass lk.Activation: the same forward and backward, with expansion = "
+            "its number of members")
 
 
 def member_outputs(layer, who="check_linkage"):
     """A function z (n,) → member outputs (n, d, C) of a unit (a float64 copy, on the backend);
     a layer that is not an ``lk.Activation`` is refused, ``who`` naming the caller."""
     if not isinstance(layer, Activation):
-        raise TypeError(not_an_activation(who, layer.name))
+        raise TypeError(not_an_activation(who, layer.name, "it cannot be judged as a unit"))
     probe = copy.deepcopy(layer).astype("float64")
     d = probe.expansion
     C = next(iter(probe.params.values())).shape[0] if probe.params else 1

@@ -340,7 +340,9 @@ def as_member(m, i) -> Member:
     if not isinstance(m.layer, Layer):
         raise TypeError(f"Linked: member {i} has a {type(m.layer).__name__}, not a Layer")
     if not isinstance(m.layer, Activation):
-        warnings.warn(not_an_activation("Linked", f"member {i} ({m.layer.name})"), stacklevel=3)
+        warnings.warn(not_an_activation("Linked", f"member {i} ({m.layer.name})",
+                                        "check_linkage and dead_units cannot judge it"),
+                      stacklevel=3)
     if m.layer.expansion != 1:
         raise ValueError(f"Linked: member {i} ({m.layer.name}) is itself linked; "
                          "give its single members instead")

@@ -200,9 +200,10 @@ def cifar_net(widen=1.0, activation="relu", batchnorm=False, in_channels=3, num_
     rng = B.as_generator(rng)
     s = _Stack(name, activation, batchnorm, init, rng, in_channels)
     for c, p in ((c1, 0.25), (c2, 0.25)):
-        for padding in ("same", "valid"):
-            s.conv(c, 3, padding=padding)
-            s.act()
+        s.conv(c, 3, padding="same")
+        s.act()
+        s.conv(c, 3, padding="valid")
+        s.act()
         s.add(MaxPool2D(2))
         if dropout:
             s.add(Dropout(p, rng=rng))
@@ -289,9 +290,10 @@ def small_resnet(blocks=(1, 1, 1), width=16, activation="relu", batchnorm=False,
             stride = 2 if (stage > 0 and i == 0) else 1
             w_in = s.channels
             body = _Stack(name, activation, batchnorm, init, rng, w_in)
-            for conv_stride in (stride, 1):
-                body.act()
-                body.conv(out, 3, stride=conv_stride)
+            body.act()
+            body.conv(out, 3, stride=stride)
+            body.act()
+            body.conv(out, 3)
             shortcut = None
             if stride != 1 or w_in != out:            # fed by the stream, not by a link
                 shortcut = Conv2D(w_in, out, 1, stride=stride, padding="valid",

@@ -88,7 +88,8 @@ def unit_maker(spec, who):
                             "a unit needs forward(x, training=False) and backward(dy, "
                             "need_dx=True) (see lk.Activation)")
         if not issubclass(spec, Activation):
-            warnings.warn(not_an_activation(who, spec.__name__), stacklevel=3)
+            warnings.warn(not_an_activation(who, spec.__name__, "check_linkage and dead_units "
+                                            "cannot judge it as a unit"), stacklevel=3)
     return spec
 
 

@@ -64,6 +64,8 @@ def fit(model, loss, optimizer, X, y, epochs: int, batch_size: int = 32, validat
         optimizer: an optimizer built on this ``model`` (``Adam(model)``); another model's is
             refused. It counts the epochs.
         X: host array (N, ...) of inputs; y: (N,) integer labels or (N, ...) float targets.
+        epochs, batch_size: how many more epochs, of minibatches of batch_size samples (the
+            last one smaller); shuffle: a new order every epoch (False: X's order).
         validation: optional (X_val, y_val), evaluated after every epoch.
         seed: None: one shuffling stream from ``lk.seed``'s number (else 0) that a later call
             continues; an int: a stream of its own. Same seed + model → same history on NumPy.

@@ -238,7 +238,7 @@ def test_dead_definition_tells_relu_from_a_unit_that_is_never_zero():
                                        "when z ≤ 0 for every sample and position")
     line = dead_definition(Softplus())
     assert "Softplus outputs exactly 0 for no z: it cannot be dead" in line
-    assert "pass atol" in line and "lk.check_linkage shows where" in line
+    assert "pass atol" in line
     assert "saturated (|y| ≤ 0.01) — Softplus units count when z ≤ -4.6" in \
         dead_definition(Softplus(), atol=0.01)
     assert "in every member only at z = 0" in dead_definition(MirrorRelu())
@@ -247,8 +247,8 @@ def test_dead_definition_tells_relu_from_a_unit_that_is_never_zero():
 def test_a_layer_that_is_not_an_activation_is_named_never_skipped_silently(rng):
     x = rng.standard_normal((4, 2)).astype(np.float32)
     model = Sequential([Affine(np.eye(2), np.zeros(2)), LayerUnit(), Relu()])
-    with pytest.warns(UserWarning, match=r"layer 1 \(LayerUnit\) is not an "
-                                         r"lk.Activation.*subclass lk.Activation"):
+    with pytest.warns(UserWarning, match=r"layer 1 \(LayerUnit\) is not an lk.Activation, so "
+                                         r"dead_units and Recorder skip it.*subclass"):
         counts = dead_units(model, x)
     assert [c.name for c in counts] == ["2:Relu"]
     with pytest.warns(UserWarning, match="LayerUnit"):
@@ -256,3 +256,26 @@ def test_a_layer_that_is_not_an_activation_is_named_never_skipped_silently(rng):
     with pytest.raises(TypeError, match="dead_definition: LayerUnit is not an lk.Activation.*"
                                         "subclass lk.Activation"):
         dead_definition(LayerUnit())
+
+
+def test_dead_definition_names_where_a_unit_is_flat_but_not_counted():
+    """ReLU6 counts as dead for z ≤ 0, yet it has no gradient for z ≥ 6 too: the line says where;
+    a unit flat only where it counts (ReLU) or never flat (LK-ReLU) gets no such note."""
+    class ReLU6(Activation):
+        def forward(self, x, training=False):
+            y = B.get_array_module(x).clip(x, 0, 6)
+            self.save_for_backward(x, output_shape=y.shape)
+            return y
+
+        def backward(self, dy, need_dx=True):
+            z = self.saved(dy)
+            return dy * ((z > 0) & (z < 6))
+
+    line = dead_definition(ReLU6())
+    assert "count when z ≤ 0" in line
+    assert "where z ≥ 6.001 every member is flat (no gradient) yet not counted" in line
+    from linkedref.linked import Linked
+    assert "z ≤ -6 or z ≥ 6.001 every member is flat" in dead_definition(Linked.mirror(ReLU6()))
+    from linkedref.activations import ReLU
+    from linkedref.linked import LKReLU
+    assert "flat" not in dead_definition(ReLU()) + dead_definition(LKReLU())

@@ -309,8 +309,8 @@ class MirrorOnLayer(lk.Layer):
 
 def test_check_linkage_explains_what_to_do_with_a_layer_unit():
     with pytest.raises(TypeError, match=r"check_linkage: MirrorOnLayer is not an lk.Activation"
-                                        r".*subclass lk.Activation instead "
-                                        r"of lk.Layer"):
+                                        r", so it cannot be judged as a unit.*subclass "
+                                        r"lk.Activation: .*expansion = its number of members"):
         check_linkage(MirrorOnLayer())
 
 

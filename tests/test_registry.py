@@ -91,8 +91,8 @@ def test_register_warns_about_a_layer_that_is_not_an_activation():
         def backward(self, dy, need_dx=True):
             return dy
 
-    with pytest.warns(UserWarning, match="PlainLayerUnit is not an lk.Activation.*"
-                                         "subclass lk.Activation"):
+    with pytest.warns(UserWarning, match="PlainLayerUnit is not an lk.Activation, so "
+                                         "check_linkage and dead_units cannot judge it.*subclass"):
         lk.register_activation("plain", PlainLayerUnit)
 
 

@@ -447,7 +447,8 @@ def load_unit_class(spec: str):
         raise argparse.ArgumentTypeError(f"{spec}: module {module_name!r} ({module.__file__}) "
                                           f"has no {class_name!r}")
     if not (isinstance(cls, type) and issubclass(cls, lk.Activation)):
-        raise argparse.ArgumentTypeError(lk.linkage.not_an_activation(spec, class_name))
+        raise argparse.ArgumentTypeError(lk.linkage.not_an_activation(
+            spec, class_name, "the tutorials cannot run it as a unit"))
     return cls
 
 

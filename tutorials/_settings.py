@@ -58,6 +58,11 @@ DEPTH_SMOKE = ("ReLU", "LK-ReLU")
 DEPTH_STUCK = ("ReLU", "PReLU", "Swish", "LK-Swish", "ReLU√2")   # at chance: fewer seeds suffice
 
 
+def label_key(label):
+    """A variant's label as matched on the command line: "LK-ReLU", "lk_relu", "lkrelu" alike."""
+    return label.lower().replace("-", "").replace("_", "").replace(" ", "")
+
+
 def depth(argv, variants):
     """Tutorial 04: the net (--depth, --width), the optimizer's ε, the variants and how many
     seeds each runs (full: 8 where the escape rate is in question, 3 for those at chance);
@@ -74,8 +79,8 @@ def depth(argv, variants):
                    help="Adam's ε (default: the library's, printed in the setup line)")
     p.add_argument("--variants", "--activations", nargs="+", default=None, metavar="LABEL",
                    help=f"variants to train (default: per mode), of: "
-                        f"{', '.join(v.label for v in variants)} (case, '-' and spaces "
-                        "ignored: relu lkrelu)")
+                        f"{', '.join(v.label for v in variants)} (case, '-', '_' and spaces "
+                        "ignored, so tutorial 03's names work: relu lkrelu)")
     p.add_argument("--n-seeds", type=int, default=None,
                    help="seeds 0..N-1 for the variants whose escape rate is in question "
                         "(default: full mode 8, else 1; --seeds overrides)")
@@ -87,13 +92,11 @@ def depth(argv, variants):
     args.epochs = args.epochs or per_mode(args, 2, 25, 100, full_mnist5k=15)
     wanted = args.variants or per_mode(args, DEPTH_SMOKE, DEPTH_QUICK,
                                        [v.label for v in variants])
-    def key(label):
-        return label.lower().replace("-", "").replace(" ", "")
-
-    unknown = {w for w in wanted if key(w) not in {key(v.label) for v in variants}}
+    known, chosen = {label_key(v.label) for v in variants}, {label_key(w) for w in wanted}
+    unknown = sorted(w for w in wanted if label_key(w) not in known)
     if unknown:
-        p.error(f"unknown variants {sorted(unknown)}; choose from {[v.label for v in variants]}")
-    args.variants = [v for v in variants if key(v.label) in set(map(key, wanted))]
+        p.error(f"unknown variants {unknown}; choose from {[v.label for v in variants]}")
+    args.variants = [v for v in variants if label_key(v.label) in chosen]
     args.variants += [Variant(unit.label, unit.name) for unit in args.activation]
     many = args.n_seeds or per_mode(args, 1, 1, 8)
     few = args.n_seeds_stuck or per_mode(args, 1, 1, 3)

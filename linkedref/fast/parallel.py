@@ -144,7 +144,8 @@ class DataParallel:
     # -- how the batch is cut, and the replicas -----------------------------------------------
     def split(self, N):
         """The slices of a training batch of N (one per thread, sizes within one), or None: run
-        whole (the cases the module docstring lists, and the model's first forward)."""
+        whole (one thread, one sample, batch statistics, the model's first forward, which may
+        create its parameters, or whole measured faster)."""
         n = min(get_threads(), N)
         if n <= 1 or self.module.buffers or not self.seen or self.way_for(N) == "whole":
             return None

@@ -100,7 +100,8 @@ def parallel(fn, items) -> None:
     try:
         _local.busy = True
         with _one_blas_thread():
-            others = [_pool(len(items) - 1).submit(fn, item) for item in items[1:]]
+            pool = _pool(len(items) - 1)
+            others = [pool.submit(fn, item) for item in items[1:]]
             try:
                 fn(items[0])
             finally:
@@ -146,7 +147,8 @@ def one_malloc_arena() -> None:
 
 
 def _pool(workers):
-    """The persistent pool, replaced by a larger one when a call needs more threads."""
+    """The persistent pool, replaced by a larger one when a call needs more threads (its size is
+    kept beside it: ThreadPoolExecutor does not say it)."""
     pool, size = _state["pool"] or (None, 0)
     if size < workers:
         if pool is not None:

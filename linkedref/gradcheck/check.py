@@ -312,8 +312,8 @@ def hint(a, n) -> str:
 # ------------------------------------------------------------------ inputs that avoid kinks/ties
 def away_from_kinks(shape, rng: numpy.random.Generator, margin=0.1, scale=1.0):
     """Normal-ish float64 values with |v| ≥ margin (no value near the kink of ReLU & co. at 0).
-    Only 0 is avoided: a unit with kinks elsewhere (ReLU6's at 6) needs an x that reaches them,
-    ``scale`` large enough; the check skips (and counts) the coordinates that land on one."""
+    Kinks elsewhere (ReLU6's at 6) are not avoided: gradcheck skips and counts the coordinates
+    that land on one; a larger ``scale`` makes x reach them, so they are checked on both sides."""
     v = rng.standard_normal(shape) * scale
     return numpy.sign(v) * (margin + numpy.abs(v))
 
