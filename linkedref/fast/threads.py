@@ -22,7 +22,6 @@ import numbers
 import os
 import threading
 import warnings
-from concurrent import futures
 
 from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limits
 
@@ -83,9 +82,8 @@ def blas_info() -> str:
 
 def parallel(fn, items) -> None:
     """Call ``fn(item)`` for every item: the first on this thread, each other one on a thread of
-    a persistent ``ThreadPoolExecutor``, all at once; return when every call has ended. ``fn``
-    must write only what its item owns. An exception in any call is raised here once all have
-    stopped.
+    a small persistent pool, all at once; return when every call has ended. ``fn`` must write
+    only what its item owns. An exception in any call is raised here once all have stopped.
 
     One caller uses the pool at a time: a call from inside a pool job, or while another thread's
     call holds the pool, runs its items in order on its own thread (a plain loop, as does a call
@@ -100,14 +98,7 @@ def parallel(fn, items) -> None:
     try:
         _local.busy = True
         with _one_blas_thread():
-            pool = _pool(len(items) - 1)
-            others = [pool.submit(fn, item) for item in items[1:]]
-            try:
-                fn(items[0])
-            finally:
-                futures.wait(others)
-            for other in others:
-                other.result()                   # a worker's exception, raised here
+            _pool(len(items) - 1).run(fn, items)
     finally:
         _local.busy = False
         _lock.release()
@@ -129,8 +120,51 @@ def _one_blas_thread():
         yield
 
 
-def _mark_busy():
-    _local.busy = True                           # a job's own parallel() calls run in order
+class _Pool:
+    """``size`` daemon threads that sleep on a condition until ``run`` hands them a job."""
+
+    def __init__(self, size):
+        self.size, self.cond = size, threading.Condition()
+        self.jobs, self.errors, self.running, self.closed = [], [], 0, False
+        for i in range(size):
+            threading.Thread(target=self._serve, name=f"linkedref-{i}", daemon=True).start()
+
+    def run(self, fn, items):
+        """fn(items[0]) here; fn(items[i]) for i ≥ 1 on the pool's threads."""
+        with self.cond:
+            self.errors = []
+            self.jobs = [(fn, item) for item in items[1:]]
+            self.running = len(self.jobs)
+            self.cond.notify_all()
+        try:
+            fn(items[0])
+        finally:
+            with self.cond:
+                self.cond.wait_for(lambda: self.running == 0)
+        if self.errors:
+            raise self.errors[0]
+
+    def close(self):
+        """Let the threads end (a larger pool replaces this one)."""
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    def _serve(self):
+        _local.busy = True                       # a job's own parallel() calls run in order
+        while True:
+            with self.cond:
+                self.cond.wait_for(lambda: bool(self.jobs) or self.closed)
+                if self.closed:
+                    return
+                fn, item = self.jobs.pop(0)
+            try:
+                fn(item)
+            except BaseException as error:      # raised again by run(), on the caller's thread
+                self.errors.append(error)
+            with self.cond:
+                self.running -= 1
+                self.cond.notify_all()
 
 
 def one_malloc_arena() -> None:
@@ -147,16 +181,12 @@ def one_malloc_arena() -> None:
 
 
 def _pool(workers):
-    """The persistent pool, replaced by a larger one when a call needs more threads (its size is
-    kept beside it: ThreadPoolExecutor does not say it)."""
-    pool, size = _state["pool"] or (None, 0)
-    if size < workers:
-        if pool is not None:
-            pool.shutdown(wait=False)
-        pool = futures.ThreadPoolExecutor(workers, thread_name_prefix="linkedref",
-                                          initializer=_mark_busy)
-        _state["pool"] = (pool, workers)
-    return pool
+    """The persistent pool, grown to at least ``workers`` threads when first needed."""
+    if _state["pool"] is None or _state["pool"].size < workers:
+        if _state["pool"] is not None:
+            _state["pool"].close()
+        _state["pool"] = _Pool(workers)
+    return _state["pool"]
 
 
 def _forget_pool():
