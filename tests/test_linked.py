@@ -96,6 +96,21 @@ def test_mirror_classes_equal_general_linked(cls, rng):
                                rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4, 5)])
+def test_fast_crelu_is_the_plain_formula_bit_for_bit(dtype, shape, rng):
+    x = rng.standard_normal(shape).astype(dtype)
+    x.reshape(-1)[:4] = [0.0, -0.0, np.inf, np.nan]          # ties at the kink, ±0, inf, nan
+    for z in (B.asarray(x), B.asarray(x[::-1].copy())[::-1]):  # contiguous, and a reversed view
+        xp = B.get_array_module(z)
+        y = lk.fast.crelu(z)
+        plain = lk.activations.relu(xp.concatenate([z, -z], axis=1))
+        assert y.shape == plain.shape and y.dtype == plain.dtype
+        assert B.to_numpy(y).tobytes() == B.to_numpy(plain).tobytes()      # signs of 0 too
+        np.testing.assert_array_equal(B.to_numpy(y), B.to_numpy(Linked.mirror(ReLU()).forward(z)))
+        np.testing.assert_array_equal(B.to_numpy(LKReLU().forward(z)), B.to_numpy(y))
+
+
 def test_lkprelu_two_independent_slope_sets(rng):
     layer = LKPReLU(init=0.1, init_mirror=0.3).astype("float64")
     z = away_from_kinks((4, 3, 2, 2), rng)
