@@ -4,17 +4,24 @@ one-thread steps compute.
     git worktree add /tmp/base <commit>                                  # the code to compare with
     python benchmarks/compare_checkouts.py /tmp/base [--threads 1 2] [--batch 32 128] [--save]
 
-Each measurement runs in a fresh process (``--_child``) whose ``PYTHONPATH`` is one checkout, so
-each imports its own ``linkedref``; the parent alternates the two checkouts (base first in even
-rounds, this one first in odd ones), so the load of a shared machine hits both alike. A child
-builds the net (depth_net or cifar_net, ReLU or LK-ReLU, float32, input 3×32×32), runs eight
-warm-up steps (forward, softmax cross-entropy, backward without dL/dx of the images, Adam: eight,
-so that DataParallel has measured whether to split before the clock starts), then
-``--repeats`` timed steps, and reports their median, the median of the CPU time the process
-spent on a step (all its threads; on a machine shared with other work this moves less than the
-wall-clock time, which waits for a core), and its peak resident memory above what it held after
-the imports (VmHWM, reset after the imports). At n > 1 threads a checkout that has
-``linkedref.fast.DataParallel`` trains through it; older checkouts split their passes themselves.
+Every measurement runs a net (depth_net or cifar_net, ReLU or LK-ReLU, float32, input 3×32×32)
+after eight warm-up steps (forward, softmax cross-entropy, backward without dL/dx of the images,
+Adam: eight, so that DataParallel has measured whether to split before the clock starts). At
+n > 1 threads a checkout that has ``linkedref.fast.DataParallel`` trains through it; older
+checkouts split their passes themselves.
+
+Time, in pairs: one fresh process (``--_child paired``) imports both checkouts' packages under
+two names (their imports are relative, so each finds its own modules), builds the same net in
+each, and times ``--pairs`` pairs of steps, one step of each checkout per pair, the order
+alternating. On a machine shared with other work the load changes from second to second; the two
+steps of a pair, a fraction of a second apart, meet the same load, so the ratio of a pair moves
+far less than either time. The table gives the median of the pairs' ratios (this / base), their
+quartiles, the range of the rounds' medians, the median step times, and the same ratio of the CPU
+time the process spent on a step (all its threads). ``--rounds`` repeats it in new processes.
+
+Memory: per config, one fresh process per checkout (``--_child time``, ``PYTHONPATH`` that
+checkout) reports its peak resident memory above what it held after the imports (VmHWM, reset
+after the imports), through the warm-up and ``--repeats`` steps.
 
 Bits (``--bits``, at one thread): three Adam steps of each net and variant at batch 16 in each
 checkout; the table gives whether losses and parameters are the same bit for bit, else how far
@@ -26,6 +33,7 @@ alone gives parameter differences up to ~2e-3 of a tensor's largest weight (cifa
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -33,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy as np
 from provenance import save  # this folder's module; imported first, it notes the start and load
@@ -44,9 +53,11 @@ WARMUP = 8                      # untimed steps: DataParallel's trials (1 + 2 ×
 
 
 # ------------------------------------------------------------------------ in the child
-def make_step(net, variant, batch, threads):
-    """A training step of ``net`` with ``variant`` units in the checkout on PYTHONPATH."""
-    import linkedref as lk
+def make_step(net, variant, batch, threads, lk=None):
+    """A training step of ``net`` with ``variant`` units in ``lk`` (default: the checkout on
+    PYTHONPATH)."""
+    if lk is None:
+        import linkedref as lk
     lk.set_threads(threads)
     build = lk.cifar_net if net == "cifar" else lk.depth_net
     model = build(activation=variant, rng=0)
@@ -100,6 +111,37 @@ def child_time(net, variant, batch, threads, repeats):
                                 "peak": rss("VmHWM") - base, "file": linkedref.__file__}))
 
 
+def load_as(checkout, name):
+    """``checkout``'s linkedref imported as the package ``name``."""
+    root = os.path.join(checkout, "linkedref")
+    spec = importlib.util.spec_from_file_location(name, os.path.join(root, "__init__.py"),
+                                                  submodule_search_locations=[root])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    spec.loader.exec_module(package)
+    return package
+
+
+def child_paired(base, this, net, variant, batch, threads, pairs):
+    """Print JSON {base, this: step ms per pair; base_cpu, this_cpu: CPU ms per pair}."""
+    warnings.simplefilter("ignore")          # set_threads(n > 1) says DataParallel is needed
+    steps = {}
+    for key, checkout in (("base", base), ("this", this)):
+        steps[key] = make_step(net, variant, batch, threads, load_as(checkout, f"lk_{key}"))[1]
+        for _ in range(WARMUP):
+            steps[key]()
+    if "linkedref" in sys.modules:           # a checkout imported itself by its absolute name
+        raise RuntimeError("a checkout imports 'linkedref' by name: two cannot share a process")
+    out = {"base": [], "this": [], "base_cpu": [], "this_cpu": []}
+    for i in range(pairs):
+        for key in (("base", "this") if i % 2 == 0 else ("this", "base")):
+            start, start_cpu = time.perf_counter(), time.process_time()
+            steps[key]()
+            out[key].append(1e3 * (time.perf_counter() - start))
+            out[key + "_cpu"].append(1e3 * (time.process_time() - start_cpu))
+    print("JSON " + json.dumps(out))
+
+
 def child_bits(net, variant, out):
     """Save the losses and parameters of three one-thread steps at batch 16 to ``out``."""
     import linkedref
@@ -124,42 +166,41 @@ def run_child(checkout, args):
     return result
 
 
-def time_both(checkouts, configs, rounds, repeats, emit):
-    """{(config, checkout index): [result per round]}, the checkouts alternating each round."""
-    results = {}
+def measure(checkouts, configs, rounds, pairs, repeats, emit):
+    """{config: {"mem": [base child, this child], "rounds": [paired child per round]}}."""
+    results = {config: {"rounds": []} for config in configs}
+    for config in configs:
+        results[config]["mem"] = [run_child(c, ["time", *map(str, config), str(repeats)])
+                                  for c in checkouts]
+    emit(f"  memory measured, load {os.getloadavg()[0]:.2f}")
     for r in range(rounds):
         for config in configs:
-            order = (0, 1) if r % 2 == 0 else (1, 0)
-            for i in order:
-                args = ["time", *map(str, config), str(repeats)]
-                results.setdefault((config, i), []).append(run_child(checkouts[i], args))
+            args = ["paired", *checkouts, *map(str, config), str(pairs)]
+            results[config]["rounds"].append(run_child(ROOT, args))
         emit(f"  round {r + 1}/{rounds} done, load {os.getloadavg()[0]:.2f}")
     return results
 
 
 def time_table(configs, results, emit):
-    emit(f"{'net':<6} {'variant':<7} {'batch':>5} {'thr':>3} {'base ms':>9} {'this ms':>9} "
-         f"{'this/base':>9} {'per round':>12} {'cpu':>6} {'base MiB':>9} {'this MiB':>9} "
-         f"{'mem':>6}")
+    emit(f"{'net':<6} {'variant':<7} {'batch':>5} {'thr':>3} {'base ms':>8} {'this ms':>8} "
+         f"{'this/base':>9} {'quartiles':>11} {'rounds':>11} {'cpu':>6} {'base MiB':>9} "
+         f"{'this MiB':>9} {'mem':>6}")
     for config in configs:
-        base, this = results[(config, 0)], results[(config, 1)]
-        b_ms, t_ms = (statistics.median(x["ms"] for x in runs) for runs in (base, this))
-        per_round = [t["ms"] / b["ms"] for b, t in zip(base, this)]
-        cpu = ratio_of_medians(base, this, "cpu")
-        b_mem = max(x["peak"] for x in base) / 2 ** 20
-        t_mem = max(x["peak"] for x in this) / 2 ** 20
-        emit(f"{config[0]:<6} {config[1]:<7} {config[2]:>5} {config[3]:>3} {b_ms:9.1f} "
-             f"{t_ms:9.1f} {t_ms / b_ms:8.2f}x {min(per_round):5.2f}-{max(per_round):4.2f}x "
-             f"{cpu:>6} {b_mem:9.1f} {t_mem:9.1f} {t_mem / b_mem:5.2f}x")
+        rounds = results[config]["rounds"]
 
+        def ratios(r, key=""):
+            return [t / b for b, t in zip(r["base" + key], r["this" + key])]
 
-def ratio_of_medians(base, this, key):
-    """"0.98x": this checkout's median of ``key`` over the base's ("-" where a child of an older
-    version of this script did not report it)."""
-    if not all(key in x for x in base + this):
-        return "-"
-    b, t = (statistics.median(x[key] for x in runs) for runs in (base, this))
-    return f"{t / b:5.2f}x"
+        pairs = [v for r in rounds for v in ratios(r)]
+        q1, median, q3 = statistics.quantiles(pairs, n=4)
+        per_round = [statistics.median(ratios(r)) for r in rounds]
+        cpu = statistics.median(v for r in rounds for v in ratios(r, "_cpu"))
+        b_ms, t_ms = (statistics.median(v for r in rounds for v in r[k]) for k in ("base", "this"))
+        b_mem, t_mem = (x["peak"] / 2 ** 20 for x in results[config]["mem"])
+        emit(f"{config[0]:<6} {config[1]:<7} {config[2]:>5} {config[3]:>3} {b_ms:8.1f} "
+             f"{t_ms:8.1f} {statistics.median(pairs):8.2f}x {q1:5.2f}-{q3:4.2f}x "
+             f"{min(per_round):5.2f}-{max(per_round):4.2f}x {cpu:5.2f}x {b_mem:9.1f} "
+             f"{t_mem:9.1f} {t_mem / b_mem:5.2f}x")
 
 
 def bits_table(checkouts, emit):
@@ -193,8 +234,10 @@ def main(argv=None):
     p.add_argument("--batch", nargs="+", type=int, default=[32, 128])
     p.add_argument("--nets", nargs="+", default=list(NETS), choices=NETS)
     p.add_argument("--variants", nargs="+", default=list(VARIANTS))
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--repeats", type=int, default=5, help="timed steps per child (median)")
+    p.add_argument("--rounds", type=int, default=3, help="paired processes per config")
+    p.add_argument("--pairs", type=int, default=12, help="pairs of timed steps per round")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="steps after the warm-up in each memory child")
     p.add_argument("--bits", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--save", action="store_true", help="write benchmarks/results/"
                                                        "compare_checkouts.txt")
@@ -209,8 +252,8 @@ def main(argv=None):
         lines.append(text)
 
     emit(f"base: {checkouts[0]} ({commit_of(checkouts[0])}); this: {checkouts[1]} "
-         f"({commit_of(checkouts[1])}); {args.rounds} rounds × {args.repeats} timed steps")
-    results = time_both(checkouts, configs, args.rounds, args.repeats, emit)
+         f"({commit_of(checkouts[1])}); {args.rounds} rounds × {args.pairs} pairs of steps")
+    results = measure(checkouts, configs, args.rounds, args.pairs, args.repeats, emit)
     time_table(configs, results, emit)
     if args.bits:
         bits_table(checkouts, emit)
@@ -231,6 +274,8 @@ if __name__ == "__main__":
         kind, rest = sys.argv[2], sys.argv[3:]
         if kind == "time":
             child_time(rest[0], rest[1], int(rest[2]), int(rest[3]), int(rest[4]))
+        elif kind == "paired":
+            child_paired(*rest[:4], *map(int, rest[4:]))
         else:
             child_bits(*rest)
         sys.exit(0)
