@@ -7,8 +7,10 @@ one-thread steps compute.
 Every measurement runs a net (depth_net or cifar_net, ReLU or LK-ReLU, float32, input 3×32×32)
 after eight warm-up steps (forward, softmax cross-entropy, backward without dL/dx of the images,
 Adam: eight, so that DataParallel has measured whether to split before the clock starts). At
-n > 1 threads a checkout that has ``linkedref.fast.DataParallel`` trains through it; older
-checkouts split their passes themselves.
+n > 1 threads a checkout that has ``linkedref.fast.DataParallel`` trains through it, always
+splitting the batch (``measure=False``): its own choice between whole and split, made by timing
+both, flips with the load, and then the two checkouts would not run the same computation (at one
+thread both run whole). Older checkouts split their passes themselves.
 
 Time, in pairs: one fresh process (``--_child paired``) imports both checkouts' packages under
 two names (their imports are relative, so each finds its own modules), builds the same net in
@@ -49,7 +51,7 @@ from provenance import save  # this folder's module; imported first, it notes th
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 NETS, VARIANTS = ("depth", "cifar"), ("relu", "lkrelu")
-WARMUP = 8                      # untimed steps: DataParallel's trials (1 + 2 × 3) and one more
+WARMUP = 8                      # untimed steps
 
 
 # ------------------------------------------------------------------------ in the child
@@ -63,7 +65,7 @@ def make_step(net, variant, batch, threads, lk=None):
     model = build(activation=variant, rng=0)
     parallel = getattr(getattr(lk, "fast", None), "DataParallel", None)
     if parallel is not None and threads > 1:
-        model = parallel(model)
+        model = parallel(model, measure=False)
     loss, opt = lk.SoftmaxCrossEntropy(), lk.Adam(model, lr=1e-3)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, 3, 32, 32), dtype=np.float32)
