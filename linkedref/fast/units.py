@@ -2,9 +2,9 @@
 
 The plain form, ``relu(concatenate([x, -x], axis=1))``, makes three arrays (−x, the concatenation,
 its relu: five times x's size in all), and for activations of a few MiB the fresh memory costs more
-than the arithmetic (the kernel takes half the time of a cifar_net LK-ReLU layer's forward, and
-two threads allocating side by side slow each other more). The kernel fills one output of twice
-x's size, half by half, in three passes, and computes the same numbers bit for bit.
+than the arithmetic: on cifar_net's first LK-ReLU layer the plain form takes twice the kernel's
+time, and two threads allocating side by side slow each other further. The kernel fills one
+output of twice x's size, half by half, in three passes, and computes the same numbers bit for bit.
 """
 from __future__ import annotations
 
