@@ -264,6 +264,27 @@ class _AddsIntoGrads(Affine):
         return dx
 
 
+def test_a_backward_that_changes_dy_in_place_is_named_not_taken_for_a_sign(rng):
+    class InPlace(lk.LKReLU):                  # right values, but dy's mirror half flipped in dy
+        def backward(self, dy, need_dx=True):
+            pos, neg = self.saved(dy)
+            C = pos.shape[1]
+            dy[:, C:] *= -1
+            return dy[:, :C] * pos + dy[:, C:] * neg
+
+    x = away_from_kinks((4, 3), rng)
+    msg = _failure(InPlace(), x)
+    assert msg == ("gradcheck InPlace: backward changed dy in place; the layer protocol (layer.py) "
+                   "says it never does, since another path (a residual's shortcut) may still "
+                   "read it: compute a new array (-dy[:, C:], not dy[:, C:] *= -1)")
+    net = Sequential([lk.Dense(3, 2, rng=0), InPlace()]).astype("float64")
+    assert "changed dy in place" in _failure(net, x)            # inside a model, and with a loss
+    assert "changed dy in place" in str(pytest.raises(
+        GradientCheckError, gradcheck, net, x, loss=lk.SoftmaxCrossEntropy(),
+        labels=np.array([0, 1, 2, 3])).value)
+    assert gradcheck(lk.LKReLU(), x).passed
+
+
 def test_a_backward_that_adds_into_grads_is_caught(rng):
     msg = _failure(_AddsIntoGrads(3, rng), rng.standard_normal((2, 3)))
     assert msg.startswith("gradcheck _AddsIntoGrads: parameter 'b': a second backward on the same "

@@ -191,14 +191,21 @@ class Objective:
         model = copy.deepcopy(self.base) if model is None and self.base is not None else model
         y = self.x if model is None else model.forward(self.x, training=self.training)
         if self.crit is None:
-            dy = self.r
+            dy = self.r.copy()                 # backward gets a copy: r must stay as it is
         else:
             crit = copy.deepcopy(self.crit)
             crit.forward(y, self.labels)
             dy = crit.backward()
-        grads = {"x": dy if model is None else model.backward(dy)}
-        if model is not None:
-            grads.update(model.grads)
+        if model is None:
+            return {"x": dy}
+        given = B.to_numpy(dy).copy()
+        grads = {"x": model.backward(dy)}
+        if not numpy.array_equal(B.to_numpy(dy), given, equal_nan=True):
+            raise GradientCheckError(
+                f"gradcheck {self.target}: backward changed dy in place; the layer protocol "
+                "(layer.py) says it never does, since another path (a residual's shortcut) may "
+                "still read it: compute a new array (-dy[:, C:], not dy[:, C:] *= -1)")
+        grads.update(model.grads)
         return grads
 
     def require_grads_set(self):
