@@ -22,7 +22,7 @@ import numpy
 
 from . import backend as B
 from .activations import Activation, reduce_axes
-from .linkage import member_outputs, not_an_activation, z_ranges
+from .linkage import check_expansion, member_outputs, not_an_activation, z_ranges
 
 
 # --------------------------------------------------------------------------- finding the layers
@@ -118,11 +118,13 @@ def dead_units(model, X, batch_size: int = 256, atol: float = 0.0) -> list:
     alive = {}                                         # name -> (d·C,) bool: output ever non-zero
 
     def observe(name, x, y):
+        check_expansion("dead_units", units[name], x.shape[1], y.shape[1])
         xp = B.get_array_module(y)
         nonzero = (xp.abs(y) > atol).any(axis=reduce_axes(y.ndim))   # over samples, positions: d·C
         alive[name] = nonzero if name not in alive else alive[name] | nonzero
 
     with watch_activations(model, observe) as layers:
+        units = dict(layers)
         for start in range(0, len(X), batch_size):
             model.forward(_on_backend(model, X[start:start + batch_size]), training=False)
     counts = []
@@ -130,11 +132,7 @@ def dead_units(model, X, batch_size: int = 256, atol: float = 0.0) -> list:
         if name not in alive:
             raise ValueError(f"dead_units: activation layer {name} ({layer.name}) never ran; "
                              "is it reachable from the model's forward?")
-        members = B.to_numpy(alive[name])
-        d = layer.expansion
-        if members.size % d:
-            raise ValueError(f"dead_units: layer {name} ({layer.name}) has {members.size} output "
-                             f"channels, not a multiple of its expansion {d}")
+        members, d = B.to_numpy(alive[name]), layer.expansion
         # unit c owns output channels c, C + c, ..., (d-1)·C + c: alive if any member is
         unit_alive = members.reshape(d, -1).any(axis=0)
         counts.append(DeadUnits(f"{name}:{layer.name}", int((~unit_alive).sum()), unit_alive.size))

@@ -85,12 +85,19 @@ def member_outputs(layer, who="check_linkage"):
     def columns(z):
         x = B.asarray(numpy.repeat(z[:, None], C, axis=1), dtype="float64")   # n, C
         y = B.to_numpy(probe.forward(x, training=False))                     # n, d·C
-        if y.shape[1] != d * C:
-            raise ValueError(f"{who}: {layer.name} outputs {y.shape[1]} channels for {C} input "
-                             f"channel(s), but its expansion is {d}; set expansion = "
-                             f"{y.shape[1] // C} in the class (outputs per input channel)")
+        check_expansion(who, probe, C, y.shape[1])
         return y.reshape(z.size, d, C)
     return columns
+
+
+def check_expansion(who, unit, inputs, outputs) -> None:
+    """ValueError unless ``unit`` gave ``expansion`` output channels per input channel."""
+    if outputs != unit.expansion * inputs:
+        fix = (f"set expansion = {outputs // inputs} in the class (outputs per input channel)"
+               if outputs % inputs == 0 else "its members' outputs, concatenated on axis 1, "
+               "should have expansion × the input's channels")
+        raise ValueError(f"{who}: {unit.name} outputs {outputs} channels for {inputs} input "
+                         f"channel(s), but its expansion is {unit.expansion}; {fix}")
 
 
 def _function_columns(functions):

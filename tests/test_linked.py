@@ -178,12 +178,15 @@ def test_a_unit_whose_output_disagrees_with_its_expansion_is_named():
         def backward(self, dy, need_dx=True):
             return dy[:, :dy.shape[1] // 2] - dy[:, dy.shape[1] // 2:]
 
+    hand_built = lk.Sequential([lk.Dense(3, 4, rng=0), Forgot(), lk.Dense(8, 2, rng=0)])
     for call, who in ((lambda: check_linkage(Forgot()), "check_linkage"),
                       (lambda: lk.diagnostics.dead_definition(Forgot()), "dead_definition"),
-                      (lambda: lk.depth_net(depth=3, activation=Forgot), "depth_net")):
-        with pytest.raises(ValueError, match=rf"{who}: Forgot outputs 2 channels for 1 input "
-                                             r"channel\(s\), but its expansion is 1; set "
-                                             r"expansion = 2"):
+                      (lambda: lk.depth_net(depth=3, activation=Forgot), "depth_net"),
+                      (lambda: lk.diagnostics.dead_units(hand_built, np.ones((5, 3), "float32")),
+                       "dead_units")):
+        with pytest.raises(ValueError, match=rf"{who}: Forgot outputs (2|8) channels for (1|4) "
+                                             r"input channel\(s\), but its expansion is 1; set "
+                                             r"expansion = 2 in the class"):
             call()
 
 
