@@ -27,17 +27,18 @@ def register_activation(name, cls, *, replace=False):
     cls: a subclass of ``lk.Activation`` (any class with its own ``forward`` and ``backward``
     works, with a warning), or a factory: a callable that returns a new unit, taking the
     keyword arguments given to ``activation(name, **kw)``. A name already known is refused
-    unless ``replace=True``. Returns ``cls``.
+    unless ``replace=True`` (registering the same ``cls`` again changes nothing). Returns ``cls``.
     """
     key = _key(name, "register_activation")
     if isinstance(cls, str):
         raise TypeError(f"register_activation({name!r}): expected a unit class or a factory, "
                         f"got the name {cls!r}; pass lk.registry.lookup({cls!r}) for an alias")
     unit_maker(cls, f"register_activation({name!r})")
-    if key in _UNITS and not replace:
+    if key in _UNITS and not replace and _UNITS[key] is not cls:     # the same cls again: fine
         raise ValueError(f"register_activation: the name {name!r} is taken by "
-                         f"{_label(_UNITS[key])}; pass replace=True to replace it, "
-                         f"or choose another name")
+                         f"{_label(_UNITS[key])}; pass replace=True to replace it (a class "
+                         "defined again, as in a notebook cell run twice, is a new class), "
+                         "or choose another name")
     _UNITS[key] = cls
     return cls
 

@@ -60,8 +60,10 @@ def test_register_makes_a_name_known_to_activation_and_the_builders():
 
 
 def test_a_name_clash_is_refused_unless_replace():
-    with pytest.raises(ValueError, match="'relu' is taken by ReLU; pass replace=True"):
+    with pytest.raises(ValueError, match=r"'relu' is taken by ReLU; pass replace=True to replace "
+                                         r"it \(a class defined again, as in a notebook cell"):
         lk.register_activation("relu", Cube)
+    assert lk.register_activation("relu", lk.ReLU) is lk.ReLU     # the same class again: fine
     lk.register_activation("relu", Cube, replace=True)
     assert isinstance(lk.activation("relu"), Cube)
 
