@@ -516,7 +516,9 @@ def test_linked_means_members_and_the_linking_condition(user_module, tmp_path, c
                                         f"{user_module}:TutTwice"])
     out = capsys.readouterr().out
     assert not _common.is_linked("tuttwice") and _common.is_linked("lkrelu")
-    assert "note: TutTwice has 2 members but counts as a single unit here, not a linked one: " \
+    assert (f"your unit TutTwice ({user_module}:TutTwice): its backward agrees with finite "
+            "differences (lk.gradcheck: max relative error ") in out
+    assert "; 2 members, but it counts as a single unit here, not a linked one: " \
            "lk.check_linkage fails, LinkageCheck(ok=False" in out
     dead = {a: np.mean([r["dead"][-1].sum() for r in rs]) for a, rs in steps["runs"].items()}
     assert f"single nets: {np.mean([dead['relu'], dead['tuttwice']]):.1f};" in out

@@ -184,9 +184,7 @@ def start(parser: argparse.ArgumentParser, argv=None, seeds=((0,), (0,), (0,))):
     print(f"[{parser.prog}] mode {args.mode}, backend {args.backend}, threads "
           f"{lk.get_threads()}{seeds_part}; figures go to {shown_path(args.figdir)}/")
     for unit in getattr(args, "activation", ()):
-        note = linkage_note(unit.name)
-        if note:
-            print(note)
+        print(unit_note(unit))
     return args
 
 
@@ -340,14 +338,15 @@ def linkage(act: str):
     return _LINKAGE[key]
 
 
-def linkage_note(act: str) -> str | None:
-    """The setup line for a unit of several members that fails the linking condition (it is
-    counted with the single units), or None."""
-    check = linkage(act)
-    if check is None or check:
-        return None
-    return (f"note: {pretty(act)} has {lk.activation(act).expansion} members but counts as a "
-            f"single unit here, not a linked one: lk.check_linkage fails, {check!r}")
+def unit_note(unit) -> str:
+    """The setup line for a learner's unit: its gradient check, and whether it counts as linked
+    (a unit of several members that fails the linking condition counts with the single units)."""
+    check, d = linkage(unit.name), lk.activation(unit.name).expansion
+    kind = ("a single unit" if check is None else
+            f"a linked unit of {d} members (lk.check_linkage holds)" if check else
+            f"{d} members, but it counts as a single unit here, not a linked one: "
+            f"lk.check_linkage fails, {check!r}")
+    return f"your unit {unit.label} ({unit.spec}): {unit.checked}; {kind}"
 
 
 # ------------------------------------------------------------------------ the learner's units
@@ -365,6 +364,7 @@ class UserUnit:
     spec: str
     label: str
     name: str
+    checked: str = "not gradient-checked in this process"
 
     def register(self) -> None:
         """Make the unit known to ``lk.activation`` and the builders under ``self.name``."""
@@ -384,15 +384,18 @@ def user_unit(spec: str, check: bool = True) -> UserUnit:
             and registered_class(name) is not cls:
         raise argparse.ArgumentTypeError(f"{spec}: the name {name!r} is taken by another unit "
                                           f"({registered_class(name)}); rename the class")
-    if check:
-        gradcheck_unit(spec, cls)
-    return UserUnit(spec, cls.__name__, name)
+    if not check:
+        return UserUnit(spec, cls.__name__, name)
+    error = gradcheck_unit(spec, cls)
+    return UserUnit(spec, cls.__name__, name, f"its backward agrees with finite differences "
+                                              f"(lk.gradcheck: max relative error {error:.1e})")
 
 
-def gradcheck_unit(spec: str, cls) -> None:
+def gradcheck_unit(spec: str, cls) -> float:
     """Refuse (``argparse.ArgumentTypeError``) a unit that cannot be built with ``cls()``, fails
     on a float64 input (4, 3), or whose backward disagrees with ``lk.gradcheck``'s finite
-    differences: the report names the failing tensor (and member) with a hint."""
+    differences: the report names the failing tensor (and member) with a hint. -> the largest
+    relative error of the check it passed."""
     from linkedref.gradcheck import GradientCheckError
     x = 3 * np.random.default_rng(0).standard_normal((4, 3))
     how = (f"check it alone as you change it: lk.gradcheck({cls.__name__}(), x) on a float64 x "
@@ -404,7 +407,7 @@ def gradcheck_unit(spec: str, cls) -> None:
             unit = cls()
             shape = tuple(unit.forward(B.asarray(x)).shape)
             if shape == (4, 3 * unit.expansion):
-                lk.gradcheck(unit, x)
+                error = lk.gradcheck(unit, x).max_error
     except GradientCheckError as err:
         raise argparse.ArgumentTypeError(
             f"{spec}: {cls.__name__} fails the gradient check (its backward disagrees with "
@@ -419,6 +422,7 @@ def gradcheck_unit(spec: str, cls) -> None:
             f"{spec}: {cls.__name__} outputs shape {shape} for an input of shape (4, 3), but its "
             f"expansion is {unit.expansion}: its output should be (4, 3 × expansion), the "
             f"members concatenated on axis 1; set expansion = its outputs per input channel")
+    return error
 
 
 def registered_class(name: str):
