@@ -61,7 +61,7 @@ class LKReLU(Activation):
 
     def forward(self, x, training=False):
         self.check_input(x)
-        y = fast.crelu(x)                       # relu(concat(z, −z)) on axis 1: N, 2C, ...
+        y = fast.crelu(x)                       # concat(relu(z), relu(−z)): N, 2C, ...
         self.save_for_backward((x > 0, x < 0), output_shape=y.shape)
         return y
 
