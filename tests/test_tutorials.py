@@ -582,7 +582,7 @@ def test_tutorial_02s_unit_is_one_to_copy(tmp_path, capsys):
     assert "member 1, the mirror: dL/dx wrong" in out and "sign flipped?" in out
 
 
-def test_depth_variants_take_tutorial_03s_spelling(tmp_path):
+def test_depth_variants_take_tutorial_03s_spelling(tmp_path, capsys):
     """04's --variants (alias --activations) matches labels ignoring case, '-' and spaces, so
     `--activations relu lkrelu` (03's registry names) picks ReLU and LK-ReLU; others are refused."""
     settings, t04 = load("_settings"), load("04_depth")
@@ -591,3 +591,18 @@ def test_depth_variants_take_tutorial_03s_spelling(tmp_path):
     assert [v.label for v in args.variants] == ["ReLU", "LK-ReLU", "ReLU+BN"]
     with pytest.raises(SystemExit):
         settings.depth(["--smoke", "--figdir", str(tmp_path), "--variants", "relu6"], t04.VARIANTS)
+    err = capsys.readouterr().err
+    assert "unknown variants ['relu6']; choose from ['ReLU'," in err
+    assert err.endswith("] (a unit of your own comes in with --activation MODULE:CLASS)\n")
+
+
+def test_dead_units_take_tutorial_04s_labels_and_name_the_way_in_for_others(tmp_path, capsys):
+    settings, t03 = load("_settings"), load("03_dead_units")
+    args = settings.dead_units(["--quick", "--figdir", str(tmp_path), "--activations", "ReLU",
+                                "LK-ReLU", "lk_prelu"], t03.ACTIVATIONS)
+    assert args.activations == ["relu", "lkrelu", "lkprelu"]
+    with pytest.raises(SystemExit):
+        settings.dead_units(["--quick", "--figdir", str(tmp_path), "--activations", "relu",
+                             "lksoftplus"], t03.ACTIVATIONS)
+    assert "unknown activations ['lksoftplus']; choose from ['relu', 'lkrelu'," in \
+        capsys.readouterr().err

@@ -37,11 +37,16 @@ def dead_units(argv, activations):
                    help="activation layers (default: 16, the depth net 50; quick 12, smoke 3)")
     p.add_argument("--width", type=int, default=None,
                    help="units per layer (default: conv 4, mlp 16)")
-    p.add_argument("--activations", nargs="+", default=list(activations), choices=activations,
-                   metavar="ACT", help=f"built-in activations to train, of: "
-                                       f"{', '.join(activations)} (default: all; smoke: relu, "
-                                       "lkrelu)")
+    p.add_argument("--activations", nargs="+", default=list(activations), metavar="ACT",
+                   help=f"built-in activations to train, of: {', '.join(activations)} "
+                        "(default: all; smoke: relu, lkrelu; case, '-', '_' and spaces ignored, "
+                        "so tutorial 04's labels work: ReLU LK-ReLU)")
     args = start(p, argv, seeds=([0], [0, 1], [0, 1, 2]))
+    by_key = {label_key(a): a for a in activations}
+    unknown = [a for a in args.activations if label_key(a) not in by_key]
+    if unknown:
+        p.error(f"unknown activations {unknown}; choose from {list(activations)} ({OWN})")
+    args.activations = [by_key[label_key(a)] for a in args.activations]
     args.arch = args.arch or per_mode(args, "mlp", "mlp", "mlp", full_mnist5k="depth")
     args.depth = args.depth or per_mode(args, 3, 12, 50 if args.arch == "depth" else 16)
     args.width = args.width or (16 if args.arch == "mlp" else 4)
@@ -53,6 +58,7 @@ def dead_units(argv, activations):
     return args
 
 
+OWN = "a unit of your own comes in with --activation MODULE:CLASS"
 DEPTH_QUICK = ("ReLU", "LK-ReLU", "SELU", "ReLU+BN", "LK-ReLU (looks-linear)")
 DEPTH_SMOKE = ("ReLU", "LK-ReLU")
 DEPTH_STUCK = ("ReLU", "PReLU", "Swish", "LK-Swish", "ReLU√2")   # at chance: fewer seeds suffice
@@ -95,7 +101,7 @@ def depth(argv, variants):
     known, chosen = {label_key(v.label) for v in variants}, {label_key(w) for w in wanted}
     unknown = sorted(w for w in wanted if label_key(w) not in known)
     if unknown:
-        p.error(f"unknown variants {unknown}; choose from {[v.label for v in variants]}")
+        p.error(f"unknown variants {unknown}; choose from {[v.label for v in variants]} ({OWN})")
     args.variants = [v for v in variants if label_key(v.label) in chosen]
     args.variants += [Variant(unit.label, unit.name) for unit in args.activation]
     many = args.n_seeds or per_mode(args, 1, 1, 8)
