@@ -183,7 +183,8 @@ def test_a_unit_whose_output_disagrees_with_its_expansion_is_named():
                       (lambda: lk.diagnostics.dead_definition(Forgot()), "dead_definition"),
                       (lambda: lk.depth_net(depth=3, activation=Forgot), "depth_net"),
                       (lambda: lk.diagnostics.dead_units(hand_built, np.ones((5, 3), "float32")),
-                       "dead_units")):
+                       "dead_units"),
+                      (lambda: lk.gradcheck(Forgot(), np.ones((2, 1))), "gradcheck")):
         with pytest.raises(ValueError, match=rf"{who}: Forgot outputs (2|8) channels for (1|4) "
                                              r"input channel\(s\), but its expansion is 1; set "
                                              r"expansion = 2 in the class"):

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 import numpy
 
 from .. import backend as B
+from ..activations import Activation
+from ..linkage import check_expansion
 
 
 class GradientCheckError(AssertionError):
@@ -159,7 +161,9 @@ class Objective:
         self.x = B.asarray(B.to_numpy(x), dtype=f64).copy()
         self.target = "loss " + type(loss).__name__ if self.base is None else self.base.name
         if self.base is not None:
-            self.base.forward(self.x, training=training)  # creates lazily sized params (PReLU)
+            y = self.base.forward(self.x, training=training)  # creates lazy params (PReLU)
+            if isinstance(self.base, Activation):
+                check_expansion("gradcheck", self.base, self.x.shape[1], y.shape[1])
         y = self.output()
         self.r = None if self.crit is not None else B.asarray(rng.standard_normal(y.shape), f64)
         self.y0 = y
