@@ -144,7 +144,9 @@ def dead_definition(layer, atol: float = 0.0) -> str:
 
     The layer (a float64 copy) is probed on z in [−30, 30] (step 0.001, z = 0 included) to
     find where every member outputs |y| ≤ atol: on a range of z, or only at single points or
-    nowhere (then it "cannot be dead by this definition"). Where every member is flat at
+    nowhere (then it "cannot be dead by this definition"). A point is not a guarantee: a net
+    that shrinks z layer by layer can bring every z of a unit near enough to it that its outputs
+    round to 0 in float32, and then dead_units counts it. Where every member is flat at
     another value (ReLU6 at 6), a unit stops learning but is not counted: the line says so.
     """
     z = numpy.arange(-30000, 30001) / 1000                                # n
@@ -161,10 +163,15 @@ def dead_definition(layer, atol: float = 0.0) -> str:
                 "for every sample and position" + flat_note)
     small = "exactly 0" if atol == 0 else f"|y| ≤ {atol:g}"
     members = " in every member" if y.shape[1] > 1 else ""
-    at = f"only at {' and '.join(where)}: in practice it" if where else "for no z: it"
-    return (f"{kind} — {layer.name} outputs {small}{members} {at} cannot be dead by this "
-            "definition; " + ("pass atol to count saturated units" if atol == 0
-                              else "try a larger atol") + flat_note)
+    then = "pass atol to count saturated units" if atol == 0 else "try a larger atol"
+    if not where:
+        return (f"{kind} — {layer.name} outputs {small}{members} for no z: it cannot be dead by "
+                f"this definition; {then}{flat_note}")
+    near = ("round to 0 (in float32 sooner than in this float64 probe)" if atol == 0
+            else f"are within {atol:g}")
+    return (f"{kind} — {layer.name} outputs {small}{members} only at {' and '.join(where)}: a "
+            f"unit counts only when all its z lie there, or so near that its outputs {near}; "
+            f"{then}{flat_note}")
 
 
 # ---------------------------------------------------------------- statistics during training

@@ -241,7 +241,25 @@ def test_dead_definition_tells_relu_from_a_unit_that_is_never_zero():
     assert "pass atol" in line
     assert "saturated (|y| ≤ 0.01) — Softplus units count when z ≤ -4.6" in \
         dead_definition(Softplus(), atol=0.01)
-    assert "in every member only at z = 0" in dead_definition(MirrorRelu())
+    assert "in every member only at z = 0: a unit counts only when all its z lie there, or so " \
+           "near that its outputs round to 0 (in float32 sooner" in dead_definition(MirrorRelu())
+
+
+def test_a_unit_zero_only_at_a_point_is_counted_when_float32_rounds_its_outputs_to_zero():
+    """z − tanh(z) is 0 only at z = 0, but in float32 it rounds to exactly 0 for |z| ≲ 1e-4: a
+    unit whose z all sit there is dead by the paper's definition, as dead_definition warns."""
+    class TanhShrink(Activation):
+        def forward(self, x, training=False):
+            y = x - B.get_array_module(x).tanh(x)
+            self.save_for_backward(x, output_shape=y.shape)
+            return y
+
+        def backward(self, dy, need_dx=True):
+            return dy * B.get_array_module(dy).tanh(self.saved(dy)) ** 2
+
+    assert "only at z = 0: a unit counts only when" in dead_definition(TanhShrink())
+    x = np.array([[1e-5, 0.5], [-2e-5, -0.7]], np.float32)        # unit 0 tiny, unit 1 not
+    assert [c.dead for c in dead_units(Sequential([TanhShrink()]), x)] == [1]
 
 
 def test_a_layer_that_is_not_an_activation_is_named_never_skipped_silently(rng):
