@@ -263,7 +263,10 @@ class Sequential(Container):
     x: whatever the first layer takes → y: whatever the last layer returns.
     """
 
-    def __init__(self, layers):
+    def __init__(self, layers, *more):
+        if more:
+            raise TypeError(f"Sequential: pass the layers as one list, Sequential([layer, layer, "
+                            f"...]); got {1 + len(more)} arguments")
         super().__init__(layers)
 
     @property
@@ -282,8 +285,13 @@ class Sequential(Container):
     def backward(self, dy, need_dx=True):
         """dy → dx through every layer in reverse; the first one is told ``need_dx``."""
         self.saved(dy)
-        for layer in reversed(self.layers[1:]):
-            dy = layer.backward(dy)
+        for i in range(len(self.layers) - 1, 0, -1):
+            dy = self.layers[i].backward(dy)
+            expected = self.layers[i - 1].out_shape       # layer i's input: what dy must match
+            if expected is not None and B.is_array(dy) and tuple(dy.shape) != expected:
+                raise ValueError(f"layer {i} ({self.layers[i].name}).backward returned dL/dx of "
+                                 f"shape {tuple(dy.shape)}, but its input had shape {expected} "
+                                 "(backward returns the gradient of the input, in its shape)")
         if not self.layers:
             return dy
         first = self.layers[0]
@@ -330,6 +338,8 @@ def input_error(layers, i, x, err):
         if i > 0:
             msg += (f"; build it as {layer.name}({', '.join(map(str, [got, *size[1:]]))}"
                     f"{', ...' if x.ndim > 2 else ''})")
+    if hasattr(layer, "in_features") and getattr(x, "ndim", 2) > 2:
+        msg += f" (a {layer.name} takes (N, features): put lk.Flatten() before it)"
     new = (TypeError if isinstance(err, TypeError) else ValueError)(msg)
     new.first_layer = i == 0 and getattr(err, "first_layer", True)
     return new

@@ -81,6 +81,37 @@ def test_a_conv_after_a_linked_unit_and_a_plain_misfit():
         lk.predict(plain, csv_like(4)[0])
 
 
+def test_a_dense_given_images_is_told_to_flatten_and_sequential_takes_one_list():
+    model = lk.Sequential([lk.Dense(64, 10, rng=0)])
+    with pytest.raises(ValueError, match=r"layer 0 Dense\(64 → 10\) gets 1 channels \(the input "
+                                         r"has shape \(4, 1, 8, 8\)\) \(a Dense takes \(N, "
+                                         r"features\): put lk.Flatten\(\) before it\)"):
+        model.forward(B.xp().zeros((4, 1, 8, 8), dtype=np.float32))
+    with pytest.raises(TypeError, match=r"Sequential: pass the layers as one list, "
+                                        r"Sequential\(\[layer, layer, \.\.\.\]\); got 2"):
+        lk.Sequential(lk.Dense(4, 2, rng=0), lk.ReLU())
+
+
+def test_a_backward_of_the_wrong_shape_is_named_by_the_layer_that_returned_it():
+    class Doubled(lk.Activation):                  # backward forgets to fold the two halves
+        expansion = 2
+
+        def forward(self, x, training=False):
+            y = B.get_array_module(x).concatenate([x, -x], axis=1)
+            self.save_for_backward(x, output_shape=y.shape)
+            return y
+
+        def backward(self, dy, need_dx=True):
+            self.saved(dy)
+            return dy
+
+    model = lk.Sequential([lk.Dense(30, 4, rng=0), Doubled(), lk.Dense(8, 2, rng=0)])
+    with pytest.raises(ValueError, match=r"layer 1 \(Doubled\).backward returned dL/dx of shape "
+                                         r"\(\d+, 8\), but its input had shape \(\d+, 4\)"):
+        lk.fit(model, lk.SoftmaxCrossEntropy(), lk.Adam(model), *csv_like(64), epochs=1,
+               progress=False)
+
+
 # ------------------------------------------------------------------- 2. no silent divergence
 def test_inputs_scaled_by_1e30_stop_fit_naming_adams_state():
     """The issue's case: Adam's v overflows (g² > float32's max) while every parameter stays
