@@ -333,8 +333,10 @@ def input_error(layers, i, x, err):
         if i == 0:
             msg += f" (the input has shape {tuple(x.shape)})"
         elif d > 1:
+            made = layers[j].out_shape          # the unit's output, before any Flatten after it
             msg += (f": {layers[j].name} at layer {j} "
-                    f"{'doubles' if d == 2 else f'multiplies by {d}'} its {got // d} inputs")
+                    f"{'doubles' if d == 2 else f'multiplies by {d}'} its "
+                    f"{(made[1] if made else got) // d} inputs")
         if i > 0:
             msg += (f"; build it as {layer.name}({', '.join(map(str, [got, *size[1:]]))}"
                     f"{', ...' if x.ndim > 2 else ''})")

@@ -81,6 +81,15 @@ def test_a_conv_after_a_linked_unit_and_a_plain_misfit():
         lk.predict(plain, csv_like(4)[0])
 
 
+def test_a_flatten_between_the_unit_and_the_misfit_counts_the_units_channels():
+    model = lk.Sequential([lk.Conv2D(1, 4, 3, rng=0), lk.LKReLU(), lk.Flatten(),
+                           lk.Dense(144, 10, rng=0)])
+    with pytest.raises(ValueError, match=r"layer 3 Dense\(144 → 10\) gets 288 features: LKReLU "
+                                         r"at layer 1 doubles its 4 inputs; build it as "
+                                         r"Dense\(288, 10\)"):
+        model.forward(B.xp().zeros((2, 1, 8, 8), dtype=np.float32))
+
+
 def test_a_dense_given_images_is_told_to_flatten_and_sequential_takes_one_list():
     model = lk.Sequential([lk.Dense(64, 10, rng=0)])
     with pytest.raises(ValueError, match=r"layer 0 Dense\(64 → 10\) gets 1 channels \(the input "
