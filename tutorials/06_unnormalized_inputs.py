@@ -237,7 +237,8 @@ def verdict(args, runs, dead):
         return median_max(runs, "standardised", v.label) - median_max(runs, args.shifted, v.label)
 
     parts = [f"{v.label} {median_max(runs, args.shifted, v.label):.2f} ({-loss(v):+.2f} vs "
-             "standardised)" for v in args.variants]
+             f"{median_max(runs, 'standardised', v.label):.2f} standardised)"
+             for v in args.variants]
     linked_ok = all(loss(v) < 0.05 for v in args.variants if v.linked)
     single_hurt = [v.label for v in args.variants if not v.linked and loss(v) >= 0.05]
 
@@ -250,8 +251,8 @@ def verdict(args, runs, dead):
               "Some linked nets lose ≥ 0.05 against standardised inputs (claim not confirmed)")
            + (f"; single nets that lose ≥ 0.05: {', '.join(single_hurt)}" if single_hurt
               else "; no single net loses ≥ 0.05 either (the claim's contrast does not show)")
-           + f". Dead units at the end (medians, all inputs): single {dead_sum(False):.0f}, "
-             f"linked {dead_sum(True):.0f}")
+           + f". Dead units at the end (each net's median over seeds, summed over the nets "
+             f"and every input): single {dead_sum(False):.0f}, linked {dead_sum(True):.0f}")
 
 
 # %%
