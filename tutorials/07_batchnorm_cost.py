@@ -169,7 +169,8 @@ def table(args, times, runs, params):
     print_table(f"BatchNorm cost: depth {args.depth}, width {args.width}, batch "
                 f"{args.batch_size}, {args.backend}, {lk.get_threads()} thread(s); target "
                 f"accuracy {args.target}; seeds {seeds_text(args.seeds)} (medians over the "
-                f"seeds that reached it); paper: BN/no-BN time ratio {PAPER_RATIO} for LK-ReLU "
+                f"seeds that reached it; train: the epoch's average in training mode, so it can "
+                f"trail test); paper: BN/no-BN time ratio {PAPER_RATIO} for LK-ReLU "
                 "(GPU)", ["net", "ms/step", "vs LK-ReLU", "train: epochs", "s", "reached",
                           "test: epochs", "s", "reached", "max test acc", "params"], rows)
     return {"per_step": per_step, "reach": reached}
