@@ -4,7 +4,7 @@ A layer is an object with
 
 - ``y = layer.forward(x, training=False)`` — computes the output and keeps what backward needs
   (``save_for_backward``);
-- ``dx = layer.backward(dy, need_dx=True)`` — given dL/dy (same shape as y) returns dL/dx (same
+- ``dx = layer.backward(dy, need_dx=True)`` — given dL/dy (y's shape and dtype) returns dL/dx (same
   shape as x). It never changes ``dy`` in place. ``need_dx=False`` (from ``fit``, which
   ``Sequential`` passes to its first layer) says that no one needs dL/dx: the input is data, so a
   layer may skip that product and return None (Conv2D and Dense do; the others return dx anyway);
@@ -82,7 +82,8 @@ class Layer:
         self.out_shape = None if output_shape is None else tuple(output_shape)
 
     def saved(self, dy=None):
-        """The last forward's cache; with ``dy``, first check that dy has the output's shape."""
+        """The last forward's cache; with ``dy``, first check that dy has the output's shape (and,
+        in a layer with parameters, their dtype)."""
         if self.cache is None and self.out_shape is None:
             raise ValueError(f"{self.name}: backward() called before forward() (or a forward "
                              "that keeps nothing: self.save_for_backward(cache, "
@@ -94,6 +95,10 @@ class Layer:
             if self.out_shape is not None and tuple(dy.shape) != self.out_shape:
                 raise ValueError(f"{self.name}: dy has shape {tuple(dy.shape)}, expected the "
                                  f"output's {self.out_shape}")
+            if self.params and not self.children() and dy.dtype != self.dtype:
+                raise TypeError(f"{self.name}: dy has dtype {dy.dtype}, the parameters "
+                                f"{self.dtype}: their gradients would come out in {dy.dtype}; "
+                                f"cast dy with .astype({str(self.dtype)!r})")
         return self.cache
 
     # -- input checks -----------------------------------------------------------------------

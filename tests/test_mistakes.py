@@ -81,6 +81,15 @@ def test_a_conv_after_a_linked_unit_and_a_plain_misfit():
         lk.predict(plain, csv_like(4)[0])
 
 
+def test_a_float64_dy_into_a_float32_model_is_refused_as_a_float64_x_is():
+    model = mlp(hidden_in=64)
+    out = model.forward(B.asarray(csv_like(4)[0]), training=True)
+    with pytest.raises(TypeError, match=r"Dense: dy has dtype float64, the parameters float32: "
+                                        r"their gradients would come out in float64; cast dy "
+                                        r"with .astype\('float32'\)"):
+        model.backward(B.xp().ones(out.shape, dtype=np.float64))
+
+
 def test_a_flatten_between_the_unit_and_the_misfit_counts_the_units_channels():
     model = lk.Sequential([lk.Conv2D(1, 4, 3, rng=0), lk.LKReLU(), lk.Flatten(),
                            lk.Dense(144, 10, rng=0)])
